@@ -1,0 +1,74 @@
+/**
+ * Every subject, stream and queue group on the bus, named once. `<id>` tokens are validated
+ * so that a meeting or session id can never widen a subscription (no `.`, `*`, `>`, spaces).
+ */
+
+const tokenPattern = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function isSubjectToken(value: string): boolean {
+  return tokenPattern.test(value);
+}
+
+function token(value: string): string {
+  if (!tokenPattern.test(value)) throw new Error(`not a valid subject token: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export const streams = {
+  bookings: { name: 'BOOKINGS', subjects: ['booking.>'] },
+  meetings: { name: 'MEETINGS', subjects: ['meeting.>'] },
+  participants: { name: 'PARTICIPANTS', subjects: ['participant.>', 'mute.changed.>'] },
+} as const;
+
+export const subjects = {
+  bookingConfirmed: 'booking.confirmed',
+  bookingCancelled: 'booking.cancelled',
+  bookingRescheduled: 'booking.rescheduled',
+
+  meetingCreated: (meetingId: string) => `meeting.created.${token(meetingId)}`,
+  meetingStarted: (meetingId: string) => `meeting.started.${token(meetingId)}`,
+  meetingEnded: (meetingId: string) => `meeting.ended.${token(meetingId)}`,
+  meetingCancelled: (meetingId: string) => `meeting.cancelled.${token(meetingId)}`,
+  meetingRescheduled: (meetingId: string) => `meeting.rescheduled.${token(meetingId)}`,
+  meetingNoShow: (meetingId: string) => `meeting.no_show.${token(meetingId)}`,
+
+  participantJoined: (meetingId: string) => `participant.joined.${token(meetingId)}`,
+  participantLeft: (meetingId: string) => `participant.left.${token(meetingId)}`,
+  muteChanged: (meetingId: string) => `mute.changed.${token(meetingId)}`,
+
+  signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
+  signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
+
+  /** Where a message that cannot be processed is parked, with the reason. */
+  deadLetter: (subject: string) => `deadletter.${subject}`,
+} as const;
+
+/** Request/reply endpoints (core NATS, queue groups). */
+export const rpc = {
+  meetingCreate: 'svc.meeting.create',
+  meetingGet: 'svc.meeting.get',
+  meetingVerifyJoin: 'svc.meeting.verify_join',
+  meetingEnd: 'svc.meeting.end',
+  meetingFindByBooking: 'svc.meeting.find_by_booking',
+  participantJoin: 'svc.participant.join',
+  participantLeave: 'svc.participant.leave',
+  participantMute: 'svc.participant.mute',
+  participantList: 'svc.participant.list',
+  participantPresence: 'svc.participant.presence',
+  participantAttendance: 'svc.participant.attendance',
+  participantLiveSessions: 'svc.participant.live_sessions',
+  turnCredentials: 'svc.turn.credentials',
+} as const;
+
+export const queues = {
+  meeting: 'meeting',
+  participant: 'participant',
+  signaling: 'signaling',
+  turn: 'turn',
+} as const;
+
+/** CloudEvents `ce-type`: the subject without its id token. */
+export function eventTypeOf(subject: string): string {
+  const parts = subject.split('.');
+  return parts.length > 2 ? parts.slice(0, 2).join('.') : subject;
+}

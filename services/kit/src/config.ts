@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly problems: readonly string[];
+  constructor(service: string, problems: readonly string[]) {
+    super(`${service}: invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.problems = problems;
+  }
+}
+
+/** Settings every process shares. Services extend this with their own keys. */
+export const commonConfig = {
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.stringbool().default(false),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  NATS_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
+};
+
+/** The health/readiness/metrics port of a backend service. */
+export const healthPort = { HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9090) };
+
+export const databaseUrl = {
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
+};
+
+/** Comma-separated list, empty entries dropped. */
+export const csv = () =>
+  z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    );
+
+/**
+ * Reads and checks the environment once, at start-up. Every missing or bad variable is
+ * named in one error, so a misconfigured pod fails with the whole list.
+ */
+export function loadConfig<S extends z.ZodRawShape>(service: string, shape: S, env: Record<string, string | undefined> = process.env): z.infer<z.ZodObject<S>> {
+  const schema = z.object(shape);
+  const picked: Record<string, string | undefined> = {};
+  for (const key of Object.keys(shape)) {
+    const value = env[key];
+    picked[key] = value === '' ? undefined : value;
+  }
+  const result = schema.safeParse(picked);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(root)';
+      return picked[key] === undefined ? `${key} is required (${issue.message})` : `${key}: ${issue.message}`;
+    });
+    throw new ConfigError(service, problems);
+  }
+  return result.data;
+}

@@ -1,0 +1,43 @@
+export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
+export { type Clock, ManualClock, systemClock } from './clock';
+export { decode, encode, toJson } from './codec';
+export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
+export { Db, pgErrorCode, pgErrors, type Tx } from './db';
+export {
+  type ErrorCodeName,
+  errorCodeNames,
+  httpStatusOf,
+  invalidRequest,
+  isErrorCodeName,
+  ServiceError,
+  ServiceUnavailableError,
+} from './errors';
+export { readiness, startHealthServer, type ReadinessCheck } from './health';
+export {
+  consumeEvents,
+  ensureConsumer,
+  ensureStream,
+  type ConsumerSpec,
+  type ReceivedEvent,
+  type RunningConsumer,
+  type StreamSpec,
+} from './jetstream';
+export { runService, type Stop } from './lifecycle';
+export { createLogger, type Logger } from './logger';
+export { Counter, createMetrics, Gauge, Histogram, type Registry } from './metrics';
+export { migrate } from './migrate';
+export {
+  connectNats,
+  type JetStreamClient,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  publishCore,
+  publishEvent,
+  request,
+  respondError,
+  serve,
+  type Subscription,
+} from './nats';
+export { createRuntime, type Runtime, type RuntimeConfig } from './runtime';
+export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';

@@ -1,0 +1,70 @@
+import type { Server } from 'node:http';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { Registry } from 'prom-client';
+import { Db } from './db';
+import { startHealthServer, type ReadinessCheck } from './health';
+import { createLogger, type Logger } from './logger';
+import { createMetrics } from './metrics';
+import { connectNats } from './nats';
+import { setupTelemetry, type Telemetry } from './telemetry';
+
+export interface RuntimeConfig {
+  LOG_LEVEL: string;
+  LOG_PRETTY: boolean;
+  NATS_URL: string;
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  HEALTH_PORT?: number;
+  DATABASE_URL?: string;
+  DATABASE_POOL_SIZE?: number;
+}
+
+/** What every service process holds: logger, bus, metrics, tracing, and optionally Postgres. */
+export interface Runtime {
+  service: string;
+  logger: Logger;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  registry: Registry;
+  db: Db | undefined;
+  health: (Server & { port: number }) | undefined;
+  telemetry: Telemetry;
+  /** Drains the bus, closes Postgres and the health server, flushes traces. */
+  close(): Promise<void>;
+}
+
+export async function createRuntime(service: string, config: RuntimeConfig, extraChecks: Record<string, ReadinessCheck> = {}): Promise<Runtime> {
+  const telemetry = setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const logger = createLogger(service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const registry = createMetrics(service);
+  const nc = await connectNats({ url: config.NATS_URL, name: service, logger });
+  const jsm = await nc.jetstreamManager();
+  const js = nc.jetstream();
+  const db = config.DATABASE_URL ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service }) : undefined;
+  const checks: Record<string, ReadinessCheck> = {
+    nats: async () => {
+      if (nc.isClosed()) throw new Error('closed');
+      await nc.flush();
+    },
+    ...(db ? { postgres: () => db.ping() } : {}),
+    ...extraChecks,
+  };
+  const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, registry, checks });
+  return {
+    service,
+    logger,
+    nc,
+    js,
+    jsm,
+    registry,
+    db,
+    health,
+    telemetry,
+    async close() {
+      await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
+      if (!nc.isClosed()) await nc.drain().catch(() => {});
+      await db?.close().catch(() => {});
+      await telemetry.shutdown().catch(() => {});
+    },
+  };
+}
