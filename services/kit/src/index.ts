@@ -22,7 +22,7 @@ export {
   type RunningConsumer,
   type StreamSpec,
 } from './jetstream';
-export { runService, type Stop } from './lifecycle';
+export { type MainOptions, runMain, runService, type Stop } from './lifecycle';
 export { createLogger, type Logger } from './logger';
 export { Counter, createMetrics, Gauge, Histogram, type Registry } from './metrics';
 export { migrate } from './migrate';
@@ -39,5 +39,5 @@ export {
   serve,
   type Subscription,
 } from './nats';
-export { createRuntime, type Runtime, type RuntimeConfig } from './runtime';
+export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';

@@ -1,4 +1,5 @@
-import type { Logger } from './logger';
+import { ConfigError } from './config';
+import { createLogger, type Logger } from './logger';
 
 export type Stop = () => Promise<void>;
 
@@ -47,4 +48,27 @@ export async function runService({ logger, shutdownTimeoutMs, start }: RunOption
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+export interface MainOptions<C> {
+  service: string;
+  /** Reads the environment; a ConfigError is printed as a list of variables and exits 1. */
+  loadConfig: () => C;
+  start: (config: C, logger: Logger) => Promise<Stop>;
+}
+
+/** The whole of a service's main.ts: config, logger, start, and signal handling. */
+export async function runMain<C extends { LOG_LEVEL: string; LOG_PRETTY: boolean; SHUTDOWN_TIMEOUT_MS: number }>(options: MainOptions<C>): Promise<void> {
+  let config: C;
+  try {
+    config = options.loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError || (err instanceof Error && /invalid configuration/.test(err.message))) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger(options.service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  await runService({ logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS, start: () => options.start(config, logger) });
 }

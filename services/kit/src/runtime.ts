@@ -33,9 +33,18 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function createRuntime(service: string, config: RuntimeConfig, extraChecks: Record<string, ReadinessCheck> = {}): Promise<Runtime> {
-  const telemetry = setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
-  const logger = createLogger(service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+export interface RuntimeOptions {
+  logger?: Logger;
+  /** Readiness checks beyond NATS and Postgres. */
+  checks?: Record<string, ReadinessCheck>;
+  /** Tests set up tracing once themselves (with an in-memory exporter). */
+  telemetry?: false;
+}
+
+export async function createRuntime(service: string, config: RuntimeConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const telemetry: Telemetry =
+    options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+  const logger = options.logger ?? createLogger(service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const registry = createMetrics(service);
   const nc = await connectNats({ url: config.NATS_URL, name: service, logger });
   const jsm = await nc.jetstreamManager();
@@ -47,7 +56,7 @@ export async function createRuntime(service: string, config: RuntimeConfig, extr
       await nc.flush();
     },
     ...(db ? { postgres: () => db.ping() } : {}),
-    ...extraChecks,
+    ...options.checks,
   };
   const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, registry, checks });
   return {

@@ -1,0 +1,42 @@
+import { createServer } from 'node:http';
+import { createRuntime, type Logger, type Runtime, type RuntimeOptions } from '@lessoncall/kit';
+import { createTokenVerifier, type TokenVerifier } from './auth/index';
+import type { GatewayConfig } from './config';
+import { createRestApp } from './rest/index';
+import { attachWebSocket } from './ws/index';
+
+export interface Gateway {
+  port: number;
+  runtime: Runtime;
+  /** Stop taking work: tell sockets to reconnect elsewhere, drain, close. */
+  stop(): Promise<void>;
+}
+
+/** Wires REST and WebSocket on one HTTP server. Tests start it in-process exactly as main does. */
+export async function startGateway(
+  config: GatewayConfig,
+  options: { verifier?: TokenVerifier; logger?: Logger; telemetry?: RuntimeOptions['telemetry'] } = {},
+): Promise<Gateway> {
+  const runtime = await createRuntime('gateway', config, { logger: options.logger, telemetry: options.telemetry });
+  const verifier = options.verifier ?? createTokenVerifier(config);
+  const app = createRestApp({ config, runtime, verifier });
+  const server = createServer(app);
+  const ws = attachWebSocket({ server, config, runtime, verifier });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  runtime.logger.info({ port }, 'gateway listening');
+  return {
+    port,
+    runtime,
+    async stop() {
+      await ws.drain(config.DRAIN_TIMEOUT_MS);
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,5 @@
+-- Intentionally empty: there is no demo data to seed here.
+-- Meetings are created only by the meeting service, when it consumes a booking event.
+-- For a demo meeting (tutor 11111111-1111-4111-8111-111111111111, student
+-- 22222222-2222-4222-8222-222222222222), publish a booking with the booking command
+-- (`pnpm booking`); the local start command does this for you.
