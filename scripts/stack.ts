@@ -1,0 +1,252 @@
+/**
+ * The whole of lessoncall as processes on this machine: Postgres, nats-server (JetStream),
+ * coturn, every service that exists, the gateway serving the built web app. Used by
+ * `npm start` (scripts/start.sh) and by the browser tests.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { migrate } from '@lessoncall/kit';
+import { freePort, requireBinary, spawnServer, stopProcess, waitFor } from '@lessoncall/kit/testing';
+import pg from 'pg';
+
+export const repoRoot = resolve(import.meta.dirname, '..');
+
+export const demoUsers = {
+  tutor: { userId: '11111111-1111-4111-8111-111111111111', name: 'Demo Tutor' },
+  student: { userId: '22222222-2222-4222-8222-222222222222', name: 'Demo Student' },
+} as const;
+
+export interface StackOptions {
+  /** Where data, logs and stack.env live (default .local). */
+  dir?: string;
+  /** Keep Postgres and JetStream data between runs (npm start) or not (tests). */
+  persistent?: boolean;
+  /** Preferred gateway port; a free one is used when it is taken. */
+  gatewayPort?: number;
+  log?: (line: string) => void;
+  /** Where service output goes: a file per process under <dir>/logs by default. */
+  inheritLogs?: boolean;
+}
+
+export interface Stack {
+  env: Record<string, string>;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+const services = ['turn', 'meeting', 'participant', 'signaling', 'gateway'] as const;
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      res(true);
+    });
+    s.once('error', () => res(false));
+  });
+}
+
+async function portOr(preferred: number): Promise<number> {
+  return (await tcpOpen(preferred)) ? freePort() : preferred;
+}
+
+function isRoot() {
+  return process.getuid?.() === 0;
+}
+
+function asPostgresUser(cmd: string, args: string[]) {
+  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+}
+
+/** Secrets made once per checkout and kept in <dir>/secrets.env (git-ignored). */
+function localSecrets(dir: string): Record<string, string> {
+  const file = join(dir, 'secrets.env');
+  if (!existsSync(file)) {
+    const s = {
+      JWT_SECRET: randomBytes(32).toString('base64url'),
+      TURN_SECRET: randomBytes(24).toString('base64url'),
+      RESUME_TOKEN_SECRET: randomBytes(32).toString('base64url'),
+    };
+    writeFileSync(file, `${Object.entries(s).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+  }
+  return Object.fromEntries(
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const dir = resolve(options.dir ?? join(repoRoot, '.local'));
+  const log = options.log ?? ((l: string) => console.log(l));
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => {});
+  };
+
+  try {
+    const secrets = localSecrets(dir);
+
+    // Postgres: a cluster of our own under <dir>/pg, owned by the unprivileged postgres user when we are root.
+    const pgBin = '/usr/lib/postgresql/15/bin';
+    requireBinary([join(pgBin, 'initdb')], 'postgresql-15');
+    const pgDir = join(dir, 'pg');
+    const pgData = join(pgDir, 'data');
+    mkdirSync(pgDir, { recursive: true });
+    if (isRoot()) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
+      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
+      chownSync(pgDir, uid, gid);
+    }
+    if (!options.persistent || !existsSync(join(pgData, 'PG_VERSION'))) {
+      if (existsSync(pgData)) execFileSync('rm', ['-rf', pgData]);
+      log('initialising Postgres');
+      asPostgresUser(join(pgBin, 'initdb'), ['-D', pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    }
+    const pgPort = await portOr(54329);
+    const fast = options.persistent ? '' : ' -c fsync=off -c synchronous_commit=off';
+    try {
+      asPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
+    } catch {
+      // not running
+    }
+    asPostgresUser(join(pgBin, 'pg_ctl'), [
+      '-D',
+      pgData,
+      '-o',
+      `-p ${pgPort} -k ${pgDir} -c listen_addresses=127.0.0.1 -c max_connections=200${fast}`,
+      '-l',
+      join(pgDir, 'postgres.log'),
+      '-w',
+      'start',
+    ]);
+    stops.push(async () => {
+      asPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
+    });
+    const databaseUrl = `postgres://postgres@127.0.0.1:${pgPort}/postgres`;
+    await waitFor('postgres', async () => {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      await c.end();
+      return true;
+    });
+    const applied = await migrate({ databaseUrl, supabaseDir: join(repoRoot, 'supabase') });
+    log(`Postgres on ${pgPort} (${applied.length ? `applied ${applied.join(', ')}` : 'migrations up to date'})`);
+
+    // NATS with JetStream, its store under <dir>/nats.
+    const natsBin = requireBinary(['nats-server'], 'nats-server');
+    const natsPort = await portOr(4222);
+    const nats = spawnServer(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
+    stops.push(() => stopProcess(nats));
+    await waitFor('nats-server', () => tcpOpen(natsPort), 10_000, nats.output);
+    const natsUrl = `nats://127.0.0.1:${natsPort}`;
+    log(`NATS on ${natsPort}`);
+
+    // coturn with the local config (loopback peers allowed: both browsers are on this machine).
+    const turnBin = requireBinary(['turnserver'], 'coturn');
+    const turnPort = await portOr(3478);
+    const relayMin = 49_152 + Math.floor(Math.random() * 100) * 100;
+    const localConf = join(repoRoot, 'deploy/coturn/turnserver.local.conf');
+    const coturn = spawnServer(turnBin, [
+      ...(existsSync(localConf) ? ['-c', localConf] : ['-c', '/dev/null', '--use-auth-secret', '--allow-loopback-peers', '--no-cli', '--no-tls', '--no-dtls']),
+      '--listening-ip',
+      '127.0.0.1',
+      '--relay-ip',
+      '127.0.0.1',
+      '--listening-port',
+      String(turnPort),
+      '--min-port',
+      String(relayMin),
+      '--max-port',
+      String(relayMin + 99),
+      '--static-auth-secret',
+      secrets.TURN_SECRET as string,
+      '--realm',
+      'lessoncall.local',
+      '--log-file',
+      'stdout',
+      '--pidfile',
+      join(dir, 'turnserver.pid'),
+    ]);
+    stops.push(() => stopProcess(coturn));
+    await waitFor('coturn', () => tcpOpen(turnPort), 10_000, coturn.output);
+    const turnUrls = `turn:127.0.0.1:${turnPort}?transport=udp,turn:127.0.0.1:${turnPort}?transport=tcp`;
+    log(`coturn on ${turnPort} (relay ports ${relayMin}-${relayMin + 99})`);
+
+    const gatewayPort = await portOr(options.gatewayPort ?? 8080);
+    const gatewayUrl = `http://localhost:${gatewayPort}`;
+    const webDist = join(repoRoot, 'web/dist');
+    const jwtIssuer = `${gatewayUrl}/auth/v1`;
+    const common: Record<string, string> = {
+      NATS_URL: natsUrl,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      DATABASE_URL: databaseUrl,
+      PUBLIC_BASE_URL: gatewayUrl,
+      TURN_SECRET: secrets.TURN_SECRET as string,
+      TURN_URLS: turnUrls,
+      STUN_URLS: `stun:127.0.0.1:${turnPort}`,
+      RESUME_TOKEN_SECRET: secrets.RESUME_TOKEN_SECRET as string,
+      JWT_SECRET: secrets.JWT_SECRET as string,
+      JWT_ISSUER: jwtIssuer,
+      JWT_AUDIENCE: 'authenticated',
+      DEV_ISSUER_ENABLED: 'true',
+      WEB_ORIGIN: gatewayUrl,
+      PORT: String(gatewayPort),
+      GATEWAY_ID: 'gw-local',
+      ...(existsSync(join(webDist, 'index.html')) ? { WEB_DIST_DIR: webDist } : {}),
+    };
+
+    for (const name of services) {
+      const main = join(repoRoot, 'services', name, 'src/main.ts');
+      if (!existsSync(main)) {
+        log(`${name}: not built yet, skipped`);
+        continue;
+      }
+      const healthPort = name === 'gateway' ? gatewayPort : await freePort();
+      const out = options.inheritLogs ? 'inherit' : 'pipe';
+      const child = spawn(process.execPath, ['--import', 'tsx', main], {
+        cwd: join(repoRoot, 'services', name),
+        env: { ...process.env, ...common, HEALTH_PORT: String(healthPort) },
+        stdio: ['ignore', out, out],
+      });
+      if (!options.inheritLogs) {
+        const file = createWriteStream(join(dir, 'logs', `${name}.log`), { flags: 'a' });
+        child.stdout?.pipe(file);
+        child.stderr?.pipe(file);
+      }
+      stops.push(() => stopProcess(child, 'SIGTERM', 15_000));
+      const exited = new Promise<never>((_, reject) =>
+        child.once('exit', (code) => reject(new Error(`${name} exited with ${code}; see ${join(dir, 'logs', `${name}.log`)}`))),
+      );
+      exited.catch(() => {});
+      await Promise.race([
+        waitFor(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, 60_000),
+        exited,
+      ]);
+      log(`${name} ready (health on ${healthPort})`);
+    }
+
+    const env: Record<string, string> = {
+      GATEWAY_URL: gatewayUrl,
+      WEB_URL: gatewayUrl,
+      NATS_URL: natsUrl,
+      DATABASE_URL: databaseUrl,
+      TURN_URLS: turnUrls,
+      JWT_SECRET: common.JWT_SECRET as string,
+      JWT_ISSUER: jwtIssuer,
+      JWT_AUDIENCE: 'authenticated',
+    };
+    writeFileSync(join(dir, 'stack.env'), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+    return { env, dir, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
