@@ -1,0 +1,136 @@
+{{/*
+Every environment variable a service gets, in one place per service. Each service reads
+them in services/<name>/src/config.ts (`configSchema`); deploy/test/env.test.ts fails when
+the two disagree. Plain settings go to the service's ConfigMap ("lessoncall.env.<name>"),
+secrets and pod facts to the container's env ("lessoncall.podEnv.<name>").
+*/}}
+
+{{- define "lessoncall.env.common" -}}
+NATS_URL: {{ include "lessoncall.natsUrl" . }}
+{{- with .Values.telemetry.otlpEndpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "lessoncall.env.gateway" -}}
+PORT: "8080"
+WEB_ORIGIN: {{ include "lessoncall.publicBaseUrl" . }}
+WEB_DIST_DIR: /app/web
+JWT_AUDIENCE: {{ .Values.auth.audience }}
+{{- with include "lessoncall.jwtIssuer" . }}
+JWT_ISSUER: {{ . }}
+{{- end }}
+{{- with .Values.auth.supabaseUrl }}
+SUPABASE_URL: {{ trimSuffix "/" . }}
+{{- end }}
+{{- if .Values.ingress.enabled }}
+# Client addresses (rate limits) come from the ingress controller's X-Forwarded-For.
+TRUST_PROXY_HOPS: "1"
+{{- end }}
+{{- with .Values.auth.jwksUrl }}
+JWT_JWKS_URL: {{ . }}
+{{- end }}
+{{- if .Values.gateway.devIssuer.enabled }}
+DEV_ISSUER_ENABLED: "true"
+{{- end }}
+{{- end }}
+
+{{- define "lessoncall.podEnv.gateway" -}}
+- name: GATEWAY_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- if not .Values.auth.jwksUrl }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "JWT_SECRET" "key" "jwtSecret") }}
+{{- end }}
+{{- end }}
+
+{{- define "lessoncall.env.meeting" -}}
+HEALTH_PORT: "9090"
+PUBLIC_BASE_URL: {{ include "lessoncall.publicBaseUrl" . }}
+{{- end }}
+
+{{- define "lessoncall.podEnv.meeting" -}}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "DATABASE_URL" "key" "databaseUrl") }}
+{{- end }}
+
+{{- define "lessoncall.env.participant" -}}
+HEALTH_PORT: "9090"
+{{- end }}
+
+{{- define "lessoncall.podEnv.participant" -}}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "DATABASE_URL" "key" "databaseUrl") }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "RESUME_TOKEN_SECRET" "key" "resumeTokenSecret") }}
+{{- end }}
+
+{{- define "lessoncall.env.signaling" -}}
+HEALTH_PORT: "9090"
+{{- end }}
+
+{{- define "lessoncall.podEnv.signaling" -}}
+{{- end }}
+
+{{- define "lessoncall.env.turn" -}}
+HEALTH_PORT: "9090"
+TURN_URLS: {{ include "lessoncall.turnUrls" . | quote }}
+STUN_URLS: {{ include "lessoncall.stunUrls" . | quote }}
+{{- end }}
+
+{{- define "lessoncall.podEnv.turn" -}}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "TURN_SECRET" "key" "turnSecret") }}
+{{- end }}
+
+{{- define "lessoncall.jwtIssuer" -}}
+{{- if .Values.auth.issuer -}}
+{{ .Values.auth.issuer }}
+{{- else if .Values.auth.supabaseUrl -}}
+{{ trimSuffix "/" .Values.auth.supabaseUrl }}/auth/v1
+{{- end -}}
+{{- end }}
+
+{{/* One env var from the release's Secret. */}}
+{{- define "lessoncall.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "lessoncall.secretName" .root }}
+      key: {{ index .root.Values.secrets.keys .key }}
+{{- end }}
+
+{{- define "lessoncall.turnUrls" -}}
+{{- if .Values.turn.turnUrls -}}
+{{ join "," .Values.turn.turnUrls }}
+{{- else -}}
+{{- $host := include "lessoncall.turnHost" . -}}
+{{- $port := .Values.coturn.ports.listening | int64 -}}
+{{- $urls := list (printf "turn:%s:%d?transport=udp" $host $port) (printf "turn:%s:%d?transport=tcp" $host $port) -}}
+{{- if .Values.coturn.tls.secretName -}}
+{{- $urls = append $urls (printf "turns:%s:%d?transport=tcp" $host (.Values.coturn.ports.tls | int64)) -}}
+{{- end -}}
+{{ join "," $urls }}
+{{- end -}}
+{{- end }}
+
+{{- define "lessoncall.stunUrls" -}}
+{{- if .Values.turn.stunUrls -}}
+{{ join "," .Values.turn.stunUrls }}
+{{- else -}}
+{{ printf "stun:%s:%d" (include "lessoncall.turnHost" .) (.Values.coturn.ports.listening | int64) }}
+{{- end -}}
+{{- end }}
+
+{{/*
+The ConfigMap data of one service: shared settings, then the service's own, then its
+`config` overrides from values. Values are strings, as env vars are.
+*/}}
+{{- define "lessoncall.configData" -}}
+{{- $root := .root -}}
+{{- $data := dict -}}
+{{- range $k, $v := (include "lessoncall.env.common" $root | fromYaml) }}{{ $_ := set $data $k $v }}{{ end -}}
+{{- range $k, $v := $root.Values.config }}{{ $_ := set $data $k $v }}{{ end -}}
+{{- range $k, $v := (include (printf "lessoncall.env.%s" .component) $root | fromYaml) }}{{ $_ := set $data $k $v }}{{ end -}}
+{{- range $k, $v := (index $root.Values .component).config }}{{ $_ := set $data $k $v }}{{ end -}}
+{{- range $k := keys $data | sortAlpha }}
+{{ $k }}: {{ include "lessoncall.envValue" (get $data $k) | quote }}
+{{- end }}
+{{- end }}
