@@ -72,7 +72,13 @@ function localSecrets(dir: string): Record<string, string> {
       TURN_SECRET: randomBytes(24).toString('base64url'),
       RESUME_TOKEN_SECRET: randomBytes(32).toString('base64url'),
     };
-    writeFileSync(file, `${Object.entries(s).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+    writeFileSync(
+      file,
+      `${Object.entries(s)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+      { mode: 0o600 },
+    );
   }
   return Object.fromEntries(
     readFileSync(file, 'utf8')
@@ -226,10 +232,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         child.once('exit', (code) => reject(new Error(`${name} exited with ${code}; see ${join(dir, 'logs', `${name}.log`)}`))),
       );
       exited.catch(() => {});
-      await Promise.race([
-        waitFor(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, 60_000),
-        exited,
-      ]);
+      await Promise.race([waitFor(`${name} /readyz`, async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, 60_000), exited]);
       log(`${name} ready (health on ${healthPort})`);
     }
 
@@ -243,7 +246,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       JWT_ISSUER: jwtIssuer,
       JWT_AUDIENCE: 'authenticated',
     };
-    writeFileSync(join(dir, 'stack.env'), `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'stack.env'),
+      `${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n')}\n`,
+    );
     return { env, dir, stop: stopAll };
   } catch (err) {
     await stopAll();
