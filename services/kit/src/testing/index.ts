@@ -4,6 +4,7 @@ import { type NatsServer, startNats } from './nats-server';
 import { type PostgresServer, startPostgres } from './postgres';
 
 export { startNats, type NatsServer } from './nats-server';
+export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
 export { freePort, requireBinary, spawnServer, stopProcess, waitFor } from './process';
 
