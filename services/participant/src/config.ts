@@ -1,0 +1,41 @@
+import { commonConfig, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
+import { z } from 'zod';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Every environment variable the participant service reads; the Helm chart's env is checked against these keys. */
+export const configSchema = {
+  ...commonConfig,
+  ...healthPort,
+  ...databaseUrl,
+  /** How long a session whose socket dropped stays live, waiting for a resume, before it is closed (`timeout`). */
+  PRESENCE_GRACE_SECONDS: positiveInt(20),
+  /**
+   * A connected session with no presence report (connected or heartbeat) for this long is treated as
+   * disconnected at its last report: the safety net for a gateway killed without reporting its sockets.
+   * Must stay well above the gateway's heartbeat interval (WS_PRESENCE_INTERVAL_MS, 30 s); 0 turns it off.
+   */
+  PRESENCE_STALE_SECONDS: z.coerce.number().int().min(0).default(90),
+  /** The mesh limit: live sessions per meeting (a second tab is a second session). */
+  MAX_SESSIONS_PER_MEETING: positiveInt(4),
+  /** A meeting this long after its scheduled start with the student (or tutor) never joined is a no-show. */
+  NO_SHOW_AFTER_MINUTES: positiveInt(10),
+  /** HMAC key of resume tokens; only hashes of the tokens are stored. */
+  RESUME_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  /** How often the sweep closes timed-out sessions and publishes no-shows. */
+  SWEEP_INTERVAL_MS: positiveInt(5_000),
+  /** Rows one sweep pass handles at most (the rest wait for the next pass). */
+  SWEEP_BATCH_SIZE: positiveInt(500),
+  /** svc.meeting.verify_join: no answer in this time and the join fails with `unavailable`. */
+  MEETING_TIMEOUT_MS: positiveInt(2_000),
+  /** svc.turn.credentials: no answer in this time and the join succeeds with no ICE servers. */
+  TURN_TIMEOUT_MS: positiveInt(1_000),
+  /** Longest display name accepted on join. */
+  DISPLAY_NAME_MAX_LENGTH: positiveInt(80),
+};
+
+export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>;
+
+export function loadParticipantConfig(env: Record<string, string | undefined> = process.env) {
+  return loadConfig('participant', configSchema, env);
+}

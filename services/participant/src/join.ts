@@ -1,0 +1,223 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { request, ServiceError, ServiceUnavailableError, type Tx } from '@lessoncall/kit';
+import {
+  generateSessionId,
+  type IceServer,
+  type JoinRequest,
+  type JoinResponseSchema,
+  rpc,
+  sessionIdPattern,
+  TurnCredentialsRequestSchema,
+  TurnCredentialsResponseSchema,
+  VerifyJoinRequestSchema,
+  VerifyJoinResponseSchema,
+} from '@lessoncall/proto';
+import type { Context } from './context';
+import { publishJoined, publishLeft } from './events';
+import { hashResumeToken, mintResumeToken, resumeTokenMatches } from './resume-token';
+import { meetingColumns, meetingFromRow, type MeetingRow, participantFromRow, type SessionRow, sessionColumns } from './rows';
+import * as valid from './validate';
+
+type JoinReply = MessageInitShape<typeof JoinResponseSchema>;
+
+interface Ice {
+  iceServers: IceServer[];
+  iceTtlSeconds: number;
+}
+
+/**
+ * svc.participant.join: a new session, or the resume of a live one. The user id is the one the
+ * gateway took from the access token, never a client's claim.
+ */
+export async function join(ctx: Context, req: JoinRequest): Promise<JoinReply> {
+  const started = performance.now();
+  let outcome = 'internal';
+  try {
+    const reply = req.resumeSessionId || req.resumeToken ? await resume(ctx, req) : await joinAnew(ctx, req);
+    outcome = reply.resumed ? 'resumed' : 'joined';
+    return reply;
+  } catch (err) {
+    if (err instanceof ServiceError) outcome = err.code;
+    throw err;
+  } finally {
+    ctx.metrics.joins.inc({ outcome });
+    ctx.metrics.joinSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+  }
+}
+
+async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
+  const meetingId = valid.meetingId(req.meetingId);
+  const userId = valid.userId(req.userId);
+  const gatewayId = valid.gatewayId(req.gatewayId);
+  const displayName = req.displayName.trim();
+  if (displayName.length > ctx.config.DISPLAY_NAME_MAX_LENGTH) {
+    throw new ServiceError('invalid_request', `displayName is longer than ${ctx.config.DISPLAY_NAME_MAX_LENGTH} characters`, { field: 'displayName' });
+  }
+
+  // Membership, passcode (with lockout), status and join window are the meeting service's.
+  const verified = await request(
+    ctx.nc,
+    rpc.meetingVerifyJoin,
+    VerifyJoinRequestSchema,
+    { meetingId, userId, passcode: req.passcode, clientKey: req.clientKey },
+    VerifyJoinResponseSchema,
+    { timeoutMs: ctx.config.MEETING_TIMEOUT_MS },
+  );
+  const meeting = verified.meeting;
+  const userType = verified.userType;
+  if (!meeting || (userType !== 'tutor' && userType !== 'student')) {
+    throw new Error(`svc.meeting.verify_join answered without a meeting or user type (${userType})`);
+  }
+
+  // Asked now, answered while the session is recorded.
+  const ice = iceServers(ctx, userId, meetingId);
+
+  const sessionId = generateSessionId();
+  const resumeToken = mintResumeToken(ctx.config.RESUME_TOKEN_SECRET, sessionId);
+  const now = ctx.clock.now();
+  const { session, live } = await ctx.db.asService(async (tx) => {
+    // Serialises the joins of one meeting (so the mesh limit holds under concurrency) and
+    // orders them against the meeting's own transitions: a meeting ending now either sees
+    // this session when it closes its sessions, or this join sees it ended.
+    const m = await tx.query<{ status: string }>('select status from video_meetings where meeting_id = $1 for no key update', [meetingId]);
+    const status = m.rows[0]?.status;
+    if (status === undefined) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+    if (status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
+    if (status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
+    // One statement after the lock: its snapshot sees every join that held the lock before.
+    // The new row is not visible to the same statement's read of the table, hence the union.
+    const r = await tx.query<SessionRow & { is_new: boolean }>(
+      `with live as (
+         select count(*)::int as n from video_participants where meeting_id = $1 and left_at is null
+       ), inserted as (
+         insert into video_participants
+           (meeting_id, user_id, user_type, display_name, session_id, resume_token_hash, joined_at, last_seen_at, is_muted, camera_off, gateway_id)
+         select $1, $2::uuid, $3, $4, $5, $6, $7::timestamptz, $7::timestamptz, $8::boolean, $9::boolean, $10 from live where live.n < $11::int
+         returning ${sessionColumns}
+       )
+       select ${sessionColumns}, true as is_new from inserted
+       union all
+       select ${sessionColumns}, false as is_new from video_participants where meeting_id = $1 and left_at is null
+       order by joined_at, session_id`,
+      [
+        meetingId,
+        userId,
+        userType,
+        displayName || (userType === 'tutor' ? meeting.tutorName : meeting.studentName),
+        sessionId,
+        hashResumeToken(resumeToken),
+        now,
+        req.audioMuted,
+        req.cameraOff,
+        gatewayId,
+        ctx.config.MAX_SESSIONS_PER_MEETING,
+      ],
+    );
+    const session = r.rows.find((row) => row.is_new);
+    if (!session) throw new ServiceError('meeting_full', `the meeting already has ${ctx.config.MAX_SESSIONS_PER_MEETING} participants`, { meetingId });
+    return { session, live: r.rows };
+  });
+  const log = ctx.logger.child({ meetingId, sessionId, userId, userType });
+
+  try {
+    await publishJoined(ctx, session);
+  } catch (err) {
+    // Nobody learnt of the session: close it rather than leave a live row no peer will ever see.
+    log.error({ err }, 'participant.joined not published; closing the session');
+    await abandon(ctx, session).catch((e) => log.error({ err: e }, 'could not close the unannounced session'));
+    throw err;
+  }
+  log.info('joined');
+  return {
+    sessionId,
+    resumeToken,
+    userType,
+    meeting,
+    participants: live.map(participantFromRow),
+    ...(await ice),
+    resumed: false,
+  };
+}
+
+async function abandon(ctx: Context, session: SessionRow): Promise<void> {
+  const closed = await ctx.db.asService((tx) =>
+    tx.query<SessionRow>(
+      `update video_participants set left_at = $2, left_reason = 'left'
+       where session_id = $1 and left_at is null returning ${sessionColumns}`,
+      [session.session_id, ctx.clock.now()],
+    ),
+  );
+  // In case participant.joined did reach the stream after all (an ack lost on the way back).
+  if (closed.rows[0]) await publishLeft(ctx, closed.rows[0]);
+}
+
+/**
+ * A client back after a dropped socket (or on another gateway) keeps its session: same session id,
+ * nothing published, peers keep their connections. The resume token is the credential; a session
+ * that was closed meanwhile (timeout, ended) cannot be resumed and the client joins anew.
+ */
+async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
+  const meetingId = valid.meetingId(req.meetingId);
+  const userId = valid.userId(req.userId);
+  const gatewayId = valid.gatewayId(req.gatewayId);
+  const sessionId = req.resumeSessionId;
+  const rejected = () => new ServiceError('resume_rejected', 'this session cannot be resumed; join again', { meetingId });
+  if (!sessionIdPattern.test(sessionId) || req.resumeToken === '') throw rejected();
+
+  const ice = iceServers(ctx, userId, meetingId);
+  const { session, meeting, live } = await ctx.db.asService(async (tx) => {
+    const found = await tx.query<SessionRow>(`select ${sessionColumns} from video_participants where session_id = $1 for update`, [sessionId]);
+    const s = found.rows[0];
+    if (!s || s.meeting_id !== meetingId || s.user_id !== userId || s.left_at !== null || !resumeTokenMatches(req.resumeToken, s.resume_token_hash)) {
+      throw rejected();
+    }
+    const m = await tx.query<MeetingRow>(`select ${meetingColumns()} from video_meetings where meeting_id = $1`, [meetingId]);
+    const meetingRow = m.rows[0]!;
+    if (meetingRow.status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
+    if (meetingRow.status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
+    const updated = await tx.query<SessionRow>(
+      `update video_participants
+         set connected = true, disconnected_at = null, last_seen_at = $2, reconnects = reconnects + 1, gateway_id = $3
+       where session_id = $1 returning ${sessionColumns}`,
+      [sessionId, ctx.clock.now(), gatewayId],
+    );
+    return { session: updated.rows[0]!, meeting: meetingFromRow(meetingRow), live: await liveSessions(tx, meetingId) };
+  });
+  ctx.logger.info({ meetingId, sessionId, userId, reconnects: session.reconnects }, 'resumed');
+  return {
+    sessionId,
+    resumeToken: req.resumeToken,
+    userType: session.user_type,
+    meeting,
+    participants: live.map(participantFromRow),
+    ...(await ice),
+    resumed: true,
+  };
+}
+
+async function liveSessions(tx: Tx, meetingId: string): Promise<SessionRow[]> {
+  const r = await tx.query<SessionRow>(
+    `select ${sessionColumns} from video_participants where meeting_id = $1 and left_at is null order by joined_at, session_id`,
+    [meetingId],
+  );
+  return r.rows;
+}
+
+/**
+ * TURN credentials for the join. A TURN service that does not answer must not fail a join that
+ * is otherwise fine: the client gets no ICE servers (host candidates still connect on one network)
+ * and asks svc.turn.credentials again through the gateway. Never rejects.
+ */
+async function iceServers(ctx: Context, userId: string, meetingId: string): Promise<Ice> {
+  try {
+    const r = await request(ctx.nc, rpc.turnCredentials, TurnCredentialsRequestSchema, { userId, meetingId }, TurnCredentialsResponseSchema, {
+      timeoutMs: ctx.config.TURN_TIMEOUT_MS,
+    });
+    return { iceServers: r.iceServers, iceTtlSeconds: r.ttlSeconds };
+  } catch (err) {
+    const reason = err instanceof ServiceUnavailableError ? err.reason : err instanceof ServiceError ? err.code : 'error';
+    ctx.metrics.turnFallbacks.inc({ reason });
+    ctx.logger.warn({ err, meetingId, reason }, 'no TURN credentials; joining without ICE servers');
+    return { iceServers: [], iceTtlSeconds: 0 };
+  }
+}

@@ -1,0 +1,47 @@
+import { Counter, Histogram, type Registry } from '@lessoncall/kit';
+
+export interface ParticipantMetrics {
+  joins: Counter<'outcome'>;
+  joinSeconds: Histogram<'outcome'>;
+  closed: Counter<'reason'>;
+  noShows: Counter<string>;
+  turnFallbacks: Counter<'reason'>;
+  deadLetters: Counter<string>;
+}
+
+export function createParticipantMetrics(registry: Registry): ParticipantMetrics {
+  return {
+    joins: new Counter({
+      name: 'participant_joins_total',
+      help: 'Join requests by outcome: joined, resumed, or the error code',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    joinSeconds: new Histogram({
+      name: 'participant_join_duration_seconds',
+      help: 'Time to answer svc.participant.join, meeting verification and TURN included',
+      labelNames: ['outcome'],
+      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    closed: new Counter({
+      name: 'participant_sessions_closed_total',
+      help: 'Sessions closed, by reason (left, timeout, ended)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    noShows: new Counter({ name: 'participant_no_shows_total', help: 'meeting.no_show events published', registers: [registry] }),
+    turnFallbacks: new Counter({
+      name: 'participant_turn_fallbacks_total',
+      help: 'Joins answered without ICE servers because svc.turn.credentials did not answer',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'participant_dead_letters_total',
+      help: 'Events the service could not process and parked',
+      labelNames: ['subject', 'reason'],
+      registers: [registry],
+    }),
+  };
+}

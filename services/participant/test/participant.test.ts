@@ -1,0 +1,569 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { createLogger, ManualClock, publishEvent, request, ServiceError } from '@lessoncall/kit';
+import { type Harness, setup } from '@lessoncall/kit/testing';
+import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
+import {
+  AttendanceRequestSchema,
+  AttendanceResponseSchema,
+  BookingCancelledSchema,
+  CreateMeetingRequestSchema,
+  CreateMeetingResponseSchema,
+  EndMeetingRequestSchema,
+  EndMeetingResponseSchema,
+  JoinRequestSchema,
+  JoinResponseSchema,
+  LeaveRequestSchema,
+  LeaveResponseSchema,
+  ListParticipantsRequestSchema,
+  ListParticipantsResponseSchema,
+  LiveSessionsRequestSchema,
+  LiveSessionsResponseSchema,
+  MuteRequestSchema,
+  MuteResponseSchema,
+  PresenceAckSchema,
+  PresenceReportSchema,
+  rpc,
+  sessionIdPattern,
+  subjects,
+} from '@lessoncall/proto';
+import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadParticipantConfig, type ParticipantService, startParticipantService } from '../src/index';
+
+const logger = createLogger('participant-test', { level: 'silent' });
+const turnUrl = 'turn:127.0.0.1:3478?transport=udp';
+const graceSeconds = 20;
+
+interface Meeting {
+  meetingId: string;
+  passcode: string;
+  bookingId: string;
+  tutorId: string;
+  studentId: string;
+}
+
+interface StoredEvent {
+  subject: string;
+  type: string;
+  ceId: string;
+  body: Record<string, unknown>;
+}
+
+describe('participant service (real NATS, Postgres, meeting and turn services)', () => {
+  let h: Harness;
+  const clock = new ManualClock('2026-03-01T09:00:00Z');
+  let participant: ParticipantService;
+  let meetingService: MeetingService;
+  let turn: TurnService;
+  let participantConfig: ReturnType<typeof loadParticipantConfig>;
+
+  beforeAll(async () => {
+    h = await setup({ postgres: true });
+    const base = { NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+    participantConfig = loadParticipantConfig({
+      ...base,
+      DATABASE_URL: h.postgres!.url,
+      RESUME_TOKEN_SECRET: 'participant-test-resume-secret-0123456789',
+      PRESENCE_GRACE_SECONDS: String(graceSeconds),
+      // Off here (the manual clock jumps far without heartbeats); one test turns it on.
+      PRESENCE_STALE_SECONDS: '0',
+      // The tests run every sweep themselves, at the (manual) time they choose.
+      SWEEP_INTERVAL_MS: '3600000',
+      TURN_TIMEOUT_MS: '300',
+    });
+    meetingService = await startMeetingService(loadMeetingConfig({ ...base, DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }), {
+      clock,
+      logger,
+      telemetry: false,
+    });
+    turn = await startTurnService(loadTurnConfig({ ...base, TURN_SECRET: 'turn-secret-for-the-tests', TURN_URLS: turnUrl }), {
+      clock,
+      logger,
+      telemetry: false,
+    });
+    participant = await startParticipantService(participantConfig, { clock, logger, telemetry: false });
+  });
+
+  afterAll(async () => {
+    await participant?.stop();
+    await meetingService?.stop();
+    await turn?.stop();
+    await h?.cleanup();
+  });
+
+  // --- helpers ---------------------------------------------------------------------------
+
+  const call = <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O): Promise<MessageShape<O>> =>
+    request(h.nc, subject, req, body, res, { timeoutMs: 5_000 });
+  const join = (body: MessageInitShape<typeof JoinRequestSchema>) => call(rpc.participantJoin, JoinRequestSchema, body, JoinResponseSchema);
+  const leave = (body: MessageInitShape<typeof LeaveRequestSchema>) => call(rpc.participantLeave, LeaveRequestSchema, body, LeaveResponseSchema);
+  const mute = (body: MessageInitShape<typeof MuteRequestSchema>) => call(rpc.participantMute, MuteRequestSchema, body, MuteResponseSchema);
+  const list = (body: MessageInitShape<typeof ListParticipantsRequestSchema>) =>
+    call(rpc.participantList, ListParticipantsRequestSchema, body, ListParticipantsResponseSchema);
+  const presence = (body: MessageInitShape<typeof PresenceReportSchema>) => call(rpc.participantPresence, PresenceReportSchema, body, PresenceAckSchema);
+  const attendance = (body: MessageInitShape<typeof AttendanceRequestSchema>) =>
+    call(rpc.participantAttendance, AttendanceRequestSchema, body, AttendanceResponseSchema);
+  const failure = async (p: Promise<unknown>): Promise<ServiceError> => {
+    const outcome = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!(outcome instanceof ServiceError)) throw new Error(`expected a ServiceError, got ${String(outcome)}`);
+    return outcome;
+  };
+  const at = (iso: string) => new Date(iso);
+
+  async function createMeeting(start: Date, minutes = 60): Promise<Meeting> {
+    const tutorId = randomUUID();
+    const studentId = randomUUID();
+    const bookingId = `bk-${randomUUID()}`;
+    const r = await call(
+      rpc.meetingCreate,
+      CreateMeetingRequestSchema,
+      {
+        bookingId,
+        tutorId,
+        studentId,
+        scheduledStart: timestampFromDate(start),
+        scheduledEnd: timestampFromDate(new Date(start.getTime() + minutes * 60_000)),
+        tutorName: 'Tara Tutor',
+        studentName: 'Sam Student',
+        actorIsService: true,
+      },
+      CreateMeetingResponseSchema,
+    );
+    return { meetingId: r.meeting!.meetingId, passcode: r.passcode, bookingId, tutorId, studentId };
+  }
+
+  /** The events of one meeting on a stream, in stream order. */
+  async function eventsOf(stream: string, meetingId: string): Promise<StoredEvent[]> {
+    const info = await h.jsm.streams.info(stream);
+    const out: StoredEvent[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await h.jsm.streams.getMessage(stream, { seq }).catch(() => undefined);
+      if (!m?.subject.endsWith(`.${meetingId}`)) continue;
+      out.push({
+        subject: m.subject,
+        type: m.header.get('ce-type'),
+        ceId: m.header.get('ce-id'),
+        body: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
+      });
+    }
+    return out;
+  }
+  const participantEvents = (meetingId: string) => eventsOf('PARTICIPANTS', meetingId);
+
+  interface Row {
+    session_id: string;
+    user_id: string;
+    left_at: Date | null;
+    left_reason: string | null;
+    is_muted: boolean;
+    camera_off: boolean;
+    connected: boolean;
+    reconnects: number;
+    resume_token_hash: string | null;
+    gateway_id: string | null;
+  }
+  const rowsOf = (meetingId: string) =>
+    h.db!.asService(
+      async (tx) => (await tx.query<Row>('select * from video_participants where meeting_id = $1 order by joined_at, session_id', [meetingId])).rows,
+    );
+  const rowOf = async (sessionId: string) =>
+    h.db!.asService(async (tx) => (await tx.query<Row>('select * from video_participants where session_id = $1', [sessionId])).rows[0]!);
+
+  // --- tests -------------------------------------------------------------------------------
+
+  it('join → list → mute → leave: rows, replies and events in order', async () => {
+    clock.set('2026-03-01T10:00:00Z');
+    const m = await createMeeting(at('2026-03-01T10:05:00Z'));
+
+    const tutor = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode, clientKey: 'ip-tutor' });
+    expect(tutor.sessionId).toMatch(sessionIdPattern);
+    expect(tutor.resumeToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(tutor.userType).toBe('tutor');
+    expect(tutor.resumed).toBe(false);
+    expect(tutor.meeting?.meetingId).toBe(m.meetingId);
+    expect(tutor.participants.map((p) => [p.sessionId, p.displayName])).toEqual([[tutor.sessionId, 'Tara Tutor']]);
+    expect(tutor.iceServers[0]?.urls).toEqual([turnUrl]);
+    expect(tutor.iceServers[0]?.username).toMatch(new RegExp(`:${m.tutorId}$`));
+    expect(tutor.iceTtlSeconds).toBe(3600);
+
+    clock.advance(60_000);
+    const student = await join({
+      meetingId: m.meetingId,
+      userId: m.studentId,
+      passcode: m.passcode,
+      clientKey: 'ip-student',
+      displayName: ' Sam ',
+      cameraOff: true,
+    });
+    expect(student.userType).toBe('student');
+    expect(student.participants.map((p) => [p.userId, p.displayName, p.isMuted, p.cameraOff])).toEqual([
+      [m.tutorId, 'Tara Tutor', false, false],
+      [m.studentId, 'Sam', false, true],
+    ]);
+    expect(timestampDate(student.participants[1]!.joinedAt!)).toEqual(at('2026-03-01T10:01:00Z'));
+
+    const listed = await list({ meetingId: m.meetingId, userId: m.studentId });
+    expect(listed.participants.map((p) => p.sessionId)).toEqual([tutor.sessionId, student.sessionId]);
+
+    // Own state through RLS, then host control by the tutor.
+    expect((await mute({ meetingId: m.meetingId, userId: m.studentId, sessionId: student.sessionId, kind: 'audio', muted: true })).participant?.isMuted).toBe(
+      true,
+    );
+    expect((await mute({ meetingId: m.meetingId, userId: m.studentId, sessionId: student.sessionId, kind: 'audio', muted: false })).participant?.isMuted).toBe(
+      false,
+    );
+    const hostMuted = await mute({
+      meetingId: m.meetingId,
+      userId: m.tutorId,
+      sessionId: tutor.sessionId,
+      targetSessionId: student.sessionId,
+      kind: 'audio',
+      muted: true,
+    });
+    expect(hostMuted.participant).toMatchObject({ sessionId: student.sessionId, isMuted: true, cameraOff: true });
+
+    clock.advance(60_000);
+    const left = await leave({ meetingId: m.meetingId, sessionId: student.sessionId, userId: m.studentId });
+    expect(left.participant).toMatchObject({ sessionId: student.sessionId, leftReason: 'left' });
+    // Idempotent: the same answer, no second event.
+    const again = await leave({ meetingId: m.meetingId, sessionId: student.sessionId, userId: m.studentId });
+    expect(again.participant?.leftAt).toEqual(left.participant?.leftAt);
+    // Only one's own session.
+    expect((await failure(leave({ meetingId: m.meetingId, sessionId: tutor.sessionId, userId: m.studentId }))).code).toBe('session_not_found');
+
+    expect((await list({ meetingId: m.meetingId, userId: m.tutorId })).participants.map((p) => p.sessionId)).toEqual([tutor.sessionId]);
+    expect((await list({ meetingId: m.meetingId, userId: m.tutorId, includeLeft: true })).participants).toHaveLength(2);
+
+    const row = await rowOf(student.sessionId);
+    expect(row).toMatchObject({ left_reason: 'left', is_muted: true, camera_off: true, connected: true });
+    expect(row.left_at).toEqual(at('2026-03-01T10:02:00Z'));
+    // The resume token is never stored, only its hash.
+    expect(row.resume_token_hash).toBe(createHash('sha256').update(student.resumeToken).digest('hex'));
+
+    const events = await participantEvents(m.meetingId);
+    expect(events.map((e) => [e.type, e.ceId])).toEqual([
+      ['participant.joined', `participant.joined:${tutor.sessionId}`],
+      ['participant.joined', `participant.joined:${student.sessionId}`],
+      ['mute.changed', expect.any(String)],
+      ['mute.changed', expect.any(String)],
+      ['mute.changed', expect.any(String)],
+      ['participant.left', `participant.left:${student.sessionId}`],
+    ]);
+    expect(events.slice(2, 5).map((e) => [e.body.sessionId, e.body.kind, e.body.muted, e.body.byUserId])).toEqual([
+      [student.sessionId, 'audio', true, m.studentId],
+      [student.sessionId, 'audio', false, m.studentId],
+      [student.sessionId, 'audio', true, m.tutorId],
+    ]);
+    expect(events[5]?.body).toMatchObject({ reason: 'left', participant: { sessionId: student.sessionId, userId: m.studentId, leftReason: 'left' } });
+    expect(events[1]?.subject).toBe(subjects.participantJoined(m.meetingId));
+  });
+
+  it('wrong user, wrong passcode, outside the window, full meeting, student muting the tutor: each its code, nothing recorded', async () => {
+    clock.set('2026-03-02T10:00:00Z');
+    const a = await createMeeting(at('2026-03-02T10:05:00Z'));
+    const later = await createMeeting(at('2026-03-03T10:00:00Z'));
+
+    expect((await failure(join({ meetingId: a.meetingId, userId: randomUUID(), passcode: a.passcode, clientKey: 'ip-x' }))).code).toBe('not_a_participant');
+    const wrong = await failure(
+      join({ meetingId: a.meetingId, userId: a.studentId, passcode: a.passcode === '000000' ? '111111' : '000000', clientKey: 'ip-s' }),
+    );
+    expect(wrong.code).toBe('passcode_invalid');
+    expect(wrong.attemptsLeft).toBeGreaterThan(0);
+    const early = await failure(join({ meetingId: later.meetingId, userId: later.tutorId, passcode: later.passcode, clientKey: 'ip-t' }));
+    expect(early.code).toBe('meeting_not_started');
+    expect(early.retryAfterSeconds).toBeGreaterThan(0);
+    expect((await failure(join({ meetingId: 'not-a-meeting', userId: a.tutorId, passcode: a.passcode }))).code).toBe('invalid_request');
+    expect((await failure(list({ meetingId: a.meetingId, userId: randomUUID() }))).code).toBe('meeting_not_found');
+    expect((await failure(attendance({ meetingId: a.meetingId, userId: randomUUID() }))).code).toBe('meeting_not_found');
+
+    // Six joins at once into a mesh of four: exactly four get in.
+    const full = await createMeeting(at('2026-03-02T10:00:00Z'));
+    const attempts = await Promise.allSettled(
+      [full.tutorId, full.studentId, full.tutorId, full.studentId, full.tutorId, full.studentId].map((userId, i) =>
+        join({ meetingId: full.meetingId, userId, passcode: full.passcode, clientKey: `tab-${i}` }),
+      ),
+    );
+    const joined = attempts.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const refused = attempts.flatMap((r) => (r.status === 'rejected' ? [(r.reason as ServiceError).code] : []));
+    expect(joined).toHaveLength(4);
+    expect(refused).toEqual(['meeting_full', 'meeting_full']);
+
+    const tutorSession = joined.find((j) => j.userType === 'tutor')!.sessionId;
+    const studentSession = joined.find((j) => j.userType === 'student')!.sessionId;
+    const byStudent = { meetingId: full.meetingId, userId: full.studentId, sessionId: studentSession };
+    expect((await failure(mute({ ...byStudent, targetSessionId: tutorSession, kind: 'audio', muted: true }))).code).toBe('forbidden');
+    const byTutor = { meetingId: full.meetingId, userId: full.tutorId, sessionId: tutorSession, targetSessionId: studentSession };
+    expect((await failure(mute({ ...byTutor, kind: 'video', muted: true }))).code).toBe('forbidden');
+    expect((await failure(mute({ ...byTutor, kind: 'audio', muted: false }))).code).toBe('forbidden');
+    expect((await failure(mute({ ...byStudent, targetSessionId: 'no-such-session', kind: 'audio', muted: true }))).code).toBe('session_not_found');
+    expect((await failure(mute({ ...byStudent, kind: 'loud', muted: true }))).code).toBe('invalid_request');
+
+    expect(await rowsOf(a.meetingId)).toEqual([]);
+    expect(await rowsOf(later.meetingId)).toEqual([]);
+    expect(await participantEvents(a.meetingId)).toEqual([]);
+    expect(await participantEvents(later.meetingId)).toEqual([]);
+    const rows = await rowsOf(full.meetingId);
+    expect(rows).toHaveLength(4);
+    expect(rows.every((r) => !r.is_muted && !r.camera_off && r.left_at === null)).toBe(true);
+    expect((await participantEvents(full.meetingId)).map((e) => e.type)).toEqual(Array(4).fill('participant.joined'));
+  });
+
+  it('host control by user: the tutor mutes every tab of the student at once', async () => {
+    clock.set('2026-03-02T12:00:00Z');
+    const m = await createMeeting(at('2026-03-02T12:00:00Z'));
+    const t = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
+    const tabs = [];
+    for (const _ of [1, 2]) {
+      clock.advance(1_000);
+      tabs.push(await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode }));
+    }
+    await mute({ meetingId: m.meetingId, userId: m.tutorId, sessionId: t.sessionId, targetUserId: m.studentId, kind: 'audio', muted: true });
+    expect((await rowsOf(m.meetingId)).map((r) => [r.session_id, r.is_muted])).toEqual([[t.sessionId, false], ...tabs.map((x) => [x.sessionId, true])]);
+    const changes = (await participantEvents(m.meetingId)).filter((e) => e.type === 'mute.changed');
+    expect(changes.map((e) => e.body.sessionId).sort()).toEqual(tabs.map((x) => x.sessionId).sort());
+  });
+
+  it('a disconnect without resume times out into participant.left; a resume within the grace keeps the session and publishes nothing', async () => {
+    clock.set('2026-03-03T09:59:00Z');
+    const m = await createMeeting(at('2026-03-03T10:00:00Z'));
+    const tutor = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode, gatewayId: 'gw-1' });
+    const s1 = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, gatewayId: 'gw-1' });
+    expect((await presence({ meetingId: m.meetingId, sessionId: s1.sessionId, state: 'connected', gatewayId: 'gw-1' })).live).toBe(true);
+
+    clock.set('2026-03-03T10:01:00Z');
+    expect((await presence({ meetingId: m.meetingId, sessionId: s1.sessionId, state: 'disconnected', gatewayId: 'gw-1' })).live).toBe(true);
+    expect(await rowOf(s1.sessionId)).toMatchObject({ connected: false, left_at: null });
+    clock.advance((graceSeconds - 1) * 1000);
+    await participant.sweep();
+    expect((await rowOf(s1.sessionId)).left_at).toBeNull();
+    clock.advance(2_000);
+    await participant.sweep();
+    expect(await rowOf(s1.sessionId)).toMatchObject({ left_reason: 'timeout', left_at: at('2026-03-03T10:01:21Z') });
+    // Too late to resume: the client joins anew.
+    const late = await failure(join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s1.sessionId, resumeToken: s1.resumeToken }));
+    expect(late.code).toBe('resume_rejected');
+    expect((await presence({ meetingId: m.meetingId, sessionId: s1.sessionId, state: 'heartbeat', gatewayId: 'gw-1' })).live).toBe(false);
+
+    const s2 = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, gatewayId: 'gw-1' });
+    clock.advance(60_000);
+    await presence({ meetingId: m.meetingId, sessionId: s2.sessionId, state: 'disconnected', gatewayId: 'gw-1' });
+    clock.advance((graceSeconds - 5) * 1000);
+    // Somebody else's token, or another user with the right one: refused.
+    expect((await failure(join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s2.sessionId, resumeToken: tutor.resumeToken }))).code).toBe(
+      'resume_rejected',
+    );
+    expect((await failure(join({ meetingId: m.meetingId, userId: m.tutorId, resumeSessionId: s2.sessionId, resumeToken: s2.resumeToken }))).code).toBe(
+      'resume_rejected',
+    );
+    // The client comes back through another gateway replica.
+    const resumed = await join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s2.sessionId, resumeToken: s2.resumeToken, gatewayId: 'gw-2' });
+    expect(resumed).toMatchObject({ resumed: true, sessionId: s2.sessionId, resumeToken: s2.resumeToken, userType: 'student' });
+    expect(resumed.participants.map((p) => p.sessionId)).toEqual([tutor.sessionId, s2.sessionId]);
+    expect(resumed.iceServers).toHaveLength(1);
+    // The old replica's late report of the socket it lost does not start a grace period.
+    expect((await presence({ meetingId: m.meetingId, sessionId: s2.sessionId, state: 'disconnected', gatewayId: 'gw-1' })).live).toBe(true);
+    clock.advance(5 * graceSeconds * 1000);
+    await participant.sweep();
+    expect(await rowOf(s2.sessionId)).toMatchObject({ left_at: null, connected: true, reconnects: 1, gateway_id: 'gw-2' });
+
+    const events = await participantEvents(m.meetingId);
+    expect(events.map((e) => e.ceId)).toEqual([
+      `participant.joined:${tutor.sessionId}`,
+      `participant.joined:${s1.sessionId}`,
+      `participant.left:${s1.sessionId}`,
+      `participant.joined:${s2.sessionId}`,
+    ]);
+    expect(events[2]?.body).toMatchObject({ reason: 'timeout' });
+  });
+
+  it('attendance with a resume, a rejoin and two tabs matches the hand-computed record, here and in meeting.ended', async () => {
+    clock.set('2026-03-04T09:59:00Z');
+    const m = await createMeeting(at('2026-03-04T10:00:00Z'));
+    const base = { meetingId: m.meetingId, passcode: m.passcode };
+
+    clock.set('2026-03-04T10:00:00Z');
+    const t1 = await join({ ...base, userId: m.tutorId });
+    clock.set('2026-03-04T10:02:00Z');
+    const s1 = await join({ ...base, userId: m.studentId });
+    clock.set('2026-03-04T10:05:00Z');
+    const t2 = await join({ ...base, userId: m.tutorId }); // second tab
+    clock.set('2026-03-04T10:10:00Z');
+    await presence({ meetingId: m.meetingId, sessionId: s1.sessionId, state: 'disconnected' });
+    clock.set('2026-03-04T10:10:10Z');
+    await join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s1.sessionId, resumeToken: s1.resumeToken });
+    clock.set('2026-03-04T10:15:00Z');
+    await leave({ meetingId: m.meetingId, sessionId: t2.sessionId, userId: m.tutorId });
+    clock.set('2026-03-04T10:20:00Z');
+    await presence({ meetingId: m.meetingId, sessionId: s1.sessionId, state: 'disconnected' });
+    clock.set('2026-03-04T10:20:30Z');
+    await participant.sweep();
+    clock.set('2026-03-04T10:21:00Z');
+    const s2 = await join({ ...base, userId: m.studentId });
+    clock.set('2026-03-04T10:40:00Z');
+    await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema);
+
+    // meeting.ended closes the sessions still live.
+    await expect.poll(async () => (await rowsOf(m.meetingId)).filter((r) => r.left_at === null).length, { timeout: 10_000 }).toBe(0);
+    const rows = await rowsOf(m.meetingId);
+    expect(rows.filter((r) => r.left_reason === 'ended').map((r) => r.session_id)).toEqual([t1.sessionId, s2.sessionId]);
+
+    // Tutor: 10:00–10:40 and 10:05–10:15 in a second tab → 40 min once.
+    // Student: 10:02–10:20 (a resumed blip at 10:10 counts; the timed-out session ends when its
+    // socket went, 10:20:00) and 10:21–10:40 → 18 + 19 min; one resume + one rejoin.
+    const expected = [
+      { userId: m.tutorId, userType: 'tutor', first: '2026-03-04T10:00:00.000Z', connectedSeconds: 40 * 60, sessions: 2, reconnects: 0 },
+      { userId: m.studentId, userType: 'student', first: '2026-03-04T10:02:00.000Z', connectedSeconds: 37 * 60, sessions: 2, reconnects: 2 },
+    ];
+    const record = (await attendance({ meetingId: m.meetingId, userId: m.studentId })).attendance!;
+    expect(
+      record.entries.map((e) => ({
+        userId: e.userId,
+        userType: e.userType,
+        first: timestampDate(e.firstJoinedAt!).toISOString(),
+        last: timestampDate(e.lastLeftAt!).toISOString(),
+        connectedSeconds: e.connectedSeconds,
+        sessions: e.sessions,
+        reconnects: e.reconnects,
+      })),
+    ).toEqual(expected.map((x) => ({ ...x, last: '2026-03-04T10:40:00.000Z' })));
+    expect((await attendance({ meetingId: m.meetingId, actorIsService: true })).attendance?.entries).toEqual(record.entries);
+
+    // The meeting service asked for it at 10:40, while the two last sessions were still live.
+    const ended = (await eventsOf('MEETINGS', m.meetingId)).find((e) => e.type === 'meeting.ended');
+    expect(ended).toBeDefined();
+    const entries = (ended!.body.attendance as { entries: Record<string, unknown>[] }).entries;
+    expect(entries.map((e) => ({ userId: e.userId, connectedSeconds: e.connectedSeconds, sessions: e.sessions, reconnects: e.reconnects }))).toEqual(
+      expected.map(({ userId, connectedSeconds, sessions, reconnects }) => ({ userId, connectedSeconds, sessions, reconnects })),
+    );
+
+    const left = (await participantEvents(m.meetingId)).filter((e) => e.type === 'participant.left');
+    const closes = left.map((e) => `${(e.body.participant as { sessionId: string }).sessionId}:${e.body.reason}`);
+    expect(closes.slice(0, 2)).toEqual([`${t2.sessionId}:left`, `${s1.sessionId}:timeout`]);
+    // Closed together, published concurrently.
+    expect(closes.slice(2).sort()).toEqual([`${t1.sessionId}:ended`, `${s2.sessionId}:ended`].sort());
+  });
+
+  it('a cancelled meeting closes its live sessions', async () => {
+    clock.set('2026-03-05T09:59:00Z');
+    const m = await createMeeting(at('2026-03-05T10:00:00Z'));
+    const t = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
+    await publishEvent(h.js, subjects.bookingCancelled, BookingCancelledSchema, { bookingId: m.bookingId, reason: 'student ill' }, { source: 'test' });
+    await expect.poll(async () => (await rowOf(t.sessionId)).left_reason, { timeout: 10_000 }).toBe('ended');
+    expect((await participantEvents(m.meetingId)).map((e) => e.ceId)).toEqual([`participant.joined:${t.sessionId}`, `participant.left:${t.sessionId}`]);
+  });
+
+  it('publishes meeting.no_show once, naming who never joined, across replicas', async () => {
+    clock.set('2026-03-06T09:55:00Z');
+    const start = at('2026-03-06T10:00:00Z');
+    const [studentMissing, bothThere, cancelled] = [await createMeeting(start), await createMeeting(start), await createMeeting(start)];
+    clock.set('2026-03-06T10:01:00Z');
+    await join({ meetingId: studentMissing.meetingId, userId: studentMissing.tutorId, passcode: studentMissing.passcode });
+    await join({ meetingId: bothThere.meetingId, userId: bothThere.tutorId, passcode: bothThere.passcode });
+    await join({ meetingId: bothThere.meetingId, userId: bothThere.studentId, passcode: bothThere.passcode });
+    await publishEvent(h.js, subjects.bookingCancelled, BookingCancelledSchema, { bookingId: cancelled.bookingId, reason: 'x' }, { source: 'test' });
+    await expect
+      .poll(async () => (await eventsOf('MEETINGS', cancelled.meetingId)).some((e) => e.type === 'meeting.cancelled'), { timeout: 10_000 })
+      .toBe(true);
+
+    const noShows = async (m: Meeting) => (await eventsOf('MEETINGS', m.meetingId)).filter((e) => e.type === 'meeting.no_show');
+    clock.set('2026-03-06T10:09:59Z');
+    await participant.sweep();
+    expect(await noShows(studentMissing)).toEqual([]);
+
+    clock.set('2026-03-06T10:10:00Z');
+    const replica = await startParticipantService(participantConfig, { clock, logger, telemetry: false });
+    try {
+      await Promise.all([participant.sweep(), replica.sweep(), participant.sweep(), replica.sweep()]);
+      clock.advance(60_000);
+      await Promise.all([participant.sweep(), replica.sweep()]);
+    } finally {
+      await replica.stop();
+    }
+    const published = await noShows(studentMissing);
+    expect(published).toHaveLength(1);
+    expect(published[0]?.ceId).toBe(`meeting.no_show:${studentMissing.meetingId}`);
+    expect(published[0]?.body).toMatchObject({
+      meeting: { meetingId: studentMissing.meetingId },
+      missingUserIds: [studentMissing.studentId],
+      missingUserTypes: ['student'],
+    });
+    expect(await noShows(bothThere)).toEqual([]);
+    expect(await noShows(cancelled)).toEqual([]);
+    const marked = await h.db!.asService((tx) =>
+      tx.query<{ no_show_published_at: Date }>('select no_show_published_at from video_meetings where meeting_id = $1', [studentMissing.meetingId]),
+    );
+    expect(marked.rows[0]?.no_show_published_at).toEqual(at('2026-03-06T10:10:00Z'));
+  });
+
+  it('a service restart loses no session', async () => {
+    clock.set('2026-03-07T09:59:00Z');
+    const m = await createMeeting(at('2026-03-07T10:00:00Z'));
+    const t = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
+    clock.advance(1_000);
+    const s = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode });
+    await participant.stop();
+    participant = await startParticipantService(participantConfig, { clock, logger, telemetry: false });
+
+    const live = await call(rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId: m.meetingId }, LiveSessionsResponseSchema);
+    expect(live.sessions.map((x) => [x.sessionId, x.userId])).toEqual([
+      [t.sessionId, m.tutorId],
+      [s.sessionId, m.studentId],
+    ]);
+    const all = await call(rpc.participantLiveSessions, LiveSessionsRequestSchema, {}, LiveSessionsResponseSchema);
+    expect(all.sessions.filter((x) => x.meetingId === m.meetingId)).toHaveLength(2);
+    const resumed = await join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s.sessionId, resumeToken: s.resumeToken });
+    expect(resumed).toMatchObject({ resumed: true, sessionId: s.sessionId });
+    await leave({ meetingId: m.meetingId, sessionId: t.sessionId, userId: m.tutorId });
+    expect((await participantEvents(m.meetingId)).map((e) => e.ceId)).toEqual([
+      `participant.joined:${t.sessionId}`,
+      `participant.joined:${s.sessionId}`,
+      `participant.left:${t.sessionId}`,
+    ]);
+  });
+
+  it('with PRESENCE_STALE_SECONDS, a session nobody reports on any more is treated as gone since its last report', async () => {
+    clock.set('2026-03-07T11:59:00Z');
+    const m = await createMeeting(at('2026-03-07T12:00:00Z'));
+    const replica = await startParticipantService({ ...participantConfig, PRESENCE_STALE_SECONDS: 60 }, { clock, logger, telemetry: false });
+    try {
+      const s = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, gatewayId: 'gw-dead' });
+      clock.advance(50_000);
+      expect((await presence({ meetingId: m.meetingId, sessionId: s.sessionId, state: 'heartbeat', gatewayId: 'gw-dead' })).live).toBe(true);
+      clock.advance(59_000);
+      await replica.sweep();
+      expect((await rowOf(s.sessionId)).left_at).toBeNull();
+      // The gateway died: no heartbeat, no disconnect. 60 s after the last report it is stale,
+      // and the grace period counted from that report has long passed.
+      clock.advance(1_000);
+      await replica.sweep();
+      expect(await rowOf(s.sessionId)).toMatchObject({ left_reason: 'timeout', connected: false });
+      const [, student] = (await attendance({ meetingId: m.meetingId, actorIsService: true })).attendance!.entries;
+      expect(student?.connectedSeconds).toBe(50);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('joins without ICE servers when the TURN service does not answer', async () => {
+    clock.set('2026-03-08T09:59:00Z');
+    const m = await createMeeting(at('2026-03-08T10:00:00Z'));
+    await turn.stop();
+    // A TURN replica that takes the request and never answers: the join waits TURN_TIMEOUT_MS only.
+    const silent = h.nc.subscribe(rpc.turnCredentials, { queue: 'turn' });
+    const started = performance.now();
+    const slow = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(slow.iceServers).toEqual([]);
+    silent.unsubscribe();
+    // Nobody at all: no wait.
+    const none = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode });
+    expect(none.iceServers).toEqual([]);
+    expect(none.iceTtlSeconds).toBe(0);
+    expect(none.participants).toHaveLength(2);
+  });
+});
