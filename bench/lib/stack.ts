@@ -1,0 +1,133 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { signDevToken } from '@lessoncall/gateway';
+import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
+import { generateMeetingId, generatePasscode } from '@lessoncall/proto';
+import { type Proc, startProcess, waitReady } from './processes';
+
+export interface BenchMeeting {
+  meetingId: string;
+  passcode: string;
+  tutorId: string;
+  studentId: string;
+}
+
+export interface Stack {
+  h: Harness;
+  gateways: Array<Proc & { port: number; wsUrl: string }>;
+  signaling: Proc[];
+  backends: Proc[];
+  /** Meetings open now, inserted in bulk (as the booking consumer would have created them). */
+  meetings(n: number): Promise<BenchMeeting[]>;
+  token(userId: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  gateways: number;
+  signaling: number;
+  gatewayEnv?: Record<string, string>;
+  /** Extra node flags for the gateway processes, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
+  gatewayNodeArgs?: string[];
+  /**
+   * 'real' (default): Postgres and the meeting and participant processes. 'none': neither, and
+   * meetings() only makes up ids — for a benchmark that answers svc.participant.* itself.
+   */
+  backends?: 'real' | 'none';
+}
+
+const issuer = 'http://127.0.0.1/auth/v1';
+
+/**
+ * The real-time path as in production, every service its own process started from its main.ts:
+ * harness NATS + Postgres, the meeting and participant services, `signaling` signaling replicas
+ * and `gateways` gateway replicas. Loopback only.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const real = (options.backends ?? 'real') === 'real';
+  const h = await setup({ postgres: real });
+  const db = h.db;
+  const secret = randomBytes(32).toString('hex');
+  const procs: Proc[] = [];
+  let started: Awaited<ReturnType<typeof startAll>>;
+  try {
+    started = await startAll();
+  } catch (err) {
+    // Nothing may outlive a failed start: stop what did come up.
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await h.cleanup();
+    throw err;
+  }
+  const { gateways, signaling, backends } = started;
+
+  async function startAll() {
+    const base = { NATS_URL: h.nats.url };
+    const backend = async (name: string, env: Record<string, string>) => {
+      const port = await freePort();
+      const p = startProcess(name, `services/${name}/src/main.ts`, { ...base, ...env, HEALTH_PORT: String(port) });
+      procs.push(p);
+      await waitReady(`http://127.0.0.1:${port}/readyz`, p);
+      return p;
+    };
+    const database = { DATABASE_URL: h.postgres?.url ?? '' };
+    const backends = real
+      ? await Promise.all([backend('meeting', database), backend('participant', { ...database, RESUME_TOKEN_SECRET: randomBytes(32).toString('hex') })])
+      : [];
+    const signaling = await Promise.all(Array.from({ length: options.signaling }, () => backend('signaling', {})));
+    const gateways = await Promise.all(
+      Array.from({ length: options.gateways }, async (_, i) => {
+        const port = await freePort();
+        const p = startProcess(
+          'gateway',
+          'services/gateway/src/main.ts',
+          {
+            ...base,
+            PORT: String(port),
+            HOST: '127.0.0.1',
+            GATEWAY_ID: `gw-bench-${i + 1}`,
+            JWT_SECRET: secret,
+            JWT_ISSUER: issuer,
+            ...options.gatewayEnv,
+          },
+          { nodeArgs: options.gatewayNodeArgs },
+        );
+        procs.push(p);
+        await waitReady(`http://127.0.0.1:${port}/readyz`, p);
+        return Object.assign(p, { port, wsUrl: `ws://127.0.0.1:${port}/api/video/ws` });
+      }),
+    );
+    return { gateways, signaling, backends };
+  }
+
+  return {
+    h,
+    gateways,
+    signaling,
+    backends,
+    async meetings(n) {
+      const ms: BenchMeeting[] = Array.from({ length: n }, () => ({
+        meetingId: generateMeetingId(),
+        passcode: generatePasscode(),
+        tutorId: randomUUID(),
+        studentId: randomUUID(),
+      }));
+      for (let i = 0; db && i < ms.length; i += 5_000) {
+        const chunk = ms.slice(i, i + 5_000);
+        await db.asService((tx) =>
+          tx.query(
+            `insert into video_meetings (meeting_id, booking_id, tutor_id, student_id, passcode, scheduled_start, scheduled_end)
+             select m, 'bench-' || m, t::uuid, s::uuid, p, now() - interval '1 minute', now() + interval '2 hours'
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as x(m, t, s, p)`,
+            [chunk.map((m) => m.meetingId), chunk.map((m) => m.tutorId), chunk.map((m) => m.studentId), chunk.map((m) => m.passcode)],
+          ),
+        );
+      }
+      return ms;
+    },
+    token: (userId) => signDevToken({ JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated', DEV_TOKEN_TTL_SECONDS: 7_200 }, { userId }),
+    async stop() {
+      await Promise.all([...gateways].map((g) => g.stop()));
+      await Promise.all([...signaling, ...backends].map((p) => p.stop()));
+      await h.cleanup();
+    },
+  };
+}

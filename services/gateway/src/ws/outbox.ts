@@ -1,0 +1,47 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { type NatsConnection, publishCore } from '@lessoncall/kit';
+import { SignalEnvelopeSchema } from '@lessoncall/proto';
+
+interface Pending {
+  subject: string;
+  envelope: MessageInitShape<typeof SignalEnvelopeSchema>;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * Publishes signal envelopes once per turn of the event loop instead of once per WebSocket
+ * message. Every socket's frame arrives in its own callback, and nats.js flushes after each
+ * callback: one write per signal. Queued until setImmediate, the signals of all sockets that
+ * were readable in this turn leave in one write — under load the gateway's cost per message is
+ * mostly system calls. Idle, a signal waits no longer than the rest of the current turn.
+ */
+export class SignalOutbox {
+  readonly #nc: NatsConnection;
+  #queue: Pending[] = [];
+  #scheduled = false;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+  }
+
+  publish(subject: string, envelope: Pending['envelope'], onError: Pending['onError']): void {
+    this.#queue.push({ subject, envelope, onError });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  #flush = (): void => {
+    this.#scheduled = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const p of queue) {
+      try {
+        publishCore(this.#nc, p.subject, SignalEnvelopeSchema, p.envelope);
+      } catch (err) {
+        p.onError(err);
+      }
+    }
+  };
+}

@@ -1,0 +1,184 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Runtime } from '@lessoncall/kit';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { TokenVerifier } from '../auth/index';
+import type { GatewayConfig } from '../config';
+import { MeetingHub } from './meeting-hub';
+import { createWsMetrics } from './metrics';
+import { SignalOutbox } from './outbox';
+import { PresenceReporter } from './presence';
+import type { Now } from './rate-limit';
+import { Session, type WsContext } from './session';
+
+export const wsPath = '/api/video/ws';
+
+export interface AttachWebSocketOptions {
+  server: Server;
+  config: GatewayConfig;
+  runtime: Runtime;
+  verifier: TokenVerifier;
+  /** Milliseconds; injectable for tests of rate limits. */
+  now?: Now;
+  /** Drain's reconnect spread; injectable so a test can pin it. */
+  random?: () => number;
+}
+
+export interface WebSocketGateway {
+  /**
+   * Stop accepting sockets, tell every socket to reconnect elsewhere (after a random spread)
+   * and close it with 1012, then wait for them to go, at most `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** Open sockets on this process. */
+  sockets(): number;
+}
+
+/**
+ * The signaling WebSocket on the gateway's HTTP server, at /api/video/ws. The access token
+ * travels in the first message (`hello`), never in the URL, where proxies would log it.
+ */
+export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGateway {
+  const { server, config, runtime, verifier } = options;
+  const now = options.now ?? (() => performance.now());
+  const random = options.random ?? Math.random;
+  const logger = runtime.logger.child({ component: 'ws' });
+  const all = new Set<Session>();
+  const hub = new MeetingHub(runtime.nc, logger);
+  const sessions = new Map<string, Session>();
+  const metrics = createWsMetrics(runtime.registry, { sockets: () => all.size, sessions: () => sessions.size, meetings: () => hub.meetings });
+  const presence = new PresenceReporter({
+    nc: runtime.nc,
+    gatewayId: config.GATEWAY_ID,
+    timeoutMs: config.REQUEST_TIMEOUT_MS,
+    concurrency: config.WS_PRESENCE_CONCURRENCY,
+    logger,
+    onFailure: (state) => metrics.presenceFailures.inc({ state }),
+  });
+  const ctx: WsContext = { config, nc: runtime.nc, logger, verifier, hub, presence, outbox: new SignalOutbox(runtime.nc), metrics, sessions, now };
+  const allowedOrigins = new Set(
+    config.WEB_ORIGIN.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  );
+  // Frames between WS_MAX_MESSAGE_BYTES and this get a message_too_large error; above it ws closes with 1009.
+  const abuseBytes = config.WS_ABUSE_MESSAGE_BYTES ?? config.WS_MAX_MESSAGE_BYTES * 4;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: Math.max(abuseBytes, config.WS_MAX_MESSAGE_BYTES),
+    perMessageDeflate: false,
+    // We validate UTF-8 ourselves: a bad byte sequence is an invalid_request, not a 1007 close.
+    skipUTF8Validation: true,
+    clientTracking: false,
+  });
+  let draining = false;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (pathOf(req.url) !== wsPath) return refuse(404, 'Not Found');
+    if (draining) return refuse(503, 'Service Unavailable');
+    const origin = req.headers.origin;
+    if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) return refuse(403, 'Forbidden');
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, clientAddress(req, config.TRUST_PROXY_HOPS)));
+  });
+
+  function accept(ws: WebSocket, clientKey: string): void {
+    const session = new Session(ws, clientKey, ctx);
+    all.add(session);
+    ws.on('message', (data: RawData) => session.onMessage(toBuffer(data)));
+    ws.on('pong', () => {
+      session.alive = true;
+    });
+    // ws reports protocol violations (frames over maxPayload, bad opcodes) here and then closes.
+    ws.on('error', (err) => {
+      metrics.closed.inc({ reason: 'protocol_error' });
+      logger.debug({ err: err.message, meetingId: session.meetingId || undefined, sessionId: session.sessionId || undefined }, 'socket error');
+    });
+    ws.on('close', (code) => {
+      all.delete(session);
+      session.onClose(code);
+    });
+  }
+
+  // One timer for every socket: ping, drop what did not answer the last ping, and report
+  // heartbeats of live sessions every WS_PRESENCE_INTERVAL_MS through the presence queue.
+  const heartbeat = setInterval(() => {
+    const t = now();
+    for (const s of all) {
+      if (!s.alive) {
+        s.terminate('heartbeat_timeout');
+        continue;
+      }
+      s.alive = false;
+      s.ws.ping();
+      if (s.state === 'joined' && t - s.lastPresenceAt >= config.WS_PRESENCE_INTERVAL_MS) {
+        s.lastPresenceAt = t;
+        void presence.report(s.meetingId, s.sessionId, 'heartbeat').then((live) => {
+          if (live === false) s.gone();
+        });
+      }
+    }
+  }, config.WS_HEARTBEAT_MS);
+  heartbeat.unref();
+
+  return {
+    sockets: () => all.size,
+    async drain(timeoutMs) {
+      if (draining) return;
+      draining = true;
+      clearInterval(heartbeat);
+      const deadline = Date.now() + timeoutMs;
+      // The last quarter of the time is for the presence reports of the sockets that closed.
+      const socketsDeadline = Date.now() + Math.floor(timeoutMs * 0.75);
+      const sockets = [...all];
+      logger.info({ sockets: sockets.length }, 'draining websockets');
+      // Tell every client at once, so they start moving now; the random delay spreads their
+      // reconnects over the other replicas.
+      const spread = Math.min(config.WS_RECONNECT_SPREAD_MS, Math.floor(timeoutMs / 2));
+      for (const s of sockets) s.sendReconnect(Math.floor(random() * spread));
+      while (all.size > 0 && Date.now() < socketsDeadline) await sleep(20);
+      for (const s of all) s.terminate('drain_timeout');
+      await sleep(0);
+      // Decision: a drained session IS reported disconnected, like any socket that closes
+      // without `leave` (each close above queued its report). The participant service's grace
+      // period covers the move: the client resumes on another replica within it (same session)
+      // and a client that never comes back is timed out after the grace instead of staying
+      // "connected" with no socket. A report that reaches the participant service after the
+      // resume elsewhere is ignored there: the session's gateway_id is no longer this replica's.
+      // Wait for the reports to go out before NATS is closed.
+      await Promise.race([presence.idle(), sleep(Math.max(0, deadline - Date.now()))]);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+function pathOf(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** The client's address; behind `hops` trusted proxies it is that many entries from the right of X-Forwarded-For. */
+export function clientAddress(req: IncomingMessage, hops: number): string {
+  const direct = req.socket.remoteAddress ?? '';
+  if (hops <= 0) return direct;
+  const header = req.headers['x-forwarded-for'];
+  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const chain = [...forwarded, direct];
+  return chain[Math.max(0, chain.length - 1 - hops)] ?? direct;
+}
+
+function toBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,484 @@
+import { decode, isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
+import {
+  type Hello,
+  JoinRequestSchema,
+  JoinResponseSchema,
+  LeaveRequestSchema,
+  LeaveResponseSchema,
+  MuteRequestSchema,
+  MuteResponseSchema,
+  type OutgoingSignal,
+  rpc,
+  type SetMedia,
+  SignalEnvelopeSchema,
+  subjects,
+} from '@lessoncall/proto';
+import { WebSocket } from 'ws';
+import type { TokenVerifier } from '../auth/index';
+import type { GatewayConfig } from '../config';
+import type { MeetingEvent, MeetingHub } from './meeting-hub';
+import type { SignalOutbox } from './outbox';
+import type { WsMetrics } from './metrics';
+import type { PresenceReporter } from './presence';
+import { errorMessage, mediaKinds, parseClientMessage, requireToken, type ServerKind, salvageRequestId, serverMessage, signalTypes } from './protocol';
+import { type Now, TokenBucket, WindowCounter } from './rate-limit';
+
+/** What every socket of one gateway process shares. */
+export interface WsContext {
+  config: GatewayConfig;
+  nc: NatsConnection;
+  logger: Logger;
+  verifier: TokenVerifier;
+  hub: MeetingHub;
+  presence: PresenceReporter;
+  outbox: SignalOutbox;
+  metrics: WsMetrics;
+  /** Joined sessions on this process by sessionId: a resume here supersedes a stale socket of the same session. */
+  sessions: Map<string, Session>;
+  now: Now;
+}
+
+/** Close codes a client can act on. */
+export const closeCodes = {
+  normal: 1000,
+  policy: 1008,
+  tooBig: 1009,
+  restart: 1012,
+  /** The same session was resumed on another socket. */
+  superseded: 4409,
+} as const;
+
+type State = 'hello' | 'joining' | 'joined' | 'closed';
+
+/** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
+const maxBufferedEvents = 64;
+const maxRequestIdLength = 128;
+
+/**
+ * One WebSocket: `hello` (token check, join or resume), then signal relay, media state,
+ * leave, ping, and meeting events pushed to it. Nothing the client sends closes the
+ * socket except abuse (message rate, frames far over the cap, repeated failed hellos).
+ */
+export class Session {
+  readonly ws: WebSocket;
+  readonly #ctx: WsContext;
+  readonly #clientKey: string;
+  readonly #bucket: TokenBucket;
+  readonly #abuse: WindowCounter;
+  #state: State = 'hello';
+  #logger: Logger;
+  #helloTimer: NodeJS.Timeout | undefined;
+  #failedHellos = 0;
+  #lastRateLimitedErrorAt = Number.NEGATIVE_INFINITY;
+  #deliver: Subscription | undefined;
+  #releaseMeeting: (() => void) | undefined;
+  #buffer: MeetingEvent[] | undefined;
+  /** Set once the session needs no `disconnected` report on close: it left, its meeting ended, it was superseded or is gone. */
+  #presenceSettled = false;
+
+  meetingId = '';
+  sessionId = '';
+  userId = '';
+  /** Answered the last ping. */
+  alive = true;
+  lastPresenceAt = 0;
+
+  constructor(ws: WebSocket, clientKey: string, ctx: WsContext) {
+    this.ws = ws;
+    this.#ctx = ctx;
+    this.#clientKey = clientKey;
+    this.#logger = ctx.logger;
+    const { WS_RATE_PER_SECOND: rate, WS_ABUSE_RATE_FACTOR: factor } = ctx.config;
+    this.#bucket = new TokenBucket(rate, rate * 2, ctx.now);
+    this.#abuse = new WindowCounter(rate * factor, 1000, ctx.now);
+    this.#armHelloTimer();
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  onMessage(data: Buffer): void {
+    if (this.#state === 'closed') return;
+    const { metrics, config } = this.#ctx;
+    if (this.#abuse.hit()) {
+      this.#closeForAbuse('message rate');
+      return;
+    }
+    if (!this.#bucket.take()) {
+      metrics.received.inc({ kind: 'rate_limited' });
+      // One error per second is enough to tell the client; answering every dropped message would double the flood.
+      const t = this.#ctx.now();
+      if (t - this.#lastRateLimitedErrorAt >= 1000) {
+        this.#lastRateLimitedErrorAt = t;
+        this.#sendError(
+          salvageRequestId(data),
+          new ServiceError('rate_limited', `more than ${config.WS_RATE_PER_SECOND} messages per second`, { retryAfterSeconds: 1 }),
+        );
+      }
+      return;
+    }
+    if (data.length > config.WS_MAX_MESSAGE_BYTES) {
+      metrics.received.inc({ kind: 'too_large' });
+      this.#sendError('', new ServiceError('message_too_large', `messages are limited to ${config.WS_MAX_MESSAGE_BYTES} bytes`));
+      return;
+    }
+    let requestId = '';
+    try {
+      const message = parseClientMessage(data);
+      requestId = message.requestId;
+      if (requestId.length > maxRequestIdLength) {
+        requestId = '';
+        throw new ServiceError('invalid_request', `requestId is limited to ${maxRequestIdLength} characters`, { field: 'requestId' });
+      }
+      const kind = message.kind;
+      metrics.received.inc({ kind: kind.case ?? 'none' });
+      switch (kind.case) {
+        case 'hello':
+          void this.#hello(requestId, kind.value);
+          return;
+        case 'ping':
+          this.#send(serverMessage(requestId, { case: 'pong', value: { sentAtMs: kind.value.sentAtMs } }), 'pong');
+          return;
+        case 'signal':
+          this.#requireJoined();
+          this.#signal(requestId, kind.value);
+          return;
+        case 'media':
+          this.#requireJoined();
+          void this.#media(requestId, kind.value);
+          return;
+        case 'leave':
+          this.#requireJoined();
+          void this.#leave(requestId);
+          return;
+        default:
+          throw new ServiceError('invalid_request', 'unknown message kind', { field: 'kind' });
+      }
+    } catch (err) {
+      if (requestId === '' && !(err instanceof ServiceError && err.field === 'requestId')) requestId = salvageRequestId(data);
+      this.#sendError(requestId, this.#asServiceError(err));
+    }
+  }
+
+  /** The socket closed, for whatever reason: release everything and, unless settled, tell the participant service. */
+  onClose(code: number): void {
+    if (this.#state === 'closed') return;
+    const was = this.#state;
+    this.#state = 'closed';
+    this.#cleanup();
+    this.#logger.debug({ code, was }, 'socket closed');
+    if (was === 'joined' && !this.#presenceSettled) {
+      // The participant service starts its grace period; a resume within it keeps the session.
+      void this.#ctx.presence.report(this.meetingId, this.sessionId, 'disconnected');
+    }
+  }
+
+  /** Drain: tell the client to reconnect (to another replica) after `afterMs`, and close as a restart. */
+  sendReconnect(afterMs: number): void {
+    this.#send(serverMessage('', { case: 'reconnect', value: { afterMs } }), 'reconnect');
+    this.close(closeCodes.restart, 'service restart', 'drain');
+  }
+
+  /** A presence ack said the session is no longer live (timed out or ended by the participant service). */
+  gone(): void {
+    if (this.#state !== 'joined') return;
+    this.#presenceSettled = true;
+    this.#sendError('', new ServiceError('session_not_found', 'this session has ended; join again'));
+    this.close(closeCodes.normal, 'session ended', 'session_gone');
+  }
+
+  close(code: number, reason: string, why: string): void {
+    if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
+    this.#ctx.metrics.closed.inc({ reason: why });
+    this.ws.close(code, reason);
+  }
+
+  terminate(why: string): void {
+    this.#ctx.metrics.closed.inc({ reason: why });
+    this.ws.terminate();
+  }
+
+  #closeForAbuse(what: string): void {
+    this.#logger.info({ clientKey: this.#clientKey, abuse: what }, 'closing socket for abuse');
+    this.close(closeCodes.policy, `abuse: ${what}`, 'abuse');
+  }
+
+  #armHelloTimer(): void {
+    clearTimeout(this.#helloTimer);
+    this.#helloTimer = setTimeout(() => {
+      if (this.#state !== 'hello') return;
+      this.#sendError('', new ServiceError('unauthenticated', `no hello within ${this.#ctx.config.WS_HELLO_TIMEOUT_MS} ms`));
+      this.close(closeCodes.policy, 'hello timeout', 'hello_timeout');
+    }, this.#ctx.config.WS_HELLO_TIMEOUT_MS);
+    this.#helloTimer.unref();
+  }
+
+  #requireJoined(): void {
+    if (this.#state !== 'joined') throw new ServiceError('unauthenticated', 'send hello and wait for welcome first');
+  }
+
+  async #hello(requestId: string, hello: Hello): Promise<void> {
+    if (this.#state !== 'hello') {
+      this.#sendError(
+        requestId,
+        new ServiceError('invalid_request', this.#state === 'joined' ? 'already joined' : 'hello already in progress', { field: 'hello' }),
+      );
+      return;
+    }
+    const { verifier, nc, hub, config, metrics } = this.#ctx;
+    const started = performance.now();
+    let joinedSessionId = '';
+    try {
+      if (!hello.accessToken) throw new ServiceError('unauthenticated', 'hello.accessToken is required', { field: 'accessToken' });
+      const meetingId = requireToken(hello.meetingId, 'meetingId');
+      if (hello.resumeSessionId) requireToken(hello.resumeSessionId, 'resumeSessionId');
+      this.#state = 'joining';
+      clearTimeout(this.#helloTimer);
+      const identity = await verifier.verify(hello.accessToken);
+      if (identity.role !== 'authenticated' || !identity.userId) throw new ServiceError('forbidden', 'joining needs a user token');
+      if (this.#state !== 'joining') return;
+      // Listen before joining, so a peer that joins while our join is in flight is not missed.
+      this.#buffer = [];
+      this.#releaseMeeting = hub.acquire(meetingId, this.#onMeetingEvent);
+      const res = await request(
+        nc,
+        rpc.participantJoin,
+        JoinRequestSchema,
+        {
+          meetingId,
+          userId: identity.userId,
+          passcode: hello.passcode,
+          clientKey: this.#clientKey,
+          displayName: hello.displayName,
+          audioMuted: hello.audioMuted,
+          cameraOff: hello.cameraOff,
+          resumeSessionId: hello.resumeSessionId,
+          resumeToken: hello.resumeToken,
+          gatewayId: config.GATEWAY_ID,
+        },
+        JoinResponseSchema,
+        { timeoutMs: config.REQUEST_TIMEOUT_MS },
+      );
+      joinedSessionId = res.sessionId;
+      requireToken(res.sessionId, 'sessionId');
+      if (this.#state !== 'joining') throw new SocketGone();
+      this.#deliver = nc.subscribe(subjects.signalDeliver(res.sessionId), { callback: this.#onDeliver });
+      // The subscription is known to the server before anyone learns this session exists from us.
+      await nc.flush();
+      if (this.#state !== 'joining') throw new SocketGone();
+
+      this.meetingId = meetingId;
+      this.sessionId = res.sessionId;
+      this.userId = identity.userId;
+      this.#logger = this.#ctx.logger.child({ meetingId, sessionId: res.sessionId });
+      const stale = this.#ctx.sessions.get(res.sessionId);
+      if (stale && stale !== this) stale.#supersede();
+      this.#ctx.sessions.set(res.sessionId, this);
+      this.#state = 'joined';
+      this.lastPresenceAt = this.#ctx.now();
+      this.#send(
+        serverMessage(requestId, {
+          case: 'welcome',
+          value: {
+            sessionId: res.sessionId,
+            resumeToken: res.resumeToken,
+            userType: res.userType,
+            meeting: res.meeting,
+            participants: res.participants,
+            iceServers: res.iceServers,
+            iceTtlSeconds: res.iceTtlSeconds,
+            resumed: res.resumed,
+          },
+        }),
+        'welcome',
+      );
+      metrics.hello.observe((performance.now() - started) / 1000);
+      this.#logger.debug({ resumed: res.resumed, userId: identity.userId }, 'session joined');
+      const buffered = this.#buffer ?? [];
+      this.#buffer = undefined;
+      const known = new Set(res.participants.map((p) => p.sessionId));
+      for (const e of buffered) {
+        if (e.type === 'joined' && known.has(e.participant.sessionId)) continue;
+        this.#onMeetingEvent(e);
+      }
+      const live = await this.#ctx.presence.report(meetingId, res.sessionId, 'connected');
+      if (live === false) this.gone();
+    } catch (err) {
+      this.#cleanup();
+      if (joinedSessionId) {
+        // Joined at the participant service but the socket is gone (or we failed after): start its grace period.
+        void this.#ctx.presence.report(hello.meetingId, joinedSessionId, 'disconnected');
+      }
+      if (err instanceof SocketGone || this.state === 'closed') return;
+      this.#state = 'hello';
+      this.#failedHellos += 1;
+      this.#sendError(requestId, this.#asServiceError(err));
+      if (this.#failedHellos >= config.WS_MAX_FAILED_HELLOS) this.#closeForAbuse('failed hellos');
+      else this.#armHelloTimer();
+    }
+  }
+
+  #signal(requestId: string, out: OutgoingSignal): void {
+    const toSessionId = requireToken(out.toSessionId, 'toSessionId');
+    if (!out.signal || !signalTypes.has(out.signal.type)) {
+      throw new ServiceError('invalid_request', 'signal.type must be offer, answer, candidate or ice-restart', { field: 'signal.type' });
+    }
+    if (toSessionId === this.sessionId) throw new ServiceError('invalid_request', 'cannot signal yourself', { field: 'toSessionId' });
+    this.#ctx.outbox.publish(
+      subjects.signalRoute(this.meetingId),
+      {
+        meetingId: this.meetingId,
+        // Stamped from the authenticated session: a client never chooses who a signal is from.
+        fromSessionId: this.sessionId,
+        toSessionId,
+        signal: out.signal,
+        requestId,
+      },
+      () => this.#sendError(requestId, new ServiceError('unavailable', 'signaling is unavailable', { retryAfterSeconds: 1 })),
+    );
+  }
+
+  async #media(requestId: string, media: SetMedia): Promise<void> {
+    try {
+      if (!mediaKinds.has(media.kind)) throw new ServiceError('invalid_request', 'media.kind must be audio or video', { field: 'kind' });
+      if (media.targetSessionId) requireToken(media.targetSessionId, 'targetSessionId');
+      // No reply on success: the mute.changed event that follows reaches every socket of the meeting, this one included.
+      await request(
+        this.#ctx.nc,
+        rpc.participantMute,
+        MuteRequestSchema,
+        {
+          meetingId: this.meetingId,
+          userId: this.userId,
+          sessionId: this.sessionId,
+          targetSessionId: media.targetSessionId,
+          kind: media.kind,
+          muted: media.muted,
+        },
+        MuteResponseSchema,
+        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
+      );
+    } catch (err) {
+      this.#sendError(requestId, this.#asServiceError(err));
+    }
+  }
+
+  async #leave(requestId: string): Promise<void> {
+    try {
+      await request(
+        this.#ctx.nc,
+        rpc.participantLeave,
+        LeaveRequestSchema,
+        { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId },
+        LeaveResponseSchema,
+        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
+      );
+      this.#presenceSettled = true;
+    } catch (err) {
+      // Close anyway: the client wants out. Without a recorded leave, the disconnect and its grace period end the session.
+      this.#sendError(requestId, this.#asServiceError(err));
+    }
+    this.close(closeCodes.normal, 'left', 'leave');
+  }
+
+  #onDeliver = (err: Error | null, msg: Msg): void => {
+    if (err || this.#state !== 'joined') return;
+    let envelope: ReturnType<typeof decode<typeof SignalEnvelopeSchema>>;
+    try {
+      envelope = decode(SignalEnvelopeSchema, msg.data);
+    } catch (e) {
+      this.#logger.warn({ err: e }, 'undecodable signal delivery dropped');
+      return;
+    }
+    if (envelope.meetingId !== this.meetingId) {
+      this.#logger.warn({ envelopeMeetingId: envelope.meetingId }, 'signal for another meeting dropped');
+      return;
+    }
+    if (envelope.errorCode) {
+      // Signaling refused our own earlier message: tell the client which one.
+      const code = isErrorCodeName(envelope.errorCode) ? envelope.errorCode : 'internal';
+      this.#sendError(envelope.requestId, new ServiceError(code, `signal to ${envelope.toSessionId} was not delivered`));
+      return;
+    }
+    this.#send(serverMessage('', { case: 'signal', value: { fromSessionId: envelope.fromSessionId, signal: envelope.signal } }), 'signal');
+  };
+
+  #onMeetingEvent = (e: MeetingEvent): void => {
+    if (this.#state === 'joining') {
+      if (this.#buffer && this.#buffer.length < maxBufferedEvents) this.#buffer.push(e);
+      return;
+    }
+    if (this.#state !== 'joined') return;
+    switch (e.type) {
+      case 'joined':
+        if (e.participant.sessionId !== this.sessionId) this.#push({ case: 'peerJoined', value: { participant: e.participant } });
+        return;
+      case 'left':
+        if (e.participant.sessionId === this.sessionId) {
+          // Our own session ended elsewhere (timed out, ended by the participant service): this socket has nothing left to do.
+          this.gone();
+          return;
+        }
+        this.#push({ case: 'peerLeft', value: { participant: e.participant, reason: e.reason } });
+        return;
+      case 'mute':
+        this.#push({ case: 'muteChanged', value: e.change });
+        return;
+      case 'ended':
+        this.#presenceSettled = true;
+        this.#push({ case: 'meetingEnded', value: { meetingId: this.meetingId, reason: e.reason } });
+        this.close(closeCodes.normal, 'meeting ended', 'meeting_ended');
+        return;
+    }
+  };
+
+  /** Another socket on this process resumed the same session: this one is stale; the session lives on there. */
+  #supersede(): void {
+    this.#presenceSettled = true;
+    this.close(closeCodes.superseded, 'session resumed on another connection', 'superseded');
+  }
+
+  #push(kind: ServerKind): void {
+    this.#send(serverMessage('', kind), kind.case ?? 'none');
+  }
+
+  #send(text: string, kind: string): void {
+    const ws = this.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.#ctx.config.WS_SEND_BUFFER_BYTES) {
+      // A client that does not read is dropped rather than held in memory; it resumes when it reconnects.
+      this.#logger.info({ bufferedAmount: ws.bufferedAmount }, 'dropping slow consumer');
+      this.terminate('slow_consumer');
+      return;
+    }
+    ws.send(text);
+    this.#ctx.metrics.sent.inc({ kind });
+  }
+
+  #sendError(requestId: string, error: ServiceError): void {
+    this.#ctx.metrics.errors.inc({ code: error.code });
+    this.#send(errorMessage(requestId, error), 'error');
+  }
+
+  #asServiceError(err: unknown): ServiceError {
+    if (err instanceof ServiceError) return err;
+    this.#logger.error({ err }, 'websocket message failed');
+    return new ServiceError('internal', 'internal error');
+  }
+
+  #cleanup(): void {
+    clearTimeout(this.#helloTimer);
+    this.#deliver?.unsubscribe();
+    this.#deliver = undefined;
+    this.#releaseMeeting?.();
+    this.#releaseMeeting = undefined;
+    this.#buffer = undefined;
+    if (this.sessionId && this.#ctx.sessions.get(this.sessionId) === this) this.#ctx.sessions.delete(this.sessionId);
+  }
+}
+
+/** The socket closed while its hello was in flight. */
+class SocketGone extends Error {
+  override readonly name = 'SocketGone';
+}
