@@ -1,0 +1,46 @@
+/** Lessons for the tests, created the way the booking system creates them: booking.confirmed on NATS. */
+import { randomUUID } from 'node:crypto';
+import { connectNats, createLogger, type NatsConnection } from '@lessoncall/kit';
+import { bookAndWait, demoStudentId, demoTutorId } from '@lessoncall/meeting';
+
+export interface TestMeeting {
+  meetingId: string;
+  passcode: string;
+  url: string;
+  title: string;
+}
+
+export class Bookings {
+  private constructor(private readonly nc: NatsConnection) {}
+
+  static async connect(natsUrl: string): Promise<Bookings> {
+    return new Bookings(await connectNats({ url: natsUrl, name: 'web-e2e', logger: createLogger('web-e2e', { level: 'silent' }) }));
+  }
+
+  /** A lesson of the demo tutor and demo student, starting `startInMinutes` from now. */
+  async book(opts: { title: string; startInMinutes?: number; minutes?: number }): Promise<TestMeeting> {
+    const start = new Date(Date.now() + (opts.startInMinutes ?? 0) * 60_000);
+    const created = await bookAndWait(
+      this.nc,
+      this.nc.jetstream(),
+      {
+        bookingId: `e2e-${randomUUID()}`,
+        tutorId: demoTutorId,
+        studentId: demoStudentId,
+        scheduledStart: start,
+        scheduledEnd: new Date(start.getTime() + (opts.minutes ?? 60) * 60_000),
+        title: opts.title,
+        tutorName: 'Demo Tutor',
+        studentName: 'Demo Student',
+      },
+      15_000,
+    );
+    const meetingId = created.meeting?.meetingId;
+    if (!meetingId) throw new Error('meeting.created without a meeting');
+    return { meetingId, passcode: created.passcode, url: created.url, title: opts.title };
+  }
+
+  async close() {
+    await this.nc.close();
+  }
+}

@@ -1,0 +1,532 @@
+/**
+ * `npm run test:e2e`: the web app in Debian's Chromium against the full local stack — a tutor
+ * and a student in two browser contexts, media forced through the local coturn (`?relay=1`).
+ * Builds the app, starts (or finds) the stack, runs the scenarios in order (later ones use the
+ * call the earlier ones set up), saves screenshots to e2e/screenshots, and writes
+ * "passed=N failed=M" to $TEST_COUNTS_FILE for the repo's test runner.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import {
+  candidateTypes,
+  eventually,
+  framesDecoded,
+  launchChromium,
+  newContext,
+  openParticipant,
+  type Participant,
+  remoteVideos,
+  saveDiagnostics,
+} from './browser';
+import { Bookings, type TestMeeting } from './meetings';
+import { peerLinkBundle } from './peer-harness';
+import { type E2eStack, findOrStartStack } from './stack';
+
+const webDir = resolve(import.meta.dirname, '..');
+const screenshots = join(webDir, 'e2e/screenshots');
+const resultsDir = join(webDir, 'e2e/results');
+
+interface Ctx {
+  stack: E2eStack;
+  browser: Browser;
+  bookings: Bookings;
+  main: TestMeeting;
+  tutor?: Participant;
+  student?: Participant;
+  others: Participant[];
+}
+
+type Scenario = { name: string; run: (c: Ctx) => Promise<void> };
+const scenarios: Scenario[] = [];
+const scenario = (name: string, run: (c: Ctx) => Promise<void>) => scenarios.push({ name, run });
+
+function meetingUrl(c: Ctx, m: TestMeeting, as: 'tutor' | 'student', passcode = m.passcode) {
+  return `${c.stack.env.WEB_URL}/meet/${m.meetingId}?pwd=${passcode}&as=${as}&relay=1`;
+}
+
+async function shot(page: Page, name: string) {
+  await page.screenshot({ path: join(screenshots, `${name}.png`) });
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (!v) throw new Error(`${what} is missing (an earlier scenario failed)`);
+  return v;
+}
+
+/** Both ends decode video from the other, and the frames keep coming. */
+async function bothSeeVideo(a: Page, b: Page, minFrames = 1) {
+  for (const p of [a, b]) {
+    await eventually(
+      'remote frames decoded',
+      async () => {
+        const f = Object.values(await framesDecoded(p));
+        const v = await remoteVideos(p);
+        return f.length > 0 && f.every((n) => n >= minFrames) && v.length > 0 && v.every((x) => x.frames > 0 && x.playing);
+      },
+      20_000,
+    );
+  }
+}
+
+async function framesAdvance(page: Page, what: string) {
+  const before = Object.values(await framesDecoded(page))[0] ?? 0;
+  await eventually(`${what}: frames advance`, async () => (Object.values(await framesDecoded(page))[0] ?? 0) > before + 10, 10_000);
+}
+
+// ── Perfect negotiation, in one page ─────────────────────────────────────
+
+async function glare(c: Ctx, bCameraOff: boolean) {
+  // The bundle is evaluated into the page: the app's CSP would (rightly) refuse it.
+  const context = await newContext(c.browser, { bypassCSP: true });
+  const page = await context.newPage();
+  c.others.push({ name: 'glare', context, page, logs: [] });
+  await page.goto(`${c.stack.env.WEB_URL}/__peer-test`);
+  await page.evaluate(await peerLinkBundle());
+  const result = await page.evaluate(async (bCameraOff) => {
+    type Link = {
+      pc: RTCPeerConnection;
+      remoteStream: MediaStream;
+      initiate(): void;
+      handleSignal(s: unknown): Promise<void>;
+      setTrack(kind: string, t: MediaStreamTrack | undefined): Promise<void>;
+      setMeta(m: { screenSharing: boolean }): void;
+      restartIce(): void;
+    };
+    const { PeerLink } = (window as unknown as { LessoncallPeer: { PeerLink: new (o: unknown) => Link } }).LessoncallPeer;
+    const media = () => navigator.mediaDevices.getUserMedia({ audio: true, video: true });
+    const streams = { a: await media(), b: await media() };
+    const links: Record<string, Link> = {};
+    const metas: Record<string, boolean[]> = { a: [], b: [] };
+    const sdpRounds: Record<string, number> = { a: 0, b: 0 };
+    const make = (me: 'a' | 'b', other: 'a' | 'b') =>
+      new PeerLink({
+        remoteSessionId: other === 'a' ? 'session-aaaa' : 'session-bbbb',
+        // as the app decides: the larger session id is polite
+        polite: me === 'b',
+        config: { iceServers: [] },
+        local: () => ({
+          audio: streams[me].getAudioTracks()[0],
+          video: me === 'b' && bCameraOff ? undefined : streams[me].getVideoTracks()[0],
+          stream: streams[me],
+        }),
+        events: {
+          // Through a "server": later, and in order, like the real relay.
+          signal: (s: { type: string }) => {
+            if (s.type === 'offer' || s.type === 'answer') sdpRounds[me] = (sdpRounds[me] ?? 0) + 1;
+            setTimeout(() => void links[other]?.handleSignal(JSON.parse(JSON.stringify(s))), 10);
+          },
+          remoteStream: () => {},
+          connectionState: () => {},
+          remoteMeta: (m: { screenSharing: boolean }) => metas[me]?.push(m.screenSharing),
+        },
+      });
+    links.a = make('a', 'b');
+    links.b = make('b', 'a');
+    // Glare: both offer in the same task.
+    links.a.initiate();
+    links.b.initiate();
+    const until = async (what: string, f: () => boolean, ms = 15_000) => {
+      const end = Date.now() + ms;
+      while (!f()) {
+        if (Date.now() > end) throw new Error(`timed out: ${what}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    const A = links.a;
+    const B = links.b;
+    await until('connected', () => A.pc.connectionState === 'connected' && B.pc.connectionState === 'connected');
+    const frames = async (l: Link) => {
+      let n = 0;
+      for (const s of (await l.pc.getStats()).values()) if (s.type === 'inbound-rtp' && s.kind === 'video') n += s.framesDecoded ?? 0;
+      return n;
+    };
+    let fa = 0;
+    let fb = 0;
+    const end = Date.now() + 15_000;
+    while (((fa === 0 && !bCameraOff) || fb === 0) && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 100));
+      fa = await frames(A);
+      fb = await frames(B);
+    }
+    const live = (l: Link) => l.pc.getTransceivers().filter((t) => t.currentDirection !== 'stopped' && t.mid !== null).length;
+    const sending = (l: Link, s: MediaStream) => l.pc.getSenders().filter((x) => x.track && s.getTracks().includes(x.track)).length;
+    await new Promise((r) => setTimeout(r, 300));
+    const dump = (l: Link) =>
+      l.pc
+        .getTransceivers()
+        .map(
+          (t) =>
+            `${t.mid}:${t.direction}/${t.currentDirection}:${t.sender.track?.kind ?? '-'}:${(t as unknown as { stopped?: boolean }).stopped ? 'stopped' : ''}`,
+        );
+    const state = {
+      signaling: [A.pc.signalingState, B.pc.signalingState],
+      live: [live(A), live(B)],
+      sending: [sending(A, streams.a), sending(B, streams.b)],
+      frames: [fa, fb],
+      tA: dump(A),
+      tB: dump(B),
+      rounds: { ...sdpRounds },
+    };
+
+    // Meta over the data channel.
+    A.setMeta({ screenSharing: true });
+    await until('meta', () => metas.b?.includes(true) ?? false);
+
+    // A track swap does not renegotiate.
+    const roundsBefore = { ...sdpRounds };
+    const other = (await media()).getVideoTracks()[0];
+    await A.setTrack('video', other);
+    await new Promise((r) => setTimeout(r, 500));
+    const swapRenegotiated = sdpRounds.a !== roundsBefore.a || sdpRounds.b !== roundsBefore.b;
+
+    // An ICE restart from the polite side: new credentials, still connected, frames keep coming.
+    const ufrag = (l: Link) => /a=ice-ufrag:(\S+)/.exec(l.pc.localDescription?.sdp ?? '')?.[1];
+    const before = ufrag(B);
+    B.restartIce();
+    await until('new ICE credentials', () => ufrag(B) !== before && A.pc.signalingState === 'stable' && B.pc.signalingState === 'stable');
+    await until('connected after restart', () => A.pc.connectionState === 'connected' && B.pc.connectionState === 'connected');
+    const fb2 = await frames(B);
+    await new Promise((r) => setTimeout(r, 1000));
+    const advancing = (await frames(B)) > fb2;
+    A.pc.close();
+    B.pc.close();
+    return { ...state, swapRenegotiated, advancing, restarted: ufrag(B) !== before };
+  }, bCameraOff);
+  // Exactly one audio and one video transceiver each, nothing pending, each side sending what it has.
+  const want = { signaling: ['stable', 'stable'], live: [2, 2], sending: [2, bCameraOff ? 1 : 2] };
+  if (JSON.stringify([result.signaling, result.live, result.sending]) !== JSON.stringify([want.signaling, want.live, want.sending])) {
+    throw new Error(`after glare: ${JSON.stringify(result)}`);
+  }
+  // B (polite) sees A's video; A sees B's unless B's camera is off.
+  if (!((result.frames[0] ?? 0) > 0 || bCameraOff) || !((result.frames[1] ?? 0) > 0)) throw new Error(`no video after glare: ${JSON.stringify(result.frames)}`);
+  if (result.swapRenegotiated) throw new Error('replacing the video track renegotiated');
+  if (!result.restarted || !result.advancing) throw new Error(`ICE restart: ${JSON.stringify(result)}`);
+  await context.close();
+}
+
+scenario('perfect negotiation: both sides offer at once, converge on one connection, survive an ICE restart', (c) => glare(c, false));
+scenario('perfect negotiation with the polite side’s camera off: still one transceiver per kind', (c) => glare(c, true));
+
+// ── Lobby and its error states ────────────────────────────────────────────
+
+scenario('wrong passcode: the lobby says so and counts the attempts left', async (c) => {
+  const m = await c.bookings.book({ title: 'Passcode check' });
+  const wrong = m.passcode === '000000' ? '111111' : '000000';
+  const p = await openParticipant(c.browser, 'wrong-passcode', meetingUrl(c, m, 'student', wrong));
+  c.others.push(p);
+  const error = p.page.locator('[data-testid="lobby-error"][data-code="passcode_invalid"]');
+  await error.waitFor({ timeout: 15_000 });
+  const text = (await error.textContent()) ?? '';
+  if (!/Wrong passcode/.test(text) || !/attempts? left/.test(text)) throw new Error(`unexpected message: ${text}`);
+  if (!(await p.page.getByTestId('lobby-join').isDisabled())) throw new Error('join should be disabled with a wrong passcode');
+  await p.page.getByTestId('lobby-passcode-input').waitFor();
+  await shot(p.page, 'error-wrong-passcode');
+  // Typing the right one lets the user in.
+  await p.page.getByTestId('lobby-passcode-input').fill(m.passcode);
+  await p.page.getByTestId('lobby-passcode-submit').click();
+  await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled());
+  await p.context.close();
+});
+
+scenario('lesson not started: the lobby shows a countdown', async (c) => {
+  const m = await c.bookings.book({ title: 'Tomorrow’s lesson', startInMinutes: 120 });
+  const p = await openParticipant(c.browser, 'not-started', meetingUrl(c, m, 'tutor'));
+  c.others.push(p);
+  const error = p.page.locator('[data-testid="lobby-error"][data-code="meeting_not_started"]');
+  await error.waitFor({ timeout: 15_000 });
+  const countdown = (await p.page.getByTestId('countdown').textContent()) ?? '';
+  // 120 min to start, the window opens 15 min before: about 1:45:00 to go.
+  if (!/Opens in 1:4\d:\d\d/.test(countdown)) throw new Error(`unexpected countdown: ${countdown}`);
+  if (!(await p.page.getByTestId('lobby-join').isDisabled())) throw new Error('join should be disabled before the window opens');
+  await shot(p.page, 'error-not-started');
+  await p.context.close();
+});
+
+scenario('lobby: camera preview, microphone level, device pickers, lesson title', async (c) => {
+  const tutor = await openParticipant(c.browser, 'tutor', meetingUrl(c, c.main, 'tutor'));
+  c.tutor = tutor;
+  const page = tutor.page;
+  await page.getByTestId('lobby').waitFor({ timeout: 15_000 });
+  await eventually('title', async () => (await page.getByTestId('lobby-title').textContent()) === c.main.title);
+  await eventually('preview playing', async () =>
+    page.getByTestId('lobby-preview').evaluate((v) => (v as HTMLVideoElement).readyState >= 2 && (v as HTMLVideoElement).videoWidth > 0),
+  );
+  await eventually('microphone level moves', async () => Number(await page.getByTestId('lobby-mic-level').getAttribute('data-level')) > 0.05, 10_000, 100);
+  const cameras = await page.getByTestId('lobby-camera-select').locator('option').count();
+  const mics = await page.getByTestId('lobby-mic-select').locator('option').count();
+  if (cameras < 1 || mics < 1) throw new Error(`device pickers: ${cameras} cameras, ${mics} microphones`);
+  await eventually('join enabled', async () => page.getByTestId('lobby-join').isEnabled());
+  await shot(page, 'lobby');
+});
+
+// ── The call ──────────────────────────────────────────────────────────────
+
+scenario('tutor and student join and both see the other’s video, relayed by coturn', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  await tutor.page.getByTestId('lobby-join').click();
+  await tutor.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+  await tutor.page.getByTestId('waiting').waitFor();
+  const student = await openParticipant(c.browser, 'student', meetingUrl(c, c.main, 'student'));
+  c.student = student;
+  await eventually('student can join', async () => student.page.getByTestId('lobby-join').isEnabled());
+  await student.page.getByTestId('lobby-join').click();
+  await student.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+  await bothSeeVideo(tutor.page, student.page);
+  for (const p of [tutor, student]) {
+    const types = Object.values(await candidateTypes(p.page));
+    if (types.length !== 1 || types[0] !== 'relay') throw new Error(`${p.name}: expected one relayed connection, got ${JSON.stringify(types)}`);
+  }
+  await eventually('quality shows relay', async () => (await tutor.page.getByTestId('tile-quality').getAttribute('data-route')) === 'relay');
+  const names = await tutor.page.getByTestId('tile-remote').getAttribute('data-name');
+  if (names !== 'Demo Student') throw new Error(`tutor sees ${names}`);
+  await shot(tutor.page, 'call-two-people');
+});
+
+scenario('participant list shows both, with live mute state', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  await tutor.page.getByTestId('control-participants').click();
+  const panel = tutor.page.getByTestId('participants-panel');
+  await panel.waitFor();
+  await eventually('two rows', async () => (await panel.getByTestId('participant-row').count()) === 2);
+  await panel.locator('[data-testid="participant-row"][data-name="Demo Student"]').waitFor();
+  await shot(tutor.page, 'participant-list');
+});
+
+scenario('the student mutes: the tutor sees it, in the tile and the list', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  await student.page.getByTestId('control-mic').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="true"] [data-testid="badge-muted"]').waitFor({ timeout: 10_000 });
+  await tutor.page.locator('[data-testid="participant-row"][data-name="Demo Student"][data-muted="true"]').waitFor({ timeout: 10_000 });
+  // Unmuting with the keyboard: Tab reaches the control, Space presses it.
+  await student.page.locator('body').click({ position: { x: 5, y: 200 } });
+  await eventually('Tab reaches the microphone button', async () => {
+    await student.page.keyboard.press('Tab');
+    return student.page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'control-mic');
+  });
+  const label = await student.page.getByTestId('control-mic').getAttribute('aria-label');
+  if (label !== 'Unmute microphone') throw new Error(`the focused button says ${label}`);
+  await student.page.keyboard.press('Space');
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="false"]').waitFor({ timeout: 10_000 });
+});
+
+scenario('the tutor mutes the student', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  await tutor.page.getByTestId('participant-mute').click();
+  await student.page.locator('[data-testid="control-mic"][aria-pressed="true"]').waitFor({ timeout: 10_000 });
+  await student.page.getByTestId('notice').filter({ hasText: 'The tutor muted your microphone' }).waitFor({ timeout: 5_000 });
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="true"]').waitFor({ timeout: 10_000 });
+  // Only the student can turn it back on.
+  await student.page.getByTestId('control-mic').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="false"]').waitFor({ timeout: 10_000 });
+  await tutor.page.getByTestId('control-participants').click();
+});
+
+scenario('the tutor shares the screen: the student sees it, then the camera again', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  const connection = async () => {
+    const all = Object.values(await tutor.page.evaluate(() => window.__lessoncall?.connections() ?? {}));
+    if (all.length !== 1 || !all[0]) throw new Error(`tutor has ${all.length} connections`);
+    return { ...all[0], video: all[0].senders.find((s) => s.kind === 'video')?.label ?? '' };
+  };
+  const before = await connection();
+  const beforeVideo = (await remoteVideos(student.page))[0];
+  await tutor.page.getByTestId('control-share').click();
+  await tutor.page.locator('[data-testid="control-share"][aria-pressed="true"]').waitFor({ timeout: 10_000 });
+  await student.page.locator('[data-testid="tile-remote"][data-screen="true"] [data-testid="badge-screen"]').waitFor({ timeout: 10_000 });
+  // The tutor now sends the screen on the same sender, without a new offer/answer.
+  const sharing = await connection();
+  if (!/screen/i.test(sharing.video) || sharing.video === before.video) throw new Error(`video sender sends ${sharing.video}`);
+  if (sharing.localSdp !== before.localSdp || sharing.transceivers !== before.transceivers) throw new Error('screen share renegotiated');
+  // The fake screen is 1280×720 at 15 fps, sent as "detail": the student's video changes size and keeps playing.
+  await eventually('remote video shows the screen', async () => {
+    const v = (await remoteVideos(student.page))[0];
+    return v?.playing && (v.width !== beforeVideo?.width || v.height !== beforeVideo?.height);
+  });
+  await framesAdvance(student.page, 'while sharing');
+  await shot(student.page, 'screen-share');
+  await tutor.page.getByTestId('control-share').click();
+  await student.page.locator('[data-testid="tile-remote"][data-screen="false"]').waitFor({ timeout: 10_000 });
+  const after = await eventually('the camera is sent again', async () => {
+    const now = await connection();
+    return now.video === before.video ? now : undefined;
+  });
+  if (after.localSdp !== before.localSdp) throw new Error('stopping the share renegotiated');
+  await framesAdvance(student.page, 'camera again');
+});
+
+scenario('at phone width the call fits the screen and every control is reachable', async (c) => {
+  const student = need(c.student, 'student');
+  const page = student.page;
+  const size = page.viewportSize() ?? { width: 1280, height: 800 };
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await page.waitForTimeout(300);
+    for (const id of ['control-mic', 'control-camera', 'control-share', 'control-participants', 'control-leave', 'tile-remote', 'tile-self']) {
+      const box = await page.getByTestId(id).boundingBox();
+      if (!box || box.x < 0 || box.y < 0 || box.x + box.width > 390 || box.y + box.height > 844)
+        throw new Error(`${id} is outside the screen: ${JSON.stringify(box)}`);
+    }
+    const scrolls = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    if (scrolls) throw new Error('the page scrolls sideways at phone width');
+    await shot(page, 'call-phone');
+  } finally {
+    await page.setViewportSize(size);
+  }
+});
+
+scenario('the student’s socket drops and resumes while the video keeps playing', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  const sessionBefore = await student.page.evaluate(() => window.__lessoncall?.snapshot().self.sessionId);
+  // Record the banner even if the resume is quicker than a poll.
+  await student.page.evaluate(() => {
+    const w = window as unknown as { __sawBanner: boolean };
+    w.__sawBanner = false;
+    new MutationObserver(() => {
+      if (document.querySelector('[data-testid="reconnecting-banner"]')) w.__sawBanner = true;
+    }).observe(document.body, { childList: true, subtree: true });
+  });
+  const framesBefore = { tutor: await framesDecoded(tutor.page), student: await framesDecoded(student.page) };
+  await student.page.evaluate(() => window.__lessoncall?.dropSignaling());
+  await eventually('banner seen', async () => student.page.evaluate(() => (window as unknown as { __sawBanner: boolean }).__sawBanner), 5_000, 20);
+  await eventually('back in the call', async () => (await student.page.getByTestId('call-room').getAttribute('data-phase')) === 'in-call', 15_000);
+  const sessionAfter = await student.page.evaluate(() => window.__lessoncall?.snapshot().self.sessionId);
+  if (sessionAfter !== sessionBefore) throw new Error(`session changed: ${sessionBefore} → ${sessionAfter} (not resumed)`);
+  await student.page.getByTestId('reconnecting-banner').waitFor({ state: 'detached' });
+  // Same peer connection, frames kept coming on both sides.
+  for (const [name, p, before] of [
+    ['tutor', tutor.page, framesBefore.tutor],
+    ['student', student.page, framesBefore.student],
+  ] as const) {
+    await eventually(`${name}: frames kept coming on the same connection`, async () => {
+      const now = await framesDecoded(p);
+      const ids = Object.keys(before);
+      return ids.length === 1 && Object.keys(now).join() === ids.join() && (now[ids[0] as string] ?? 0) > (before[ids[0] as string] ?? 0) + 10;
+    });
+  }
+  if ((await tutor.page.getByTestId('tile-remote').count()) !== 1) throw new Error('the tutor lost the student tile');
+  // Signaling works after the resume: a mute still reaches the other side.
+  await student.page.getByTestId('control-camera').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-camera-off="true"]').waitFor({ timeout: 10_000 });
+  await student.page.getByTestId('control-camera').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-camera-off="false"]').waitFor({ timeout: 10_000 });
+  await bothSeeVideo(tutor.page, student.page);
+});
+
+scenario('the student’s network goes silent: the call notices without a close, says so, and resumes', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  const sessionBefore = await student.page.evaluate(() => window.__lessoncall?.snapshot().self.sessionId);
+  // DevTools "offline": the socket stays open but nothing passes (a half-open connection, as
+  // behind a dead NAT); only the missing pongs can tell. WebRTC is not affected by the emulation.
+  await student.context.setOffline(true);
+  try {
+    await student.page.getByTestId('reconnecting-banner').waitFor({ timeout: 20_000 });
+    await shot(student.page, 'reconnecting');
+    await framesAdvance(tutor.page, 'tutor, while the student is offline');
+    await framesAdvance(student.page, 'student, while offline');
+  } finally {
+    await student.context.setOffline(false);
+  }
+  await student.page.getByTestId('reconnecting-banner').waitFor({ state: 'detached', timeout: 20_000 });
+  const sessionAfter = await student.page.evaluate(() => window.__lessoncall?.snapshot().self.sessionId);
+  if (sessionAfter !== sessionBefore) throw new Error(`session changed: ${sessionBefore} → ${sessionAfter} (not resumed)`);
+  await student.page.getByTestId('control-mic').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="true"]').waitFor({ timeout: 10_000 });
+  await student.page.getByTestId('control-mic').click();
+  await tutor.page.locator('[data-testid="tile-remote"][data-muted="false"]').waitFor({ timeout: 10_000 });
+  if ((await tutor.page.getByTestId('tile-remote').count()) !== 1) throw new Error('the tutor lost the student tile');
+});
+
+scenario('the student leaves: the tutor sees it', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  await student.page.getByTestId('control-leave').click();
+  await student.page.locator('[data-testid="ended-screen"][data-reason="left"]').waitFor({ timeout: 10_000 });
+  await tutor.page.getByTestId('tile-remote').waitFor({ state: 'detached', timeout: 10_000 });
+  await tutor.page.getByTestId('notice').filter({ hasText: 'Demo Student left the lesson' }).waitFor({ timeout: 5_000 });
+  await tutor.page.getByTestId('waiting').waitFor();
+});
+
+scenario('the student rejoins, the tutor ends the lesson: both see why', async (c) => {
+  const tutor = need(c.tutor, 'tutor');
+  const student = need(c.student, 'student');
+  await student.page.getByTestId('rejoin-button').click();
+  await eventually('student can join', async () => student.page.getByTestId('lobby-join').isEnabled());
+  await student.page.getByTestId('lobby-join').click();
+  await bothSeeVideo(tutor.page, student.page);
+  await tutor.page.getByTestId('control-end').click();
+  for (const p of [tutor, student]) {
+    const ended = p.page.locator('[data-testid="ended-screen"][data-reason="ended"]');
+    await ended.waitFor({ timeout: 10_000 });
+    const text = (await ended.textContent()) ?? '';
+    if (!/tutor ended the lesson/i.test(text)) throw new Error(`${p.name} sees: ${text}`);
+  }
+  await shot(student.page, 'ended');
+});
+
+scenario('no Content-Security-Policy violations and no page errors along the way', async (c) => {
+  const all = [c.tutor, c.student].filter((p): p is Participant => !!p);
+  if (all.length < 2) throw new Error('the call scenarios did not run');
+  for (const p of all) {
+    const csp = await p.page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations);
+    if (csp.length) throw new Error(`${p.name}: CSP violations ${JSON.stringify(csp)}`);
+    const errors = p.logs.filter((l) => l.startsWith('[pageerror]'));
+    if (errors.length) throw new Error(`${p.name}: page errors ${JSON.stringify(errors)}`);
+  }
+  const header = (await all[0]?.page.request.get('/'))?.headers()['content-security-policy'] ?? '';
+  if (!header.includes("script-src 'self'")) throw new Error(`the app is served without a script CSP: ${header}`);
+});
+
+// ── Runner ────────────────────────────────────────────────────────────────
+
+async function main() {
+  const only = process.env.E2E_ONLY;
+  if (!process.env.E2E_SKIP_BUILD) {
+    console.log('building the web app…');
+    const r = spawnSync('pnpm', ['exec', 'vite', 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('vite build failed');
+  }
+  let passed = 0;
+  let failed = 0;
+  const ctx: Partial<Ctx> & { others: Participant[] } = { others: [] };
+  try {
+    ctx.stack = await findOrStartStack();
+    const stack = ctx.stack;
+    ctx.bookings = await Bookings.connect(stack.env.NATS_URL);
+    ctx.main = await ctx.bookings.book({ title: 'Algebra with Demo Tutor' });
+    ctx.browser = await launchChromium();
+    for (const s of scenarios) {
+      if (only && !s.name.includes(only)) continue;
+      const started = Date.now();
+      try {
+        await s.run(ctx as Ctx);
+        passed++;
+        console.log(`  ✓ ${s.name} (${Date.now() - started} ms)`);
+      } catch (err) {
+        failed++;
+        console.log(`  ✗ ${s.name} (${Date.now() - started} ms)\n      ${(err as Error).stack?.split('\n').slice(0, 4).join('\n      ')}`);
+        const ps = [ctx.tutor, ctx.student, ...ctx.others].filter((p): p is Participant => !!p && !p.page.isClosed());
+        await saveDiagnostics(resultsDir, s.name.slice(0, 40), ps);
+      }
+    }
+  } catch (err) {
+    failed++;
+    console.log(`  ✗ setup: ${(err as Error).stack}`);
+    if (ctx.stack?.logDir) console.log(`    service logs: ${ctx.stack.logDir} (set E2E_KEEP_STACK_DIR=1 to keep them)`);
+  } finally {
+    await ctx.browser?.close().catch(() => {});
+    await ctx.bookings?.close().catch(() => {});
+    await ctx.stack?.stop();
+  }
+  console.log(`\n${passed} passed, ${failed} failed`);
+  if (process.env.TEST_COUNTS_FILE) writeFileSync(process.env.TEST_COUNTS_FILE, `passed=${passed} failed=${failed}\n`);
+  process.exitCode = failed ? 1 : 0;
+}
+
+await main();

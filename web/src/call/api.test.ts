@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { GatewayApi, problemToError } from './api';
+
+function respond(status: number, body: unknown, headers: Record<string, string> = {}) {
+  return async () =>
+    new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'content-type': 'application/problem+json', ...headers } });
+}
+
+describe('problemToError', () => {
+  it('keeps the code and the fields that explain it', () => {
+    const e = problemToError(401, { type: 'about:blank', title: 'Wrong passcode', status: 401, code: 'passcode_invalid', attemptsLeft: 2 });
+    expect(e).toMatchObject({ name: 'GatewayError', code: 'passcode_invalid', status: 401, attemptsLeft: 2, message: 'Wrong passcode' });
+    expect(problemToError(423, { code: 'passcode_locked', retryAfterSeconds: 300 })).toMatchObject({ code: 'passcode_locked', retryAfterSeconds: 300 });
+  });
+
+  it('falls back to the Retry-After header and to the status', () => {
+    expect(problemToError(409, { code: 'meeting_not_started' }, '120').retryAfterSeconds).toBe(120);
+    expect(problemToError(503, undefined).code).toBe('unavailable');
+    expect(problemToError(404, undefined).code).toBe('not_found');
+  });
+});
+
+describe('GatewayApi', () => {
+  it('sends the token and passcode and reads the meeting in proto3 JSON', async () => {
+    let seen: RequestInit | undefined;
+    let url = '';
+    const api = new GatewayApi('http://gw', async (input, init) => {
+      url = input;
+      seen = init;
+      return new Response(
+        JSON.stringify({
+          meeting: { meetingId: 'MID-ABCDEFGHJKMNPQRS', title: 'Algebra', status: 'pending', scheduledStart: '2030-01-01T10:00:00Z', futureField: 1 },
+          participants: [{ sessionId: 's1', userId: 'u1', userType: 'tutor', displayName: 'Ada', isMuted: true, connected: true }],
+        }),
+        { status: 200 },
+      );
+    });
+    const d = await api.getMeeting('MID-ABCDEFGHJKMNPQRS', '123456', 'tok');
+    expect(url).toBe('http://gw/api/video/meetings/MID-ABCDEFGHJKMNPQRS');
+    expect(seen?.headers).toMatchObject({ authorization: 'Bearer tok', 'x-meeting-passcode': '123456' });
+    expect(d.meeting).toMatchObject({ title: 'Algebra', status: 'pending', scheduledStart: new Date('2030-01-01T10:00:00Z') });
+    expect(d.participants[0]).toMatchObject({ displayName: 'Ada', userType: 'tutor', audioMuted: true, connected: true });
+  });
+
+  it('turns problem+json into GatewayError', async () => {
+    const api = new GatewayApi('', respond(403, { code: 'not_a_participant', title: 'Not yours' }));
+    await expect(api.getMeeting('MID-ABCDEFGHJKMNPQRS', '123456', 't')).rejects.toMatchObject({ code: 'not_a_participant', status: 403 });
+  });
+
+  it('calls an unreachable server unavailable', async () => {
+    const api = new GatewayApi('', async () => {
+      throw new TypeError('Failed to fetch');
+    });
+    await expect(api.getMeeting('MID-ABCDEFGHJKMNPQRS', '123456', 't')).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('reads the dev issuer config, and treats 404 as off', async () => {
+    const on = new GatewayApi(
+      '',
+      respond(200, {
+        devIssuer: true,
+        demoUsers: [
+          { userId: 'u1', displayName: 'Demo Tutor', userType: 'tutor' },
+          { as: 'student', userId: 'u2', name: 'Demo Student' },
+        ],
+      }),
+    );
+    expect(await on.devConfig()).toEqual({
+      devIssuer: true,
+      demoUsers: [
+        { as: 'tutor', userId: 'u1', name: 'Demo Tutor' },
+        { as: 'student', userId: 'u2', name: 'Demo Student' },
+      ],
+    });
+    const off = new GatewayApi('', respond(404, { code: 'not_found' }));
+    expect(await off.devConfig()).toBeUndefined();
+  });
+
+  it('builds the socket URL from the page origin', () => {
+    expect(GatewayApi.webSocketUrl({ protocol: 'https:', host: 'lessons.example.com' })).toBe('wss://lessons.example.com/api/video/ws');
+    expect(GatewayApi.webSocketUrl({ protocol: 'http:', host: 'localhost:5173' })).toBe('ws://localhost:5173/api/video/ws');
+  });
+});

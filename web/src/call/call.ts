@@ -1,0 +1,844 @@
+/**
+ * One call, from the lobby to the end: owns the state machine, the local media, the signaling
+ * socket and one PeerLink per other participant, and publishes an immutable snapshot that the
+ * React components render (useSyncExternalStore). Nothing here knows about React.
+ */
+import type { Welcome } from '@lessoncall/proto';
+import type { GatewayApi } from './api';
+import type { Auth } from './auth';
+import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
+import { mark } from './marks';
+import { LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
+import { type LocalTracks, PeerLink } from './peer';
+import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
+import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
+import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
+import type { PeerQuality } from './stats';
+
+export type MeetingLoad =
+  | { status: 'idle' }
+  | { status: 'needs-passcode' }
+  | { status: 'loading' }
+  | { status: 'ready' }
+  /** retryAt: when the countdown ends (not started: the lobby loads again by itself then). */
+  | { status: 'error'; error: UserMessage; retryAt: number | undefined };
+
+export interface RemotePeer {
+  participant: ParticipantView;
+  stream: MediaStream | undefined;
+  connection: RTCPeerConnectionState;
+  quality: PeerQuality | undefined;
+  screenSharing: boolean;
+}
+
+export interface SelfState {
+  userId: string | undefined;
+  displayName: string;
+  userType: UserType | undefined;
+  sessionId: string | undefined;
+  audioMuted: boolean;
+  cameraOff: boolean;
+  screenSharing: boolean;
+  /** Set when someone else (the tutor) muted us. */
+  mutedByOther: boolean;
+}
+
+export interface Notice {
+  id: number;
+  text: string;
+}
+
+export interface CallSnapshot {
+  call: CallState;
+  meetingId: string;
+  passcode: string | undefined;
+  forceRelay: boolean;
+  meeting: MeetingView | undefined;
+  meetingLoad: MeetingLoad;
+  /** Who is already in the lesson, from the lobby's meeting request. */
+  presentInLobby: ParticipantView[];
+  self: SelfState;
+  local: LocalMediaSnapshot & { audioMessage: UserMessage | undefined; videoMessage: UserMessage | undefined };
+  /** Everyone else in the meeting, in join order. */
+  peers: RemotePeer[];
+  /** 'self' or a session id. */
+  activeSpeaker: string | undefined;
+  notices: Notice[];
+  signalingRttMs: number | undefined;
+}
+
+export interface CallOptions {
+  api: GatewayApi;
+  auth: Auth;
+  wsUrl: string;
+  meetingId: string;
+  passcode: string | undefined;
+  /** TURN relay only (`?relay=1` or VITE_ICE_TRANSPORT_POLICY=relay). */
+  forceRelay: boolean;
+  createSocket?: WebSocketFactory;
+  /** Media devices (tests pass fakes); defaults to navigator.mediaDevices. */
+  mediaDevices?: MediaDevices;
+  now?: () => number;
+  log?: (message: string, extra?: unknown) => void;
+  statsIntervalMs?: number;
+  speakerIntervalMs?: number;
+  /** If a peer announced by peerJoined has not sent an offer after this long, we offer. */
+  offerFallbackMs?: number;
+}
+
+const speakingThreshold = 0.04;
+const noticeMs = 6_000;
+
+export class CallController {
+  private readonly opts: Required<Omit<CallOptions, 'createSocket' | 'mediaDevices'>> & Pick<CallOptions, 'createSocket' | 'mediaDevices'>;
+  private state: CallState = initialCallState;
+  private meeting: MeetingView | undefined;
+  private meetingLoad: MeetingLoad = { status: 'idle' };
+  private presentInLobby: ParticipantView[] = [];
+  private passcode: string | undefined;
+  private displayName = '';
+  private userType: UserType | undefined;
+  private sessionId: string | undefined;
+  private audioMuted = false;
+  private cameraOff = false;
+  private screenSharing = false;
+  private mutedByOther = false;
+  private readonly media: LocalMedia;
+  private meter: LevelMeter | undefined;
+  private meterTrack: MediaStreamTrack | undefined;
+  private signaling: SignalingClient | undefined;
+  private iceServers: RTCIceServer[] = [];
+  private readonly roster = new Map<string, ParticipantView>();
+  private readonly links = new Map<string, PeerLink>();
+  private readonly remote = new Map<string, { stream?: MediaStream; connection: RTCPeerConnectionState; quality?: PeerQuality; screenSharing: boolean }>();
+  private readonly offerTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private activeSpeaker: string | undefined;
+  private speakerHeldUntil = 0;
+  private notices: Notice[] = [];
+  private nextNotice = 1;
+  private signalingRttMs: number | undefined;
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private renewTimer: ReturnType<typeof setTimeout> | undefined;
+  private renewing = false;
+  private readonly listeners = new Set<() => void>();
+  private snapshotValue: CallSnapshot;
+  private dirty = false;
+  private disposed = false;
+
+  constructor(options: CallOptions) {
+    this.opts = {
+      now: Date.now,
+      log: () => {},
+      statsIntervalMs: 2_000,
+      speakerIntervalMs: 250,
+      offerFallbackMs: 2_500,
+      ...options,
+    };
+    this.passcode = options.passcode;
+    this.displayName = options.auth.user()?.displayName ?? '';
+    this.media = new LocalMedia(() => this.changed(), options.mediaDevices);
+    this.snapshotValue = this.buildSnapshot();
+  }
+
+  // ── React binding ────────────────────────────────────────────────────────
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  };
+
+  getSnapshot = (): CallSnapshot => this.snapshotValue;
+
+  private changed() {
+    if (this.dirty || this.disposed) return;
+    this.dirty = true;
+    queueMicrotask(() => {
+      this.dirty = false;
+      this.snapshotValue = this.buildSnapshot();
+      for (const l of this.listeners) l();
+    });
+  }
+
+  private buildSnapshot(): CallSnapshot {
+    const local = this.media.snapshot();
+    const peers: RemotePeer[] = [...this.roster.values()].map((p) => {
+      const r = this.remote.get(p.sessionId);
+      return { participant: p, stream: r?.stream, connection: r?.connection ?? 'new', quality: r?.quality, screenSharing: r?.screenSharing ?? false };
+    });
+    return {
+      call: this.state,
+      meetingId: this.opts.meetingId,
+      passcode: this.passcode,
+      forceRelay: this.opts.forceRelay,
+      meeting: this.meeting,
+      meetingLoad: this.meetingLoad,
+      presentInLobby: this.presentInLobby,
+      self: {
+        userId: this.opts.auth.user()?.userId,
+        displayName: this.displayName,
+        userType: this.userType,
+        sessionId: this.sessionId,
+        audioMuted: this.audioMuted || !local.audioTrack,
+        cameraOff: this.cameraOff || !local.videoTrack,
+        screenSharing: this.screenSharing,
+        mutedByOther: this.mutedByOther,
+      },
+      local: {
+        ...local,
+        audioMessage: local.audioError ? describeError(local.audioError) : undefined,
+        videoMessage: local.videoError ? describeError(local.videoError) : undefined,
+      },
+      peers,
+      activeSpeaker: this.activeSpeaker,
+      notices: this.notices,
+      signalingRttMs: this.signalingRttMs,
+    };
+  }
+
+  private dispatch(event: CallEvent) {
+    const next = transition(this.state, event);
+    if (next === this.state) return false;
+    this.opts.log(`call: ${this.state.phase} → ${next.phase}`, event.type);
+    this.state = next;
+    this.changed();
+    return true;
+  }
+
+  private notify(text: string) {
+    const n = { id: this.nextNotice++, text };
+    this.notices = [...this.notices.slice(-2), n];
+    this.changed();
+    setTimeout(() => {
+      this.notices = this.notices.filter((x) => x !== n);
+      this.changed();
+    }, noticeMs);
+  }
+
+  // ── Lobby ────────────────────────────────────────────────────────────────
+
+  /** Opens the lobby: camera and microphone preview, and the lesson's details. */
+  async openLobby(): Promise<void> {
+    this.dispatch({ type: 'open-lobby' });
+    await Promise.all([this.startMedia(), this.loadMeeting()]);
+  }
+
+  private async startMedia() {
+    await this.media.start({ audio: true, video: !this.cameraOff });
+    this.attachMeter();
+    this.changed();
+  }
+
+  async retryMedia(): Promise<void> {
+    await this.media.retry();
+    this.attachMeter();
+  }
+
+  private attachMeter() {
+    const track = this.media.snapshot().audioTrack;
+    if (track === this.meterTrack) return;
+    this.meter?.close();
+    this.meter = undefined;
+    this.meterTrack = track;
+    if (track && typeof AudioContext !== 'undefined') this.meter = new LevelMeter(track);
+  }
+
+  /** Microphone level 0–1 for the lobby meter (polled per animation frame by the component). */
+  micLevel(): number {
+    if (!this.meter || this.audioMuted) return 0;
+    return this.meter.level();
+  }
+
+  /** Called on a user gesture: audio contexts may only start after one. */
+  userGesture(): void {
+    this.meter?.resume();
+  }
+
+  setDisplayName(name: string): void {
+    this.displayName = name.slice(0, 80);
+    this.changed();
+  }
+
+  setPasscode(passcode: string): void {
+    this.passcode = passcode;
+    this.dispatch({ type: 'dismiss-error' });
+    void this.loadMeeting();
+  }
+
+  async loadMeeting(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (!this.passcode) {
+      this.meetingLoad = { status: 'needs-passcode' };
+      this.changed();
+      return;
+    }
+    this.meetingLoad = { status: 'loading' };
+    this.changed();
+    try {
+      const token = await this.opts.auth.accessToken();
+      const details = await this.opts.api.getMeeting(this.opts.meetingId, this.passcode, token);
+      this.meeting = details.meeting;
+      this.presentInLobby = details.participants.filter((p) => p.userId !== this.opts.auth.user()?.userId);
+      const closed = joinWindowProblem(details.meeting, this.opts.now());
+      this.meetingLoad = closed ? this.loadError(closed) : { status: 'ready' };
+    } catch (err) {
+      this.meetingLoad = this.loadError(err);
+    }
+    this.changed();
+  }
+
+  private loadError(err: unknown): MeetingLoad {
+    const error = describeError(err);
+    const retryAt = error.retryAfterSeconds ? this.opts.now() + error.retryAfterSeconds * 1000 : undefined;
+    if (err instanceof GatewayError && err.code === 'meeting_not_started' && retryAt) {
+      // Come back when the window opens (timers far in the future are clamped; the page re-arms them).
+      const wait = Math.min(retryAt - this.opts.now() + 250, 2 ** 31 - 1);
+      this.retryTimer = setTimeout(() => void this.loadMeeting(), wait);
+    }
+    return { status: 'error', error, retryAt };
+  }
+
+  /** Lobby toggles: what the call starts with. */
+  async setJoinMicMuted(muted: boolean): Promise<void> {
+    if (isLive(this.state)) return this.toggleMic();
+    this.audioMuted = muted;
+    this.media.setMicMuted(muted);
+  }
+
+  async setJoinCameraOff(off: boolean): Promise<void> {
+    if (isLive(this.state)) return this.toggleCamera();
+    this.cameraOff = off;
+    await this.media.setCameraOn(!off);
+    this.changed();
+  }
+
+  async selectCamera(deviceId: string): Promise<void> {
+    const track = await this.media.selectCamera(deviceId);
+    if (!this.screenSharing) await this.sendVideo(track);
+  }
+
+  async selectMicrophone(deviceId: string): Promise<void> {
+    const track = await this.media.selectMicrophone(deviceId);
+    if (track) track.enabled = !this.audioMuted;
+    this.attachMeter();
+    for (const l of this.links.values()) await l.setTrack('audio', track);
+  }
+
+  // ── Joining and the call ─────────────────────────────────────────────────
+
+  async join(): Promise<void> {
+    if (!this.dispatch({ type: 'join' })) return;
+    mark('join');
+    this.mutedByOther = false;
+    const signaling = new SignalingClient(
+      {
+        url: this.opts.wsUrl,
+        hello: async () => ({
+          accessToken: await this.opts.auth.accessToken(),
+          meetingId: this.opts.meetingId,
+          passcode: this.passcode ?? '',
+          displayName: this.displayName.trim() || (this.opts.auth.user()?.displayName ?? ''),
+          audioMuted: this.audioMuted || !this.media.snapshot().audioTrack,
+          cameraOff: this.cameraOff || !this.media.snapshot().videoTrack,
+        }),
+        ...(this.opts.createSocket ? { createSocket: this.opts.createSocket } : {}),
+      },
+      {
+        message: (m) => this.onMessage(m),
+        reconnecting: (attempt) => {
+          if (this.renewing && attempt === 1) return;
+          this.dispatch({ type: 'connection-lost', attempt });
+        },
+        rejoined: (w) => this.onRejoined(w),
+        closed: (r) => this.onSignalingClosed(r),
+        rtt: (ms) => {
+          this.signalingRttMs = ms;
+        },
+      },
+    );
+    this.signaling = signaling;
+    let welcome: Welcome;
+    try {
+      welcome = await signaling.join();
+    } catch (err) {
+      if (this.signaling === signaling) this.signaling = undefined;
+      const error = describeError(err);
+      if (err instanceof GatewayError && err.code === 'meeting_not_started') this.meetingLoad = this.loadError(err);
+      this.dispatch({ type: 'join-rejected', error });
+      return;
+    }
+    if (this.state.phase !== 'joining') {
+      signaling.leave(); // left while the hello was in flight
+      return;
+    }
+    mark('welcome');
+    this.sessionId = welcome.sessionId;
+    this.userType = welcome.userType === 'tutor' ? 'tutor' : 'student';
+    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: this.userType });
+    this.applyWelcome(welcome, false);
+    this.startLoops();
+  }
+
+  /** The roster and ICE servers of a welcome; offers to everyone we have no connection with. */
+  private applyWelcome(welcome: Welcome, resumed: boolean) {
+    this.iceServers = rtcIceServers(welcome.iceServers);
+    if (welcome.meeting) this.meeting = { ...(this.meeting ?? ({} as MeetingView)), ...withoutEmpty(welcome.meeting) };
+    const others = welcome.participants.map(participantView).filter((p) => p.sessionId !== welcome.sessionId);
+    const me = welcome.participants.find((p) => p.sessionId === welcome.sessionId);
+    if (me) {
+      // The server's view of our mute state wins (the tutor may have muted us while we were away).
+      if (me.isMuted && !this.audioMuted) this.applyOwnMute(true);
+    }
+    if (!resumed) {
+      for (const id of [...this.links.keys()]) this.dropPeer(id);
+      this.roster.clear();
+    } else {
+      for (const l of this.links.values()) l.setIceServers(this.iceServers);
+      const live = new Set(others.map((p) => p.sessionId));
+      for (const id of [...this.roster.keys()]) if (!live.has(id)) this.dropPeer(id);
+    }
+    for (const p of others) {
+      this.roster.set(p.sessionId, p);
+      const link = this.links.get(p.sessionId);
+      if (!link || link.pc.connectionState === 'failed' || link.pc.connectionState === 'closed') {
+        if (link) this.dropPeer(p.sessionId, false);
+        this.createPeer(p.sessionId).initiate();
+      }
+    }
+    this.scheduleRenewal(welcome.iceTtlSeconds);
+    this.changed();
+  }
+
+  private onRejoined(welcome: Welcome) {
+    const wasRenewing = this.renewing;
+    this.renewing = false;
+    this.sessionId = welcome.sessionId;
+    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: this.userType ?? 'student' });
+    this.applyWelcome(welcome, welcome.resumed);
+    if (wasRenewing) {
+      // Fresh TURN credentials: move relayed connections onto allocations made with them.
+      for (const l of this.links.values()) l.restartIce();
+    }
+  }
+
+  /**
+   * TURN credentials expire (iceTtlSeconds); a relayed call would lose its allocation when
+   * coturn refuses the refresh. Before that, resume the socket to get fresh ones.
+   */
+  private scheduleRenewal(ttlSeconds: number) {
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    if (!ttlSeconds) return;
+    this.renewTimer = setTimeout(
+      () => {
+        if (this.state.phase !== 'in-call' || !this.signaling) return;
+        this.renewing = true;
+        this.signaling.dropConnection();
+      },
+      Math.max(30_000, ttlSeconds * 800),
+    );
+  }
+
+  private createPeer(sessionId: string): PeerLink {
+    mark('peer-created');
+    const mine = this.sessionId ?? '';
+    const link = new PeerLink({
+      remoteSessionId: sessionId,
+      polite: mine > sessionId,
+      config: {
+        iceServers: this.iceServers,
+        iceTransportPolicy: this.opts.forceRelay ? 'relay' : 'all',
+        bundlePolicy: 'max-bundle',
+        rtcpMuxPolicy: 'require',
+        // Gather (and allocate on the TURN server) as soon as the connection exists, before its
+        // first offer: off the critical path. (Chrome ignores the pool when it answers.)
+        iceCandidatePoolSize: 1,
+      },
+      local: () => this.localTracks(),
+      events: {
+        signal: (signal) => this.signaling?.signal(sessionId, signal),
+        remoteStream: (stream) => {
+          this.updateRemote(sessionId, { stream });
+        },
+        connectionState: (connection) => this.updateRemote(sessionId, { connection }),
+        remoteMeta: (meta) => {
+          const before = this.remote.get(sessionId)?.screenSharing ?? false;
+          this.updateRemote(sessionId, { screenSharing: meta.screenSharing });
+          if (meta.screenSharing && !before) this.notify(`${this.nameOf(sessionId)} is sharing their screen`);
+        },
+        log: (message, error) => this.opts.log(`peer ${sessionId}: ${message}`, error),
+      },
+    });
+    link.setMeta({ screenSharing: this.screenSharing });
+    this.links.set(sessionId, link);
+    this.remote.set(sessionId, { connection: 'new', screenSharing: false });
+    return link;
+  }
+
+  private updateRemote(
+    sessionId: string,
+    patch: Partial<{ stream: MediaStream; connection: RTCPeerConnectionState; quality: PeerQuality; screenSharing: boolean }>,
+  ) {
+    const cur = this.remote.get(sessionId) ?? { connection: 'new' as RTCPeerConnectionState, screenSharing: false };
+    this.remote.set(sessionId, { ...cur, ...patch });
+    this.changed();
+  }
+
+  private dropPeer(sessionId: string, fromRoster = true) {
+    this.links.get(sessionId)?.close();
+    this.links.delete(sessionId);
+    this.remote.delete(sessionId);
+    const timer = this.offerTimers.get(sessionId);
+    if (timer) clearTimeout(timer);
+    this.offerTimers.delete(sessionId);
+    if (fromRoster) this.roster.delete(sessionId);
+    if (this.activeSpeaker === sessionId) this.activeSpeaker = undefined;
+    this.changed();
+  }
+
+  private localTracks(): LocalTracks {
+    const m = this.media.snapshot();
+    return { audio: m.audioTrack, video: m.screenTrack ?? (this.cameraOff ? undefined : m.videoTrack), stream: m.stream };
+  }
+
+  private nameOf(sessionId: string) {
+    return this.roster.get(sessionId)?.displayName ?? 'Someone';
+  }
+
+  private onMessage(m: ServerMessage) {
+    switch (m.kind.case) {
+      case 'signal': {
+        const { fromSessionId, signal } = m.kind.value;
+        if (!signal || !fromSessionId || !isLive(this.state)) return;
+        let link = this.links.get(fromSessionId);
+        if (!link) link = this.createPeer(fromSessionId);
+        void link.handleSignal(signal);
+        return;
+      }
+      case 'peerJoined': {
+        const p = m.kind.value.participant;
+        if (!p || p.sessionId === this.sessionId) return;
+        mark('peer-joined');
+        const isNew = !this.roster.has(p.sessionId);
+        this.roster.set(p.sessionId, participantView(p));
+        if (isNew) this.notify(`${this.nameOf(p.sessionId)} joined`);
+        // The newcomer offers. The connection is made now, while its offer travels: if we end up
+        // offering (the fallback below) its candidates are already gathered (Chrome uses the
+        // candidate pool for offers only), and either way the offer finds it ready.
+        if (!this.links.has(p.sessionId) && isLive(this.state)) this.createPeer(p.sessionId);
+        // If the offer does not come, we offer (perfect negotiation makes either safe).
+        if (!this.offerTimers.has(p.sessionId)) {
+          this.offerTimers.set(
+            p.sessionId,
+            setTimeout(() => {
+              this.offerTimers.delete(p.sessionId);
+              const link = this.links.get(p.sessionId);
+              if (link && !link.started && isLive(this.state)) link.initiate();
+            }, this.opts.offerFallbackMs),
+          );
+        }
+        this.changed();
+        return;
+      }
+      case 'peerLeft': {
+        const p = m.kind.value.participant;
+        if (!p) return;
+        if (p.sessionId === this.sessionId) return;
+        const name = this.nameOf(p.sessionId);
+        if (this.roster.has(p.sessionId)) this.notify(describePeerLeft(name, m.kind.value.reason));
+        this.dropPeer(p.sessionId);
+        return;
+      }
+      case 'muteChanged': {
+        const c = m.kind.value;
+        if (c.sessionId === this.sessionId) {
+          if (c.kind === 'audio') {
+            const byOther = !!c.byUserId && c.byUserId !== this.opts.auth.user()?.userId;
+            if (c.muted && byOther && !this.audioMuted) {
+              this.applyOwnMute(true);
+              this.mutedByOther = true;
+              this.notify('The tutor muted your microphone');
+            }
+          }
+          this.changed();
+          return;
+        }
+        const p = this.roster.get(c.sessionId);
+        if (!p) return;
+        this.roster.set(c.sessionId, c.kind === 'audio' ? { ...p, audioMuted: c.muted } : { ...p, cameraOff: c.muted });
+        this.changed();
+        return;
+      }
+      case 'meetingEnded':
+        this.endCall();
+        this.dispatch({ type: 'meeting-ended', message: describeMeetingEnd(m.kind.value.reason) });
+        return;
+      case 'error': {
+        const e = m.kind.value;
+        // The session ended on the server: the socket closes next and the client rejoins by itself.
+        if (e.code === 'session_not_found') return;
+        this.notify(describeError(new GatewayError(e.code, e.message, { retryAfterSeconds: e.retryAfterSeconds, attemptsLeft: e.attemptsLeft })).title);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private onSignalingClosed(reason: SignalingClosed) {
+    if (reason.type === 'left' || reason.type === 'ended') return;
+    const code = reason.error.code;
+    this.endCall();
+    if (code === 'meeting_ended' || code === 'meeting_cancelled') {
+      this.dispatch({ type: 'meeting-ended', message: describeError(reason.error) });
+    } else if (code === 'conflict') {
+      this.dispatch({
+        type: 'fatal',
+        error: {
+          code,
+          title: 'The lesson continued in another window',
+          detail: 'This session was taken over by another tab or device.',
+          fix: 'Use the other window, or press “Back to the lobby” to move the lesson here.',
+          retryable: true,
+        },
+      });
+    } else {
+      const base = describeError(reason.error);
+      this.dispatch({
+        type: 'fatal',
+        error: reason.type === 'gave-up' ? { ...base, title: 'Lost the connection to the lesson', detail: 'We could not reconnect for a minute.' } : base,
+      });
+    }
+  }
+
+  private applyOwnMute(muted: boolean) {
+    this.audioMuted = muted;
+    this.media.setMicMuted(muted);
+    this.changed();
+  }
+
+  async toggleMic(): Promise<void> {
+    // Without a microphone track we show "muted" whatever the flag says; a click then means "on".
+    const muted = !(this.audioMuted || !this.media.snapshot().audioTrack);
+    if (!muted && !this.media.snapshot().audioTrack) {
+      await this.media.start({ audio: true, video: false });
+      const track = this.media.snapshot().audioTrack;
+      if (!track) {
+        const msg = this.media.snapshot().audioError;
+        this.notify(msg ? describeError(msg).title : 'Microphone unavailable');
+        return;
+      }
+      this.attachMeter();
+      for (const l of this.links.values()) await l.setTrack('audio', track);
+    }
+    this.applyOwnMute(muted);
+    if (!muted) this.mutedByOther = false;
+    if (isLive(this.state)) this.signaling?.setMedia('audio', muted);
+  }
+
+  async toggleCamera(): Promise<void> {
+    const off = !(this.cameraOff || !this.media.snapshot().videoTrack);
+    const wasOff = this.cameraOff;
+    this.cameraOff = off;
+    const track = await this.media.setCameraOn(!off);
+    if (!off && !track) {
+      this.cameraOff = wasOff;
+      const err = this.media.snapshot().videoError;
+      this.notify(err ? describeError(err).title : 'Camera unavailable');
+      this.changed();
+      return;
+    }
+    if (!this.screenSharing) await this.sendVideo(track);
+    if (isLive(this.state)) this.signaling?.setMedia('video', off);
+    this.changed();
+  }
+
+  private async sendVideo(track: MediaStreamTrack | undefined) {
+    for (const l of this.links.values()) await l.setTrack('video', track);
+  }
+
+  async toggleScreenShare(): Promise<void> {
+    if (!isLive(this.state)) return;
+    if (this.screenSharing) {
+      this.stopScreenShare();
+      return;
+    }
+    let track: MediaStreamTrack;
+    try {
+      track = await this.media.startScreen(() => this.stopScreenShare(false));
+    } catch (err) {
+      const msg = describeError(err);
+      if (msg.code !== 'screen_cancelled') this.notify(msg.title);
+      return;
+    }
+    this.screenSharing = true;
+    await this.sendVideo(track);
+    for (const l of this.links.values()) l.setMeta({ screenSharing: true });
+    this.changed();
+  }
+
+  private stopScreenShare(stopTrack = true) {
+    if (!this.screenSharing) return;
+    this.screenSharing = false;
+    if (stopTrack) this.media.stopScreen();
+    const camera = this.cameraOff ? undefined : this.media.snapshot().videoTrack;
+    this.changed();
+    // Tell the others once the camera is what they receive again.
+    void this.sendVideo(camera).finally(() => {
+      if (!this.screenSharing) for (const l of this.links.values()) l.setMeta({ screenSharing: false });
+    });
+  }
+
+  /** Tutor only (the gateway enforces it): mute another participant's microphone. */
+  muteParticipant(sessionId: string): void {
+    if (!isLive(this.state)) return;
+    this.signaling?.setMedia('audio', true, sessionId);
+  }
+
+  leave(): void {
+    if (!isLive(this.state) && this.state.phase !== 'joining') return;
+    this.signaling?.leave();
+    this.endCall();
+    this.dispatch({ type: 'leave' });
+  }
+
+  /** Tutor only (the meeting service enforces it): end the lesson for everyone. */
+  async endForEveryone(): Promise<void> {
+    if (!isLive(this.state)) return;
+    try {
+      await this.opts.api.endMeeting(this.opts.meetingId, await this.opts.auth.accessToken());
+      // meetingEnded follows on the socket and moves everyone, us included, to the ended screen.
+    } catch (err) {
+      this.notify(describeError(err).title);
+    }
+  }
+
+  /** From the ended or failed screen: back to the lobby (camera on again). */
+  async rejoin(): Promise<void> {
+    if (!this.dispatch({ type: 'rejoin' })) return;
+    this.sessionId = undefined;
+    await Promise.all([this.startMedia(), this.loadMeeting()]);
+  }
+
+  private endCall() {
+    this.stopLoops();
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    const s = this.signaling;
+    this.signaling = undefined;
+    s?.close();
+    for (const id of [...this.links.keys()]) this.dropPeer(id);
+    this.roster.clear();
+    if (this.screenSharing) this.stopScreenShare();
+    this.activeSpeaker = undefined;
+    // The camera light goes off when the call is over.
+    this.meter?.close();
+    this.meter = undefined;
+    this.meterTrack = undefined;
+    this.media.stop();
+    this.changed();
+  }
+
+  // ── Quality and active speaker ───────────────────────────────────────────
+
+  private startLoops() {
+    this.stopLoops();
+    this.timers.push(setInterval(() => void this.pollStats(), this.opts.statsIntervalMs));
+    this.timers.push(setInterval(() => this.pollSpeaker(), this.opts.speakerIntervalMs));
+  }
+
+  private stopLoops() {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+  }
+
+  private async pollStats() {
+    for (const [id, link] of this.links) {
+      try {
+        const quality = await link.quality();
+        if (this.links.get(id) === link) this.updateRemote(id, { quality });
+      } catch {
+        // a closing connection has no stats
+      }
+    }
+  }
+
+  private pollSpeaker() {
+    let best: string | undefined;
+    let bestLevel = speakingThreshold;
+    const own = this.micLevel() / 5; // the meter's curve is steeper than RTP audio levels
+    if (own > bestLevel) {
+      best = 'self';
+      bestLevel = own;
+    }
+    for (const [id, link] of this.links) {
+      const level = this.roster.get(id)?.audioMuted ? 0 : link.audioLevel();
+      if (level > bestLevel) {
+        best = id;
+        bestLevel = level;
+      }
+    }
+    const now = this.opts.now();
+    if (best) this.speakerHeldUntil = now + 1_200;
+    const next = best ?? (now < this.speakerHeldUntil ? this.activeSpeaker : undefined);
+    if (next !== this.activeSpeaker) {
+      this.activeSpeaker = next;
+      this.changed();
+    }
+  }
+
+  // ── Tests and diagnostics ────────────────────────────────────────────────
+
+  /** Drops the signaling socket as a network failure would (the e2e suite uses it through window.__lessoncall). */
+  dropSignaling(): void {
+    this.signaling?.dropConnection();
+  }
+
+  /** The peer connections, for diagnostics and the browser tests. */
+  peerConnections(): Map<string, RTCPeerConnection> {
+    return new Map([...this.links].map(([id, l]) => [id, l.pc]));
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    if (isLive(this.state) || this.state.phase === 'joining') this.signaling?.leave();
+    this.endCall();
+    this.media.close();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.disposed = true;
+    this.listeners.clear();
+  }
+}
+
+/**
+ * The meeting's own answer to "can I join now?": the lobby knows the window (joinableFrom /
+ * joinableUntil, computed by the meeting service) before anyone presses Join, so it can count
+ * down instead of letting the user run into meeting_not_started.
+ */
+export function joinWindowProblem(m: MeetingView, nowMs: number): GatewayError | undefined {
+  if (m.status === 'cancelled') return new GatewayError('meeting_cancelled', 'the lesson was cancelled');
+  if (m.status === 'completed') return new GatewayError('meeting_ended', 'the lesson has ended');
+  if (m.joinableFrom && nowMs < m.joinableFrom.getTime()) {
+    return new GatewayError('meeting_not_started', 'the lesson has not started yet', {
+      retryAfterSeconds: Math.ceil((m.joinableFrom.getTime() - nowMs) / 1000),
+    });
+  }
+  if (m.joinableUntil && nowMs >= m.joinableUntil.getTime()) return new GatewayError('meeting_ended', 'the lesson has ended');
+  return undefined;
+}
+
+/** Welcome's meeting fields that are set (so a partial meeting does not wipe what REST told us). */
+function withoutEmpty(m: NonNullable<Welcome['meeting']>): Partial<MeetingView> {
+  const v: Partial<MeetingView> = {};
+  if (m.meetingId) v.meetingId = m.meetingId;
+  if (m.title) v.title = m.title;
+  if (m.tutorName) v.tutorName = m.tutorName;
+  if (m.studentName) v.studentName = m.studentName;
+  if (m.tutorId) v.tutorId = m.tutorId;
+  if (m.studentId) v.studentId = m.studentId;
+  if (m.status) v.status = m.status;
+  if (m.scheduledStart) v.scheduledStart = new Date(Number(m.scheduledStart.seconds) * 1000);
+  if (m.scheduledEnd) v.scheduledEnd = new Date(Number(m.scheduledEnd.seconds) * 1000);
+  return v;
+}

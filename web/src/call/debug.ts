@@ -1,0 +1,76 @@
+/**
+ * `window.__lessoncall`: a small handle on the current call for the browser tests, the
+ * join-to-frame benchmark and anyone debugging in the console. It can only do what the user
+ * could do to their own call (read its state, drop their own socket).
+ */
+import type { CallController, CallSnapshot } from './call';
+
+export interface LessoncallDebug {
+  snapshot(): CallSnapshot;
+  /** Drops the signaling socket as a network failure would; the call reconnects and resumes. */
+  dropSignaling(): void;
+  /** Inbound video frames decoded per remote session, from getStats. */
+  framesDecoded(): Promise<Record<string, number>>;
+  /** Selected candidate pair's local candidate type per remote session (`relay`, `host`, …). */
+  candidateTypes(): Promise<Record<string, string | undefined>>;
+  /** The RTCConfiguration of the first peer connection (ICE servers with their TURN credentials, transport policy). */
+  rtcConfiguration(): RTCConfiguration | undefined;
+  /** Per remote session: what each sender sends, how many transceivers, and the local SDP (it changes only on renegotiation). */
+  connections(): Record<string, { senders: { kind: string | undefined; label: string | undefined }[]; transceivers: number; localSdp: string | undefined }>;
+}
+
+declare global {
+  interface Window {
+    __lessoncall?: LessoncallDebug;
+  }
+}
+
+export function exposeForTests(c: CallController): () => void {
+  const handle: LessoncallDebug = {
+    snapshot: () => c.getSnapshot(),
+    dropSignaling: () => c.dropSignaling(),
+    async framesDecoded() {
+      const out: Record<string, number> = {};
+      for (const [id, pc] of c.peerConnections()) {
+        let frames = 0;
+        for (const s of (await pc.getStats()).values()) if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded ?? 0;
+        out[id] = frames;
+      }
+      return out;
+    },
+    async candidateTypes() {
+      const out: Record<string, string | undefined> = {};
+      for (const [id, pc] of c.peerConnections()) {
+        const stats = await pc.getStats();
+        let type: string | undefined;
+        for (const s of stats.values()) {
+          if (s.type === 'transport' && s.selectedCandidatePairId) {
+            const pair = stats.get(s.selectedCandidatePairId);
+            type = pair ? stats.get(pair.localCandidateId)?.candidateType : undefined;
+          }
+        }
+        out[id] = type;
+      }
+      return out;
+    },
+    rtcConfiguration() {
+      const [first] = c.peerConnections().values();
+      return first?.getConfiguration();
+    },
+    connections() {
+      const out: ReturnType<LessoncallDebug['connections']> = {};
+      for (const [id, pc] of c.peerConnections()) {
+        out[id] = {
+          senders: pc.getSenders().map((s) => ({ kind: s.track?.kind, label: s.track?.label })),
+          transceivers: pc.getTransceivers().length,
+          localSdp: pc.localDescription?.sdp,
+        };
+      }
+      return out;
+    },
+  };
+  window.__lessoncall = handle;
+  return () => {
+    if (window.__lessoncall === handle) delete window.__lessoncall;
+  };
+}

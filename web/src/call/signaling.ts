@@ -1,0 +1,433 @@
+/**
+ * The call's WebSocket to the gateway (/api/video/ws): hello → welcome, then signals, media
+ * state and roster events. When the socket drops (network blip, gateway restart, a `reconnect`
+ * notice) it reconnects with backoff and resumes the same session with the resume token, so
+ * the peer connections — and the media on them — never notice. Signals sent meanwhile are
+ * queued and delivered after the resume.
+ */
+import type { Welcome } from '@lessoncall/proto';
+import { GatewayError, isFinal } from './errors';
+import { mark } from './marks';
+import { type ClientMessageInit, decodeServerMessage, encodeClientMessage, type HelloFields, type ServerMessage, type SignalInit } from './protocol';
+
+/** The part of the WebSocket API this client uses (browser WebSocket and the `ws` package both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export type WebSocketFactory = (url: string) => WebSocketLike;
+
+const OPEN = 1;
+/** The gateway closes a socket with this when the same session was resumed on another socket. */
+const supersededCloseCode = 4409;
+
+export interface ReconnectPolicy {
+  /** Delay before the first attempt after a drop. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+  /** Stop trying (and report the call as failed) after this long without a socket. */
+  giveUpAfterMs: number;
+}
+
+export interface SignalingOptions {
+  /** ws(s)://<host>/api/video/ws */
+  url: string;
+  /** Called before every hello (first join and each resume) for a fresh token and the current mute/camera state. */
+  hello: () => Promise<Omit<HelloFields, 'resumeSessionId' | 'resumeToken'>>;
+  createSocket?: WebSocketFactory;
+  reconnect?: Partial<ReconnectPolicy>;
+  /** Ping interval; the pong also measures the signaling round trip. */
+  heartbeatMs?: number;
+  /** Nothing received for this long: the socket is dead even if the OS has not noticed. */
+  idleTimeoutMs?: number;
+  /** How long a hello may wait for its welcome. */
+  welcomeTimeoutMs?: number;
+  /** Signals kept while reconnecting. */
+  maxQueued?: number;
+  random?: () => number;
+  now?: () => number;
+}
+
+export type SignalingClosed =
+  /** We left (leave() or close()). */
+  | { type: 'left' }
+  /** The meeting ended (after a meetingEnded message). */
+  | { type: 'ended' }
+  /** The gateway refused to resume or rejoin for a reason no retry fixes (the meeting ended, …). */
+  | { type: 'rejected'; error: GatewayError }
+  /** No socket for longer than giveUpAfterMs. */
+  | { type: 'gave-up'; error: GatewayError };
+
+export interface SignalingEvents {
+  /** A welcome on a socket after a drop: `welcome.resumed` says whether the session survived. */
+  rejoined?(welcome: Welcome): void;
+  /** Every server message except welcome and pong. */
+  message?(message: ServerMessage): void;
+  /** The socket dropped; attempt 1, 2, … of getting it back. */
+  reconnecting?(attempt: number, cause: GatewayError | undefined): void;
+  /** Terminal: no more reconnects. */
+  closed?(reason: SignalingClosed): void;
+  /** Signaling round-trip time from ping/pong. */
+  rtt?(ms: number): void;
+}
+
+export type SignalingState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+const resumeRefusedCodes = new Set(['resume_rejected', 'session_not_found', 'not_in_meeting']);
+const authCodes = new Set(['unauthenticated', 'token_expired']);
+
+interface Attempt {
+  socket: WebSocketLike;
+  requestId: string;
+  settled: boolean;
+}
+
+export class SignalingClient {
+  private readonly opts: Required<Omit<SignalingOptions, 'reconnect'>> & { reconnect: ReconnectPolicy };
+  private readonly events: SignalingEvents;
+  private socket: WebSocketLike | undefined;
+  private stateValue: SignalingState = 'idle';
+  private sessionId: string | undefined;
+  private resumeToken: string | undefined;
+  private queue: string[] = [];
+  private nextRequest = 1;
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastReceivedAt = 0;
+  private dropStartedAt = 0;
+  private reconnectAttempt = 0;
+  private authRetries = 0;
+  private leftOnPurpose = false;
+  /** Set by a `reconnect` notice: the server is about to close; come back after this delay. */
+  private requestedDelayMs: number | undefined;
+
+  constructor(options: SignalingOptions, events: SignalingEvents = {}) {
+    this.opts = {
+      createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
+      heartbeatMs: 4_000,
+      idleTimeoutMs: 10_000,
+      welcomeTimeoutMs: 10_000,
+      maxQueued: 500,
+      random: Math.random,
+      now: Date.now,
+      ...options,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 5_000, giveUpAfterMs: 60_000, ...options.reconnect },
+    };
+    this.events = events;
+  }
+
+  get state(): SignalingState {
+    return this.stateValue;
+  }
+
+  get currentSessionId(): string | undefined {
+    return this.sessionId;
+  }
+
+  /** First join. Resolves with the welcome; rejects with the gateway's GatewayError (passcode_invalid, …) or `unavailable`. */
+  async join(): Promise<Welcome> {
+    if (this.stateValue !== 'idle') throw new Error(`join() in state ${this.stateValue}`);
+    this.stateValue = 'connecting';
+    try {
+      const welcome = await this.attempt(false);
+      if ((this.stateValue as SignalingState) === 'closed') {
+        // leave()/close() while the hello was in flight: the session exists now, so end it.
+        this.endAbandoned();
+        throw new GatewayError('unavailable', 'closed while joining');
+      }
+      this.stateValue = 'open';
+      this.startHeartbeat();
+      return welcome;
+    } catch (err) {
+      this.stateValue = 'closed';
+      throw err;
+    }
+  }
+
+  /** Sends a WebRTC signal to another session; queued while reconnecting. */
+  signal(toSessionId: string, signal: SignalInit): void {
+    this.sendOrQueue({ kind: { case: 'signal', value: { toSessionId, signal } } }, true);
+  }
+
+  /** Own mute/camera state, or (tutor) another session's microphone. Not queued: the next hello carries our state. */
+  setMedia(kind: 'audio' | 'video', muted: boolean, targetSessionId = ''): string {
+    const requestId = this.requestId();
+    this.sendOrQueue({ requestId, kind: { case: 'media', value: { kind, muted, targetSessionId } } }, false);
+    return requestId;
+  }
+
+  /** Leaves the meeting for good: tells the gateway, closes, never reconnects. */
+  leave(): void {
+    if (this.stateValue === 'closed') return;
+    this.leftOnPurpose = true;
+    if (this.socket?.readyState === OPEN) this.socket.send(encodeClientMessage({ kind: { case: 'leave', value: {} } }));
+    this.shutdown({ type: 'left' }, 1000, 'leave');
+  }
+
+  /** Closes without a leave (page unload: the gateway's grace period applies). */
+  close(): void {
+    this.shutdown({ type: 'left' }, 1000, 'close');
+  }
+
+  /** Drops the socket the way a network failure would (for tests and the e2e suite): the client reconnects and resumes. */
+  dropConnection(): void {
+    const s = this.socket;
+    if (this.stateValue === 'open' && s) this.onDrop(s, undefined, 4000, 'dropped by client');
+  }
+
+  private requestId(): string {
+    return String(this.nextRequest++);
+  }
+
+  private sendOrQueue(msg: ClientMessageInit, queueable: boolean) {
+    const text = encodeClientMessage(msg);
+    if (this.stateValue === 'open' && this.socket?.readyState === OPEN) {
+      this.socket.send(text);
+    } else if (queueable && this.stateValue === 'reconnecting' && this.queue.length < this.opts.maxQueued) {
+      this.queue.push(text);
+    }
+  }
+
+  /**
+   * One socket: open, hello (resuming when we have a session), wait for welcome. On success the
+   * socket becomes the current one. Rejects with a GatewayError.
+   */
+  private attempt(resume: boolean): Promise<Welcome> {
+    return new Promise<Welcome>((resolve, reject) => {
+      let socket: WebSocketLike;
+      try {
+        socket = this.opts.createSocket(this.opts.url);
+      } catch (err) {
+        reject(new GatewayError('unavailable', 'could not open the socket', {}, { cause: err }));
+        return;
+      }
+      const a: Attempt = { socket, requestId: `hello-${this.requestId()}`, settled: false };
+      const fail = (err: GatewayError) => {
+        if (a.settled) return;
+        a.settled = true;
+        clearTimeout(timer);
+        detach(socket);
+        safeClose(socket, 1000, 'hello failed');
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new GatewayError('unavailable', 'no welcome from the gateway in time')), this.opts.welcomeTimeoutMs);
+      socket.onopen = () => {
+        mark('ws-open');
+        this.opts
+          .hello()
+          .then((hello) => {
+            if (a.settled || socket.readyState !== OPEN) return;
+            const resumeFields = resume && this.sessionId && this.resumeToken ? { resumeSessionId: this.sessionId, resumeToken: this.resumeToken } : {};
+            socket.send(encodeClientMessage({ requestId: a.requestId, kind: { case: 'hello', value: { ...hello, ...resumeFields } } }));
+          })
+          .catch((err) => fail(err instanceof GatewayError ? err : new GatewayError('unauthenticated', 'no access token', {}, { cause: err })));
+      };
+      socket.onerror = () => {};
+      socket.onclose = (ev) => fail(new GatewayError('unavailable', `socket closed before welcome (${ev.code})`));
+      socket.onmessage = (ev) => {
+        if (a.settled) return;
+        let msg: ServerMessage;
+        try {
+          msg = decodeServerMessage(String(ev.data));
+        } catch (err) {
+          fail(new GatewayError('internal', 'unreadable message from the gateway', {}, { cause: err }));
+          return;
+        }
+        if (msg.kind.case === 'error') {
+          const e = msg.kind.value;
+          fail(new GatewayError(e.code, e.message, { retryAfterSeconds: e.retryAfterSeconds, attemptsLeft: e.attemptsLeft, field: e.field }));
+        } else if (msg.kind.case === 'welcome') {
+          a.settled = true;
+          clearTimeout(timer);
+          const welcome = msg.kind.value;
+          this.sessionId = welcome.sessionId;
+          this.resumeToken = welcome.resumeToken;
+          this.adopt(socket);
+          resolve(welcome);
+        }
+        // Anything before the welcome (a stray pong) is ignored.
+      };
+    });
+  }
+
+  /** Makes `socket` the live one: route its messages and notice when it drops. */
+  private adopt(socket: WebSocketLike) {
+    this.socket = socket;
+    this.lastReceivedAt = this.opts.now();
+    this.requestedDelayMs = undefined;
+    socket.onmessage = (ev) => this.onMessage(socket, ev.data);
+    socket.onclose = (ev) => {
+      if (ev.code === supersededCloseCode && socket === this.socket) {
+        // Our session was resumed on another connection (another tab took it over): fighting back would loop.
+        this.shutdown({ type: 'rejected', error: new GatewayError('conflict', 'this session continued on another connection') }, 1000, 'superseded');
+        return;
+      }
+      this.onDrop(socket, undefined, ev.code, ev.reason);
+    };
+    socket.onerror = () => {};
+  }
+
+  private onMessage(socket: WebSocketLike, data: unknown) {
+    if (socket !== this.socket) return;
+    this.lastReceivedAt = this.opts.now();
+    let msg: ServerMessage;
+    try {
+      msg = decodeServerMessage(String(data));
+    } catch {
+      return; // one unreadable message is not worth the call
+    }
+    switch (msg.kind.case) {
+      case 'pong': {
+        const sent = Number(msg.kind.value.sentAtMs);
+        if (sent > 0) this.events.rtt?.(this.opts.now() - sent);
+        return;
+      }
+      case 'reconnect':
+        this.requestedDelayMs = msg.kind.value.afterMs;
+        return;
+      case 'welcome':
+        return;
+      case 'meetingEnded':
+        // Terminal for the socket too: the gateway closes it next, and there is nothing to resume.
+        this.events.message?.(msg);
+        this.shutdown({ type: 'ended' }, 1000, 'meeting ended');
+        return;
+      default:
+        this.events.message?.(msg);
+    }
+  }
+
+  private onDrop(socket: WebSocketLike, cause: GatewayError | undefined, code?: number, reason?: string) {
+    if (socket !== this.socket || this.stateValue !== 'open') return;
+    detach(socket);
+    safeClose(socket, code ?? 4000, reason ?? 'dropped');
+    this.socket = undefined;
+    this.stopHeartbeat();
+    this.stateValue = 'reconnecting';
+    this.dropStartedAt = this.opts.now();
+    this.reconnectAttempt = 0;
+    this.authRetries = 0;
+    this.scheduleReconnect(cause, this.requestedDelayMs);
+  }
+
+  private backoff(attempt: number): number {
+    const { initialDelayMs, maxDelayMs } = this.opts.reconnect;
+    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
+    // "Equal jitter": never zero, never in lock-step with every other client of a restarted gateway.
+    return Math.round(ceiling / 2 + (this.opts.random() * ceiling) / 2);
+  }
+
+  private scheduleReconnect(cause: GatewayError | undefined, delayMs?: number) {
+    if (this.stateValue !== 'reconnecting') return;
+    if (this.opts.now() - this.dropStartedAt > this.opts.reconnect.giveUpAfterMs) {
+      this.shutdown({ type: 'gave-up', error: cause ?? new GatewayError('unavailable', 'could not reconnect') }, 1000, 'gave up');
+      return;
+    }
+    this.reconnectAttempt += 1;
+    const attempt = this.reconnectAttempt;
+    this.events.reconnecting?.(attempt, cause);
+    const delay = delayMs ?? (cause?.retryAfterSeconds ? cause.retryAfterSeconds * 1000 : this.backoff(attempt));
+    this.retryTimer = setTimeout(() => this.reconnect(), delay);
+  }
+
+  private async reconnect() {
+    this.retryTimer = undefined;
+    if (this.stateValue !== 'reconnecting') return;
+    let welcome: Welcome;
+    try {
+      welcome = await this.attempt(true);
+    } catch (err) {
+      if (this.stateValue !== 'reconnecting') return;
+      const e = err instanceof GatewayError ? err : new GatewayError('unavailable', String(err), {}, { cause: err });
+      if (resumeRefusedCodes.has(e.code)) {
+        // The session is gone (grace period over, or another device took it): join afresh at once.
+        this.sessionId = undefined;
+        this.resumeToken = undefined;
+        this.scheduleReconnect(e, 0);
+      } else if (authCodes.has(e.code) && this.authRetries++ < 2) {
+        this.scheduleReconnect(e, 0); // hello() fetches a fresh token
+      } else if (isFinal(e.code) || authCodes.has(e.code) || e.code.startsWith('passcode_')) {
+        this.shutdown({ type: 'rejected', error: e }, 1000, e.code);
+      } else {
+        this.scheduleReconnect(e);
+      }
+      return;
+    }
+    if (this.stateValue !== 'reconnecting') {
+      this.endAbandoned();
+      return;
+    }
+    this.stateValue = 'open';
+    const queued = welcome.resumed ? this.queue : [];
+    this.queue = [];
+    this.startHeartbeat();
+    this.events.rejoined?.(welcome);
+    // Signals addressed from a session that no longer exists would be refused; the peers restart anyway.
+    for (const text of queued) this.socket?.send(text);
+  }
+
+  /** A socket that got its welcome after we had already left or closed. */
+  private endAbandoned() {
+    const s = this.socket;
+    this.socket = undefined;
+    if (!s) return;
+    detach(s);
+    if (this.leftOnPurpose && s.readyState === OPEN) s.send(encodeClientMessage({ kind: { case: 'leave', value: {} } }));
+    safeClose(s, 1000, 'left');
+  }
+
+  private startHeartbeat() {
+    this.stopHeartbeat();
+    this.heartbeat = setInterval(() => {
+      const s = this.socket;
+      if (!s || this.stateValue !== 'open') return;
+      if (this.opts.now() - this.lastReceivedAt > this.opts.idleTimeoutMs) {
+        this.onDrop(s, new GatewayError('unavailable', 'no answer from the gateway'), 4001, 'idle');
+        return;
+      }
+      if (s.readyState === OPEN) s.send(encodeClientMessage({ kind: { case: 'ping', value: { sentAtMs: BigInt(this.opts.now()) } } }));
+    }, this.opts.heartbeatMs);
+  }
+
+  private stopHeartbeat() {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private shutdown(reason: SignalingClosed, code: number, why: string) {
+    if (this.stateValue === 'closed') return;
+    this.stateValue = 'closed';
+    this.stopHeartbeat();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.queue = [];
+    const s = this.socket;
+    this.socket = undefined;
+    if (s) {
+      detach(s);
+      safeClose(s, code, why);
+    }
+    this.events.closed?.(reason);
+  }
+}
+
+function detach(s: WebSocketLike) {
+  s.onopen = null;
+  s.onmessage = null;
+  s.onclose = null;
+  s.onerror = () => {};
+}
+
+function safeClose(s: WebSocketLike, code: number, reason: string) {
+  try {
+    s.close(code, reason);
+  } catch {
+    // already closing, or a code the implementation refuses
+  }
+}

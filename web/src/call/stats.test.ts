@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { qualityLevel, type StatLike, summarizeStats } from './stats';
+
+function report({
+  localType = 'relay',
+  remoteType = 'relay',
+  rtt = 0.012,
+  received = 1000,
+  lost = 0,
+  bytes = 100_000,
+  frames = 90,
+  viaTransport = true,
+} = {}): StatLike[] {
+  return [
+    { id: 'T1', type: 'transport', ...(viaTransport ? { selectedCandidatePairId: 'CP1' } : {}) },
+    { id: 'CP0', type: 'candidate-pair', state: 'failed', localCandidateId: 'L0', remoteCandidateId: 'R0' },
+    { id: 'CP1', type: 'candidate-pair', state: 'succeeded', nominated: true, localCandidateId: 'L1', remoteCandidateId: 'R1', currentRoundTripTime: rtt },
+    { id: 'L0', type: 'local-candidate', candidateType: 'host', protocol: 'udp' },
+    { id: 'L1', type: 'local-candidate', candidateType: localType, protocol: 'udp', relayProtocol: 'udp' },
+    { id: 'R1', type: 'remote-candidate', candidateType: remoteType },
+    { id: 'IA', type: 'inbound-rtp', kind: 'audio', packetsReceived: received / 2, packetsLost: lost / 2, bytesReceived: bytes / 4 },
+    {
+      id: 'IV',
+      type: 'inbound-rtp',
+      kind: 'video',
+      packetsReceived: received / 2,
+      packetsLost: lost / 2,
+      bytesReceived: (3 * bytes) / 4,
+      framesDecoded: frames,
+      framesPerSecond: 30,
+    },
+  ];
+}
+
+describe('summarizeStats', () => {
+  it('reads route, RTT and frames from the selected pair', () => {
+    const { quality } = summarizeStats(report(), undefined, 1000);
+    expect(quality).toMatchObject({ route: 'relay', localCandidate: 'relay/udp', rttMs: 12, framesDecoded: 90, framesPerSecond: 30, level: 'good' });
+    expect(quality.lossPercent).toBeUndefined();
+  });
+
+  it('calls a host-to-host pair direct', () => {
+    expect(summarizeStats(report({ localType: 'host', remoteType: 'srflx' }), undefined, 0).quality.route).toBe('direct');
+    expect(summarizeStats(report({ localType: 'host', remoteType: 'relay' }), undefined, 0).quality.route).toBe('relay');
+  });
+
+  it('finds the nominated pair when the transport does not name one', () => {
+    expect(summarizeStats(report({ viaTransport: false }), undefined, 0).quality.route).toBe('relay');
+  });
+
+  it('computes loss and bitrate over the interval, not since the start', () => {
+    const first = summarizeStats(report({ received: 1000, lost: 100, bytes: 100_000 }), undefined, 1000);
+    const second = summarizeStats(report({ received: 1900, lost: 200, bytes: 350_000 }), first.sample, 3000);
+    // 900 received and 100 lost in the interval
+    expect(second.quality.lossPercent).toBe(10);
+    expect(second.quality.inboundKbps).toBe(1000);
+    expect(second.quality.level).toBe('fair');
+  });
+
+  it('says unknown before anything is connected', () => {
+    const { quality } = summarizeStats([], undefined, 0);
+    expect(quality).toMatchObject({ route: 'unknown', rttMs: undefined, framesDecoded: 0, level: 'unknown' });
+  });
+});
+
+describe('qualityLevel', () => {
+  it('grades', () => {
+    expect(qualityLevel(50, 0)).toBe('good');
+    expect(qualityLevel(400, 0)).toBe('fair');
+    expect(qualityLevel(100, 15)).toBe('poor');
+    expect(qualityLevel(undefined, undefined)).toBe('unknown');
+  });
+});

@@ -1,0 +1,210 @@
+import { useState } from 'react';
+import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
+import type { PeerQuality } from '../call/stats';
+import { Icon } from './icons';
+import { Avatar, StreamVideo } from './Media';
+import { ParticipantPanel } from './ParticipantPanel';
+
+export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
+  const [panelOpen, setPanelOpen] = useState(false);
+  const { self, peers, local } = snap;
+  const reconnecting = snap.call.phase === 'reconnecting';
+  const alone = peers.length === 0;
+  const waitingFor = self.userType === 'tutor' ? 'your student' : 'your tutor';
+
+  return (
+    <main className={`call${panelOpen ? ' with-panel' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
+      {reconnecting ? (
+        <div className="banner" role="status" data-testid="reconnecting-banner">
+          <Icon name="wifi" size={18} /> Reconnecting… The call continues; we are restoring the connection to the lesson server.
+        </div>
+      ) : null}
+      <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
+      <div className={`stage count-${Math.min(peers.length, 4)}`}>
+        {alone ? (
+          <div className="waiting" data-testid="waiting">
+            <p>Waiting for {waitingFor} to join…</p>
+          </div>
+        ) : (
+          peers.map((p) => <RemoteTile key={p.participant.sessionId} peer={p} speaking={snap.activeSpeaker === p.participant.sessionId} />)
+        )}
+        <section
+          className={`tile self${alone ? ' large' : ' small'}${snap.activeSpeaker === 'self' ? ' speaking' : ''}`}
+          data-testid="tile-self"
+          aria-label={`You (${self.displayName})`}
+        >
+          {self.screenSharing && local.screenTrack ? (
+            <StreamVideo track={local.screenTrack} muted contain testId="self-video" label="Your shared screen" />
+          ) : !self.cameraOff && local.videoTrack ? (
+            <StreamVideo stream={local.stream} muted mirrored testId="self-video" label="Your camera" />
+          ) : (
+            <Avatar name={self.displayName} />
+          )}
+          <div className="tile-label">
+            <span className="name">You</span>
+            {self.audioMuted ? (
+              <span className="badge" data-testid="self-badge-muted" title="Your microphone is off">
+                <Icon name="micOff" size={14} />
+                <span className="visually-hidden">muted</span>
+              </span>
+            ) : null}
+            {self.screenSharing ? <span className="badge screen">Sharing</span> : null}
+          </div>
+        </section>
+      </div>
+
+      <div className="notices" aria-live="polite" data-testid="notices">
+        {snap.notices.map((n) => (
+          <div key={n.id} className="notice" data-testid="notice">
+            {n.text}
+          </div>
+        ))}
+      </div>
+
+      <nav className="controls" aria-label="Call controls">
+        <button
+          type="button"
+          className={`round ${self.audioMuted ? 'off' : ''}`}
+          aria-pressed={self.audioMuted}
+          aria-label={self.audioMuted ? 'Unmute microphone' : 'Mute microphone'}
+          title={self.audioMuted ? 'Unmute' : 'Mute'}
+          data-testid="control-mic"
+          onClick={() => void controller.toggleMic()}
+        >
+          <Icon name={self.audioMuted ? 'micOff' : 'mic'} />
+        </button>
+        <button
+          type="button"
+          className={`round ${self.cameraOff ? 'off' : ''}`}
+          aria-pressed={self.cameraOff}
+          aria-label={self.cameraOff ? 'Turn camera on' : 'Turn camera off'}
+          title={self.cameraOff ? 'Camera on' : 'Camera off'}
+          data-testid="control-camera"
+          onClick={() => void controller.toggleCamera()}
+        >
+          <Icon name={self.cameraOff ? 'camOff' : 'cam'} />
+        </button>
+        <button
+          type="button"
+          className={`round ${self.screenSharing ? 'active' : ''}`}
+          aria-pressed={self.screenSharing}
+          aria-label={self.screenSharing ? 'Stop sharing your screen' : 'Share your screen'}
+          title={self.screenSharing ? 'Stop sharing' : 'Share screen'}
+          data-testid="control-share"
+          onClick={() => void controller.toggleScreenShare()}
+        >
+          <Icon name="screen" />
+        </button>
+        <button
+          type="button"
+          className={`round ${panelOpen ? 'active' : ''}`}
+          aria-pressed={panelOpen}
+          aria-expanded={panelOpen}
+          aria-controls="participant-panel"
+          aria-label={`Participants (${peers.length + 1})`}
+          title="Participants"
+          data-testid="control-participants"
+          onClick={() => setPanelOpen((o) => !o)}
+        >
+          <Icon name="people" />
+          <span className="count">{peers.length + 1}</span>
+        </button>
+        <button
+          type="button"
+          className="round leave"
+          aria-label="Leave the lesson"
+          title="Leave"
+          data-testid="control-leave"
+          onClick={() => controller.leave()}
+        >
+          <Icon name="leave" />
+        </button>
+        {self.userType === 'tutor' ? (
+          <button
+            type="button"
+            className="button end-lesson"
+            data-testid="control-end"
+            onClick={() => {
+              if (window.confirm('End the lesson for everyone?')) void controller.endForEveryone();
+            }}
+          >
+            End lesson
+          </button>
+        ) : null}
+      </nav>
+
+      {panelOpen ? <ParticipantPanel controller={controller} snap={snap} onClose={() => setPanelOpen(false)} /> : null}
+    </main>
+  );
+}
+
+function RemoteTile({ peer, speaking }: { peer: RemotePeer; speaking: boolean }) {
+  const p = peer.participant;
+  const showVideo = peer.stream && (peer.screenSharing || !p.cameraOff);
+  const connecting = peer.connection === 'new' || peer.connection === 'connecting';
+  return (
+    <section
+      className={`tile remote${speaking ? ' speaking' : ''}${peer.screenSharing ? ' sharing' : ''}`}
+      data-testid="tile-remote"
+      data-session-id={p.sessionId}
+      data-name={p.displayName}
+      data-muted={p.audioMuted}
+      data-camera-off={p.cameraOff}
+      data-screen={peer.screenSharing}
+      data-speaking={speaking}
+      aria-label={`${p.displayName}, ${p.userType}${p.audioMuted ? ', muted' : ''}${p.cameraOff ? ', camera off' : ''}${peer.screenSharing ? ', sharing screen' : ''}`}
+    >
+      {/* The element stays while the camera is off: it plays the audio. */}
+      <StreamVideo stream={peer.stream} muted={false} contain={peer.screenSharing} testId="remote-video" label={`${p.displayName}'s video`} />
+      {!showVideo ? (
+        <div className="tile-cover">
+          <Avatar name={p.displayName} />
+          <span>{connecting ? 'Connecting…' : p.cameraOff ? 'Camera off' : ''}</span>
+        </div>
+      ) : null}
+      <div className="tile-label">
+        <span className="name">{p.displayName}</span>
+        <span className="role">{p.userType}</span>
+        {p.audioMuted ? (
+          <span className="badge" data-testid="badge-muted" title="Microphone off">
+            <Icon name="micOff" size={14} />
+            <span className="visually-hidden">muted</span>
+          </span>
+        ) : null}
+        {p.cameraOff ? (
+          <span className="badge" data-testid="badge-camera-off" title="Camera off">
+            <Icon name="camOff" size={14} />
+            <span className="visually-hidden">camera off</span>
+          </span>
+        ) : null}
+        {peer.screenSharing ? (
+          <span className="badge screen" data-testid="badge-screen">
+            Screen
+          </span>
+        ) : null}
+      </div>
+      <QualityPill quality={peer.quality} connection={peer.connection} />
+    </section>
+  );
+}
+
+export function QualityPill({ quality, connection }: { quality: PeerQuality | undefined; connection: RTCPeerConnectionState }) {
+  if (connection === 'failed' || connection === 'disconnected') {
+    return (
+      <span className="quality q-poor" data-testid="tile-quality" data-route={quality?.route ?? 'unknown'}>
+        {connection === 'failed' ? 'Connection failed — retrying' : 'Connection interrupted'}
+      </span>
+    );
+  }
+  if (!quality || connection !== 'connected') return null;
+  const parts = [quality.rttMs !== undefined ? `${quality.rttMs} ms` : undefined, quality.route === 'unknown' ? undefined : quality.route];
+  const title = `Round trip ${quality.rttMs ?? '?'} ms, loss ${quality.lossPercent ?? 0}%, ${quality.route === 'relay' ? 'relayed through the TURN server' : 'direct connection'}${quality.localCandidate ? ` (${quality.localCandidate})` : ''}`;
+  return (
+    <span className={`quality q-${quality.level}`} data-testid="tile-quality" data-route={quality.route} title={title}>
+      <span className="dot" aria-hidden="true" />
+      <span className="visually-hidden">{`Connection ${quality.level}, ${quality.route === 'relay' ? 'relayed' : 'direct'}: `}</span>
+      {parts.filter(Boolean).join(' · ')}
+      {quality.lossPercent ? ` · ${quality.lossPercent}% loss` : ''}
+    </span>
+  );
+}

@@ -1,0 +1,115 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+
+/** A <video> bound to a MediaStream. Remote videos carry the audio too, so they are not muted. */
+export function StreamVideo({
+  stream,
+  track,
+  muted,
+  mirrored,
+  testId,
+  label,
+  contain,
+}: {
+  stream?: MediaStream | undefined;
+  /** Show just this track (the self view of a screen share). */
+  track?: MediaStreamTrack | undefined;
+  muted: boolean;
+  mirrored?: boolean;
+  testId?: string;
+  label: string;
+  contain?: boolean;
+}) {
+  const ref = useRef<HTMLVideoElement>(null);
+  const [needsClick, setNeedsClick] = useState(false);
+  const source = useMemo(() => (track ? new MediaStream([track]) : stream), [stream, track]);
+  useEffect(() => {
+    const v = ref.current;
+    if (!v) return;
+    if (v.srcObject !== (source ?? null)) v.srcObject = source ?? null;
+    if (!source) return;
+    v.play().catch((err: unknown) => {
+      // Autoplay with sound refused (no click on the page yet): play muted and offer a button.
+      if ((err as { name?: string }).name === 'NotAllowedError' && !muted) {
+        v.muted = true;
+        setNeedsClick(true);
+        void v.play().catch(() => {});
+      }
+    });
+  }, [source, muted]);
+  return (
+    <>
+      <video
+        ref={ref}
+        autoPlay
+        playsInline
+        muted={muted}
+        className={`video${mirrored ? ' mirrored' : ''}${contain ? ' contain' : ''}`}
+        data-testid={testId}
+        aria-label={label}
+      />
+      {needsClick ? (
+        <button
+          type="button"
+          className="button small unmute-audio"
+          onClick={() => {
+            const v = ref.current;
+            if (v) {
+              v.muted = false;
+              void v.play();
+            }
+            setNeedsClick(false);
+          }}
+        >
+          Turn on sound
+        </button>
+      ) : null}
+    </>
+  );
+}
+
+/** The microphone level, redrawn every animation frame without re-rendering React. */
+export function MicMeter({ level, muted }: { level: () => number; muted: boolean }) {
+  const bar = useRef<HTMLDivElement>(null);
+  const meter = useRef<HTMLMeterElement>(null);
+  useEffect(() => {
+    let raf = 0;
+    let lastSample = 0;
+    let peak = 0;
+    const tick = (t: number) => {
+      const v = muted ? 0 : level();
+      peak = Math.max(peak, v);
+      if (bar.current) bar.current.style.transform = `scaleX(${v.toFixed(3)})`;
+      // Assistive technology and the tests read the <meter>: the peak of the last half second.
+      if (meter.current && t - lastSample > 500) {
+        meter.current.value = Math.round(peak * 100);
+        meter.current.dataset.level = peak.toFixed(2);
+        lastSample = t;
+        peak = 0;
+      }
+      raf = requestAnimationFrame(tick);
+    };
+    raf = requestAnimationFrame(tick);
+    return () => cancelAnimationFrame(raf);
+  }, [level, muted]);
+  return (
+    <div className={`mic-meter${muted ? ' muted' : ''}`}>
+      <meter ref={meter} className="visually-hidden" min={0} max={100} defaultValue={0} aria-label="Microphone level" data-testid="lobby-mic-level" />
+      <div ref={bar} className="mic-meter-bar" aria-hidden="true" />
+    </div>
+  );
+}
+
+export function Avatar({ name }: { name: string }) {
+  const initials =
+    name
+      .split(/\s+/)
+      .filter(Boolean)
+      .slice(0, 2)
+      .map((w) => w[0]?.toUpperCase())
+      .join('') || '?';
+  return (
+    <div className="avatar" aria-hidden="true">
+      {initials}
+    </div>
+  );
+}
