@@ -32,6 +32,41 @@ export const configSchema = {
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Trust X-Forwarded-For from this many proxies (the ingress) for client keys. */
   TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  /** Allowed clock skew when checking exp/nbf/iat of access tokens. */
+  JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
+  /** How long fetched signing keys are trusted before the JWKS is fetched again. */
+  JWKS_CACHE_MAX_AGE_MS: z.coerce.number().int().positive().default(600_000),
+  /** Minimum time between two JWKS fetches (an unknown `kid` triggers one: key rotation). */
+  JWKS_COOLDOWN_MS: z.coerce.number().int().min(0).default(30_000),
+  JWKS_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** How long a verified access token is remembered (never past its exp); 0 checks every request. */
+  JWT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
+  JWT_CACHE_MAX_ENTRIES: z.coerce.number().int().positive().default(50_000),
+  /** Lifetime of tokens the dev issuer signs. */
+  DEV_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(3_600),
+  /** How stale a replica's view of the shared rate-limit counts may get (and how often it adds its own); 0: exact, one KV write per request. */
+  REST_RATE_SYNC_MS: z.coerce.number().int().min(0).default(250),
+  /** Supabase project URL, allowed in the web app's CSP connect-src when set. */
+  SUPABASE_URL: z.url().optional(),
+  /** A WebSocket must send a valid `hello` this soon after opening (and after a failed hello), or it is closed. */
+  WS_HELLO_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  /** Failed hellos one socket may send before it is closed as abuse. */
+  WS_MAX_FAILED_HELLOS: z.coerce.number().int().positive().default(5),
+  /**
+   * Frames above WS_MAX_MESSAGE_BYTES get a message_too_large error; frames above this are
+   * abuse and close the socket (1009). Defaults to 4 × WS_MAX_MESSAGE_BYTES.
+   */
+  WS_ABUSE_MESSAGE_BYTES: z.coerce.number().int().positive().optional(),
+  /** More than this many times WS_RATE_PER_SECOND messages within one second closes the socket (1008). */
+  WS_ABUSE_RATE_FACTOR: z.coerce.number().int().min(2).default(10),
+  /** How often each live session's heartbeat is reported to the participant service (rounded up to a WS_HEARTBEAT_MS tick). */
+  WS_PRESENCE_INTERVAL_MS: z.coerce.number().int().positive().default(30_000),
+  /** Presence requests in flight at once, so a heartbeat round of 20k sockets is a trickle, not a burst. */
+  WS_PRESENCE_CONCURRENCY: z.coerce.number().int().positive().default(64),
+  /** On drain, each socket is told to reconnect after a random delay up to this, spreading the load on the other replicas. */
+  WS_RECONNECT_SPREAD_MS: z.coerce.number().int().min(0).default(3_000),
+  /** A socket whose unsent backlog exceeds this is a slow consumer and is dropped (it resumes on reconnect). */
+  WS_SEND_BUFFER_BYTES: z.coerce.number().int().positive().default(1_048_576),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
@@ -40,6 +75,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   const config = loadConfig('gateway', configSchema, env);
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL) {
     throw new Error('gateway: invalid configuration:\n  JWT_SECRET or JWT_JWKS_URL is required (how access tokens are verified)');
+  }
+  if (config.DEV_ISSUER_ENABLED && !config.JWT_SECRET) {
+    throw new Error('gateway: invalid configuration:\n  DEV_ISSUER_ENABLED needs JWT_SECRET (the dev issuer signs HS256 tokens)');
   }
   return config;
 }

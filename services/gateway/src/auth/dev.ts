@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { GatewayConfig } from '../config';
+import type { Role } from './verify';
+
+export interface DemoUser {
+  userId: string;
+  displayName: string;
+  userType: 'tutor' | 'student';
+}
+
+/** The local demo identities; the start script's demo booking uses the same ids. */
+export const demoUsers: Record<'tutor' | 'student', DemoUser> = {
+  tutor: { userId: '11111111-1111-4111-8111-111111111111', displayName: 'Demo Tutor', userType: 'tutor' },
+  student: { userId: '22222222-2222-4222-8222-222222222222', displayName: 'Demo Student', userType: 'student' },
+};
+
+export interface DevTokenOptions {
+  userId: string;
+  role?: Role;
+  email?: string;
+  displayName?: string;
+  expiresInSeconds?: number;
+}
+
+/**
+ * Signs an access token of the shape Supabase issues (HS256 with the project secret), for the
+ * local dev issuer and for tests. Needs JWT_SECRET.
+ */
+export async function signDevToken(
+  config: Pick<GatewayConfig, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'> & Partial<Pick<GatewayConfig, 'DEV_TOKEN_TTL_SECONDS'>>,
+  options: DevTokenOptions,
+): Promise<string> {
+  if (!config.JWT_SECRET) throw new Error('signDevToken needs JWT_SECRET');
+  const role = options.role ?? 'authenticated';
+  const ttl = options.expiresInSeconds ?? config.DEV_TOKEN_TTL_SECONDS ?? 3600;
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    role,
+    ...(options.email ? { email: options.email } : {}),
+    aal: 'aal1',
+    session_id: randomUUID(),
+    is_anonymous: false,
+    app_metadata: { provider: 'dev' },
+    user_metadata: options.displayName ? { full_name: options.displayName } : {},
+  })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.userId)
+    .setIssuer(config.JWT_ISSUER)
+    .setAudience(config.JWT_AUDIENCE)
+    .setIssuedAt(now)
+    .setExpirationTime(now + ttl)
+    .sign(new TextEncoder().encode(config.JWT_SECRET));
+}

@@ -1,0 +1,166 @@
+import { type Clock, type Logger, ServiceError, type Runtime, systemClock } from '@lessoncall/kit';
+import { ErrorCode as NatsErrorCode, NatsError } from 'nats';
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
+import type { TokenVerifier } from '../auth/index';
+import type { GatewayConfig } from '../config';
+import { buildOpenApi } from '../openapi/document';
+import { type JsonSchema, protoJsonSchemas } from '../openapi/jsonschema';
+import { devRoutes, devSchemas } from './dev';
+import { cors, securityHeaders } from './headers';
+import { meetingRoutes, restMessages, restSchemas } from './meetings';
+import { observe } from './observe';
+import { opsRoutes, opsSchemas } from './ops';
+import { problemOf, problemTypeBase, sendProblem } from './problem';
+import { createRateLimiter } from './ratelimit';
+import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
+import { webApp } from './web';
+
+export { openApiPath } from '../openapi/document';
+export type { AnyRoute } from './route';
+
+export interface RestAppOptions {
+  config: GatewayConfig;
+  runtime: Runtime;
+  verifier: TokenVerifier;
+  clock?: Clock;
+}
+
+const openApiRoute = (document: () => JsonSchema): AnyRoute =>
+  defineRoute({
+    method: 'get',
+    path: '/api/video/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document',
+    tags: ['ops'],
+    access: 'public',
+    responses: { 200: { description: 'OpenAPI 3.1', schema: { type: 'object' } } },
+    problems: [],
+    async handler() {
+      return { body: document() };
+    },
+  });
+
+/** Every route the app serves, in the order it matches them. The OpenAPI document is built from this list. */
+export function restRoutes(config: GatewayConfig, runtime: Runtime, document: () => JsonSchema = () => ({})): { ops: AnyRoute[]; api: AnyRoute[] } {
+  return {
+    ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000)),
+    api: [...meetingRoutes(config, runtime), ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []), openApiRoute(document)],
+  };
+}
+
+/**
+ * The REST API: /api/video/* translated to NATS requests, the dev issuer when enabled,
+ * probes and metrics, and the web app when WEB_DIST_DIR is set.
+ */
+export function createRestApp({ config, runtime, verifier, clock = systemClock }: RestAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('trust proxy', config.TRUST_PROXY_HOPS);
+
+  let openapi: JsonSchema | undefined;
+  const routes = restRoutes(config, runtime, () => {
+    openapi ??= buildOpenApi(
+      [...routes.ops, ...routes.api],
+      { ...protoJsonSchemas(restMessages), ...restSchemas, ...devSchemas, ...opsSchemas },
+      {
+        title: 'lessoncall gateway',
+        version: '1.0.0',
+      },
+    );
+    return openapi;
+  });
+
+  const limiter = createRateLimiter({
+    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+    bucket: 'gateway_ratelimit',
+    limit: config.REST_RATE_PER_MINUTE,
+    windowMs: 60_000,
+    syncMs: config.REST_RATE_SYNC_MS,
+    clock,
+    logger: runtime.logger,
+  });
+
+  app.use(observe(runtime.logger, runtime.registry));
+  app.use(securityHeaders());
+  app.use(
+    cors(
+      config.WEB_ORIGIN.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+  );
+
+  const ops = express.Router();
+  for (const route of routes.ops) mount(ops, route, verifier);
+  app.use(ops);
+
+  app.use('/api', async (req: Request, res: Response, next: NextFunction) => {
+    const decision = await limiter.take(clientKeyOf(req));
+    res.setHeader('RateLimit-Limit', String(decision.limit));
+    res.setHeader('RateLimit-Remaining', String(decision.remaining));
+    res.setHeader('RateLimit-Reset', String(decision.resetSeconds));
+    if (!decision.allowed)
+      throw new ServiceError('rate_limited', `more than ${decision.limit} requests per minute`, { retryAfterSeconds: decision.resetSeconds });
+    next();
+  });
+  app.use('/api', express.json({ limit: config.REST_BODY_LIMIT_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
+  const api = express.Router();
+  for (const route of routes.api) mount(api, route, verifier);
+  app.use(api);
+
+  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL));
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, {
+      type: `${problemTypeBase}not_found`,
+      title: 'Not found',
+      status: 404,
+      detail: `no route ${req.method} ${req.path}`,
+      code: 'invalid_request',
+      instance: req.path,
+      requestId: req.requestId,
+      field: 'path',
+    });
+  });
+  app.use(errorHandler(runtime.logger));
+  return app;
+}
+
+const closedCodes = new Set<string>([NatsErrorCode.ConnectionDraining, NatsErrorCode.ConnectionClosed, NatsErrorCode.Disconnect]);
+
+/** A body-parser or transport failure as the problem it is. */
+function knownError(err: unknown): ServiceError | undefined {
+  // The NATS connection is draining (this replica is stopping) or gone: another replica can answer.
+  if (err instanceof NatsError && closedCodes.has(err.code))
+    return new ServiceError('unavailable', 'the gateway lost its connection to the services', { retryAfterSeconds: 1 });
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { type?: unknown; status?: unknown };
+  switch (e.type) {
+    case 'entity.too.large':
+      return new ServiceError('message_too_large', 'request body too large');
+    case 'entity.parse.failed':
+      return new ServiceError('invalid_request', 'request body is not valid JSON', { field: 'body' });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new ServiceError('invalid_request', 'request body encoding is not supported', { field: 'content-type' });
+    case 'request.size.invalid':
+    case 'request.aborted':
+      return new ServiceError('invalid_request', 'request body incomplete', { field: 'body' });
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new ServiceError('invalid_request', 'malformed request', { field: 'path' });
+  return undefined;
+}
+
+/** Every failure becomes a problem+json answer; only unexpected ones are logged with their stack, never sent. */
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const error = err instanceof ServiceError ? err : (knownError(err) ?? err);
+    const log = req.log ?? logger;
+    if (!(error instanceof ServiceError)) log.error({ err }, 'request failed unexpectedly');
+    else if (error.code === 'unavailable') log.warn({ subject: error.subject, detail: error.message }, 'service unavailable');
+    if (error instanceof ServiceError && (error.code === 'unauthenticated' || error.code === 'token_expired')) {
+      res.setHeader('WWW-Authenticate', `Bearer realm="lessoncall"${req.headers.authorization ? `, error="invalid_token"` : ''}`);
+    }
+    sendProblem(res, problemOf(error, req.requestId ?? '', req.path));
+  };
+}

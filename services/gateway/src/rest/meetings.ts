@@ -1,0 +1,420 @@
+import { type DescMessage, type MessageInitShape, type MessageShape, toJson } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { type Runtime, request, ServiceError } from '@lessoncall/kit';
+import {
+  AttendanceRequestSchema,
+  AttendanceResponseSchema,
+  CreateMeetingRequestSchema,
+  CreateMeetingResponseSchema,
+  EndMeetingRequestSchema,
+  EndMeetingResponseSchema,
+  FindMeetingByBookingRequestSchema,
+  FindMeetingByBookingResponseSchema,
+  GetMeetingRequestSchema,
+  GetMeetingResponseSchema,
+  isValidMeetingId,
+  JoinRequestSchema,
+  JoinResponseSchema,
+  LeaveRequestSchema,
+  LeaveResponseSchema,
+  ListParticipantsRequestSchema,
+  ListParticipantsResponseSchema,
+  MeetingSchema,
+  MuteRequestSchema,
+  MuteResponseSchema,
+  ParticipantSchema,
+  rpc,
+  VerifyJoinRequestSchema,
+  VerifyJoinResponseSchema,
+} from '@lessoncall/proto';
+import { z } from 'zod';
+import type { Identity } from '../auth/index';
+import type { GatewayConfig } from '../config';
+import { type JsonSchema, ref } from '../openapi/jsonschema';
+import { type AnyRoute, type Call, defineRoute } from './route';
+
+/** The proto messages REST answers carry, documented from their descriptors. */
+export const restMessages: DescMessage[] = [
+  MeetingSchema,
+  ParticipantSchema,
+  CreateMeetingResponseSchema,
+  GetMeetingResponseSchema,
+  FindMeetingByBookingResponseSchema,
+  EndMeetingResponseSchema,
+  JoinResponseSchema,
+  LeaveResponseSchema,
+  MuteResponseSchema,
+  ListParticipantsResponseSchema,
+  AttendanceResponseSchema,
+];
+
+/** REST answers that combine proto messages. */
+export const restSchemas: Record<string, JsonSchema> = {
+  MeetingDetails: {
+    type: 'object',
+    properties: { meeting: ref('Meeting'), participants: { type: 'array', items: ref('Participant') } },
+    required: ['meeting', 'participants'],
+    additionalProperties: false,
+  },
+  CreatedMeeting: {
+    type: 'object',
+    description: 'The new (201) or existing (200) meeting of the booking, with its passcode and link.',
+    properties: {
+      meetingId: { type: 'string', pattern: '^MID-[A-Z0-9]{16}$' },
+      passcode: { type: 'string', pattern: '^[0-9]{6}$' },
+      url: { type: 'string', format: 'uri' },
+      created: { type: 'boolean' },
+      meeting: ref('Meeting'),
+    },
+    required: ['meetingId', 'passcode', 'url', 'created', 'meeting'],
+    additionalProperties: false,
+  },
+};
+
+const meetingIdParam: Record<string, JsonSchema> = { meetingId: { type: 'string', pattern: '^MID-[A-Z0-9]{16}$' } };
+
+const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a user id (uuid)');
+const passcode = z.string().min(1, 'is required').max(32);
+const sessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'must be a session id');
+const name = z.string().max(200);
+
+const createBody = z.strictObject({
+  bookingId: z.string().min(1).max(128),
+  tutorId: uuid,
+  studentId: uuid,
+  scheduledStart: z.iso.datetime({ offset: true }),
+  scheduledEnd: z.iso.datetime({ offset: true }),
+  title: name.optional(),
+  tutorName: name.optional(),
+  studentName: name.optional(),
+});
+
+const joinBody = z.strictObject({
+  passcode,
+  userType: z.enum(['tutor', 'student']).optional(),
+  sessionId: sessionId.optional(),
+  resumeToken: z.string().min(1).max(512).optional(),
+  displayName: name.optional(),
+  audioMuted: z.boolean().optional(),
+  cameraOff: z.boolean().optional(),
+});
+
+const leaveBody = z.strictObject({ sessionId });
+
+const muteBody = z.strictObject({
+  /** The caller's own session (the acting one); the target defaults to it. */
+  sessionId: sessionId.optional(),
+  /** Host control: the user whose sessions to mute. */
+  userId: uuid.optional(),
+  /** Host control: one session of another user. */
+  targetSessionId: sessionId.optional(),
+  isMuted: z.boolean(),
+  kind: z.enum(['audio', 'video']).default('audio'),
+});
+
+const byBookingQuery = z.object({ bookingId: z.string().min(1).max(128) });
+const getMeetingQuery = z.object({ passcode: z.string().max(32).optional() });
+const participantsQuery = z.object({ includeLeft: z.enum(['true', 'false']).optional() });
+
+function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unknown {
+  return toJson(schema, message, { alwaysEmitImplicit: true });
+}
+
+function meetingIdOf(call: Call<unknown, unknown>): string {
+  const id = call.params.meetingId ?? '';
+  if (!isValidMeetingId(id)) throw new ServiceError('meeting_not_found', `no meeting ${JSON.stringify(id)}`, { meetingId: id });
+  return id;
+}
+
+function actor(call: Call<unknown, unknown>): Identity {
+  if (!call.identity) throw new ServiceError('unauthenticated', 'an access token is required');
+  return call.identity;
+}
+
+function displayNameOf(identity: Identity): string {
+  const metadata = identity.claims.user_metadata as Record<string, unknown> | undefined;
+  const fromToken = metadata?.full_name ?? metadata?.name;
+  return typeof fromToken === 'string' ? fromToken.slice(0, 200) : '';
+}
+
+/** The meeting and participant endpoints: each validates, asks its service over NATS, and answers its proto JSON. */
+export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
+  const call = <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O) =>
+    request(runtime.nc, subject, req, body, res, { timeoutMs: config.REQUEST_TIMEOUT_MS });
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/api/video/meetings',
+      operationId: 'createMeeting',
+      summary: 'Create the meeting of a booking (idempotent on bookingId)',
+      description:
+        "For the booking system's service credential, or the booking's tutor. 201 when created, 200 with the same answer when the booking already has one.",
+      tags: ['meetings'],
+      access: 'user_or_service',
+      body: createBody,
+      responses: {
+        201: { description: 'Created', schema: ref('CreatedMeeting'), headers: ['Location'] },
+        200: { description: 'The booking already had this meeting', schema: ref('CreatedMeeting') },
+      },
+      problems: [409],
+      async handler(c) {
+        const who = actor(c);
+        const b = c.body;
+        const start = new Date(b.scheduledStart);
+        const end = new Date(b.scheduledEnd);
+        if (end <= start) throw new ServiceError('invalid_request', 'scheduledEnd must be after scheduledStart', { field: 'scheduledEnd' });
+        const isService = who.role === 'service_role';
+        if (!isService && b.tutorId.toLowerCase() !== who.userId)
+          throw new ServiceError('forbidden', "only the booking's tutor or the booking system may create its meeting");
+        const res = await call(
+          rpc.meetingCreate,
+          CreateMeetingRequestSchema,
+          {
+            bookingId: b.bookingId,
+            tutorId: b.tutorId.toLowerCase(),
+            studentId: b.studentId.toLowerCase(),
+            scheduledStart: timestampFromDate(start),
+            scheduledEnd: timestampFromDate(end),
+            title: b.title ?? '',
+            tutorName: b.tutorName ?? '',
+            studentName: b.studentName ?? '',
+            actorUserId: isService ? '' : who.userId,
+            actorIsService: isService,
+          },
+          CreateMeetingResponseSchema,
+        );
+        const meeting = res.meeting;
+        if (!meeting) throw new Error('svc.meeting.create answered without a meeting');
+        return {
+          status: res.created ? 201 : 200,
+          headers: res.created ? { Location: `/api/video/meetings/${meeting.meetingId}` } : ({} as Record<string, string>),
+          body: { meetingId: meeting.meetingId, passcode: res.passcode, url: res.url, created: res.created, meeting: json(MeetingSchema, meeting) },
+        };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings',
+      operationId: 'findMeetingByBooking',
+      summary: 'The meeting of a booking',
+      description: "For the booking system's service credential, or the booking's tutor or student.",
+      tags: ['meetings'],
+      access: 'user_or_service',
+      query: byBookingQuery,
+      responses: { 200: { description: 'The meeting', schema: ref('FindMeetingByBookingResponse') } },
+      problems: [400, 404],
+      async handler(c) {
+        const who = actor(c);
+        const res = await call(
+          rpc.meetingFindByBooking,
+          FindMeetingByBookingRequestSchema,
+          { bookingId: c.query.bookingId, userId: who.userId, actorIsService: who.role === 'service_role' },
+          FindMeetingByBookingResponseSchema,
+        );
+        return { body: json(FindMeetingByBookingResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId',
+      operationId: 'getMeeting',
+      summary: 'Meeting details and live participants',
+      description:
+        'For its tutor or student, with the passcode (X-Meeting-Passcode header, or ?passcode= as meeting links carry it). Wrong passcodes count towards the lockout.',
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      query: getMeetingQuery,
+      headers: [{ name: 'X-Meeting-Passcode', description: "The meeting's 6-digit passcode (or ?passcode=)" }],
+      responses: { 200: { description: 'The meeting and its live participants', schema: ref('MeetingDetails') } },
+      problems: [400, 404, 409, 423],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const header = c.req.headers['x-meeting-passcode'];
+        const code = (typeof header === 'string' && header) || c.query.passcode;
+        if (!code) throw new ServiceError('invalid_request', 'the passcode is required (X-Meeting-Passcode header or ?passcode=)', { field: 'passcode' });
+        // Asked together to save a round trip; the list is only answered when the meeting check passed.
+        const [meetingResult, listResult] = await Promise.allSettled([
+          call(rpc.meetingGet, GetMeetingRequestSchema, { meetingId, userId: who.userId, passcode: code, clientKey: c.clientKey }, GetMeetingResponseSchema),
+          call(rpc.participantList, ListParticipantsRequestSchema, { meetingId, userId: who.userId }, ListParticipantsResponseSchema),
+        ]);
+        if (meetingResult.status === 'rejected') throw meetingResult.reason;
+        if (listResult.status === 'rejected') throw listResult.reason;
+        const got = meetingResult.value;
+        const list = listResult.value;
+        if (!got.meeting) throw new Error('svc.meeting.get answered without a meeting');
+        return { body: { meeting: json(MeetingSchema, got.meeting), participants: list.participants.map((p) => json(ParticipantSchema, p)) } };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/participants',
+      operationId: 'listParticipants',
+      summary: 'Participants with their mute and camera state',
+      tags: ['participants'],
+      access: 'user',
+      params: meetingIdParam,
+      query: participantsQuery,
+      responses: { 200: { description: 'Live participants (and past sessions with includeLeft=true)', schema: ref('ListParticipantsResponse') } },
+      problems: [400, 404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(
+          rpc.participantList,
+          ListParticipantsRequestSchema,
+          { meetingId, userId: who.userId, includeLeft: c.query.includeLeft === 'true' },
+          ListParticipantsResponseSchema,
+        );
+        return { body: json(ListParticipantsResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/video/meetings/:meetingId/join',
+      operationId: 'joinMeeting',
+      summary: 'Join (or resume a session of) a meeting',
+      description:
+        "Needs the passcode and the join window. The user is the token's subject; userType, if given, must be the role the meeting gives that user. sessionId with resumeToken resumes a session.",
+      tags: ['participants'],
+      access: 'user',
+      params: meetingIdParam,
+      body: joinBody,
+      responses: { 200: { description: 'The session, the ICE servers and who is in the meeting', schema: ref('JoinResponse') } },
+      problems: [404, 409, 423],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const b = c.body;
+        if (b.userType) {
+          // Checked before a session exists, so a mismatch leaves nothing behind.
+          const verified = await call(
+            rpc.meetingVerifyJoin,
+            VerifyJoinRequestSchema,
+            { meetingId, userId: who.userId, passcode: b.passcode, clientKey: c.clientKey },
+            VerifyJoinResponseSchema,
+          );
+          if (verified.userType !== b.userType) {
+            throw new ServiceError('forbidden', `you are this meeting's ${verified.userType || 'guest'}, not its ${b.userType}`, {
+              field: 'userType',
+              meetingId,
+            });
+          }
+        }
+        const res = await call(
+          rpc.participantJoin,
+          JoinRequestSchema,
+          {
+            meetingId,
+            userId: who.userId,
+            passcode: b.passcode,
+            clientKey: c.clientKey,
+            displayName: b.displayName ?? displayNameOf(who),
+            audioMuted: b.audioMuted ?? false,
+            cameraOff: b.cameraOff ?? false,
+            resumeSessionId: b.sessionId ?? '',
+            resumeToken: b.resumeToken ?? '',
+          },
+          JoinResponseSchema,
+        );
+        c.req.log.info({ meetingId, sessionId: res.sessionId, resumed: res.resumed }, 'joined');
+        return { body: json(JoinResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/video/meetings/:meetingId/leave',
+      operationId: 'leaveMeeting',
+      summary: 'Leave: end one of your sessions',
+      tags: ['participants'],
+      access: 'user',
+      params: meetingIdParam,
+      body: leaveBody,
+      responses: { 200: { description: 'The session as it ended', schema: ref('LeaveResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantLeave, LeaveRequestSchema, { meetingId, sessionId: c.body.sessionId, userId: who.userId }, LeaveResponseSchema);
+        c.req.log.info({ meetingId, sessionId: c.body.sessionId }, 'left');
+        return { body: json(LeaveResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/video/meetings/:meetingId/mute',
+      operationId: 'muteParticipant',
+      summary: 'Mute or unmute (audio), or turn a camera off or on (video)',
+      description: 'Your own session by default; the tutor may mute another participant (userId or targetSessionId).',
+      tags: ['participants'],
+      access: 'user',
+      params: meetingIdParam,
+      body: muteBody,
+      responses: { 200: { description: 'The participant state after the change', schema: ref('MuteResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const b = c.body;
+        const res = await call(
+          rpc.participantMute,
+          MuteRequestSchema,
+          {
+            meetingId,
+            userId: who.userId,
+            sessionId: b.sessionId ?? '',
+            targetSessionId: b.targetSessionId ?? '',
+            targetUserId: b.userId?.toLowerCase() ?? '',
+            kind: b.kind,
+            muted: b.isMuted,
+          },
+          MuteResponseSchema,
+        );
+        return { body: json(MuteResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/api/video/meetings/:meetingId/end',
+      operationId: 'endMeeting',
+      summary: 'End the meeting for everyone (its tutor)',
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'The ended meeting', schema: ref('EndMeetingResponse') } },
+      problems: [404, 409],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId, userId: who.userId }, EndMeetingResponseSchema);
+        c.req.log.info({ meetingId }, 'meeting ended');
+        return { body: json(EndMeetingResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/attendance',
+      operationId: 'getAttendance',
+      summary: 'Who attended, when and for how long',
+      description: "For the booking system's service credential, or the meeting's tutor or student.",
+      tags: ['meetings'],
+      access: 'user_or_service',
+      params: meetingIdParam,
+      responses: { 200: { description: 'Attendance per user', schema: ref('AttendanceResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(
+          rpc.participantAttendance,
+          AttendanceRequestSchema,
+          { meetingId, userId: who.role === 'service_role' ? '' : who.userId, actorIsService: who.role === 'service_role' },
+          AttendanceResponseSchema,
+        );
+        return { body: json(AttendanceResponseSchema, res) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { createLogger, type Logger, type RuntimeOptions } from '@lessoncall/kit';
+import type { Harness } from '@lessoncall/kit/testing';
+import { type DevTokenOptions, signDevToken, type TokenVerifier } from '../src/auth/index';
+import { type GatewayConfig, loadGatewayConfig } from '../src/config';
+import { type Gateway, startGateway } from '../src/gateway';
+import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
+import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
+import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
+import type { Clock } from '@lessoncall/kit';
+
+export const demoTutorId = '11111111-1111-4111-8111-111111111111';
+export const demoStudentId = '22222222-2222-4222-8222-222222222222';
+
+/** A fresh secret per gateway, so a token from one test gateway never works on another by accident. */
+export function testSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export interface TestGateway {
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** ws://127.0.0.1:<port> */
+  wsUrl: string;
+  gateway: Gateway;
+  config: GatewayConfig;
+  /** An access token of the shape Supabase issues, signed with this gateway's secret. */
+  tokenFor(userId: string, opts?: Omit<DevTokenOptions, 'userId'>): Promise<string>;
+  /** A booking-system service credential (role service_role). */
+  serviceToken(opts?: Omit<DevTokenOptions, 'userId' | 'role'>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  verifier?: TokenVerifier;
+  logger?: Logger;
+  /** Defaults to false: a test file that checks traces calls setupTelemetry itself, once. */
+  telemetry?: RuntimeOptions['telemetry'];
+}
+
+/**
+ * Starts a gateway in-process on a free port against the harness's NATS, as main does.
+ * `overrides` are environment variables (the config's keys), e.g. { REST_RATE_PER_MINUTE: '5' }.
+ */
+export async function startTestGateway(h: Harness, overrides: Record<string, string | undefined> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const config = loadGatewayConfig({
+    NATS_URL: h.nats.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    JWT_SECRET: testSecret(),
+    JWT_ISSUER: 'http://127.0.0.1/auth/v1',
+    JWT_AUDIENCE: 'authenticated',
+    REQUEST_TIMEOUT_MS: '2000',
+    DRAIN_TIMEOUT_MS: '1000',
+    ...overrides,
+  });
+  const logger = options.logger ?? createLogger('gateway', { level: config.LOG_LEVEL });
+  const gateway = await startGateway(config, { logger, telemetry: options.telemetry ?? false, ...(options.verifier ? { verifier: options.verifier } : {}) });
+  const url = `http://127.0.0.1:${gateway.port}`;
+  return {
+    url,
+    wsUrl: `ws://127.0.0.1:${gateway.port}`,
+    gateway,
+    config,
+    tokenFor: (userId, opts = {}) => signDevToken(config, { ...opts, userId }),
+    serviceToken: (opts = {}) => signDevToken(config, { ...opts, userId: 'booking-system', role: 'service_role' }),
+    stop: () => gateway.stop(),
+  };
+}
+
+export interface Backend {
+  meeting: MeetingService;
+  participant: ParticipantService;
+  turn: TurnService | undefined;
+  stop(): Promise<void>;
+}
+
+export interface BackendOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Environment overrides per service (their config keys). */
+  meeting?: Record<string, string | undefined>;
+  participant?: Record<string, string | undefined>;
+  /** Start the turn service too (joins then carry ICE servers). Default true. */
+  turn?: boolean;
+}
+
+/**
+ * Starts the meeting, participant (and turn) services in-process against the harness's NATS and
+ * Postgres (setup({ postgres: true })), with tracing left to the test file.
+ */
+export async function startBackend(h: Harness, options: BackendOptions = {}): Promise<Backend> {
+  if (!h.postgres) throw new Error('startBackend needs setup({ postgres: true })');
+  const logger = options.logger ?? createLogger('backend', { level: 'silent' });
+  const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+  const deps = { logger, telemetry: false as const, ...(options.clock ? { clock: options.clock } : {}) };
+  const meeting = await startMeetingService(loadMeetingConfig({ ...common, ...options.meeting }), deps);
+  const participant = await startParticipantService(loadParticipantConfig({ ...common, RESUME_TOKEN_SECRET: testSecret(), ...options.participant }), deps);
+  const turn =
+    options.turn === false
+      ? undefined
+      : await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: testSecret(), TURN_URLS: 'turn:127.0.0.1:3478?transport=udp' }), deps);
+  return {
+    meeting,
+    participant,
+    turn,
+    async stop() {
+      await Promise.all([meeting.stop(), participant.stop(), turn?.stop()]);
+    },
+  };
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON bodies are asserted field by field in tests.
+  body: any;
+  text: string;
+}
+
+/**
+ * Validates answers against the gateway's own OpenAPI document: the operation (path template
+ * and method) must be documented, the status too, and the body must match its schema.
+ */
+export function openApiChecker(doc: { paths: Record<string, Record<string, unknown>>; components: Record<string, unknown> }) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema({ $id: 'https://lessoncall.test/openapi', components: doc.components });
+  const templates = Object.keys(doc.paths).map((template) => ({
+    template,
+    regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  }));
+  return {
+    /** Throws with the validation errors when the answer does not match the document. */
+    check(method: string, path: string, res: ApiResponse): void {
+      const pathname = new URL(path, 'http://x').pathname;
+      const matches = templates.filter((t) => t.regex.test(pathname)).sort((a, b) => a.template.split('{').length - b.template.split('{').length);
+      const op = matches.map((t) => doc.paths[t.template]?.[method.toLowerCase()]).find(Boolean) as
+        | { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }
+        | undefined;
+      if (!op) throw new Error(`${method} ${pathname} is not in the OpenAPI document`);
+      const documented = op.responses[String(res.status)];
+      if (!documented) throw new Error(`${method} ${pathname} answered ${res.status}, which the OpenAPI document does not list`);
+      const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+      const media = documented.content?.[type];
+      if (!media) throw new Error(`${method} ${pathname} ${res.status} answered ${type}, which the OpenAPI document does not list`);
+      const schema = JSON.parse(JSON.stringify(media.schema).replaceAll('"#/components/', '"https://lessoncall.test/openapi#/components/'));
+      const validate = ajv.compile(schema);
+      const body = type.endsWith('json') ? res.body : res.text;
+      if (!validate(body)) throw new Error(`${method} ${pathname} ${res.status} does not match the document: ${ajv.errorsText(validate.errors)}\n${res.text}`);
+    },
+  };
+}
+
+/** fetch, with the JSON parsed; a body object is sent as JSON. */
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
