@@ -104,6 +104,7 @@ check typecheck pnpm run --silent typecheck
 check lint pnpm exec biome ci .
 check "contracts: lint+regen" contracts_regenerate_cleanly
 check "contracts: breaking" contracts_not_broken
+check "README config table" pnpm exec tsx scripts/config-docs.ts --check
 vitest_project "unit tests" unit
 vitest_project "integration tests" integration
 counted "pgTAP (RLS)" bash scripts/test-db.sh

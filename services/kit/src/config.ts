@@ -11,19 +11,30 @@ export class ConfigError extends Error {
 
 /** Settings every process shares. Services extend this with their own keys. */
 export const commonConfig = {
+  /** pino level: fatal, error, warn, info, debug, trace or silent. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Human-readable logs (development); JSON lines otherwise. */
   LOG_PRETTY: z.stringbool().default(false),
+  /** NATS server(s) with JetStream, comma-separated. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** OTLP/HTTP collector (e.g. http://otel-collector:4318); traces are exported only when set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** Deadline of every request to another service; no request waits longer. */
   NATS_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
 };
 
 /** The health/readiness/metrics port of a backend service. */
-export const healthPort = { HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9090) };
+export const healthPort = {
+  /** Port of /healthz, /readyz and /metrics. */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).default(9090),
+};
 
 export const databaseUrl = {
+  /** Postgres (Supabase) connection URL; a secret. */
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /** Connections this process keeps to Postgres. */
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
 };
 

@@ -1,0 +1,161 @@
+import { type Clock, type Db, invalidRequest, type Logger, type NatsConnection, ServiceError, type Subscription, serve, type Tx } from '@lessoncall/kit';
+import {
+  checkMeetingAccessibility,
+  CreateMeetingRequestSchema,
+  CreateMeetingResponseSchema,
+  EndMeetingRequestSchema,
+  EndMeetingResponseSchema,
+  FindMeetingByBookingRequestSchema,
+  FindMeetingByBookingResponseSchema,
+  GetMeetingRequestSchema,
+  GetMeetingResponseSchema,
+  queues,
+  rpc,
+  VerifyJoinRequestSchema,
+  VerifyJoinResponseSchema,
+} from '@lessoncall/proto';
+import type { Bookings } from './bookings';
+import type { MeetingEvents } from './events';
+import type { Lifecycle } from './lifecycle';
+import type { MeetingMetrics } from './metrics';
+import { meetingColumns, type MeetingRow, userTypeOf } from './model';
+import type { Passcodes } from './passcodes';
+import { normalizeClientKey, requireBookingId, requireMeetingId, requireUuid, validateNewMeeting } from './validation';
+
+export interface ApiDeps {
+  nc: NatsConnection;
+  db: Db;
+  bookings: Bookings;
+  lifecycle: Lifecycle;
+  passcodes: Passcodes;
+  events: MeetingEvents;
+  clock: Clock;
+  logger: Logger;
+  metrics: MeetingMetrics;
+}
+
+const notFound = (meetingId: string) => new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+
+/** The svc.meeting.* request/reply endpoints the gateway (and the booking system) call. */
+export function serveApi(d: ApiDeps): Subscription[] {
+  const { nc, db, logger } = d;
+  const byMeetingId = (meetingId: string) => async (tx: Tx) =>
+    (await tx.query<MeetingRow>(`select ${meetingColumns} from video_meetings where meeting_id = $1`, [meetingId])).rows[0];
+  const byBookingId = (bookingId: string) => async (tx: Tx) =>
+    (await tx.query<MeetingRow>(`select ${meetingColumns} from video_meetings where booking_id = $1`, [bookingId])).rows[0];
+
+  return [
+    serve(nc, {
+      subject: rpc.meetingCreate,
+      queue: queues.meeting,
+      request: CreateMeetingRequestSchema,
+      response: CreateMeetingResponseSchema,
+      logger,
+      handler: async (req) => {
+        const input = validateNewMeeting(req);
+        if (!req.actorIsService && req.actorUserId.toLowerCase() !== input.tutorId) {
+          throw new ServiceError('forbidden', 'only the tutor or the booking system may create this meeting');
+        }
+        const r = await d.bookings.create(input);
+        if (r.conflict) {
+          throw new ServiceError('conflict', `booking ${input.bookingId} already has a meeting for other people`, { meetingId: r.row.meeting_id });
+        }
+        if (r.created) {
+          d.metrics.meetingsCreated.inc({ via: 'api' });
+          logger.info({ meetingId: r.row.meeting_id, bookingId: input.bookingId }, 'meeting created');
+        }
+        return { meeting: d.events.meeting(r.row), passcode: r.row.passcode, url: d.events.url(r.row), created: r.created };
+      },
+    }),
+
+    serve(nc, {
+      subject: rpc.meetingGet,
+      queue: queues.meeting,
+      request: GetMeetingRequestSchema,
+      response: GetMeetingResponseSchema,
+      logger,
+      handler: async (req) => {
+        const meetingId = requireMeetingId(req.meetingId);
+        const userId = requireUuid(req.userId, 'userId');
+        // Through RLS: somebody else's meeting does not exist for this user.
+        const row = await db.asUser(userId, byMeetingId(meetingId));
+        if (!row) throw notFound(meetingId);
+        // RLS already limits the meeting to its tutor and student; a passcode, when given (the
+        // lobby checking a link), is verified with the same lockout as joining.
+        if (req.passcode !== '') await d.passcodes.check(row, req.passcode, normalizeClientKey(req.clientKey));
+        return { meeting: d.events.meeting(row) };
+      },
+    }),
+
+    serve(nc, {
+      subject: rpc.meetingVerifyJoin,
+      queue: queues.meeting,
+      request: VerifyJoinRequestSchema,
+      response: VerifyJoinResponseSchema,
+      logger,
+      handler: async (req) => {
+        const meetingId = requireMeetingId(req.meetingId);
+        const userId = requireUuid(req.userId, 'userId');
+        if (req.passcode === '') throw invalidRequest('passcode', 'passcode is required');
+        // As the service, so that the web can tell "not your lesson" from "no such lesson".
+        const row = await db.asService(byMeetingId(meetingId));
+        if (!row) throw notFound(meetingId);
+        const userType = userTypeOf(row, userId);
+        if (!userType) throw new ServiceError('not_a_participant', 'you are neither the tutor nor the student of this lesson', { meetingId });
+        await d.passcodes.check(row, req.passcode, normalizeClientKey(req.clientKey));
+        const access = checkMeetingAccessibility(
+          { status: row.status, scheduledStart: row.scheduled_start, scheduledEnd: row.scheduled_end },
+          d.clock.now(),
+          d.events.window,
+        );
+        if (!access.ok) {
+          if (access.code === 'meeting_not_started') {
+            throw new ServiceError('meeting_not_started', `the lesson opens at ${access.opensAt.toISOString()}`, {
+              meetingId,
+              retryAfterSeconds: access.retryAfterSeconds,
+            });
+          }
+          throw new ServiceError(access.code, access.code === 'meeting_cancelled' ? 'the lesson was cancelled' : 'the lesson has ended', { meetingId });
+        }
+        return { meeting: d.events.meeting(row), userType };
+      },
+    }),
+
+    serve(nc, {
+      subject: rpc.meetingEnd,
+      queue: queues.meeting,
+      request: EndMeetingRequestSchema,
+      response: EndMeetingResponseSchema,
+      logger,
+      handler: async (req) => {
+        const meetingId = requireMeetingId(req.meetingId);
+        const userId = requireUuid(req.userId, 'userId');
+        const row = await db.asService(byMeetingId(meetingId));
+        if (!row) throw notFound(meetingId);
+        const userType = userTypeOf(row, userId);
+        if (!userType) throw new ServiceError('not_a_participant', 'you are neither the tutor nor the student of this lesson', { meetingId });
+        if (userType !== 'tutor') throw new ServiceError('forbidden', 'only the tutor can end the lesson', { meetingId });
+        if (row.status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the lesson was cancelled', { meetingId });
+        // Ending twice answers the ended meeting: a retried request must not fail.
+        const after = row.status === 'completed' ? row : await d.lifecycle.end(meetingId, 'ended_by_tutor');
+        return { meeting: d.events.meeting(after ?? row) };
+      },
+    }),
+
+    serve(nc, {
+      subject: rpc.meetingFindByBooking,
+      queue: queues.meeting,
+      request: FindMeetingByBookingRequestSchema,
+      response: FindMeetingByBookingResponseSchema,
+      logger,
+      handler: async (req) => {
+        const bookingId = requireBookingId(req.bookingId);
+        const row = req.actorIsService
+          ? await db.asService(byBookingId(bookingId))
+          : await db.asUser(requireUuid(req.userId, 'userId'), byBookingId(bookingId));
+        if (!row) throw new ServiceError('meeting_not_found', `no meeting for booking ${bookingId}`);
+        return { meeting: d.events.meeting(row) };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { Batcher } from './batcher';
+
+describe('Batcher', () => {
+  it('hands work submitted together to one run, and splits at maxBatch', async () => {
+    const runs: number[][] = [];
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        runs.push(xs);
+        return xs.map((x) => x * 2);
+      },
+      { maxBatch: 3, maxConcurrent: 1 },
+    );
+    const results = await Promise.all([1, 2, 3, 4, 5].map((x) => b.submit(x)));
+    expect(results).toEqual([2, 4, 6, 8, 10]);
+    expect(runs).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
+  });
+
+  it('queues work that arrives while a batch runs into the next one', async () => {
+    const runs: number[][] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        runs.push(xs);
+        if (runs.length === 1) await gate;
+        return xs;
+      },
+      { maxBatch: 100, maxConcurrent: 1 },
+    );
+    const first = b.submit(1);
+    await new Promise((r) => setImmediate(r));
+    const later = [2, 3, 4].map((x) => b.submit(x));
+    await new Promise((r) => setImmediate(r));
+    expect(runs).toEqual([[1]]);
+    release();
+    await Promise.all([first, ...later]);
+    expect(runs).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('when a batch fails, retries each item alone so only the bad one fails', async () => {
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        if (xs.includes(13)) throw new Error(`unlucky batch of ${xs.length}`);
+        return xs;
+      },
+      { maxBatch: 10, maxConcurrent: 2 },
+    );
+    const settled = await Promise.allSettled([12, 13, 14].map((x) => b.submit(x)));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason.message).toBe('unlucky batch of 1');
+  });
+});

@@ -1,0 +1,52 @@
+import { Counter, Histogram, type Registry } from '@lessoncall/kit';
+
+export type MeetingMetrics = ReturnType<typeof createMeetingMetrics>;
+
+export function createMeetingMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    bookingEvents: new Counter({
+      name: 'meeting_booking_events_total',
+      help: 'Booking events handled, by type and outcome (created, replayed, cancelled, cancel_remembered, rescheduled, stale, invalid, …)',
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'meeting_dead_letters_total',
+      help: 'Events parked on a dead-letter subject',
+      labelNames: ['subject', 'reason'] as const,
+      registers,
+    }),
+    meetingsCreated: new Counter({
+      name: 'meeting_meetings_created_total',
+      help: 'Meetings created, by where the request came from (booking event or API)',
+      labelNames: ['via'] as const,
+      registers,
+    }),
+    transitions: new Counter({
+      name: 'meeting_transitions_total',
+      help: 'Lifecycle transitions, by event (started, ended, cancelled, rescheduled) and reason',
+      labelNames: ['event', 'reason'] as const,
+      registers,
+    }),
+    passcodeFailures: new Counter({ name: 'meeting_passcode_failures_total', help: 'Wrong passcodes', registers }),
+    passcodeLocks: new Counter({
+      name: 'meeting_passcode_locks_total',
+      help: 'Passcode locks set, by scope (meeting or client)',
+      labelNames: ['scope'] as const,
+      registers,
+    }),
+    passcodeLockedRefusals: new Counter({ name: 'meeting_passcode_locked_refusals_total', help: 'Passcode checks refused because of a lock', registers }),
+    attendanceUnavailable: new Counter({
+      name: 'meeting_attendance_unavailable_total',
+      help: 'meeting.ended published without attendance because the participant service did not answer',
+      registers,
+    }),
+    createBatchSize: new Histogram({
+      name: 'meeting_create_batch_size',
+      help: 'Meetings inserted per database transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
+  };
+}

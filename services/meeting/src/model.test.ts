@@ -1,0 +1,61 @@
+import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { toJson } from '@lessoncall/kit';
+import { MeetingSchema } from '@lessoncall/proto';
+import { describe, expect, it } from 'vitest';
+import { MeetingEvents } from './events';
+import type { MeetingRow } from './model';
+import { toMeeting, userTypeOf } from './model';
+
+const row: MeetingRow = {
+  meeting_id: 'MID-ABCDEFGHJKMNPQRS',
+  booking_id: 'b-1',
+  tutor_id: '11111111-1111-4111-8111-111111111111',
+  student_id: '22222222-2222-4222-8222-222222222222',
+  title: 'Algebra',
+  tutor_name: 'T',
+  student_name: 'S',
+  passcode: '012345',
+  status: 'pending',
+  scheduled_start: new Date('2026-03-01T10:00:00Z'),
+  scheduled_end: new Date('2026-03-01T11:00:00Z'),
+  started_at: null,
+  ended_at: null,
+  end_reason: null,
+  failed_passcode_attempts: 0,
+  passcode_window_started_at: null,
+  locked_until: null,
+  created_at: new Date('2026-02-01T00:00:00Z'),
+  updated_at: new Date('2026-02-01T00:00:00Z'),
+};
+const window = { leadMs: 10 * 60_000, graceMs: 5 * 60_000 };
+
+describe('meeting model', () => {
+  it('maps a row to the Meeting message with its join window and without the passcode', () => {
+    const m = toMeeting(row, window);
+    expect(m.meetingId).toBe(row.meeting_id);
+    expect(timestampDate(m.joinableFrom!).toISOString()).toBe('2026-03-01T09:50:00.000Z');
+    expect(timestampDate(m.joinableUntil!).toISOString()).toBe('2026-03-01T11:05:00.000Z');
+    expect(m.startedAt).toBeUndefined();
+    expect(toJson(MeetingSchema, m)).not.toContain('012345');
+  });
+
+  it('tells tutor from student from stranger', () => {
+    expect(userTypeOf(row, row.tutor_id.toUpperCase())).toBe('tutor');
+    expect(userTypeOf(row, row.student_id)).toBe('student');
+    expect(userTypeOf(row, '33333333-3333-4333-8333-333333333333')).toBeUndefined();
+  });
+
+  it('gives every transition a deterministic event id, and a reschedule the id of its cause', () => {
+    const events = new MeetingEvents(window, 'https://lessons.example.com');
+    const t = new Date('2026-03-01T09:00:00Z');
+    const created = events.created(row, t);
+    expect(created).toMatchObject({ id: `meeting.created:${row.meeting_id}`, subject: `meeting.created.${row.meeting_id}` });
+    expect(JSON.parse(created.body)).toMatchObject({ passcode: '012345', url: 'https://lessons.example.com/meet/MID-ABCDEFGHJKMNPQRS?pwd=012345' });
+    expect(events.created(row, new Date()).id).toBe(created.id);
+    expect(events.ended(row, 'window_closed', undefined, t).id).toBe(`meeting.ended:${row.meeting_id}`);
+    const moved = { start: row.scheduled_start, end: row.scheduled_end };
+    expect(events.rescheduled(row, moved, 'evt-7', t).id).toBe(`meeting.rescheduled:${row.meeting_id}:evt-7`);
+    const odd = events.rescheduled(row, moved, `a very long id with spaces\n${'x'.repeat(100)}`, t).id;
+    expect(odd).toMatch(new RegExp(`^meeting\\.rescheduled:${row.meeting_id}:[0-9a-f]{32}$`));
+  });
+});

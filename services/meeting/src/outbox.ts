@@ -1,0 +1,165 @@
+import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
+import { cloudEventHeaders, type Db, injectTraceContext, type JetStreamClient, type Logger, SpanKind, toJson, type Tx, withSpan } from '@lessoncall/kit';
+import { Batcher } from './batcher';
+
+/** ce-source of every event this service publishes. */
+export const eventSource = '/lessoncall/meeting';
+
+/**
+ * A meeting.* event on its way out. Its id is deterministic (`meeting.created:<meetingId>`,
+ * …), so publishing it twice is dropped by JetStream's duplicate window.
+ */
+export interface OutboxEvent {
+  id: string;
+  meetingId: string;
+  subject: string;
+  /** proto3 JSON, exactly as published. */
+  body: string;
+  time: Date;
+}
+
+export function outboxEvent<D extends DescMessage>(
+  id: string,
+  meetingId: string,
+  subject: string,
+  schema: D,
+  value: MessageInitShape<D>,
+  time: Date,
+): OutboxEvent {
+  return { id, meetingId, subject, body: toJson(schema, value), time };
+}
+
+interface OutboxRow {
+  event_id: string;
+  meeting_id: string;
+  subject: string;
+  body: string;
+  event_time: Date;
+}
+
+const fromRow = (r: OutboxRow): OutboxEvent => ({ id: r.event_id, meetingId: r.meeting_id, subject: r.subject, body: r.body, time: r.event_time });
+const encoder = new TextEncoder();
+
+/**
+ * Transactional outbox: an event is written in the transaction of the change it announces,
+ * published after commit, then deleted. Whatever a crash leaves behind is published again by
+ * the next delivery of the same booking event or by the sweep's relay.
+ */
+export class Outbox {
+  readonly #db: Db;
+  readonly #js: JetStreamClient;
+  readonly #logger: Logger;
+  /** Events this process is publishing, or has published and not yet cleared: nobody here publishes them again. */
+  readonly #unsettled = new Set<string>();
+  /** Clears published events in batches, off the path of the message being handled. */
+  readonly #forgetter: Batcher<string, void>;
+  readonly #forgetting = new Set<Promise<void>>();
+
+  constructor(db: Db, js: JetStreamClient, logger: Logger) {
+    this.#db = db;
+    this.#js = js;
+    this.#logger = logger;
+    this.#forgetter = new Batcher<string, void>(
+      async (ids) => {
+        try {
+          await this.#db.asService((tx) => tx.query('delete from video_meeting_outbox where event_id = any($1::text[])', [ids]));
+        } catch (err) {
+          // Published already: the relay publishes these again under the same ids, and
+          // JetStream drops them as duplicates.
+          this.#logger.warn({ err, events: ids.length }, 'could not clear published outbox events');
+        }
+        return ids.map(() => undefined);
+      },
+      { maxBatch: 1_000, maxConcurrent: 1 },
+    );
+  }
+
+  async add(tx: Tx, events: readonly OutboxEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await tx.query(
+      `insert into video_meeting_outbox (event_id, meeting_id, subject, body, event_time)
+       select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+       on conflict (event_id) do nothing`,
+      [events.map((e) => e.id), events.map((e) => e.meetingId), events.map((e) => e.subject), events.map((e) => e.body), events.map((e) => e.time)],
+    );
+  }
+
+  /** Events of these meetings not yet acknowledged by JetStream, oldest first. */
+  async pending(tx: Tx, meetingIds: readonly string[]): Promise<OutboxEvent[]> {
+    if (meetingIds.length === 0) return [];
+    const { rows } = await tx.query<OutboxRow>(
+      'select event_id, meeting_id, subject, body, event_time from video_meeting_outbox where meeting_id = any($1::text[]) order by seq',
+      [meetingIds],
+    );
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Publishes in order per meeting (created before cancelled), meetings in parallel. Resolves
+   * once JetStream has acknowledged every event, so the caller may ack its message; clearing
+   * them from the outbox follows. Throws if any publish fails: the caller does not ack, and the
+   * redelivery publishes what is left. Events another call of this process is already
+   * publishing are left to it (a duplicate booking racing its original).
+   */
+  async publish(all: readonly OutboxEvent[]): Promise<void> {
+    const events = all.filter((e) => !this.#unsettled.has(e.id));
+    if (events.length === 0) return;
+    for (const e of events) this.#unsettled.add(e.id);
+    const byMeeting = new Map<string, OutboxEvent[]>();
+    for (const e of events) {
+      const list = byMeeting.get(e.meetingId);
+      if (list) list.push(e);
+      else byMeeting.set(e.meetingId, [e]);
+    }
+    try {
+      await Promise.all(
+        [...byMeeting.values()].map(async (list) => {
+          for (const e of list) await this.#publishOne(e);
+        }),
+      );
+    } catch (err) {
+      for (const e of events) this.#unsettled.delete(e.id);
+      throw err;
+    }
+    for (const e of events) {
+      const forgotten = this.#forgetter.submit(e.id).finally(() => {
+        this.#unsettled.delete(e.id);
+        this.#forgetting.delete(forgotten);
+      });
+      this.#forgetting.add(forgotten);
+    }
+  }
+
+  /** Waits until published events are cleared (on shutdown, so a restart does not publish them again). */
+  async settle(): Promise<void> {
+    while (this.#forgetting.size > 0) await Promise.all([...this.#forgetting]);
+  }
+
+  /** Publishes events whose publisher did not finish (crashed) — safe on every replica at once. */
+  async relay(olderThan: Date, limit: number): Promise<number> {
+    return this.#db.asService(async (tx) => {
+      const { rows } = await tx.query<OutboxRow>(
+        `select event_id, meeting_id, subject, body, event_time from video_meeting_outbox
+         where event_time <= $1 order by seq limit $2 for update skip locked`,
+        [olderThan, limit],
+      );
+      // Events this process is still publishing or clearing are left to it.
+      const events = rows.map(fromRow).filter((e) => !this.#unsettled.has(e.id));
+      if (events.length === 0) return 0;
+      for (const e of events) {
+        await this.#publishOne(e);
+        this.#logger.info({ meetingId: e.meetingId, eventId: e.id }, 'published a stranded event');
+      }
+      await tx.query('delete from video_meeting_outbox where event_id = any($1::text[])', [events.map((e) => e.id)]);
+      return events.length;
+    });
+  }
+
+  async #publishOne(e: OutboxEvent): Promise<void> {
+    await withSpan(`publish ${e.subject}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': e.subject } }, async () => {
+      const h = cloudEventHeaders(e.subject, eventSource, { id: e.id, time: e.time });
+      injectTraceContext(h);
+      await this.#js.publish(e.subject, encoder.encode(e.body), { headers: h, msgID: e.id });
+    });
+  }
+}

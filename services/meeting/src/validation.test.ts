@@ -1,0 +1,55 @@
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { ServiceError } from '@lessoncall/kit';
+import { describe, expect, it } from 'vitest';
+import { normalizeClientKey, requireMeetingId, validateNewMeeting } from './validation';
+
+const tutor = '11111111-1111-4111-8111-111111111111';
+const student = '22222222-2222-4222-8222-222222222222';
+const good = {
+  bookingId: 'b-1',
+  tutorId: tutor.toUpperCase(),
+  studentId: student,
+  scheduledStart: timestampFromDate(new Date('2026-03-01T10:00:00Z')),
+  scheduledEnd: timestampFromDate(new Date('2026-03-01T11:00:00Z')),
+  title: 'Algebra',
+  tutorName: '',
+  studentName: '',
+};
+
+function fieldOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ServiceError);
+    expect((err as ServiceError).code).toBe('invalid_request');
+    return (err as ServiceError).field;
+  }
+  return undefined;
+}
+
+describe('booking validation', () => {
+  it('accepts a booking and normalises user ids', () => {
+    const m = validateNewMeeting(good);
+    expect(m).toMatchObject({ bookingId: 'b-1', tutorId: tutor, studentId: student, title: 'Algebra' });
+    expect(m.scheduledEnd.toISOString()).toBe('2026-03-01T11:00:00.000Z');
+  });
+
+  it('names the field of every problem', () => {
+    expect(fieldOf(() => validateNewMeeting({ ...good, bookingId: '' }))).toBe('bookingId');
+    expect(fieldOf(() => validateNewMeeting({ ...good, bookingId: 'x'.repeat(201) }))).toBe('bookingId');
+    expect(fieldOf(() => validateNewMeeting({ ...good, tutorId: 'tutor-1' }))).toBe('tutorId');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentId: '' }))).toBe('studentId');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentId: tutor }))).toBe('studentId');
+    expect(fieldOf(() => validateNewMeeting({ ...good, scheduledStart: undefined }))).toBe('scheduledStart');
+    expect(fieldOf(() => validateNewMeeting({ ...good, scheduledEnd: undefined }))).toBe('scheduledEnd');
+    expect(fieldOf(() => validateNewMeeting({ ...good, scheduledEnd: good.scheduledStart }))).toBe('scheduledEnd');
+    expect(fieldOf(() => validateNewMeeting({ ...good, title: 't'.repeat(201) }))).toBe('title');
+    expect(fieldOf(() => requireMeetingId('MID-123'))).toBe('meetingId');
+  });
+
+  it('bounds client keys and drops empty ones', () => {
+    expect(normalizeClientKey('  ')).toBeUndefined();
+    expect(normalizeClientKey(' 10.0.0.1 ')).toBe('10.0.0.1');
+    expect(normalizeClientKey('k'.repeat(500))).toHaveLength(200);
+  });
+});

@@ -1,0 +1,220 @@
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { decode, encode, ManualClock, type ServiceError, toJson } from '@lessoncall/kit';
+import { type Harness, setup } from '@lessoncall/kit/testing';
+import {
+  AttendanceRequestSchema,
+  AttendanceResponseSchema,
+  CreateMeetingRequestSchema,
+  CreateMeetingResponseSchema,
+  EndMeetingRequestSchema,
+  EndMeetingResponseSchema,
+  MeetingEndedSchema,
+  MeetingStartedSchema,
+  ParticipantJoinedSchema,
+  ParticipantLeftSchema,
+  rpc,
+  subjects,
+} from '@lessoncall/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MeetingService } from '../src/index';
+import { bookingBody, call, lastEvent, publish, start, stranger, student, subjectCounts, tutor } from './helpers';
+
+const minute = 60_000;
+const lessonStart = new Date('2026-09-01T10:00:00Z');
+const at = (minutesFromStart: number) => new Date(lessonStart.getTime() + minutesFromStart * minute);
+
+describe('meeting lifecycle', () => {
+  let h: Harness;
+  let svc: MeetingService;
+  const clock = new ManualClock(at(-10));
+
+  beforeAll(async () => {
+    h = await setup({ postgres: true });
+    svc = await start(h, clock);
+  });
+  afterAll(async () => {
+    await svc.stop();
+    await h.cleanup();
+  });
+
+  const create = async (bookingId: string, startAt = lessonStart) =>
+    (await call(h.nc, rpc.meetingCreate, CreateMeetingRequestSchema, { ...bookingBody(bookingId, startAt), actorIsService: true }, CreateMeetingResponseSchema))
+      .meeting!.meetingId;
+  const end = (meetingId: string, userId = tutor) => call(h.nc, rpc.meetingEnd, EndMeetingRequestSchema, { meetingId, userId }, EndMeetingResponseSchema);
+  const status = async (meetingId: string) =>
+    (await h.db!.pool.query('select status, started_at, end_reason from video_meetings where meeting_id = $1', [meetingId])).rows[0];
+  const eventCount = async (kind: string, meetingId: string) => Object.values(await subjectCounts(h, `meeting.${kind}.${meetingId}`))[0] ?? 0;
+  const participantsIdle = () =>
+    expect
+      .poll(
+        async () => {
+          const c = await h.jsm.consumers.info('PARTICIPANTS', 'meeting-participants');
+          return c.num_pending + c.num_ack_pending;
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(0);
+
+  let session = 0;
+  /** A participant session, as the participant service records it and announces it. */
+  const join = async (meetingId: string, userId: string, joinedAt: Date) => {
+    const sessionId = `session-${++session}-abcdef`;
+    await h.db!.pool.query('insert into video_participants (meeting_id, user_id, user_type, session_id, joined_at) values ($1, $2, $3, $4, $5)', [
+      meetingId,
+      userId,
+      userId === tutor ? 'tutor' : 'student',
+      sessionId,
+      joinedAt,
+    ]);
+    const participant = {
+      sessionId,
+      meetingId,
+      userId,
+      userType: userId === tutor ? 'tutor' : 'student',
+      joinedAt: timestampFromDate(joinedAt),
+      connected: true,
+    };
+    await publish(h, subjects.participantJoined(meetingId), ParticipantJoinedSchema, { participant }, { id: `joined-${sessionId}` });
+    return sessionId;
+  };
+  const leave = async (meetingId: string, sessionId: string, leftAt: Date) => {
+    await h.db!.pool.query("update video_participants set left_at = $2, left_reason = 'left' where session_id = $1", [sessionId, leftAt]);
+    await publish(
+      h,
+      subjects.participantLeft(meetingId),
+      ParticipantLeftSchema,
+      { participant: { sessionId, meetingId }, reason: 'left' },
+      { id: `left-${sessionId}` },
+    );
+  };
+
+  it('the first participant.joined starts the meeting; meeting.started is published once', async () => {
+    clock.set(at(-5));
+    const id = await create('life-start');
+    await join(id, tutor, at(-5));
+    await join(id, student, at(-4));
+    await expect.poll(async () => (await status(id)).status, { timeout: 5_000 }).toBe('active');
+    await participantsIdle();
+    expect((await status(id)).started_at).toEqual(at(-5));
+    expect(await eventCount('started', id)).toBe(1);
+    const started = await lastEvent(h, subjects.meetingStarted(id), MeetingStartedSchema);
+    expect(started).toMatchObject({ id: `meeting.started:${id}`, body: { meeting: { status: 'active' } } });
+  });
+
+  it('only the tutor ends a lesson; meeting.ended carries the attendance the participant service reports', async () => {
+    clock.set(at(0));
+    const id = await create('life-end');
+    await join(id, tutor, at(0));
+    await expect.poll(async () => (await status(id)).status, { timeout: 5_000 }).toBe('active');
+
+    expect((await end(id, student).catch((e: ServiceError) => e)) as ServiceError).toMatchObject({ code: 'forbidden' });
+    expect((await end(id, stranger).catch((e: ServiceError) => e)) as ServiceError).toMatchObject({ code: 'not_a_participant' });
+    expect((await end('MID-ZZZZZZZZZZZZZZZZ').catch((e: ServiceError) => e)) as ServiceError).toMatchObject({ code: 'meeting_not_found' });
+
+    const asked: { meetingId: string; actorIsService: boolean }[] = [];
+    const attendance = h.nc.subscribe(rpc.participantAttendance, {
+      callback: (_, m) => {
+        const req = decode(AttendanceRequestSchema, m.data);
+        asked.push({ meetingId: req.meetingId, actorIsService: req.actorIsService });
+        m.respond(
+          encode(AttendanceResponseSchema, {
+            attendance: { meetingId: req.meetingId, entries: [{ userId: tutor, userType: 'tutor', connectedSeconds: 1_800, sessions: 1 }] },
+          }),
+        );
+      },
+    });
+    clock.set(at(30));
+    const ended = await end(id);
+    attendance.unsubscribe();
+    expect(ended.meeting?.status).toBe('completed');
+    expect(asked).toEqual([{ meetingId: id, actorIsService: true }]);
+    const e = await lastEvent(h, subjects.meetingEnded(id), MeetingEndedSchema);
+    expect(e.id).toBe(`meeting.ended:${id}`);
+    expect(e.body.reason).toBe('ended_by_tutor');
+    expect(e.body.attendance?.entries).toMatchObject([{ userId: tutor, connectedSeconds: 1_800 }]);
+
+    // Ending again answers the ended lesson and publishes nothing more.
+    expect((await end(id)).meeting?.status).toBe('completed');
+    expect(await eventCount('ended', id)).toBe(1);
+  });
+
+  it('without a participant service, meeting.ended goes out without attendance rather than waiting', async () => {
+    clock.set(at(0));
+    const id = await create('life-end-alone');
+    await end(id);
+    const e = await lastEvent(h, subjects.meetingEnded(id), MeetingEndedSchema);
+    expect(e.body.reason).toBe('ended_by_tutor');
+    expect(e.body.attendance).toBeUndefined();
+  });
+
+  it('the last participant leaving after the scheduled end completes the meeting; leaving earlier does not', async () => {
+    clock.set(at(-1));
+    const late = await create('life-last-left');
+    const early = await create('life-left-early');
+    const tutorSession = await join(late, tutor, at(-1));
+    const studentSession = await join(late, student, at(0));
+    const earlySession = await join(early, tutor, at(0));
+    await expect.poll(async () => [(await status(late)).status, (await status(early)).status], { timeout: 5_000 }).toEqual(['active', 'active']);
+
+    clock.set(at(30));
+    await leave(early, earlySession, at(30));
+    await participantsIdle(); // handled at 10:30, before the clock moves on
+    clock.set(at(61));
+    await leave(late, studentSession, at(61));
+    await participantsIdle();
+    expect((await status(late)).status).toBe('active'); // the tutor is still there
+    expect((await status(early)).status).toBe('active'); // left before the end: may come back
+
+    clock.set(at(62));
+    await leave(late, tutorSession, at(62));
+    await expect.poll(async () => (await status(late)).end_reason, { timeout: 5_000 }).toBe('last_participant_left');
+    expect((await status(late)).status).toBe('completed');
+    expect((await lastEvent(h, subjects.meetingEnded(late), MeetingEndedSchema)).body.reason).toBe('last_participant_left');
+  });
+
+  it('the sweep closes meetings whose window passed, once, even with every replica sweeping at once', async () => {
+    clock.set(at(0));
+    const pending = await create('life-sweep-pending');
+    const active = await create('life-sweep-active');
+    const later = await create('life-sweep-later', at(120));
+    await join(active, student, at(0));
+    await expect.poll(async () => (await status(active)).status, { timeout: 5_000 }).toBe('active');
+
+    clock.set(at(74));
+    expect((await svc.sweep()).closed).toBe(0);
+    clock.set(at(75));
+    const replica = await start(h, clock);
+    try {
+      const results = await Promise.all([svc.sweep(), replica.sweep(), svc.sweep(), replica.sweep()]);
+      expect(results.reduce((n, r) => n + r.closed, 0)).toBeGreaterThanOrEqual(2);
+    } finally {
+      await replica.stop();
+    }
+    for (const id of [pending, active]) {
+      expect(await status(id)).toMatchObject({ status: 'completed', end_reason: 'window_closed' });
+      expect(await eventCount('ended', id)).toBe(1);
+      expect((await lastEvent(h, subjects.meetingEnded(id), MeetingEndedSchema)).body.reason).toBe('window_closed');
+    }
+    expect((await status(later)).status).toBe('pending');
+    expect((await svc.sweep()).closed).toBe(0);
+  });
+
+  it('an event stranded by a crash between commit and publish is published by the sweep under its own id', async () => {
+    clock.set(at(100));
+    const id = await create('life-stranded', at(120));
+    const body = toJson(MeetingStartedSchema, { meeting: { meetingId: id, status: 'active' } });
+    await h.db!.pool.query('insert into video_meeting_outbox (event_id, meeting_id, subject, body, event_time) values ($1, $2, $3, $4, $5)', [
+      `meeting.started:${id}`,
+      id,
+      subjects.meetingStarted(id),
+      body,
+      clock.now(),
+    ]);
+    expect((await svc.sweep()).relayed).toBe(0); // its publisher may still be at work
+    clock.advance(10_000);
+    expect((await svc.sweep()).relayed).toBe(1);
+    expect((await lastEvent(h, subjects.meetingStarted(id), MeetingStartedSchema)).id).toBe(`meeting.started:${id}`);
+    // Published events are cleared just after their publish.
+    await expect.poll(async () => (await h.db!.pool.query('select count(*)::int as n from video_meeting_outbox')).rows[0].n, { timeout: 5_000 }).toBe(0);
+  });
+});
