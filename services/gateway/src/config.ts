@@ -7,7 +7,10 @@ export const configSchema = {
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
   /** Identifies this replica (the pod name in Kubernetes). */
-  GATEWAY_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default(`gw-${process.pid}`),
+  GATEWAY_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default(`gw-${process.pid}`),
   /** HS256 secret of the Supabase project (legacy JWT secret). One of JWT_SECRET / JWT_JWKS_URL is required. */
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** The project's JWKS (asymmetric signing keys), e.g. https://<ref>.supabase.co/auth/v1/.well-known/jwks.json */
