@@ -49,5 +49,13 @@ ensure_pnpm() {
 
 ensure_node_modules() {
   say "installing node modules"
-  (cd "$ROOT" && CI=true pnpm install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:|\+{3,})' | tail -5) >&2
+  local log
+  log=$(mktemp)
+  if (cd "$ROOT" && CI=true pnpm install --frozen-lockfile --reporter=append-only >"$log" 2>&1); then
+    rm -f "$log"
+  else
+    tail -n 30 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
 }
