@@ -195,13 +195,22 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
     );
   };
 
+  // When the connection closes under the consumer, end the iteration instead of waiting forever.
+  void nc.closed().then(() => messages.stop());
   const done = (async () => {
-    for await (const m of messages) {
-      const p = process(m).catch((err) => logger.error({ err }, 'consumer crashed on a message'));
-      inFlight.add(p);
-      void p.finally(() => inFlight.delete(p));
-      // Bounded parallelism: the batch size is the concurrency limit.
-      if (inFlight.size >= (options.batch ?? 256)) await Promise.race(inFlight);
+    try {
+      for await (const m of messages) {
+        const p = process(m).catch((err) => logger.error({ err }, 'consumer crashed on a message'));
+        inFlight.add(p);
+        void p.finally(() => inFlight.delete(p));
+        // Bounded parallelism: the batch size is the concurrency limit.
+        if (inFlight.size >= (options.batch ?? 256)) await Promise.race(inFlight);
+      }
+    } catch (err) {
+      // The iterator throws when the connection closes under it (the process is going away);
+      // unacked messages are redelivered to whoever consumes next. Never an unhandled rejection.
+      if (nc.isClosed()) logger.warn({ err, durable: options.durable }, 'consumer stopped: connection closed');
+      else logger.error({ err, durable: options.durable }, 'consumer stopped');
     }
     await Promise.all(inFlight);
   })();

@@ -82,4 +82,39 @@ describe('events on JetStream', () => {
     expect(letter.reason).toMatch(/BookingConfirmed/);
     expect(exporter.getFinishedSpans().some((s) => s.name === 'consume booking.confirmed' && s.spanContext().traceId === publishedTraceId)).toBe(true);
   });
+
+  it('a consumer whose connection closes under it stops quietly; its messages go to the next consumer', async () => {
+    const { connect } = await import('nats');
+    const nc2 = await connect({ servers: h.nats.url });
+    const handled: string[] = [];
+    const schemaFor = (s: string) => (s === subjects.bookingConfirmed ? BookingConfirmedSchema : undefined);
+    const first = await consumeEvents({
+      nc: nc2,
+      js: nc2.jetstream(),
+      stream: 'BOOKINGS',
+      durable: 'kit-test',
+      logger,
+      schemaFor,
+      handle: async () => {
+        throw new Error('never finishes');
+      },
+    });
+    await publishEvent(h.js, subjects.bookingConfirmed, BookingConfirmedSchema, booking('b-3'), { id: 'evt-3', source: 'test' });
+    await new Promise((r) => setTimeout(r, 200));
+    await nc2.close();
+    await expect(first.done).resolves.toBeUndefined();
+    const second = await consumeEvents({
+      nc: h.nc,
+      js: h.js,
+      stream: 'BOOKINGS',
+      durable: 'kit-test',
+      logger,
+      schemaFor,
+      handle: async (e) => {
+        handled.push((e.body as ReturnType<typeof booking>).bookingId);
+      },
+    });
+    await expect.poll(() => handled, { timeout: 10_000 }).toContain('b-3');
+    await second.stop();
+  });
 });
