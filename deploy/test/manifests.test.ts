@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { containersOf, envOf, matches, matchesSelector, workloads } from './support/k8s';
 import { repoDir, SERVICES } from './support/paths';
-import { componentName, find, type Manifest, RELEASE, rendered, VALUE_SET_NAMES, VARIANTS } from './support/render';
+import { componentName, find, type Manifest, RELEASE, render, rendered, VALUE_SET_NAMES, VARIANTS } from './support/render';
 
 const ALL_SETS = [...VALUE_SET_NAMES, ...(Object.keys(VARIANTS) as (keyof typeof VARIANTS)[])];
 const msToSeconds = (ms: string) => Math.ceil(Number(ms) / 1000);
@@ -271,6 +271,17 @@ describe('coturn', () => {
       ]),
     );
     expect(conf(set)).not.toMatch(/static-auth-secret/);
+  });
+
+  it('during a secret rotation accepts the previous TURN secret too, from the same Secret', () => {
+    const plain = find(rendered('default'), 'Deployment', componentName('coturn')).spec.template.spec.containers[0];
+    expect(plain.args.filter((a: string) => a.startsWith('--static-auth-secret'))).toEqual(['--static-auth-secret=$(TURN_SECRET)']);
+    const manifests = render({ set: { 'coturn.previousSecretKey': 'TURN_SECRET_PREVIOUS' } });
+    const [c] = find(manifests, 'Deployment', componentName('coturn')).spec.template.spec.containers;
+    expect(c.args).toContain('--static-auth-secret=$(TURN_SECRET)');
+    expect(c.args).toContain('--static-auth-secret=$(TURN_SECRET_PREVIOUS)');
+    const env = envOf(c, manifests);
+    expect(env.get('TURN_SECRET_PREVIOUS')?.valueFrom?.secretKeyRef).toEqual({ ...env.get('TURN_SECRET')?.valueFrom?.secretKeyRef, key: 'TURN_SECRET_PREVIOUS' });
   });
 
   it.each(ALL_SETS)('%s: gets the TURN secret from the Secret the turn service reads, and the relay port range', (set) => {
