@@ -19,7 +19,8 @@ export async function startGateway(
 ): Promise<Gateway> {
   const runtime = await createRuntime('gateway', config, { logger: options.logger, telemetry: options.telemetry });
   const verifier = options.verifier ?? createTokenVerifier(config);
-  const app = createRestApp({ config, runtime, verifier });
+  let draining = false;
+  const app = createRestApp({ config, runtime, verifier, isDraining: () => draining });
   const server = createServer(app);
   const ws = attachWebSocket({ server, config, runtime, verifier });
   await new Promise<void>((resolve, reject) => {
@@ -33,6 +34,7 @@ export async function startGateway(
     port,
     runtime,
     async stop() {
+      draining = true;
       await ws.drain(config.DRAIN_TIMEOUT_MS);
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -310,7 +310,12 @@ describe('gateway WebSocket /api/video/ws', () => {
     try {
       const tutor = await joined(m, 'tutor', doomed);
       const idle = await open(doomed);
+      expect((await fetch(`${doomed.url}/readyz`)).status).toBe(200);
       const stopping = doomed.stop();
+      // Out of the load balancer first, so no new socket lands on a replica that is leaving.
+      const readyWhileDraining = await fetch(`${doomed.url}/readyz`);
+      expect(readyWhileDraining.status).toBe(503);
+      expect(await readyWhileDraining.json()).toMatchObject({ status: 'draining' });
       const reconnect = await tutor.c.next('reconnect');
       expect(reconnect.afterMs).toBeLessThanOrEqual(500);
       expect((await tutor.c.closed).code).toBe(1012);

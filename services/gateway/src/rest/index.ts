@@ -23,6 +23,8 @@ export interface RestAppOptions {
   runtime: Runtime;
   verifier: TokenVerifier;
   clock?: Clock;
+  /** True once the gateway is shutting down: /readyz answers 503. */
+  isDraining?: () => boolean;
 }
 
 const openApiRoute = (document: () => JsonSchema): AnyRoute =>
@@ -41,9 +43,14 @@ const openApiRoute = (document: () => JsonSchema): AnyRoute =>
   });
 
 /** Every route the app serves, in the order it matches them. The OpenAPI document is built from this list. */
-export function restRoutes(config: GatewayConfig, runtime: Runtime, document: () => JsonSchema = () => ({})): { ops: AnyRoute[]; api: AnyRoute[] } {
+export function restRoutes(
+  config: GatewayConfig,
+  runtime: Runtime,
+  document: () => JsonSchema = () => ({}),
+  isDraining?: () => boolean,
+): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
-    ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000)),
+    ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
     api: [...meetingRoutes(config, runtime), ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []), openApiRoute(document)],
   };
 }
@@ -52,7 +59,7 @@ export function restRoutes(config: GatewayConfig, runtime: Runtime, document: ()
  * The REST API: /api/video/* translated to NATS requests, the dev issuer when enabled,
  * probes and metrics, and the web app when WEB_DIST_DIR is set.
  */
-export function createRestApp({ config, runtime, verifier, clock = systemClock }: RestAppOptions): Express {
+export function createRestApp({ config, runtime, verifier, clock = systemClock, isDraining }: RestAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -69,7 +76,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock }
       },
     );
     return openapi;
-  });
+  }, isDraining);
 
   const limiter = createRateLimiter({
     js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),

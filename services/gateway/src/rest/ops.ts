@@ -31,7 +31,7 @@ async function natsCheck(runtime: Runtime, timeoutMs: number): Promise<string> {
 }
 
 /** Probes and metrics. The gateway holds no Postgres: it is ready when NATS answers. */
-export function opsRoutes(runtime: Runtime, readyTimeoutMs: number): AnyRoute[] {
+export function opsRoutes(runtime: Runtime, readyTimeoutMs: number, isDraining: () => boolean = () => false): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -56,6 +56,8 @@ export function opsRoutes(runtime: Runtime, readyTimeoutMs: number): AnyRoute[] 
       responses: { 200: { description: 'Ready', schema: ref('Health') }, 503: { description: 'Not ready', schema: ref('Health') } },
       problems: [],
       async handler() {
+        // A draining replica leaves the load balancer first, so no new socket lands on it.
+        if (isDraining()) return { status: 503, body: { status: 'draining', checks: {} } };
         const nats = await natsCheck(runtime, readyTimeoutMs);
         const ready = nats === 'ok';
         return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks: { nats } } };
