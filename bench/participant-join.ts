@@ -14,7 +14,6 @@
  * first join starts it), as in production. For comparison each run is followed by the same load
  * on svc.meeting.verify_join alone. Writes bench/results/participant-join.json.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -23,16 +22,9 @@ import { createLogger, request } from '@lessoncall/kit';
 import { repoRoot, setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, startParticipantService } from '@lessoncall/participant';
-import {
-  generateMeetingId,
-  generatePasscode,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  rpc,
-  VerifyJoinRequestSchema,
-  VerifyJoinResponseSchema,
-} from '@lessoncall/proto';
+import { JoinRequestSchema, JoinResponseSchema, rpc, VerifyJoinRequestSchema, VerifyJoinResponseSchema } from '@lessoncall/proto';
 import { loadTurnConfig, startTurnService } from '@lessoncall/turn';
+import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
 
 const totalJoins = Number(process.env.JOINS ?? 6_000);
 const concurrencies = (process.env.CONCURRENCY ?? '8,32,64').split(',').map(Number);
@@ -43,12 +35,7 @@ const logger = createLogger('bench', { level: 'warn' });
 type Mode = 'in-process' | 'worker-threads';
 type Role = 'all' | 'participant' | 'meeting+turn';
 
-interface Meeting {
-  meetingId: string;
-  passcode: string;
-  tutorId: string;
-  studentId: string;
-}
+type Meeting = BenchMeeting;
 
 interface Job {
   meeting: Meeting;
@@ -112,20 +99,7 @@ async function main() {
 
   /** Meetings open now, two joins each (tutor and student), inserted in bulk. */
   async function meetings(n: number): Promise<Job[]> {
-    const ms: Meeting[] = Array.from({ length: n }, () => ({
-      meetingId: generateMeetingId(),
-      passcode: generatePasscode(),
-      tutorId: randomUUID(),
-      studentId: randomUUID(),
-    }));
-    await db.asService((tx) =>
-      tx.query(
-        `insert into video_meetings (meeting_id, booking_id, tutor_id, student_id, passcode, scheduled_start, scheduled_end)
-         select m, 'bench-' || m, t::uuid, s::uuid, p, now() - interval '1 minute', now() + interval '1 hour'
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as x(m, t, s, p)`,
-        [ms.map((m) => m.meetingId), ms.map((m) => m.tutorId), ms.map((m) => m.studentId), ms.map((m) => m.passcode)],
-      ),
-    );
+    const ms = await insertOpenMeetings(db, n);
     // All tutors, then all students: concurrent joins mostly hit different meetings.
     return [...ms.map((meeting) => ({ meeting, userId: meeting.tutorId })), ...ms.map((meeting) => ({ meeting, userId: meeting.studentId }))];
   }

@@ -32,18 +32,14 @@ import {
   rpc,
 } from '@lessoncall/proto';
 import autocannon from 'autocannon';
+import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
 
 const duration = Number(process.env.DURATION ?? 10);
 const connectionsList = (process.env.CONNECTIONS ?? '32,64').split(',').map(Number);
 const joinsPerRun = Number(process.env.JOINS ?? 12_000);
 const getMeetings = 500;
 
-interface Meeting {
-  meetingId: string;
-  passcode: string;
-  tutorId: string;
-  studentId: string;
-}
+type Meeting = BenchMeeting;
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
@@ -185,24 +181,7 @@ async function main() {
   );
   const bareGateway = `http://127.0.0.1:${barePort}`;
 
-  /** Meetings open now, inserted in bulk (creating them is not what is measured). */
-  async function meetings(n: number): Promise<Meeting[]> {
-    const ms: Meeting[] = Array.from({ length: n }, () => ({
-      meetingId: generateMeetingId(),
-      passcode: generatePasscode(),
-      tutorId: randomUUID(),
-      studentId: randomUUID(),
-    }));
-    await db.asService((tx) =>
-      tx.query(
-        `insert into video_meetings (meeting_id, booking_id, tutor_id, student_id, passcode, scheduled_start, scheduled_end)
-         select m, 'bench-' || m, t::uuid, s::uuid, p, now() - interval '1 minute', now() + interval '1 hour'
-         from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as x(m, t, s, p)`,
-        [ms.map((m) => m.meetingId), ms.map((m) => m.tutorId), ms.map((m) => m.studentId), ms.map((m) => m.passcode)],
-      ),
-    );
-    return ms;
-  }
+  const meetings = (n: number): Promise<Meeting[]> => insertOpenMeetings(db, n);
 
   const standInMeetings = (n: number): Meeting[] =>
     Array.from({ length: n }, () => ({ meetingId: generateMeetingId(), passcode: generatePasscode(), tutorId: randomUUID(), studentId: randomUUID() }));
