@@ -42,10 +42,10 @@ export interface RuntimeOptions {
 }
 
 export async function createRuntime(service: string, config: RuntimeConfig, options: RuntimeOptions = {}): Promise<Runtime> {
-  const telemetry: Telemetry =
-    options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const logger = options.logger ?? createLogger(service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
   const registry = createMetrics(service);
+  const telemetry: Telemetry =
+    options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, registry });
   const nc = await connectNats({ url: config.NATS_URL, name: service, logger });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();

@@ -6,6 +6,8 @@ import { BatchSpanProcessor, type SpanExporter, SimpleSpanProcessor } from '@ope
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { MsgHdrs } from 'nats';
+import type { Registry } from 'prom-client';
+import { exportMetricsOverOtlp } from './otlp-metrics';
 
 export { SpanKind };
 export type { Span };
@@ -15,6 +17,9 @@ export interface TelemetryOptions {
   otlpEndpoint?: string | undefined;
   /** Tests pass an in-memory exporter. */
   exporter?: SpanExporter;
+  /** With otlpEndpoint: the Prometheus registry whose metrics are also exported over OTLP. */
+  registry?: Registry;
+  metricsIntervalMs?: number;
 }
 
 export interface Telemetry {
@@ -29,12 +34,20 @@ export function setupTelemetry(service: string, options: TelemetryOptions = {}):
     const url = `${options.otlpEndpoint.replace(/\/$/, '')}/v1/traces`;
     spanProcessors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
   }
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: service }),
-    spanProcessors,
-  });
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: service });
+  const provider = new NodeTracerProvider({ resource, spanProcessors });
   provider.register({ propagator: new W3CTraceContextPropagator() });
-  return { shutdown: () => provider.shutdown() };
+  const meters =
+    options.otlpEndpoint && options.registry
+      ? exportMetricsOverOtlp({ endpoint: options.otlpEndpoint, registry: options.registry, resource, intervalMs: options.metricsIntervalMs })
+      : undefined;
+  return {
+    async shutdown() {
+      // The first flush also discovers metric families registered since the last export.
+      await meters?.forceFlush().catch(() => {});
+      await Promise.all([provider.shutdown(), meters?.shutdown()]);
+    },
+  };
 }
 
 export const tracer = () => trace.getTracer('lessoncall');
