@@ -281,7 +281,10 @@ describe('coturn', () => {
     expect(c.args).toContain('--static-auth-secret=$(TURN_SECRET)');
     expect(c.args).toContain('--static-auth-secret=$(TURN_SECRET_PREVIOUS)');
     const env = envOf(c, manifests);
-    expect(env.get('TURN_SECRET_PREVIOUS')?.valueFrom?.secretKeyRef).toEqual({ ...env.get('TURN_SECRET')?.valueFrom?.secretKeyRef, key: 'TURN_SECRET_PREVIOUS' });
+    expect(env.get('TURN_SECRET_PREVIOUS')?.valueFrom?.secretKeyRef).toEqual({
+      ...env.get('TURN_SECRET')?.valueFrom?.secretKeyRef,
+      key: 'TURN_SECRET_PREVIOUS',
+    });
   });
 
   it.each(ALL_SETS)('%s: gets the TURN secret from the Secret the turn service reads, and the relay port range', (set) => {

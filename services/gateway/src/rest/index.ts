@@ -66,17 +66,22 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   app.set('trust proxy', config.TRUST_PROXY_HOPS);
 
   let openapi: JsonSchema | undefined;
-  const routes = restRoutes(config, runtime, () => {
-    openapi ??= buildOpenApi(
-      [...routes.ops, ...routes.api],
-      { ...protoJsonSchemas(restMessages), ...restSchemas, ...devSchemas, ...opsSchemas },
-      {
-        title: 'lessoncall gateway',
-        version: '1.0.0',
-      },
-    );
-    return openapi;
-  }, isDraining);
+  const routes = restRoutes(
+    config,
+    runtime,
+    () => {
+      openapi ??= buildOpenApi(
+        [...routes.ops, ...routes.api],
+        { ...protoJsonSchemas(restMessages), ...restSchemas, ...devSchemas, ...opsSchemas },
+        {
+          title: 'lessoncall gateway',
+          version: '1.0.0',
+        },
+      );
+      return openapi;
+    },
+    isDraining,
+  );
 
   const limiter = createRateLimiter({
     js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
