@@ -11,7 +11,7 @@ export function webCsp(supabaseUrl: string | undefined): string {
     `connect-src ${connect.join(' ')}`,
     "media-src 'self' blob:",
     "img-src 'self' data: blob:",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self'",
     "script-src 'self'",
     "object-src 'none'",
     "base-uri 'self'",
