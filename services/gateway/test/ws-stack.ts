@@ -1,21 +1,14 @@
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { request } from '@lessoncall/kit';
 import { type Harness, repoRoot, waitFor } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
+import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
-import { CreateMeetingRequestSchema, CreateMeetingResponseSchema, rpc } from '@lessoncall/proto';
 import { loadSignalingConfig, type SignalingService, startSignalingService } from '@lessoncall/signaling';
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 
-export interface TestMeeting {
-  meetingId: string;
-  passcode: string;
-  tutorId: string;
-  studentId: string;
-}
+export type { TestMeeting };
 
 export interface Backend {
   meeting: MeetingService;
@@ -56,29 +49,9 @@ export async function startBackend(h: Harness, options: BackendOptions = {}): Pr
     participant,
     signaling,
     turn,
-    async createMeeting() {
-      const tutorId = randomUUID();
-      const studentId = randomUUID();
-      const start = new Date(Date.now() - 60_000);
-      const res = await request(
-        h.nc,
-        rpc.meetingCreate,
-        CreateMeetingRequestSchema,
-        {
-          bookingId: `bk-${randomUUID()}`,
-          tutorId,
-          studentId,
-          scheduledStart: timestampFromDate(start),
-          scheduledEnd: timestampFromDate(new Date(start.getTime() + 3_600_000)),
-          tutorName: 'Tutor',
-          studentName: 'Student',
-          actorIsService: true,
-        },
-        CreateMeetingResponseSchema,
-        { timeoutMs: 5_000 },
-      );
-      return { meetingId: res.meeting?.meetingId ?? '', passcode: res.passcode, tutorId, studentId };
-    },
+    // Scheduled to start a minute ago, for an hour: joinable now.
+    createMeeting: () => createTestMeeting(h.nc, { start: new Date(Date.now() - 60_000), tutorName: 'Tutor', studentName: 'Student' }),
+
     async stop() {
       await Promise.all(signaling.map((s) => s.stop()));
       await turn?.stop();

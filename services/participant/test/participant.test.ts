@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { createLogger, ManualClock, publishEvent, request, ServiceError } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
@@ -8,8 +8,6 @@ import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
   BookingCancelledSchema,
-  CreateMeetingRequestSchema,
-  CreateMeetingResponseSchema,
   EndMeetingRequestSchema,
   EndMeetingResponseSchema,
   JoinRequestSchema,
@@ -31,18 +29,13 @@ import {
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '../src/index';
+import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
 
 const logger = createLogger('participant-test', { level: 'silent' });
 const turnUrl = 'turn:127.0.0.1:3478?transport=udp';
 const graceSeconds = 20;
 
-interface Meeting {
-  meetingId: string;
-  passcode: string;
-  bookingId: string;
-  tutorId: string;
-  studentId: string;
-}
+type Meeting = TestMeeting;
 
 interface StoredEvent {
   subject: string;
@@ -115,27 +108,8 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
   };
   const at = (iso: string) => new Date(iso);
 
-  async function createMeeting(start: Date, minutes = 60): Promise<Meeting> {
-    const tutorId = randomUUID();
-    const studentId = randomUUID();
-    const bookingId = `bk-${randomUUID()}`;
-    const r = await call(
-      rpc.meetingCreate,
-      CreateMeetingRequestSchema,
-      {
-        bookingId,
-        tutorId,
-        studentId,
-        scheduledStart: timestampFromDate(start),
-        scheduledEnd: timestampFromDate(new Date(start.getTime() + minutes * 60_000)),
-        tutorName: 'Tara Tutor',
-        studentName: 'Sam Student',
-        actorIsService: true,
-      },
-      CreateMeetingResponseSchema,
-    );
-    return { meetingId: r.meeting!.meetingId, passcode: r.passcode, bookingId, tutorId, studentId };
-  }
+  const createMeeting = (start: Date, minutes = 60): Promise<Meeting> =>
+    createTestMeeting(h.nc, { start, minutes, tutorName: 'Tara Tutor', studentName: 'Sam Student' });
 
   /** The events of one meeting on a stream, in stream order. */
   async function eventsOf(stream: string, meetingId: string): Promise<StoredEvent[]> {

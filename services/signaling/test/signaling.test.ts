@@ -1,13 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { createLogger, decode, ManualClock, publishCore, request } from '@lessoncall/kit';
 import { type Harness, setup, waitFor } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
 import {
-  CreateMeetingRequestSchema,
-  CreateMeetingResponseSchema,
   generateSessionId,
   JoinRequestSchema,
   JoinResponseSchema,
@@ -21,16 +17,12 @@ import {
 import type { Subscription } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSignalingConfig, type SignalingService, startSignalingService } from '../src/index';
+import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
 
 const logger = createLogger('signaling-test', { level: 'silent' });
 const start = new Date('2026-03-01T10:00:00Z');
 
-interface Meeting {
-  meetingId: string;
-  passcode: string;
-  tutorId: string;
-  studentId: string;
-}
+type Meeting = TestMeeting;
 
 /** What the gateway holding a session's socket would receive on signal.deliver.<sessionId>. */
 interface Inbox {
@@ -70,26 +62,7 @@ describe('signaling: two replicas on real NATS, with the real participant and me
 
   // --- helpers ---------------------------------------------------------------------------
 
-  async function createMeeting(): Promise<Meeting> {
-    const tutorId = randomUUID();
-    const studentId = randomUUID();
-    const r = await request(
-      h.nc,
-      rpc.meetingCreate,
-      CreateMeetingRequestSchema,
-      {
-        bookingId: `bk-${randomUUID()}`,
-        tutorId,
-        studentId,
-        scheduledStart: timestampFromDate(start),
-        scheduledEnd: timestampFromDate(new Date(start.getTime() + 3600_000)),
-        actorIsService: true,
-      },
-      CreateMeetingResponseSchema,
-      { timeoutMs: 5_000 },
-    );
-    return { meetingId: r.meeting!.meetingId, passcode: r.passcode, tutorId, studentId };
-  }
+  const createMeeting = (): Promise<Meeting> => createTestMeeting(h.nc, { start });
 
   const join = async (m: Meeting, userId: string): Promise<string> =>
     (
