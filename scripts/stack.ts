@@ -3,13 +3,12 @@
  * coturn, every service that exists, the gateway serving the built web app. Used by
  * `npm start` (scripts/start.sh) and by the browser tests.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { migrate } from '@lessoncall/kit';
-import { freePort, requireBinary, spawnServer, stopProcess, waitFor } from '@lessoncall/kit/testing';
+import { freePort, giveToPostgresUser, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
 import pg from 'pg';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
@@ -39,28 +38,8 @@ export interface Stack {
 
 const services = ['turn', 'meeting', 'participant', 'signaling', 'gateway'] as const;
 
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = netConnect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      res(true);
-    });
-    s.once('error', () => res(false));
-  });
-}
-
 async function portOr(preferred: number): Promise<number> {
   return (await tcpOpen(preferred)) ? freePort() : preferred;
-}
-
-function isRoot() {
-  return process.getuid?.() === 0;
-}
-
-function asPostgresUser(cmd: string, args: string[]) {
-  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
 }
 
 /** Secrets made once per checkout and kept in <dir>/secrets.env (git-ignored). */
@@ -106,24 +85,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const pgDir = join(dir, 'pg');
     const pgData = join(pgDir, 'data');
     mkdirSync(pgDir, { recursive: true });
-    if (isRoot()) {
-      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }));
-      const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
-      chownSync(pgDir, uid, gid);
-    }
+    giveToPostgresUser(pgDir);
     if (!options.persistent || !existsSync(join(pgData, 'PG_VERSION'))) {
-      if (existsSync(pgData)) execFileSync('rm', ['-rf', pgData]);
+      rmSync(pgData, { recursive: true, force: true });
       log('initialising Postgres');
-      asPostgresUser(join(pgBin, 'initdb'), ['-D', pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+      runAsPostgresUser(join(pgBin, 'initdb'), ['-D', pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
     }
     const pgPort = await portOr(54329);
     const fast = options.persistent ? '' : ' -c fsync=off -c synchronous_commit=off';
     try {
-      asPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
+      runAsPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
     } catch {
       // not running
     }
-    asPostgresUser(join(pgBin, 'pg_ctl'), [
+    runAsPostgresUser(join(pgBin, 'pg_ctl'), [
       '-D',
       pgData,
       '-o',
@@ -134,7 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       'start',
     ]);
     stops.push(async () => {
-      asPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
+      runAsPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
     });
     const databaseUrl = `postgres://postgres@127.0.0.1:${pgPort}/postgres`;
     await waitFor('postgres', async () => {

@@ -241,42 +241,12 @@ pg_apply() {
     _pg_err "pg_apply: no database URL (run pg_start or pass one)"
     return 1
   }
-  local root=$PG_REPO_ROOT
-  PG_APPLIED=0
-  pg_psql -d "$url" --single-transaction -f "$root/supabase/bootstrap/local.sql" || {
-    _pg_err "bootstrap failed: supabase/bootstrap/local.sql"
+  # One migration runner for everything: the one the harness and the local stack use.
+  local out
+  out=$(cd "$PG_REPO_ROOT" && pnpm exec tsx scripts/migrate.ts "$url") || {
+    _pg_err "bootstrap/migrations failed"
     return 1
   }
-  local files f base version name done_already skipped=0
-  files=$(find "$root/supabase/migrations" -maxdepth 1 -type f -name '*.sql' | LC_ALL=C sort)
-  while IFS= read -r f; do
-    [ -n "$f" ] || continue
-    base=$(basename "$f" .sql)
-    version=${base%%_*}
-    name=${base#*_}
-    [ "$name" != "$base" ] || name=""
-    if ! [[ $version =~ ^[0-9]+$ ]]; then
-      _pg_err "migration file name must be <digits>_<name>.sql: ${f#"$root"/}"
-      return 1
-    fi
-    done_already=$(pg_psql -d "$url" -tA -v version="$version" <<'SQL'
-select count(*) from supabase_migrations.schema_migrations where version = :'version';
-SQL
-    ) || return 1
-    if [ "$done_already" != 0 ]; then
-      skipped=$((skipped + 1))
-      continue
-    fi
-    pg_psql -d "$url" --single-transaction -v version="$version" -v name="$name" \
-      -f "$f" -f - <<'SQL' || {
-insert into supabase_migrations.schema_migrations (version, name)
-values (:'version', :'name');
-SQL
-      _pg_err "migration failed: ${f#"$root"/}"
-      return 1
-    }
-    _pg_log "applied ${f#"$root"/}"
-    PG_APPLIED=$((PG_APPLIED + 1))
-  done <<<"$files"
-  _pg_log "migrations: $PG_APPLIED applied, $skipped already recorded"
+  PG_APPLIED=${out#applied=}
+  _pg_log "migrations: $PG_APPLIED applied"
 }

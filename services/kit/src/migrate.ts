@@ -24,7 +24,8 @@ export async function migrate({ databaseUrl, supabaseDir, bootstrap = true }: Mi
     const files = (await readdir(join(supabaseDir, 'migrations'))).filter((f) => f.endsWith('.sql')).sort();
     for (const file of files) {
       const [version, ...rest] = file.replace(/\.sql$/, '').split('_');
-      if (!version || done.has(version)) continue;
+      if (!version || !/^[0-9]+$/.test(version)) throw new Error(`migration file name must be <digits>_<name>.sql: ${file}`);
+      if (done.has(version)) continue;
       const sql = await readFile(join(supabaseDir, 'migrations', file), 'utf8');
       await client.query('begin');
       try {

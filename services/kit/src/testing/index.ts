@@ -6,7 +6,7 @@ import { type PostgresServer, startPostgres } from './postgres';
 export { startNats, type NatsServer } from './nats-server';
 export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
-export { freePort, requireBinary, spawnServer, stopProcess, waitFor } from './process';
+export { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 
 export interface Harness {
   nats: NatsServer;

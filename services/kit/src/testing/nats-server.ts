@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, requireBinary, spawnServer, stopProcess, waitFor } from './process';
+import { freePort, requireBinary, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 
 export interface NatsServer {
   url: string;
@@ -10,17 +9,6 @@ export interface NatsServer {
   /** Kill -9 and start again on the same port and store: a NATS restart. */
   restart(): Promise<void>;
   stop(): Promise<void>;
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = netConnect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** A real nats-server with JetStream on a free port, its store in a temp dir. */

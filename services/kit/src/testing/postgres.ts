@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../migrate';
-import { freePort, isRoot, requireBinary, waitFor } from './process';
+import { freePort, giveToPostgresUser, requireBinary, runAsPostgresUser as run, waitFor } from './process';
 
 export interface PostgresServer {
   /** Superuser URL. */
@@ -20,17 +19,6 @@ export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../
 
 const pgBin = '/usr/lib/postgresql/15/bin';
 
-/** initdb and pg_ctl refuse root: run them as the unprivileged `postgres` user then. */
-function run(cmd: string, args: string[]): string {
-  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
-  try {
-    return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`${cmd} failed: ${e.stderr || e.stdout || e.message}`);
-  }
-}
-
 /**
  * A real PostgreSQL 15 in a temp dir on a free port, with the Supabase bootstrap and every
  * migration applied (unless `migrate: false`).
@@ -39,11 +27,7 @@ export async function startPostgres(options: { migrate?: boolean } = {}): Promis
   const initdb = requireBinary([join(pgBin, 'initdb')], 'postgresql-15');
   const pgCtl = join(pgBin, 'pg_ctl');
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-pg-'));
-  if (isRoot()) {
-    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-    await chown(dir, uid, gid);
-  }
+  giveToPostgresUser(dir);
   await chmod(dir, 0o700);
   const data = join(dir, 'data');
   run(initdb, ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);

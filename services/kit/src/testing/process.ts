@@ -1,6 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chownSync, existsSync } from 'node:fs';
+import { connect as netConnect, createServer } from 'node:net';
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -71,4 +71,34 @@ export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   await exited;
   clearTimeout(timer);
+}
+
+/** Whether something accepts TCP connections on a loopback port. */
+export function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** initdb and pg_ctl refuse root: run them as the unprivileged `postgres` user then. */
+export function runAsPostgresUser(cmd: string, args: string[]): string {
+  const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
+  try {
+    return execFileSync(file, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${cmd} failed: ${e.stderr || e.stdout || e.message}`);
+  }
+}
+
+/** When we are root, give a directory to the `postgres` user that will run the cluster in it. */
+export function giveToPostgresUser(dir: string): void {
+  if (!isRoot()) return;
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  chownSync(dir, id('-u'), id('-g'));
 }

@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { type NatsConnection, request } from '@lessoncall/kit';
+import { CreateMeetingRequestSchema, CreateMeetingResponseSchema, rpc } from '@lessoncall/proto';
+
+export interface TestMeeting {
+  meetingId: string;
+  passcode: string;
+  bookingId: string;
+  tutorId: string;
+  studentId: string;
+}
+
+export interface TestMeetingOptions {
+  /** Scheduled start (default: now). */
+  start?: Date;
+  minutes?: number;
+  tutorName?: string;
+  studentName?: string;
+  timeoutMs?: number;
+}
+
+/**
+ * A meeting for a new tutor and student, created over svc.meeting.create with the booking
+ * system's credential — what other services' tests need before anyone can join.
+ */
+export async function createTestMeeting(nc: NatsConnection, options: TestMeetingOptions = {}): Promise<TestMeeting> {
+  const start = options.start ?? new Date();
+  const tutorId = randomUUID();
+  const studentId = randomUUID();
+  const bookingId = `bk-${randomUUID()}`;
+  const res = await request(
+    nc,
+    rpc.meetingCreate,
+    CreateMeetingRequestSchema,
+    {
+      bookingId,
+      tutorId,
+      studentId,
+      scheduledStart: timestampFromDate(start),
+      scheduledEnd: timestampFromDate(new Date(start.getTime() + (options.minutes ?? 60) * 60_000)),
+      tutorName: options.tutorName ?? '',
+      studentName: options.studentName ?? '',
+      actorIsService: true,
+    },
+    CreateMeetingResponseSchema,
+    { timeoutMs: options.timeoutMs ?? 5_000 },
+  );
+  return { meetingId: res.meeting?.meetingId ?? '', passcode: res.passcode, bookingId, tutorId, studentId };
+}
