@@ -11,7 +11,7 @@
  * process. Writes bench/results/rest-join.json.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join as joinPath } from 'node:path';
@@ -21,8 +21,6 @@ import { freePort, repoRoot, setup, startNats } from '@lessoncall/kit/testing';
 import {
   GetMeetingRequestSchema,
   GetMeetingResponseSchema,
-  generateMeetingId,
-  generatePasscode,
   generateSessionId,
   JoinRequestSchema,
   JoinResponseSchema,
@@ -32,7 +30,7 @@ import {
   rpc,
 } from '@lessoncall/proto';
 import autocannon from 'autocannon';
-import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
+import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
 
 const duration = Number(process.env.DURATION ?? 10);
 const connectionsList = (process.env.CONNECTIONS ?? '32,64').split(',').map(Number);
@@ -183,8 +181,7 @@ async function main() {
 
   const meetings = (n: number): Promise<Meeting[]> => insertOpenMeetings(db, n);
 
-  const standInMeetings = (n: number): Meeting[] =>
-    Array.from({ length: n }, () => ({ meetingId: generateMeetingId(), passcode: generatePasscode(), tutorId: randomUUID(), studentId: randomUUID() }));
+  const standInMeetings = newMeetings;
 
   const tokens = new Map<string, string>();
   const tokenOf = async (userId: string) => {

@@ -1,15 +1,10 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { signDevToken } from '@lessoncall/gateway';
 import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
-import { generateMeetingId, generatePasscode } from '@lessoncall/proto';
+import { type BenchMeeting, insertOpenMeetings, newMeetings } from './meetings';
 import { type Proc, startProcess, waitReady } from './processes';
 
-export interface BenchMeeting {
-  meetingId: string;
-  passcode: string;
-  tutorId: string;
-  studentId: string;
-}
+export type { BenchMeeting };
 
 export interface Stack {
   h: Harness;
@@ -103,26 +98,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     gateways,
     signaling,
     backends,
-    async meetings(n) {
-      const ms: BenchMeeting[] = Array.from({ length: n }, () => ({
-        meetingId: generateMeetingId(),
-        passcode: generatePasscode(),
-        tutorId: randomUUID(),
-        studentId: randomUUID(),
-      }));
-      for (let i = 0; db && i < ms.length; i += 5_000) {
-        const chunk = ms.slice(i, i + 5_000);
-        await db.asService((tx) =>
-          tx.query(
-            `insert into video_meetings (meeting_id, booking_id, tutor_id, student_id, passcode, scheduled_start, scheduled_end)
-             select m, 'bench-' || m, t::uuid, s::uuid, p, now() - interval '1 minute', now() + interval '2 hours'
-             from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as x(m, t, s, p)`,
-            [chunk.map((m) => m.meetingId), chunk.map((m) => m.tutorId), chunk.map((m) => m.studentId), chunk.map((m) => m.passcode)],
-          ),
-        );
-      }
-      return ms;
-    },
+    meetings: (n) => (db ? insertOpenMeetings(db, n, { hours: 2 }) : Promise.resolve(newMeetings(n))),
     token: (userId) => signDevToken({ JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated', DEV_TOKEN_TTL_SECONDS: 7_200 }, { userId }),
     async stop() {
       await Promise.all([...gateways].map((g) => g.stop()));
