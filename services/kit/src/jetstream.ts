@@ -141,10 +141,11 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
   const maxDeliver = options.maxDeliver ?? 5;
   const inFlight = new Set<Promise<void>>();
 
-  const park = async (m: JsMsg, reason: string) => {
+  /** `kind` labels the metric (a bounded set); the full reason goes in the dead letter and the log. */
+  const park = async (m: JsMsg, kind: 'malformed' | 'invalid' | 'exhausted', reason: string) => {
     const hdrs: Record<string, string> = {};
     for (const k of m.headers?.keys() ?? []) hdrs[k] = m.headers?.get(k) ?? '';
-    options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: reason.slice(0, 40) });
+    options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
     logger.warn({ subject: m.subject, reason, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
     nc.publish(
       subjectNames.deadLetter(m.subject),
@@ -175,7 +176,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           const meta = readCloudEvent(m.headers, eventTypeOf(m.subject));
           event = { subject: m.subject, meta, body: decode(schema, m.data), msg: m, deliveryCount: m.info.redeliveryCount };
         } catch (err) {
-          await park(m, (err as Error).message);
+          await park(m, 'malformed', (err as Error).message);
           return;
         }
         try {
@@ -183,9 +184,9 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           m.ack();
         } catch (err) {
           if (err instanceof ServiceError && err.code === 'invalid_request') {
-            await park(m, err.message);
+            await park(m, 'invalid', err.message);
           } else if (m.info.redeliveryCount >= maxDeliver) {
-            await park(m, `failed ${maxDeliver} times: ${(err as Error).message}`);
+            await park(m, 'exhausted', `failed ${maxDeliver} times: ${(err as Error).message}`);
           } else {
             logger.warn({ err, subject: m.subject, delivery: m.info.redeliveryCount }, 'event failed, will be redelivered');
             m.nak(Math.min(10_000, 500 * 2 ** (m.info.redeliveryCount - 1)));
