@@ -38,17 +38,15 @@ export async function readiness(checks: Record<string, ReadinessCheck>, timeoutM
 
 /** /healthz (the process is alive), /readyz (its dependencies answer) and /metrics. */
 export async function startHealthServer(options: HealthServerOptions): Promise<Server & { port: number }> {
-  let draining = false;
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
       const r = await readiness(options.checks, options.checkTimeoutMs);
-      const ready = r.ready && !draining;
       res
-        .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ status: ready ? 'ready' : draining ? 'draining' : 'not ready', checks: r.checks }));
+        .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': options.registry.contentType }).end(await options.registry.metrics());
     } else {
@@ -58,9 +56,6 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
-  });
-  server.on('close', () => {
-    draining = true;
   });
   const address = server.address();
   return Object.assign(server, { port: typeof address === 'object' && address ? address.port : options.port });
