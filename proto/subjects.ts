@@ -39,6 +39,12 @@ export const subjects = {
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
 
+  /** What the signaling service listens to: every meeting's signal.route, and every participant.joined / left. */
+  signalRouteAny: 'signal.route.*',
+  participantAny: 'participant.*.*',
+  /** The meeting token of a signal.route.<meetingId> subject. */
+  meetingOfSignalRoute: (subject: string) => subject.slice('signal.route.'.length),
+
   /** Where a message that cannot be processed is parked, with the reason. */
   deadLetter: (subject: string) => `deadletter.${subject}`,
 } as const;

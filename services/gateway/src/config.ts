@@ -70,6 +70,24 @@ export const configSchema = {
   WS_RECONNECT_SPREAD_MS: z.coerce.number().int().min(0).default(3_000),
   /** A socket whose unsent backlog exceeds this is a slow consumer and is dropped (it resumes on reconnect). */
   WS_SEND_BUFFER_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  /**
+   * Signals go straight to the gateway holding the target (signal.deliver.<session>) when this
+   * gateway's roster view has both ends live in the meeting; false sends every signal through
+   * the signaling service (signal.route.<meeting>), as before the view existed.
+   */
+  SIGNAL_DIRECT: z.stringbool().default(true),
+  /** After a signal to a peer went through the signaling service, later ones to it follow for this long, so they stay in order. */
+  SIGNAL_STICKY_MS: z.coerce.number().int().min(0).default(2_000),
+  /** A session that left is remembered this long, so a late participant.joined or an old snapshot cannot bring it back. */
+  SIGNAL_TOMBSTONE_TTL_MS: z.coerce.number().int().positive().default(600_000),
+  /** Least time between two re-reads of one meeting's live sessions after a miss in the roster view. */
+  SIGNAL_ROSTER_RECHECK_MS: z.coerce.number().int().min(0).default(1_000),
+  /** How long a receiving gateway holds a signal that came before the ones its sender numbered earlier, waiting for them. */
+  SIGNAL_REORDER_WAIT_MS: z.coerce.number().int().min(0).default(250),
+  /** Early signals held per sender at most; past it the missing ones are given up on at once. */
+  SIGNAL_REORDER_MAX: z.coerce.number().int().positive().default(64),
+  /** Signals waiting for NATS in one turn of the event loop; past it the gateway refuses with `unavailable` instead of queueing without bound. */
+  SIGNAL_QUEUE_MAX: z.coerce.number().int().positive().default(20_000),
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

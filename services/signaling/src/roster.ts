@@ -107,6 +107,15 @@ export class Roster {
     return { added, removed };
   }
 
+  /**
+   * Forgets what this replica knows of a meeting's live sessions (not its tombstones): for a
+   * holder of only some meetings (a gateway) that stopped listening to one, or whose events
+   * may have been missed (a reconnect).
+   */
+  forget(meetingId: string): void {
+    for (const sessionId of this.sessionsOf(meetingId)) this.#remove(meetingId, sessionId);
+  }
+
   /** Forgets expired tombstones. */
   sweep(): number {
     const now = this.#clock.now().getTime();

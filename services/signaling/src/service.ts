@@ -30,9 +30,6 @@ import { createSignalingMetrics, type RejectReason } from './metrics';
 import { Roster } from './roster';
 import { envelopeProblem } from './validate';
 
-const routePrefix = 'signal.route.';
-const participantEvents = 'participant.*.*';
-
 export interface SignalingDeps {
   logger?: Logger;
   /** Tombstone expiry. Re-check rate limits use the monotonic clock: they are not behaviour under test. */
@@ -52,6 +49,12 @@ export interface SignalingService {
 
 /**
  * Relays WebRTC negotiation between the live sessions of one meeting, and nothing else.
+ *
+ * Gateways send most signals straight to the target's gateway, deciding with this service's
+ * `Roster` fed by the same events (see the gateway's MeetingHub); what reaches signal.route is
+ * what a gateway could not decide — a target that joined a moment ago, a view that is being
+ * re-read after a reconnect, a session that is not in the meeting at all — and this service is
+ * the one that decides it, re-reading the participant service before it refuses.
  *
  * Every replica keeps the whole roster: all of them subscribe to participant.joined/left with no
  * queue group (plain core subscriptions — JetStream-stored events reach core subscribers too;
@@ -207,7 +210,7 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
   };
 
   const route = (msg: Msg, env: SignalEnvelope, started: number): Promise<void> | undefined => {
-    const problem = envelopeProblem(env, msg.subject.slice(routePrefix.length), config);
+    const problem = envelopeProblem(env, subjects.meetingOfSignalRoute(msg.subject), config);
     if (problem) {
       reject(env, problem.code, problem.message, msg.headers);
       return undefined;
@@ -264,12 +267,14 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
 
   const subs: Subscription[] = [];
   subs.push(
-    nc.subscribe(participantEvents, { callback: (err, msg) => (err ? logger.error({ err }, 'participant events subscription') : onParticipantEvent(msg)) }),
+    nc.subscribe(subjects.participantAny, {
+      callback: (err, msg) => (err ? logger.error({ err }, 'participant events subscription') : onParticipantEvent(msg)),
+    }),
   );
   await nc.flush();
   if (!(await rebuild('start'))) void rebuildUntilDone('start');
   subs.push(
-    nc.subscribe(`${routePrefix}*`, {
+    nc.subscribe(subjects.signalRouteAny, {
       queue: queues.signaling,
       callback: (err, msg) => (err ? logger.error({ err }, 'signal.route subscription') : onRoute(msg)),
     }),

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/signal.proto.
  */
 export const file_lessoncall_v1_signal: GenFile = /*@__PURE__*/
-  fileDesc("ChpsZXNzb25jYWxsL3YxL3NpZ25hbC5wcm90bxINbGVzc29uY2FsbC52MSKtAQoMSWNlQ2FuZGlkYXRlEhEKCWNhbmRpZGF0ZRgBIAEoCRIUCgdzZHBfbWlkGAIgASgJSACIAQESHQoQc2RwX21fbGluZV9pbmRleBgDIAEoDUgBiAEBEh4KEXVzZXJuYW1lX2ZyYWdtZW50GAQgASgJSAKIAQFCCgoIX3NkcF9taWRCEwoRX3NkcF9tX2xpbmVfaW5kZXhCFAoSX3VzZXJuYW1lX2ZyYWdtZW50IlMKBlNpZ25hbBIMCgR0eXBlGAEgASgJEgsKA3NkcBgCIAEoCRIuCgljYW5kaWRhdGUYAyABKAsyGy5sZXNzb25jYWxsLnYxLkljZUNhbmRpZGF0ZSKjAQoOU2lnbmFsRW52ZWxvcGUSEgoKbWVldGluZ19pZBgBIAEoCRIXCg9mcm9tX3Nlc3Npb25faWQYAiABKAkSFQoNdG9fc2Vzc2lvbl9pZBgDIAEoCRIlCgZzaWduYWwYBCABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBISCgpyZXF1ZXN0X2lkGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAliBnByb3RvMw");
+  fileDesc("ChpsZXNzb25jYWxsL3YxL3NpZ25hbC5wcm90bxINbGVzc29uY2FsbC52MSKtAQoMSWNlQ2FuZGlkYXRlEhEKCWNhbmRpZGF0ZRgBIAEoCRIUCgdzZHBfbWlkGAIgASgJSACIAQESHQoQc2RwX21fbGluZV9pbmRleBgDIAEoDUgBiAEBEh4KEXVzZXJuYW1lX2ZyYWdtZW50GAQgASgJSAKIAQFCCgoIX3NkcF9taWRCEwoRX3NkcF9tX2xpbmVfaW5kZXhCFAoSX3VzZXJuYW1lX2ZyYWdtZW50IlMKBlNpZ25hbBIMCgR0eXBlGAEgASgJEgsKA3NkcBgCIAEoCRIuCgljYW5kaWRhdGUYAyABKAsyGy5sZXNzb25jYWxsLnYxLkljZUNhbmRpZGF0ZSKwAQoOU2lnbmFsRW52ZWxvcGUSEgoKbWVldGluZ19pZBgBIAEoCRIXCg9mcm9tX3Nlc3Npb25faWQYAiABKAkSFQoNdG9fc2Vzc2lvbl9pZBgDIAEoCRIlCgZzaWduYWwYBCABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBISCgpyZXF1ZXN0X2lkGAUgASgJEhIKCmVycm9yX2NvZGUYBiABKAkSCwoDc2VxGAcgASgNYgZwcm90bzM");
 
 /**
  * An ICE candidate as RTCIceCandidate.toJSON() gives it.
@@ -78,8 +78,10 @@ export const SignalSchema: GenMessage<Signal> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_signal, 1);
 
 /**
- * signal.route.<meetingId> (gateway -> signaling) and signal.deliver.<sessionId>
- * (signaling -> gateway). from_session_id is stamped by the gateway, never the client.
+ * signal.deliver.<sessionId> (to the gateway holding that session: from the sender's gateway
+ * when its roster view has both ends live in the meeting, otherwise from signaling) and
+ * signal.route.<meetingId> (gateway -> signaling, when the gateway cannot decide).
+ * from_session_id is stamped by the gateway, never the client.
  *
  * @generated from message lessoncall.v1.SignalEnvelope
  */
@@ -117,6 +119,13 @@ export type SignalEnvelope = Message<"lessoncall.v1.SignalEnvelope"> & {
    * @generated from field: string error_code = 6;
    */
   errorCode: string;
+
+  /**
+   * OutgoingSignal.seq, carried from the sender to the receiver.
+   *
+   * @generated from field: uint32 seq = 7;
+   */
+  seq: number;
 };
 
 /**

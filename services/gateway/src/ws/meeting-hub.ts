@@ -1,13 +1,17 @@
-import { decode, type Logger, type Msg, type NatsConnection, type Subscription } from '@lessoncall/kit';
+import { decode, type Logger, type Msg, type NatsConnection, request, type Subscription, systemClock } from '@lessoncall/kit';
 import {
+  LiveSessionsRequestSchema,
+  LiveSessionsResponseSchema,
   MeetingEndedSchema,
   type MuteChanged,
   MuteChangedSchema,
   type Participant,
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
+  rpc,
   subjects,
 } from '@lessoncall/proto';
+import { Roster, type SnapshotMark } from '@lessoncall/signaling/roster';
 
 /** What a socket in a meeting is told about, decoded once per gateway, not once per socket. */
 export type MeetingEvent =
@@ -23,23 +27,95 @@ interface Room {
   listeners: Set<MeetingListener>;
 }
 
+export interface MeetingHubOptions {
+  /** How long a session that left is remembered (see Roster). */
+  tombstoneTtlMs: number;
+  /** Least time between two re-reads of one meeting's live sessions. */
+  recheckMinMs: number;
+  /** Deadline of a re-read (svc.participant.live_sessions). */
+  timeoutMs: number;
+}
+
 /**
  * One set of core NATS subscriptions per meeting per gateway process, shared by all of that
  * meeting's sockets here: with 20k sockets the bus carries each event once per gateway, and
  * the process holds five subscriptions per meeting, not per socket.
+ *
+ * The same events keep a roster view of those meetings — the signaling service's `Roster`,
+ * seeded from each welcome's participant list and re-read after a miss or a NATS reconnect —
+ * so that the gateway can send a signal straight to the gateway holding its target when both
+ * ends are live sessions of the meeting, and leave only the undecided ones to signaling.
  */
 export class MeetingHub {
   readonly #nc: NatsConnection;
   readonly #logger: Logger;
+  readonly #options: MeetingHubOptions;
   readonly #rooms = new Map<string, Room>();
+  readonly #roster: Roster;
+  readonly #rechecks = new Map<string, number>();
 
-  constructor(nc: NatsConnection, logger: Logger) {
+  constructor(nc: NatsConnection, logger: Logger, options: MeetingHubOptions) {
     this.#nc = nc;
     this.#logger = logger;
+    this.#options = options;
+    this.#roster = new Roster(systemClock, options.tombstoneTtlMs);
+    const housekeeping = setInterval(() => {
+      this.#roster.sweep();
+      const horizon = performance.now() - options.recheckMinMs;
+      for (const [meetingId, at] of this.#rechecks) if (at < horizon) this.#rechecks.delete(meetingId);
+    }, 60_000);
+    housekeeping.unref();
   }
 
   get meetings(): number {
     return this.#rooms.size;
+  }
+
+  /** Whether `sessionId` is, as far as this gateway knows, a live session of `meetingId`. */
+  isLive(meetingId: string, sessionId: string): boolean {
+    return this.#roster.isLive(meetingId, sessionId);
+  }
+
+  /** Call before asking for a snapshot of a meeting (a join); pass it to `seed`. */
+  mark(): SnapshotMark {
+    return this.#roster.mark();
+  }
+
+  /** A meeting's live sessions as the participant service listed them (a welcome). */
+  seed(meetingId: string, sessions: ReadonlyArray<{ sessionId: string }>, mark: SnapshotMark): void {
+    if (!this.#rooms.has(meetingId)) return;
+    this.#roster.applySnapshot(
+      sessions.map((s) => ({ meetingId, sessionId: s.sessionId })),
+      mark,
+      meetingId,
+    );
+  }
+
+  /**
+   * The view had no answer for a session of this meeting (it joined a moment ago, or events
+   * were missed): re-read the meeting's live sessions, at most once per `recheckMinMs`.
+   */
+  recheck(meetingId: string): void {
+    if (!this.#rooms.has(meetingId)) return;
+    const now = performance.now();
+    const last = this.#rechecks.get(meetingId);
+    if (last !== undefined && now - last < this.#options.recheckMinMs) return;
+    this.#rechecks.set(meetingId, now);
+    const mark = this.#roster.mark();
+    request(this.#nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, {
+      timeoutMs: this.#options.timeoutMs,
+    }).then(
+      (res) => {
+        if (this.#rooms.has(meetingId)) this.#roster.applySnapshot(res.sessions, mark, meetingId);
+      },
+      (err: unknown) => this.#logger.debug({ err, meetingId }, 'could not re-read the meeting roster; signals keep going through signaling'),
+    );
+  }
+
+  /** Events may have been missed (NATS reconnected): nothing is known live until re-read. */
+  forgetAll(): void {
+    for (const meetingId of this.#rooms.keys()) this.#roster.forget(meetingId);
+    this.#rechecks.clear();
   }
 
   /** Starts listening to a meeting's events (subscribing if this is its first socket here); returns the release. */
@@ -59,6 +135,7 @@ export class MeetingHub {
           this.#logger.warn({ err: e, meetingId, subject: msg.subject }, 'undecodable meeting event dropped');
           return;
         }
+        this.#track(meetingId, event);
         for (const l of created.listeners) l(event);
       };
       const subscribe = (subject: string, parse: (msg: Msg) => MeetingEvent) =>
@@ -83,9 +160,17 @@ export class MeetingHub {
       joined.listeners.delete(listener);
       if (joined.listeners.size === 0 && this.#rooms.get(meetingId) === joined) {
         this.#rooms.delete(meetingId);
+        this.#roster.forget(meetingId);
+        this.#rechecks.delete(meetingId);
         for (const s of joined.subscriptions) s.unsubscribe();
       }
     };
+  }
+
+  #track(meetingId: string, event: MeetingEvent): void {
+    if (event.type === 'joined') this.#roster.join(meetingId, event.participant.sessionId);
+    else if (event.type === 'left') this.#roster.leave(meetingId, event.participant.sessionId);
+    else if (event.type === 'ended') this.#roster.forget(meetingId);
   }
 }
 

@@ -8,6 +8,28 @@ export function createWsMetrics(registry: Registry, gauges: { sockets: () => num
     sent: new Counter({ name: 'gateway_ws_messages_sent_total', help: 'Server messages by kind', labelNames: ['kind'], registers: [registry] }),
     errors: new Counter({ name: 'gateway_ws_errors_total', help: 'Error messages sent to clients by code', labelNames: ['code'], registers: [registry] }),
     closed: new Counter({ name: 'gateway_ws_closed_total', help: 'Sockets closed, by reason', labelNames: ['reason'], registers: [registry] }),
+    signalsRouted: new Counter({
+      name: 'gateway_ws_signals_routed_total',
+      help: 'Signals taken from clients, by path: local (same process), direct (signal.deliver), signaling (signal.route)',
+      labelNames: ['path'],
+      registers: [registry],
+    }),
+    signalsRefused: new Counter({
+      name: 'gateway_ws_signals_refused_total',
+      help: 'Signals refused with `unavailable` (the sender is told), by reason: overloaded, disconnected',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    signalGaps: new Counter({
+      name: 'gateway_ws_signal_gaps_total',
+      help: "Signals missing in a sender's numbering when the next one reached this gateway (lost on the way; the receiver restarts ICE)",
+      registers: [registry],
+    }),
+    signalsLate: new Counter({
+      name: 'gateway_ws_signals_late_total',
+      help: 'Signals that reached this gateway after the receiver had given up waiting for them (dropped: the ICE restart supersedes them)',
+      registers: [registry],
+    }),
     presenceFailures: new Counter({
       name: 'gateway_ws_presence_failures_total',
       help: 'Presence reports the participant service did not answer',

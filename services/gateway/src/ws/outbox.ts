@@ -14,22 +14,30 @@ interface Pending {
  * callback: one write per signal. Queued until setImmediate, the signals of all sockets that
  * were readable in this turn leave in one write — under load the gateway's cost per message is
  * mostly system calls. Idle, a signal waits no longer than the rest of the current turn.
+ *
+ * The queue is bounded: past `max` signals in one turn `publish` refuses (the caller tells the
+ * client), so an overloaded gateway pushes back instead of growing without limit.
  */
 export class SignalOutbox {
   readonly #nc: NatsConnection;
+  readonly #max: number;
   #queue: Pending[] = [];
   #scheduled = false;
 
-  constructor(nc: NatsConnection) {
+  constructor(nc: NatsConnection, max: number) {
     this.#nc = nc;
+    this.#max = max;
   }
 
-  publish(subject: string, envelope: Pending['envelope'], onError: Pending['onError']): void {
+  /** False when the queue is full: nothing was queued. */
+  publish(subject: string, envelope: Pending['envelope'], onError: Pending['onError']): boolean {
+    if (this.#queue.length >= this.#max) return false;
     this.#queue.push({ subject, envelope, onError });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
     }
+    return true;
   }
 
   #flush = (): void => {

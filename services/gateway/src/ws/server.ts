@@ -9,6 +9,7 @@ import { createWsMetrics } from './metrics';
 import { SignalOutbox } from './outbox';
 import { PresenceReporter } from './presence';
 import type { Now } from './rate-limit';
+import { SignalRouter } from './router';
 import { Session, type WsContext } from './session';
 
 export const wsPath = '/api/video/ws';
@@ -44,7 +45,22 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
   const random = options.random ?? Math.random;
   const logger = runtime.logger.child({ component: 'ws' });
   const all = new Set<Session>();
-  const hub = new MeetingHub(runtime.nc, logger);
+  const hub = new MeetingHub(runtime.nc, logger, {
+    tombstoneTtlMs: config.SIGNAL_TOMBSTONE_TTL_MS,
+    recheckMinMs: config.SIGNAL_ROSTER_RECHECK_MS,
+    timeoutMs: config.REQUEST_TIMEOUT_MS,
+  });
+  let natsUp = true;
+  void (async () => {
+    for await (const s of runtime.nc.status()) {
+      if (s.type === 'disconnect') natsUp = false;
+      if (s.type === 'reconnect') {
+        natsUp = true;
+        // Whatever was published while we were away is lost to core subscriptions.
+        hub.forgetAll();
+      }
+    }
+  })().catch(() => {});
   const sessions = new Map<string, Session>();
   const metrics = createWsMetrics(runtime.registry, { sockets: () => all.size, sessions: () => sessions.size, meetings: () => hub.meetings });
   const presence = new PresenceReporter({
@@ -55,7 +71,16 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     logger,
     onFailure: (state) => metrics.presenceFailures.inc({ state }),
   });
-  const ctx: WsContext = { config, nc: runtime.nc, logger, verifier, hub, presence, outbox: new SignalOutbox(runtime.nc), metrics, sessions, now };
+  const router = new SignalRouter({
+    config,
+    hub,
+    outbox: new SignalOutbox(runtime.nc, config.SIGNAL_QUEUE_MAX),
+    sessions,
+    metrics,
+    now,
+    connected: () => natsUp && !runtime.nc.isClosed(),
+  });
+  const ctx: WsContext = { config, nc: runtime.nc, logger, verifier, hub, presence, router, metrics, sessions, now };
   const allowedOrigins = new Set(
     config.WEB_ORIGIN.split(',')
       .map((o) => o.trim())

@@ -10,6 +10,7 @@ import {
   type OutgoingSignal,
   rpc,
   type SetMedia,
+  type Signal,
   SignalEnvelopeSchema,
   subjects,
 } from '@lessoncall/proto';
@@ -17,11 +18,12 @@ import { WebSocket } from 'ws';
 import type { TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
-import type { SignalOutbox } from './outbox';
 import type { WsMetrics } from './metrics';
 import type { PresenceReporter } from './presence';
 import { errorMessage, mediaKinds, parseClientMessage, requireToken, type ServerKind, salvageRequestId, serverMessage, signalTypes } from './protocol';
 import { type Now, TokenBucket, WindowCounter } from './rate-limit';
+import type { SignalEndpoint, SignalRouter } from './router';
+import { SignalSequencer } from './sequencer';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
@@ -31,7 +33,7 @@ export interface WsContext {
   verifier: TokenVerifier;
   hub: MeetingHub;
   presence: PresenceReporter;
-  outbox: SignalOutbox;
+  router: SignalRouter;
   metrics: WsMetrics;
   /** Joined sessions on this process by sessionId: a resume here supersedes a stale socket of the same session. */
   sessions: Map<string, Session>;
@@ -59,7 +61,7 @@ const maxRequestIdLength = 128;
  * leave, ping, and meeting events pushed to it. Nothing the client sends closes the
  * socket except abuse (message rate, frames far over the cap, repeated failed hellos).
  */
-export class Session {
+export class Session implements SignalEndpoint {
   readonly ws: WebSocket;
   readonly #ctx: WsContext;
   readonly #clientKey: string;
@@ -75,6 +77,9 @@ export class Session {
   #buffer: MeetingEvent[] | undefined;
   /** Set once the session needs no `disconnected` report on close: it left, its meeting ended, it was superseded or is gone. */
   #presenceSettled = false;
+  /** Each sender's signals, back in the order it numbered them. */
+  readonly #sequencer: SignalSequencer;
+  readonly viaSignalingUntil = new Map<string, number>();
 
   meetingId = '';
   sessionId = '';
@@ -91,11 +96,23 @@ export class Session {
     const { WS_RATE_PER_SECOND: rate, WS_ABUSE_RATE_FACTOR: factor } = ctx.config;
     this.#bucket = new TokenBucket(rate, rate * 2, ctx.now);
     this.#abuse = new WindowCounter(rate * factor, 1000, ctx.now);
+    this.#sequencer = new SignalSequencer({
+      waitMs: ctx.config.SIGNAL_REORDER_WAIT_MS,
+      maxHeld: ctx.config.SIGNAL_REORDER_MAX,
+      deliver: (fromSessionId, signal, seq) => this.#send(serverMessage('', { case: 'signal', value: { fromSessionId, signal, seq } }), 'signal'),
+      // Counted here for operators; the client sees the same jump in the numbering and recovers.
+      onGap: (_from, missing) => ctx.metrics.signalGaps.inc(missing),
+      onLate: () => ctx.metrics.signalsLate.inc(),
+    });
     this.#armHelloTimer();
   }
 
   get state(): State {
     return this.#state;
+  }
+
+  get joined(): boolean {
+    return this.#state === 'joined';
   }
 
   onMessage(data: Buffer): void {
@@ -241,6 +258,7 @@ export class Session {
       // Listen before joining, so a peer that joins while our join is in flight is not missed.
       this.#buffer = [];
       this.#releaseMeeting = hub.acquire(meetingId, this.#onMeetingEvent);
+      const rosterMark = hub.mark();
       const res = await request(
         nc,
         rpc.participantJoin,
@@ -275,6 +293,7 @@ export class Session {
       const stale = this.#ctx.sessions.get(res.sessionId);
       if (stale && stale !== this) stale.#supersede();
       this.#ctx.sessions.set(res.sessionId, this);
+      hub.seed(meetingId, res.participants, rosterMark);
       this.#state = 'joined';
       this.lastPresenceAt = this.#ctx.now();
       this.#send(
@@ -325,18 +344,7 @@ export class Session {
       throw new ServiceError('invalid_request', 'signal.type must be offer, answer, candidate or ice-restart', { field: 'signal.type' });
     }
     if (toSessionId === this.sessionId) throw new ServiceError('invalid_request', 'cannot signal yourself', { field: 'toSessionId' });
-    this.#ctx.outbox.publish(
-      subjects.signalRoute(this.meetingId),
-      {
-        meetingId: this.meetingId,
-        // Stamped from the authenticated session: a client never chooses who a signal is from.
-        fromSessionId: this.sessionId,
-        toSessionId,
-        signal: out.signal,
-        requestId,
-      },
-      () => this.#sendError(requestId, new ServiceError('unavailable', 'signaling is unavailable', { retryAfterSeconds: 1 })),
-    );
+    this.#ctx.router.route(this, toSessionId, out.signal, out.seq, requestId, (err) => this.#sendError(requestId, err));
   }
 
   async #media(requestId: string, media: SetMedia): Promise<void> {
@@ -401,8 +409,14 @@ export class Session {
       this.#sendError(envelope.requestId, new ServiceError(code, `signal to ${envelope.toSessionId} was not delivered`));
       return;
     }
-    this.#send(serverMessage('', { case: 'signal', value: { fromSessionId: envelope.fromSessionId, signal: envelope.signal } }), 'signal');
+    if (!envelope.signal) return;
+    this.deliverSignal(envelope.fromSessionId, envelope.signal, envelope.seq);
   };
+
+  deliverSignal(fromSessionId: string, signal: Signal, seq: number): void {
+    if (this.#state !== 'joined') return;
+    this.#sequencer.push(fromSessionId, signal, seq);
+  }
 
   #onMeetingEvent = (e: MeetingEvent): void => {
     if (this.#state === 'joining') {
@@ -420,6 +434,8 @@ export class Session {
           this.gone();
           return;
         }
+        this.#sequencer.forget(e.participant.sessionId);
+        this.viaSignalingUntil.delete(e.participant.sessionId);
         this.#push({ case: 'peerLeft', value: { participant: e.participant, reason: e.reason } });
         return;
       case 'mute':
@@ -469,6 +485,7 @@ export class Session {
 
   #cleanup(): void {
     clearTimeout(this.#helloTimer);
+    this.#sequencer.close();
     this.#deliver?.unsubscribe();
     this.#deliver = undefined;
     this.#releaseMeeting?.();
