@@ -346,6 +346,7 @@ export class CallController {
       },
       {
         message: (m) => this.onMessage(m),
+        signalGap: (from) => this.links.get(from)?.restartIce(),
         reconnecting: (attempt) => {
           if (this.renewing && attempt === 1) return;
           this.dispatch({ type: 'connection-lost', attempt });

@@ -69,6 +69,11 @@ export interface SignalingEvents {
   rejoined?(welcome: Welcome): void;
   /** Every server message except welcome and pong. */
   message?(message: ServerMessage): void;
+  /**
+   * Signals from this peer went missing on the way (its numbering jumped): whatever they
+   * carried (an answer, candidates) will not come, so the connection to it needs an ICE restart.
+   */
+  signalGap?(fromSessionId: string, missing: number): void;
   /** The socket dropped; attempt 1, 2, … of getting it back. */
   reconnecting?(attempt: number, cause: GatewayError | undefined): void;
   /** Terminal: no more reconnects. */
@@ -106,6 +111,9 @@ export class SignalingClient {
   private leftOnPurpose = false;
   /** Set by a `reconnect` notice: the server is about to close; come back after this delay. */
   private requestedDelayMs: number | undefined;
+  /** Our numbering of the signals we sent each peer, and the last number seen from each. */
+  private readonly sentSeq = new Map<string, number>();
+  private readonly receivedSeq = new Map<string, number>();
 
   constructor(options: SignalingOptions, events: SignalingEvents = {}) {
     this.opts = {
@@ -152,7 +160,9 @@ export class SignalingClient {
 
   /** Sends a WebRTC signal to another session; queued while reconnecting. */
   signal(toSessionId: string, signal: SignalInit): void {
-    this.sendOrQueue({ kind: { case: 'signal', value: { toSessionId, signal } } }, true);
+    const seq = (this.sentSeq.get(toSessionId) ?? 0) + 1;
+    this.sentSeq.set(toSessionId, seq);
+    this.sendOrQueue({ kind: { case: 'signal', value: { toSessionId, signal, seq } } }, true);
   }
 
   /** Own mute/camera state, or (tutor) another session's microphone. Not queued: the next hello carries our state. */
@@ -293,6 +303,18 @@ export class SignalingClient {
         return;
       case 'welcome':
         return;
+      case 'signal': {
+        const { fromSessionId, seq } = msg.kind.value;
+        const last = this.receivedSeq.get(fromSessionId);
+        if (seq > 0) {
+          // 1 is a peer numbering afresh (it reloaded); anything at or below the last is stale.
+          if (last !== undefined && seq <= last && seq !== 1) return;
+          this.receivedSeq.set(fromSessionId, seq);
+          if (last !== undefined && seq > last + 1) this.events.signalGap?.(fromSessionId, seq - last - 1);
+        }
+        this.events.message?.(msg);
+        return;
+      }
       case 'meetingEnded':
         // Terminal for the socket too: the gateway closes it next, and there is nothing to resume.
         this.events.message?.(msg);
@@ -366,6 +388,11 @@ export class SignalingClient {
     this.stateValue = 'open';
     const queued = welcome.resumed ? this.queue : [];
     this.queue = [];
+    if (!welcome.resumed) {
+      // A new session: peers know us by a new id, and we start their numbering afresh.
+      this.sentSeq.clear();
+      this.receivedSeq.clear();
+    }
     this.startHeartbeat();
     this.events.rejoined?.(welcome);
     // Signals addressed from a session that no longer exists would be refused; the peers restart anyway.
