@@ -1,4 +1,4 @@
-import { create, type DescMessage, fromJsonString, type MessageInitShape, type MessageShape, toJsonString } from '@bufbuild/protobuf';
+import { create, type DescMessage, fromJson, fromJsonString, type MessageInitShape, type MessageShape, toJsonString } from '@bufbuild/protobuf';
 import { invalidRequest } from './errors';
 
 const encoder = new TextEncoder();
@@ -24,6 +24,18 @@ export function decode<D extends DescMessage>(schema: D, data: Uint8Array | stri
   if (text.trim() === '') return create(schema);
   try {
     return fromJsonString(schema, text, { ignoreUnknownFields: false });
+  } catch (err) {
+    throw invalidRequest(fieldFromParseError(err), `body is not a valid ${schema.name}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Reads an already-parsed proto3 JSON value (JSON.parse'd by the caller, who keeps it) with
+ * the same rules and errors as `decode`.
+ */
+export function decodeJson<D extends DescMessage>(schema: D, value: unknown): MessageShape<D> {
+  try {
+    return fromJson(schema, value as Parameters<typeof fromJson>[1], { ignoreUnknownFields: false });
   } catch (err) {
     throw invalidRequest(fieldFromParseError(err), `body is not a valid ${schema.name}: ${(err as Error).message}`);
   }

@@ -1,6 +1,6 @@
 export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
 export { type Clock, ManualClock, systemClock } from './clock';
-export { decode, encode, toJson } from './codec';
+export { decode, decodeJson, encode, toJson } from './codec';
 export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
 export { Db, pgErrorCode, pgErrors, type Tx } from './db';
 export {
@@ -32,6 +32,7 @@ export {
   type Msg,
   type MsgHdrs,
   type NatsConnection,
+  publishBytes,
   publishCore,
   publishEvent,
   request,

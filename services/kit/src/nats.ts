@@ -15,6 +15,7 @@ import { cloudEventHeaders } from './cloudevents';
 import { decode, encode } from './codec';
 import { ServiceError, ServiceUnavailableError } from './errors';
 import type { Logger } from './logger';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { extractTraceContext, injectTraceContext, SpanKind, withSpan } from './telemetry';
 
 export type { JetStreamClient, Msg, MsgHdrs, NatsConnection, Subscription };
@@ -162,7 +163,21 @@ export async function publishEvent<D extends DescMessage>(
 
 /** Publishes a core NATS message carrying the trace context (signaling traffic). */
 export function publishCore<D extends DescMessage>(nc: NatsConnection, subject: string, schema: D, body: MessageInitShape<D>): void {
+  publishBytes(nc, subject, encode(schema, body));
+}
+
+/**
+ * Publishes bytes already encoded, with the active trace context when there is one. Without
+ * one no header block is sent at all: for a relay of thousands of messages a second, headers
+ * that say nothing are a cost on both ends.
+ */
+export function publishBytes(nc: NatsConnection, subject: string, data: Uint8Array | string): void {
+  const span = trace.getActiveSpan();
+  if (!span || !isSpanContextValid(span.spanContext())) {
+    nc.publish(subject, data);
+    return;
+  }
   const h = natsHeaders();
   injectTraceContext(h);
-  nc.publish(subject, encode(schema, body), { headers: h });
+  nc.publish(subject, data, { headers: h });
 }

@@ -1,10 +1,9 @@
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { type NatsConnection, publishCore } from '@lessoncall/kit';
-import { SignalEnvelopeSchema } from '@lessoncall/proto';
+import { type NatsConnection, publishBytes } from '@lessoncall/kit';
 
 interface Pending {
   subject: string;
-  envelope: MessageInitShape<typeof SignalEnvelopeSchema>;
+  /** A SignalEnvelope, encoded. */
+  data: string;
   onError: (err: unknown) => void;
 }
 
@@ -30,9 +29,9 @@ export class SignalOutbox {
   }
 
   /** False when the queue is full: nothing was queued. */
-  publish(subject: string, envelope: Pending['envelope'], onError: Pending['onError']): boolean {
+  publish(subject: string, data: string, onError: Pending['onError']): boolean {
     if (this.#queue.length >= this.#max) return false;
-    this.#queue.push({ subject, envelope, onError });
+    this.#queue.push({ subject, data, onError });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);
@@ -46,7 +45,7 @@ export class SignalOutbox {
     this.#queue = [];
     for (const p of queue) {
       try {
-        publishCore(this.#nc, p.subject, SignalEnvelopeSchema, p.envelope);
+        publishBytes(this.#nc, p.subject, p.data);
       } catch (err) {
         p.onError(err);
       }

@@ -1,5 +1,5 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { decode, ServiceError, toJson } from '@lessoncall/kit';
+import { decodeJson, ServiceError, toJson } from '@lessoncall/kit';
 import { type ClientMessage, ClientMessageSchema, isSubjectToken, ServerMessageSchema } from '@lessoncall/proto';
 
 /** The `kind` of a ServerMessage as protobuf-es spells a oneof: `{ case: 'welcome', value: {...} }`. */
@@ -7,12 +7,18 @@ export type ServerKind = NonNullable<MessageInitShape<typeof ServerMessageSchema
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A client frame, parsed, and the JSON it was parsed from (a signal travels on as the client wrote it). */
+export interface ClientFrame {
+  message: ClientMessage;
+  json: unknown;
+}
+
 /**
  * Parses one frame (text or binary, the bytes are the same) as the proto3 JSON of a
  * ClientMessage. Every problem is an invalid_request naming the field, never a throw of
  * anything else: the socket stays open.
  */
-export function parseClientMessage(data: Buffer): ClientMessage {
+export function parseClientFrame(data: Buffer): ClientFrame {
   let text: string;
   try {
     text = utf8.decode(data);
@@ -20,9 +26,19 @@ export function parseClientMessage(data: Buffer): ClientMessage {
     throw new ServiceError('invalid_request', 'message is not UTF-8 text', { field: 'body' });
   }
   if (text.trim() === '') throw new ServiceError('invalid_request', 'empty message', { field: 'body' });
-  const message = decode(ClientMessageSchema, text);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ServiceError('invalid_request', `body is not a valid ClientMessage: ${(err as Error).message}`, { field: 'body' });
+  }
+  const message = decodeJson(ClientMessageSchema, json);
   if (message.kind.case === undefined) throw new ServiceError('invalid_request', 'message has no kind (hello, signal, media, leave, ping)', { field: 'kind' });
-  return message;
+  return { message, json };
+}
+
+export function parseClientMessage(data: Buffer): ClientMessage {
+  return parseClientFrame(data).message;
 }
 
 /** The requestId of a frame that failed to parse, when one can be read, so the error still matches. */

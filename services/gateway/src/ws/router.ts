@@ -1,17 +1,18 @@
 import { ServiceError } from '@lessoncall/kit';
-import { type Signal, subjects } from '@lessoncall/proto';
+import { subjects } from '@lessoncall/proto';
 import type { GatewayConfig } from '../config';
 import type { MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
 import type { SignalOutbox } from './outbox';
+import { renderEnvelope } from './signal-wire';
 
 /** What the router needs of a joined socket on this process. */
 export interface SignalEndpoint {
   readonly meetingId: string;
   readonly sessionId: string;
   readonly joined: boolean;
-  /** Hands a signal to this socket's client (it checks the sequence). */
-  deliverSignal(fromSessionId: string, signal: Signal, seq: number): void;
+  /** Hands a signal (its proto3 JSON) to this socket's client, in its sender's order. */
+  deliverSignal(fromSessionId: string, signal: unknown, seq: number): void;
   /** Peers whose signals go through signaling until the time (ms, `now`) given: they stay in order. */
   readonly viaSignalingUntil: Map<string, number>;
 }
@@ -49,8 +50,11 @@ export class SignalRouter {
     this.#o = options;
   }
 
-  /** Throws a ServiceError (answered to the sender) when the signal cannot be taken. */
-  route(from: SignalEndpoint, toSessionId: string, signal: Signal, seq: number, requestId: string, onError: (err: ServiceError) => void): void {
+  /**
+   * `signal` is the Signal's proto3 JSON as the client sent it, already validated. Throws a
+   * ServiceError (answered to the sender) when the signal cannot be taken.
+   */
+  route(from: SignalEndpoint, toSessionId: string, signal: unknown, seq: number, requestId: string, onError: (err: ServiceError) => void): void {
     const { hub, outbox, sessions, metrics, config } = this.#o;
     const meetingId = from.meetingId;
     const local = sessions.get(toSessionId);
@@ -68,7 +72,7 @@ export class SignalRouter {
     const sticky = until !== undefined && until > now;
     if (until !== undefined && !sticky) from.viaSignalingUntil.delete(toSessionId);
     const direct = config.SIGNAL_DIRECT && !sticky && hub.isLive(meetingId, toSessionId);
-    const envelope = { meetingId, fromSessionId: from.sessionId, toSessionId, signal, requestId, seq };
+    const envelope = renderEnvelope({ meetingId, fromSessionId: from.sessionId, toSessionId, requestId, seq }, signal);
     const failed = () => onError(new ServiceError('unavailable', 'signaling is unavailable; retry', { retryAfterSeconds: 1 }));
     const queued = direct
       ? outbox.publish(subjects.signalDeliver(toSessionId), envelope, failed)

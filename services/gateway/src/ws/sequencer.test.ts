@@ -1,9 +1,7 @@
-import { create } from '@bufbuild/protobuf';
-import { SignalSchema } from '@lessoncall/proto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SignalSequencer } from './sequencer';
 
-const signal = (n: number) => create(SignalSchema, { type: 'candidate', sdp: String(n) });
+const signal = (n: number) => ({ type: 'candidate', sdp: String(n) });
 
 function sequencer(maxHeld = 4) {
   const delivered: number[] = [];
@@ -12,7 +10,7 @@ function sequencer(maxHeld = 4) {
   const s = new SignalSequencer({
     waitMs: 250,
     maxHeld,
-    deliver: (_from, sig, seq) => delivered.push(seq === 0 ? Number(sig.sdp) : seq),
+    deliver: (_from, sig, seq) => delivered.push(seq === 0 ? Number((sig as { sdp: string }).sdp) : seq),
     onGap: (_from, missing) => gaps.push(missing),
     onLate: () => {
       late += 1;

@@ -1,4 +1,5 @@
-import type { Signal } from '@lessoncall/proto';
+/** A signal as it travels: the Signal's proto3 JSON, opaque here. */
+type Signal = unknown;
 
 export interface SequencerOptions {
   /** How long an early signal waits for the ones numbered before it. */

@@ -1,4 +1,4 @@
-import { decode, isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
+import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
 import {
   type Hello,
   JoinRequestSchema,
@@ -10,8 +10,6 @@ import {
   type OutgoingSignal,
   rpc,
   type SetMedia,
-  type Signal,
-  SignalEnvelopeSchema,
   subjects,
 } from '@lessoncall/proto';
 import { WebSocket } from 'ws';
@@ -20,10 +18,11 @@ import type { GatewayConfig } from '../config';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
 import type { PresenceReporter } from './presence';
-import { errorMessage, mediaKinds, parseClientMessage, requireToken, type ServerKind, salvageRequestId, serverMessage, signalTypes } from './protocol';
+import { errorMessage, mediaKinds, parseClientFrame, requireToken, type ServerKind, salvageRequestId, serverMessage, signalTypes } from './protocol';
 import { type Now, TokenBucket, WindowCounter } from './rate-limit';
 import type { SignalEndpoint, SignalRouter } from './router';
 import { SignalSequencer } from './sequencer';
+import { readEnvelope, renderIncomingSignal } from './signal-wire';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
@@ -99,7 +98,7 @@ export class Session implements SignalEndpoint {
     this.#sequencer = new SignalSequencer({
       waitMs: ctx.config.SIGNAL_REORDER_WAIT_MS,
       maxHeld: ctx.config.SIGNAL_REORDER_MAX,
-      deliver: (fromSessionId, signal, seq) => this.#send(serverMessage('', { case: 'signal', value: { fromSessionId, signal, seq } }), 'signal'),
+      deliver: (fromSessionId, signal, seq) => this.#send(renderIncomingSignal(fromSessionId, signal, seq), 'signal'),
       // Counted here for operators; the client sees the same jump in the numbering and recovers.
       onGap: (_from, missing) => ctx.metrics.signalGaps.inc(missing),
       onLate: () => ctx.metrics.signalsLate.inc(),
@@ -142,7 +141,7 @@ export class Session implements SignalEndpoint {
     }
     let requestId = '';
     try {
-      const message = parseClientMessage(data);
+      const { message, json } = parseClientFrame(data);
       requestId = message.requestId;
       if (requestId.length > maxRequestIdLength) {
         requestId = '';
@@ -159,7 +158,7 @@ export class Session implements SignalEndpoint {
           return;
         case 'signal':
           this.#requireJoined();
-          this.#signal(requestId, kind.value);
+          this.#signal(requestId, kind.value, (json as { signal: { signal: unknown } }).signal.signal);
           return;
         case 'media':
           this.#requireJoined();
@@ -338,13 +337,14 @@ export class Session implements SignalEndpoint {
     }
   }
 
-  #signal(requestId: string, out: OutgoingSignal): void {
+  /** `signalJson`: the Signal as the client wrote it, which `out` was parsed from: it travels on as it is. */
+  #signal(requestId: string, out: OutgoingSignal, signalJson: unknown): void {
     const toSessionId = requireToken(out.toSessionId, 'toSessionId');
     if (!out.signal || !signalTypes.has(out.signal.type)) {
       throw new ServiceError('invalid_request', 'signal.type must be offer, answer, candidate or ice-restart', { field: 'signal.type' });
     }
     if (toSessionId === this.sessionId) throw new ServiceError('invalid_request', 'cannot signal yourself', { field: 'toSessionId' });
-    this.#ctx.router.route(this, toSessionId, out.signal, out.seq, requestId, (err) => this.#sendError(requestId, err));
+    this.#ctx.router.route(this, toSessionId, signalJson, out.seq, requestId, (err) => this.#sendError(requestId, err));
   }
 
   async #media(requestId: string, media: SetMedia): Promise<void> {
@@ -392,11 +392,9 @@ export class Session implements SignalEndpoint {
 
   #onDeliver = (err: Error | null, msg: Msg): void => {
     if (err || this.#state !== 'joined') return;
-    let envelope: ReturnType<typeof decode<typeof SignalEnvelopeSchema>>;
-    try {
-      envelope = decode(SignalEnvelopeSchema, msg.data);
-    } catch (e) {
-      this.#logger.warn({ err: e }, 'undecodable signal delivery dropped');
+    const envelope = readEnvelope(msg.data);
+    if (!envelope) {
+      this.#logger.warn('undecodable signal delivery dropped');
       return;
     }
     if (envelope.meetingId !== this.meetingId) {
@@ -409,11 +407,11 @@ export class Session implements SignalEndpoint {
       this.#sendError(envelope.requestId, new ServiceError(code, `signal to ${envelope.toSessionId} was not delivered`));
       return;
     }
-    if (!envelope.signal) return;
+    if (envelope.signal === undefined) return;
     this.deliverSignal(envelope.fromSessionId, envelope.signal, envelope.seq);
   };
 
-  deliverSignal(fromSessionId: string, signal: Signal, seq: number): void {
+  deliverSignal(fromSessionId: string, signal: unknown, seq: number): void {
     if (this.#state !== 'joined') return;
     this.#sequencer.push(fromSessionId, signal, seq);
   }
