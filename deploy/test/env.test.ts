@@ -40,7 +40,7 @@ const PLANNED: Record<Exclude<ServiceName, 'gateway'>, { keys: string[]; require
     required: ['DATABASE_URL', 'PUBLIC_BASE_URL'],
   },
   participant: {
-    keys: [...KIT_COMMON, ...KIT_DATABASE, 'PRESENCE_GRACE_SECONDS', 'MAX_SESSIONS_PER_MEETING', 'NO_SHOW_AFTER_MINUTES', 'RESUME_TOKEN_SECRET'],
+    keys: [...KIT_COMMON, ...KIT_DATABASE, 'PRESENCE_GRACE_SECONDS', 'MAX_SESSIONS_PER_MEETING', 'RESUME_TOKEN_SECRET'],
     required: ['DATABASE_URL', 'RESUME_TOKEN_SECRET'],
   },
   signaling: { keys: KIT_COMMON, required: [] },

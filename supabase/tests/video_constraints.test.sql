@@ -183,7 +183,11 @@ select is(
   now(), 'updated_at is set by the trigger on update'
 );
 
--- participants
+-- participants: a session belongs to a meeting of the participant service's own projection
+insert into public.participant_meetings
+  (meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, source_updated_at, meeting)
+values ('MID-PGTAPCHECKS00001', 'e0000000-0000-4000-8000-0000000000e1', 'e0000000-0000-4000-8000-0000000000e2',
+  'pending', now(), now() + interval '1 hour', now(), '{}');
 select lives_ok(
   $$ insert into public.video_participants (meeting_id, user_id, user_type, session_id)
      values ('MID-PGTAPCHECKS00001', 'e0000000-0000-4000-8000-0000000000e1', 'tutor',

@@ -12,7 +12,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(54);
+select plan(56);
 
 -- ---------------------------------------------------------------------------------------
 -- Fixtures
@@ -31,6 +31,12 @@ values
   ('MID-PGTAPRLSBBBBBBBB', 'pgtap-rls-b',
    'b0000000-0000-4000-8000-0000000000b1', 'b0000000-0000-4000-8000-0000000000b2',
    '654321', 'pending', now() + interval '1 day', now() + interval '1 day 1 hour');
+
+-- The participant service's projection of the same two meetings (sessions reference it).
+insert into public.participant_meetings
+  (meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, source_updated_at, meeting)
+select meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, updated_at, '{}'
+from public.video_meetings where meeting_id like 'MID-PGTAPRLS%';
 
 insert into public.video_participants
   (id, meeting_id, user_id, user_type, session_id, left_at, left_reason)
@@ -353,6 +359,13 @@ select lives_ok(
   'service_role creates meetings'
 );
 select lives_ok(
+  $$ insert into public.participant_meetings
+       (meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, source_updated_at, meeting)
+     values ('MID-PGTAPRLSCCCCCCCC', 'c0000000-0000-4000-8000-0000000000c1', 'a0000000-0000-4000-8000-0000000000a2',
+       'pending', now(), now() + interval '1 hour', now(), '{}') $$,
+  'service_role projects meetings'
+);
+select lives_ok(
   $$ insert into public.video_participants (meeting_id, user_id, user_type, session_id)
      values ('MID-PGTAPRLSCCCCCCCC', 'c0000000-0000-4000-8000-0000000000c1', 'tutor',
        'pgtap-c-tutor-1') $$,
@@ -393,9 +406,15 @@ select results_eq(
   array['MID-PGTAPRLSBBBBBBBB'],
   'service_role deletes meetings'
 );
+select results_eq(
+  $$ delete from public.participant_meetings where meeting_id = 'MID-PGTAPRLSBBBBBBBB'
+     returning meeting_id $$,
+  array['MID-PGTAPRLSBBBBBBBB'],
+  'service_role deletes projected meetings'
+);
 select is_empty(
   $$ select 1 from public.video_participants where meeting_id = 'MID-PGTAPRLSBBBBBBBB' $$,
-  'deleting a meeting deletes its sessions'
+  'deleting the projected meeting deletes its sessions'
 );
 
 reset role;

@@ -22,7 +22,7 @@ export const configSchema = {
   PASSCODE_MAX_FAILURES: positive(5),
   PASSCODE_FAILURE_WINDOW_MINUTES: positive(15),
   PASSCODE_LOCK_MINUTES: positive(15),
-  /** How often the sweep closes meetings whose window has passed and republishes stranded events. */
+  /** How often the sweep closes meetings whose window has passed, decides no-shows and republishes stranded events. */
   SWEEP_INTERVAL_MS: positive(30_000),
   /** Meetings one sweep closes at most (the next sweep takes the rest). */
   SWEEP_BATCH_SIZE: positive(100),
@@ -31,7 +31,12 @@ export const configSchema = {
    * inside JetStream's 2-minute duplicate window, so that a second copy is dropped.
    */
   OUTBOX_RELAY_AFTER_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
-  /** How long meeting.ended waits for the participant service's attendance before going without. */
+  /**
+   * A meeting this long after its scheduled start that its student (or tutor) never joined is a
+   * no-show (meeting.no_show, decided by the sweep from the participant service's attendance).
+   */
+  NO_SHOW_AFTER_MINUTES: positive(10),
+  /** How long meeting.ended (and a no-show check) waits for the participant service's attendance before going without. */
   ATTENDANCE_TIMEOUT_MS: positive(1_000),
   /**
    * Booking events pulled and handled at once; booking.confirmed events that arrive together

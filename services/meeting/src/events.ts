@@ -7,6 +7,7 @@ import {
   MeetingCancelledSchema,
   MeetingCreatedSchema,
   MeetingEndedSchema,
+  MeetingNoShowSchema,
   MeetingRescheduledSchema,
   MeetingStartedSchema,
   subjects,
@@ -16,6 +17,11 @@ import { type MeetingRow, toMeeting } from './model';
 import { type OutboxEvent, outboxEvent } from './outbox';
 
 export type EndReason = 'ended_by_tutor' | 'last_participant_left' | 'window_closed';
+
+export interface Missing {
+  userId: string;
+  userType: 'tutor' | 'student';
+}
 
 /**
  * Builds the meeting.* events. Each transition happens once per meeting, so its event id is
@@ -63,6 +69,19 @@ export class MeetingEvents {
   cancelled(row: MeetingRow, reason: string, time: Date): OutboxEvent {
     const id = row.meeting_id;
     return outboxEvent(`meeting.cancelled:${id}`, id, subjects.meetingCancelled(id), MeetingCancelledSchema, { meeting: this.meeting(row), reason }, time);
+  }
+
+  /** Decided once per meeting, so the meeting is its id. */
+  noShow(row: MeetingRow, missing: readonly Missing[], time: Date): OutboxEvent {
+    const id = row.meeting_id;
+    return outboxEvent(
+      `meeting.no_show:${id}`,
+      id,
+      subjects.meetingNoShow(id),
+      MeetingNoShowSchema,
+      { meeting: this.meeting(row), missingUserIds: missing.map((m) => m.userId), missingUserTypes: missing.map((m) => m.userType) },
+      time,
+    );
   }
 
   rescheduled(row: MeetingRow, previous: { start: Date; end: Date }, bookingEventId: string, time: Date): OutboxEvent {

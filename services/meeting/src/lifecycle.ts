@@ -1,6 +1,13 @@
 import { type Clock, type Db, type Logger, type NatsConnection, request } from '@lessoncall/kit';
-import { type Attendance, AttendanceRequestSchema, AttendanceResponseSchema, rpc } from '@lessoncall/proto';
-import type { EndReason, MeetingEvents } from './events';
+import {
+  type Attendance,
+  AttendanceRequestSchema,
+  AttendanceResponseSchema,
+  LiveSessionsRequestSchema,
+  LiveSessionsResponseSchema,
+  rpc,
+} from '@lessoncall/proto';
+import type { EndReason, MeetingEvents, Missing } from './events';
 import type { MeetingMetrics } from './metrics';
 import { meetingColumns, type MeetingRow } from './model';
 import type { Outbox } from './outbox';
@@ -16,12 +23,15 @@ export interface LifecycleDeps {
   /** After the scheduled end, how long a meeting stays joinable before the sweep closes it. */
   graceMs: number;
   attendanceTimeoutMs: number;
+  /** A meeting this long after its scheduled start that its student (or tutor) never joined is a no-show. */
+  noShowAfterMs: number;
   sweepBatchSize: number;
   outboxRelayAfterMs: number;
 }
 
 export interface SweepResult {
   closed: number;
+  noShows: number;
   relayed: number;
 }
 
@@ -54,20 +64,26 @@ export class Lifecycle {
     }
   }
 
-  /** When the last participant leaves after the scheduled end, the lesson is over. */
+  /**
+   * When the last participant leaves after the scheduled end, the lesson is over. Who is still
+   * there is the participant service's to say (svc.participant.live_sessions); if it does not
+   * answer, the request's error fails the event, which is redelivered with back-off (and the
+   * sweep closes the meeting at the end of its window in any case).
+   */
   async participantLeft(meetingId: string): Promise<void> {
-    const { db, clock } = this.#d;
+    const { db, nc, clock } = this.#d;
     const now = clock.now();
-    const live = await db.asService(async (tx) => {
-      const { rows } = await tx.query<{ status: string; scheduled_end: Date; live: number }>(
-        `select m.status, m.scheduled_end,
-           (select count(*)::int from video_participants p where p.meeting_id = m.meeting_id and p.left_at is null) as live
-         from video_meetings m where m.meeting_id = $1`,
-        [meetingId],
-      );
+    const meeting = await db.asService(async (tx) => {
+      const { rows } = await tx.query<{ status: string; scheduled_end: Date }>('select status, scheduled_end from video_meetings where meeting_id = $1', [
+        meetingId,
+      ]);
       return rows[0];
     });
-    if (live?.status !== 'active' || now < live.scheduled_end || live.live > 0) return;
+    if (meeting?.status !== 'active' || now < meeting.scheduled_end) return;
+    const live = await request(nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, {
+      timeoutMs: this.#d.attendanceTimeoutMs,
+    });
+    if (live.sessions.length > 0) return;
     await this.end(meetingId, 'last_participant_left');
   }
 
@@ -109,14 +125,14 @@ export class Lifecycle {
     const now = clock.now();
     const cutoff = new Date(now.getTime() - this.#d.graceMs);
     const { closed, toPublish } = await db.asService(async (tx) => {
-      const { rows: due } = await tx.query<{ meeting_id: string }>(
-        `select meeting_id from video_meetings
+      const { rows: due } = await tx.query<{ meeting_id: string; tutor_id: string; student_id: string }>(
+        `select meeting_id, tutor_id, student_id from video_meetings
          where status in ('pending', 'active') and scheduled_end <= $1
          order by scheduled_end limit $2 for update skip locked`,
         [cutoff, this.#d.sweepBatchSize],
       );
       if (due.length === 0) return { closed: [] as MeetingRow[], toPublish: [] };
-      const attendance = await Promise.all(due.map((d) => this.#attendance(d.meeting_id)));
+      const attendance = await Promise.all(due.map((d) => this.#attendance(d.meeting_id, { tutorId: d.tutor_id, studentId: d.student_id })));
       const { rows } = await tx.query<MeetingRow>(
         `update video_meetings set status = 'completed', ended_at = $2, end_reason = 'window_closed'
          where meeting_id = any($1::text[]) and status in ('pending', 'active') returning ${meetingColumns}`,
@@ -138,20 +154,97 @@ export class Lifecycle {
       metrics.transitions.inc({ event: 'ended', reason: 'window_closed' });
       logger.info({ meetingId: r.meeting_id, reason: 'window_closed' }, 'meeting ended');
     }
+    const noShows = await this.#noShows(now);
     const relayed = await outbox.relay(new Date(now.getTime() - this.#d.outboxRelayAfterMs), this.#d.sweepBatchSize);
-    return { closed: closed.length, relayed };
+    return { closed: closed.length, noShows, relayed };
   }
 
-  async #attendance(meetingId: string): Promise<Attendance | undefined> {
+  /**
+   * meeting.no_show, once per meeting, for open meetings NO_SHOW_AFTER_MINUTES past their start
+   * that their student (or tutor) never joined, by the participant service's attendance. The
+   * attendance is asked outside any transaction (no row lock waits on another service); the
+   * decision is then recorded with a guarded update, so of replicas sweeping at once exactly one
+   * records it and writes the event to the outbox in the same transaction. A meeting whose
+   * attendance does not come is left undecided for the next sweep.
+   */
+  async #noShows(now: Date): Promise<number> {
+    const { db, outbox, events, logger, metrics } = this.#d;
+    const cutoff = new Date(now.getTime() - this.#d.noShowAfterMs);
+    const { rows: due } = await db.asService((tx) =>
+      tx.query<{ meeting_id: string; tutor_id: string; student_id: string }>(
+        `select meeting_id, tutor_id, student_id from video_meetings
+         where no_show_checked_at is null and status in ('pending', 'active') and scheduled_start <= $1
+         order by scheduled_start limit $2`,
+        [cutoff, this.#d.sweepBatchSize],
+      ),
+    );
+    if (due.length === 0) return 0;
+    const decided = new Map<string, Missing[]>();
+    await Promise.all(
+      due.map(async (m) => {
+        const attendance = await this.#attendance(m.meeting_id, { tutorId: m.tutor_id, studentId: m.student_id });
+        if (attendance) decided.set(m.meeting_id, missingFrom(m, attendance));
+      }),
+    );
+    if (decided.size === 0) return 0;
+    const { published, toPublish } = await db.asService(async (tx) => {
+      const noShowIds = [...decided].filter(([, missing]) => missing.length > 0).map(([id]) => id);
+      const { rows } = await tx.query<MeetingRow>(
+        `update video_meetings
+           set no_show_checked_at = $2::timestamptz, no_show_published_at = case when meeting_id = any($3::text[]) then $2::timestamptz end
+         where meeting_id = any($1::text[]) and no_show_checked_at is null and status in ('pending', 'active')
+         returning ${meetingColumns}`,
+        [[...decided.keys()], now, noShowIds],
+      );
+      const won = rows.filter((r) => noShowIds.includes(r.meeting_id));
+      await outbox.add(
+        tx,
+        won.map((r) => events.noShow(r, decided.get(r.meeting_id)!, now)),
+      );
+      return {
+        published: won,
+        toPublish: await outbox.pending(
+          tx,
+          won.map((r) => r.meeting_id),
+        ),
+      };
+    });
+    await outbox.publish(toPublish);
+    for (const r of published) {
+      metrics.noShows.inc();
+      logger.info({ meetingId: r.meeting_id, missing: decided.get(r.meeting_id)!.map((m) => m.userType) }, 'no-show published');
+    }
+    return published.length;
+  }
+
+  /**
+   * The people, where known, let the participant service answer for a meeting it has not
+   * projected yet (nobody joined it); a meeting ended by a participant has been joined.
+   */
+  async #attendance(meetingId: string, people: { tutorId: string; studentId: string } | undefined = undefined): Promise<Attendance | undefined> {
     try {
-      const res = await request(this.#d.nc, rpc.participantAttendance, AttendanceRequestSchema, { meetingId, actorIsService: true }, AttendanceResponseSchema, {
-        timeoutMs: this.#d.attendanceTimeoutMs,
-      });
+      const res = await request(
+        this.#d.nc,
+        rpc.participantAttendance,
+        AttendanceRequestSchema,
+        { meetingId, actorIsService: true, ...people },
+        AttendanceResponseSchema,
+        { timeoutMs: this.#d.attendanceTimeoutMs },
+      );
       return res.attendance;
     } catch (err) {
       this.#d.metrics.attendanceUnavailable.inc();
-      this.#d.logger.warn({ meetingId, err: (err as Error).message }, 'no attendance from the participant service; meeting.ended goes without it');
+      this.#d.logger.warn({ meetingId, err: (err as Error).message }, 'no attendance from the participant service');
       return undefined;
     }
   }
+}
+
+/** Who never joined: the student first, then the tutor (the order meeting.no_show lists them in). */
+export function missingFrom(m: { tutor_id: string; student_id: string }, attendance: Attendance): Missing[] {
+  const joined = (userId: string) => attendance.entries.some((e) => e.userId.toLowerCase() === userId.toLowerCase() && e.sessions > 0);
+  const missing: Missing[] = [];
+  if (!joined(m.student_id)) missing.push({ userId: m.student_id, userType: 'student' });
+  if (!joined(m.tutor_id)) missing.push({ userId: m.tutor_id, userType: 'tutor' });
+  return missing;
 }

@@ -37,9 +37,10 @@ export function createMeetingMetrics(registry: Registry) {
       registers,
     }),
     passcodeLockedRefusals: new Counter({ name: 'meeting_passcode_locked_refusals_total', help: 'Passcode checks refused because of a lock', registers }),
+    noShows: new Counter({ name: 'meeting_no_shows_total', help: 'meeting.no_show events published', registers }),
     attendanceUnavailable: new Counter({
       name: 'meeting_attendance_unavailable_total',
-      help: 'meeting.ended published without attendance because the participant service did not answer',
+      help: 'Attendance asked of the participant service that did not come (meeting.ended went without it, or a no-show check waits for the next sweep)',
       registers,
     }),
     createBatchSize: new Histogram({

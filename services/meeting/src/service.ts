@@ -60,6 +60,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       metrics,
       graceMs: config.JOIN_GRACE_MINUTES * minute,
       attendanceTimeoutMs: config.ATTENDANCE_TIMEOUT_MS,
+      noShowAfterMs: config.NO_SHOW_AFTER_MINUTES * minute,
       sweepBatchSize: config.SWEEP_BATCH_SIZE,
       outboxRelayAfterMs: config.OUTBOX_RELAY_AFTER_MS,
     });

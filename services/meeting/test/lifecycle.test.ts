@@ -8,7 +8,10 @@ import {
   CreateMeetingResponseSchema,
   EndMeetingRequestSchema,
   EndMeetingResponseSchema,
+  LiveSessionsRequestSchema,
+  LiveSessionsResponseSchema,
   MeetingEndedSchema,
+  MeetingNoShowSchema,
   MeetingStartedSchema,
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
@@ -56,16 +59,28 @@ describe('meeting lifecycle', () => {
       .toBe(0);
 
   let session = 0;
+  /**
+   * The live sessions the participant service would report: the meeting service asks
+   * svc.participant.live_sessions (it never reads the participant service's tables). This
+   * stand-in answers from what the test joined and left, on the real NATS server.
+   */
+  const liveSessions = new Map<string, Set<string>>();
+  const sessionsOf = (meetingId: string) => liveSessions.get(meetingId) ?? liveSessions.set(meetingId, new Set()).get(meetingId)!;
+  beforeAll(() => {
+    h.nc.subscribe(rpc.participantLiveSessions, {
+      queue: 'participant',
+      callback: (_, m) => {
+        const req = decode(LiveSessionsRequestSchema, m.data);
+        const sessions = [...sessionsOf(req.meetingId)].map((sessionId) => ({ meetingId: req.meetingId, sessionId, userId: tutor }));
+        m.respond(encode(LiveSessionsResponseSchema, { sessions }));
+      },
+    });
+  });
+
   /** A participant session, as the participant service records it and announces it. */
   const join = async (meetingId: string, userId: string, joinedAt: Date) => {
     const sessionId = `session-${++session}-abcdef`;
-    await h.db!.pool.query('insert into video_participants (meeting_id, user_id, user_type, session_id, joined_at) values ($1, $2, $3, $4, $5)', [
-      meetingId,
-      userId,
-      userId === tutor ? 'tutor' : 'student',
-      sessionId,
-      joinedAt,
-    ]);
+    sessionsOf(meetingId).add(sessionId);
     const participant = {
       sessionId,
       meetingId,
@@ -77,8 +92,8 @@ describe('meeting lifecycle', () => {
     await publish(h, subjects.participantJoined(meetingId), ParticipantJoinedSchema, { participant }, { id: `joined-${sessionId}` });
     return sessionId;
   };
-  const leave = async (meetingId: string, sessionId: string, leftAt: Date) => {
-    await h.db!.pool.query("update video_participants set left_at = $2, left_reason = 'left' where session_id = $1", [sessionId, leftAt]);
+  const leave = async (meetingId: string, sessionId: string) => {
+    sessionsOf(meetingId).delete(sessionId);
     await publish(
       h,
       subjects.participantLeft(meetingId),
@@ -92,8 +107,9 @@ describe('meeting lifecycle', () => {
     clock.set(at(-5));
     const id = await create('life-start');
     await join(id, tutor, at(-5));
-    await join(id, student, at(-4));
+    // Events of one meeting are handled concurrently: the first join must be in before the second.
     await expect.poll(async () => (await status(id)).status, { timeout: 5_000 }).toBe('active');
+    await join(id, student, at(-4));
     await participantsIdle();
     expect((await status(id)).started_at).toEqual(at(-5));
     expect(await eventCount('started', id)).toBe(1);
@@ -157,16 +173,16 @@ describe('meeting lifecycle', () => {
     await expect.poll(async () => [(await status(late)).status, (await status(early)).status], { timeout: 5_000 }).toEqual(['active', 'active']);
 
     clock.set(at(30));
-    await leave(early, earlySession, at(30));
+    await leave(early, earlySession);
     await participantsIdle(); // handled at 10:30, before the clock moves on
     clock.set(at(61));
-    await leave(late, studentSession, at(61));
+    await leave(late, studentSession);
     await participantsIdle();
     expect((await status(late)).status).toBe('active'); // the tutor is still there
     expect((await status(early)).status).toBe('active'); // left before the end: may come back
 
     clock.set(at(62));
-    await leave(late, tutorSession, at(62));
+    await leave(late, tutorSession);
     await expect.poll(async () => (await status(late)).end_reason, { timeout: 5_000 }).toBe('last_participant_left');
     expect((await status(late)).status).toBe('completed');
     expect((await lastEvent(h, subjects.meetingEnded(late), MeetingEndedSchema)).body.reason).toBe('last_participant_left');
@@ -216,5 +232,50 @@ describe('meeting lifecycle', () => {
     expect((await lastEvent(h, subjects.meetingStarted(id), MeetingStartedSchema)).id).toBe(`meeting.started:${id}`);
     // Published events are cleared just after their publish.
     await expect.poll(async () => (await h.db!.pool.query('select count(*)::int as n from video_meeting_outbox')).rows[0].n, { timeout: 5_000 }).toBe(0);
+  });
+
+  it('a no-show is decided from the attendance, once across replicas, and waits while the participant service does not answer', async () => {
+    clock.set(at(290));
+    const studentAway = await create('life-no-show', at(300));
+    const bothThere = await create('life-no-show-both', at(300));
+    const checkedAt = async (meetingId: string) =>
+      (await h.db!.pool.query('select no_show_checked_at, no_show_published_at from video_meetings where meeting_id = $1', [meetingId])).rows[0];
+
+    clock.set(at(309));
+    expect((await svc.sweep()).noShows).toBe(0);
+    // Due now, but nobody answers for attendance: nothing decided, nothing published.
+    clock.set(at(310));
+    expect((await svc.sweep()).noShows).toBe(0);
+    expect(await checkedAt(studentAway)).toEqual({ no_show_checked_at: null, no_show_published_at: null });
+
+    const asked: { meetingId: string; tutorId: string; studentId: string }[] = [];
+    const attendance = h.nc.subscribe(rpc.participantAttendance, {
+      callback: (_, m) => {
+        const req = decode(AttendanceRequestSchema, m.data);
+        asked.push({ meetingId: req.meetingId, tutorId: req.tutorId, studentId: req.studentId });
+        const entry = (userId: string, userType: string, sessions: number) => ({ userId, userType, sessions, connectedSeconds: sessions * 60 });
+        const entries = [entry(tutor, 'tutor', 1), entry(student, 'student', req.meetingId === bothThere ? 2 : 0)];
+        m.respond(encode(AttendanceResponseSchema, { attendance: { meetingId: req.meetingId, entries } }));
+      },
+    });
+    const replica = await start(h, clock);
+    try {
+      const results = await Promise.all([svc.sweep(), replica.sweep()]);
+      expect(results.reduce((n, r) => n + r.noShows, 0)).toBe(1);
+      clock.advance(minute);
+      expect((await Promise.all([svc.sweep(), replica.sweep()])).map((r) => r.noShows)).toEqual([0, 0]);
+    } finally {
+      attendance.unsubscribe();
+      await replica.stop();
+    }
+    // Asked with the people, so a participant service that never saw the meeting can answer.
+    expect(asked).toContainEqual({ meetingId: studentAway, tutorId: tutor, studentId: student });
+    expect(await eventCount('no_show', studentAway)).toBe(1);
+    expect(await eventCount('no_show', bothThere)).toBe(0);
+    const e = await lastEvent(h, subjects.meetingNoShow(studentAway), MeetingNoShowSchema);
+    expect(e.id).toBe(`meeting.no_show:${studentAway}`);
+    expect(e.body).toMatchObject({ meeting: { meetingId: studentAway }, missingUserIds: [student], missingUserTypes: ['student'] });
+    expect(await checkedAt(studentAway)).toEqual({ no_show_checked_at: at(310), no_show_published_at: at(310) });
+    expect(await checkedAt(bothThere)).toEqual({ no_show_checked_at: at(310), no_show_published_at: null });
   });
 });

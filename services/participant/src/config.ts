@@ -18,11 +18,9 @@ export const configSchema = {
   PRESENCE_STALE_SECONDS: z.coerce.number().int().min(0).default(90),
   /** The mesh limit: live sessions per meeting (a second tab is a second session). */
   MAX_SESSIONS_PER_MEETING: positiveInt(4),
-  /** A meeting this long after its scheduled start with the student (or tutor) never joined is a no-show. */
-  NO_SHOW_AFTER_MINUTES: positiveInt(10),
   /** HMAC key of resume tokens; only hashes of the tokens are stored. */
   RESUME_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  /** How often the sweep closes timed-out sessions and publishes no-shows. */
+  /** How often the sweep closes timed-out sessions. */
   SWEEP_INTERVAL_MS: positiveInt(5_000),
   /** Rows one sweep pass handles at most (the rest wait for the next pass). */
   SWEEP_BATCH_SIZE: positiveInt(500),

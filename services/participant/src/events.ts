@@ -1,4 +1,4 @@
-import { MeetingNoShowSchema, MuteChangedSchema, ParticipantJoinedSchema, ParticipantLeftSchema, subjects, type Meeting } from '@lessoncall/proto';
+import { MuteChangedSchema, ParticipantJoinedSchema, ParticipantLeftSchema, subjects } from '@lessoncall/proto';
 import { publishEvent, ServiceError } from '@lessoncall/kit';
 import type { Context } from './context';
 import { participantFromRow, type SessionRow } from './rows';
@@ -62,24 +62,6 @@ export function publishMuteChanged(ctx: Context, row: SessionRow, kind: 'audio' 
         byUserId,
       },
       { source: eventSource, time: ctx.clock.now() },
-    ),
-  );
-}
-
-export interface Missing {
-  userId: string;
-  userType: 'tutor' | 'student';
-}
-
-/** meeting.no_show, once per meeting: the ce-id is derived from the meeting id. */
-export function publishNoShow(ctx: Context, meeting: Meeting, missing: readonly Missing[]): Promise<void> {
-  return publish('meeting.no_show', () =>
-    publishEvent(
-      ctx.js,
-      subjects.meetingNoShow(meeting.meetingId),
-      MeetingNoShowSchema,
-      { meeting, missingUserIds: missing.map((m) => m.userId), missingUserTypes: missing.map((m) => m.userType) },
-      { id: `meeting.no_show:${meeting.meetingId}`, source: eventSource, time: ctx.clock.now() },
     ),
   );
 }

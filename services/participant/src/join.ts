@@ -15,7 +15,8 @@ import {
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken, resumeTokenMatches } from './resume-token';
-import { meetingColumns, meetingFromRow, type MeetingRow, participantFromRow, type SessionRow, sessionColumns } from './rows';
+import { applyMeeting, lockMeeting, meetingOf, projectedMeeting } from './projection';
+import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
 type JoinReply = MessageInitShape<typeof JoinResponseSchema>;
@@ -76,12 +77,15 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   const resumeToken = mintResumeToken(ctx.config.RESUME_TOKEN_SECRET, sessionId);
   const now = ctx.clock.now();
   const { session, live } = await ctx.db.asService(async (tx) => {
-    // Serialises the joins of one meeting (so the mesh limit holds under concurrency) and
-    // orders them against the meeting's own transitions: a meeting ending now either sees
-    // this session when it closes its sessions, or this join sees it ended.
-    const m = await tx.query<{ status: string }>('select status from video_meetings where meeting_id = $1 for no key update', [meetingId]);
-    const status = m.rows[0]?.status;
-    if (status === undefined) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+    // The owner's answer goes into our projection first: a join that beats meeting.created
+    // (or a later event) to this service still finds its meeting, and an older answer never
+    // overwrites a newer event. The projection's row lock serialises the joins of one meeting
+    // (so the mesh limit holds under concurrency) and orders them against the meeting's end:
+    // meeting.ended either sees this session when it closes the sessions, or this join sees
+    // the meeting over.
+    await applyMeeting(tx, meeting);
+    const status = (await lockMeeting(tx, meetingId))?.status;
+    if (status === undefined) throw new Error(`participant_meetings has no ${meetingId} right after recording it`);
     if (status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
     if (status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
     // One statement after the lock: its snapshot sees every join that held the lock before.
@@ -171,8 +175,8 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     if (!s || s.meeting_id !== meetingId || s.user_id !== userId || s.left_at !== null || !resumeTokenMatches(req.resumeToken, s.resume_token_hash)) {
       throw rejected();
     }
-    const m = await tx.query<MeetingRow>(`select ${meetingColumns()} from video_meetings where meeting_id = $1`, [meetingId]);
-    const meetingRow = m.rows[0]!;
+    // Sessions reference the projection, so a live session's meeting is always there.
+    const meetingRow = (await projectedMeeting(tx, meetingId))!;
     if (meetingRow.status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
     if (meetingRow.status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
     const updated = await tx.query<SessionRow>(
@@ -181,7 +185,7 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
        where session_id = $1 returning ${sessionColumns}`,
       [sessionId, ctx.clock.now(), gatewayId],
     );
-    return { session: updated.rows[0]!, meeting: meetingFromRow(meetingRow), live: await liveSessions(tx, meetingId) };
+    return { session: updated.rows[0]!, meeting: meetingOf(meetingRow), live: await liveSessions(tx, meetingId) };
   });
   ctx.logger.info({ meetingId, sessionId, userId, reconnects: session.reconnects }, 'resumed');
   return {

@@ -1,12 +1,35 @@
-import { consumeEvents, ensureConsumer, type RunningConsumer } from '@lessoncall/kit';
-import { MeetingCancelledSchema, MeetingEndedSchema, streams } from '@lessoncall/proto';
+import type { DescMessage } from '@bufbuild/protobuf';
+import { consumeEvents, ensureConsumer, invalidRequest, type RunningConsumer } from '@lessoncall/kit';
+import {
+  eventTypeOf,
+  type Meeting,
+  MeetingCancelledSchema,
+  MeetingCreatedSchema,
+  MeetingEndedSchema,
+  MeetingRescheduledSchema,
+  MeetingStartedSchema,
+  streams,
+} from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishLeft } from './events';
+import { applyMeeting, isClosed, lockMeeting } from './projection';
 import { type SessionRow, sessionColumns } from './rows';
 
 export const meetingsDurable = 'participant-meetings';
 
-/** Sessions end with their meeting: meeting.ended and meeting.cancelled close every live session (`ended`). */
+/** Every event that carries the meeting as its owner sees it; meeting.no_show is not for us. */
+const schemas: Record<string, DescMessage> = {
+  'meeting.created': MeetingCreatedSchema,
+  'meeting.started': MeetingStartedSchema,
+  'meeting.ended': MeetingEndedSchema,
+  'meeting.cancelled': MeetingCancelledSchema,
+  'meeting.rescheduled': MeetingRescheduledSchema,
+};
+
+/**
+ * Keeps participant_meetings up to date from the MEETINGS stream, and ends sessions with their
+ * meeting: meeting.ended and meeting.cancelled close every live session (`ended`).
+ */
 export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensureConsumer>[0]): Promise<RunningConsumer> {
   await ensureConsumer(jsm, { stream: streams.meetings.name, durable: meetingsDurable });
   return consumeEvents({
@@ -17,21 +40,29 @@ export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensur
     logger: ctx.logger,
     deadLetters: ctx.metrics.deadLetters,
     batch: 64,
-    schemaFor: (subject) =>
-      subject.startsWith('meeting.ended.') ? MeetingEndedSchema : subject.startsWith('meeting.cancelled.') ? MeetingCancelledSchema : undefined,
+    schemaFor: (subject) => schemas[eventTypeOf(subject)],
     handle: async (event) => {
-      const meetingId = event.subject.split('.')[2] ?? '';
-      await closeMeetingSessions(ctx, meetingId);
+      const meeting = (event.body as { meeting?: Meeting }).meeting;
+      if (!meeting) throw invalidRequest('meeting', `${event.meta.type} without its meeting`);
+      if (event.subject.split('.')[2] !== meeting.meetingId) throw invalidRequest('meeting.meetingId', 'the meeting is not the one the subject names');
+      await projectMeeting(ctx, meeting);
     },
   });
 }
 
 /**
- * Idempotent: a redelivered event finds no live session left. Events are published before the
- * commit with per-session ce-ids, so a failure between the two re-publishes rather than loses them.
+ * Applies the snapshot and, if the meeting is over, closes its live sessions in the same
+ * transaction: the projection's row lock orders this against joins, so a join either committed
+ * first (and its session is closed here) or sees the meeting over. Idempotent: a redelivered
+ * event finds the snapshot applied and no live session left. participant.left is published
+ * before the commit with per-session ce-ids, so a failure in between re-publishes, never loses.
  */
-export async function closeMeetingSessions(ctx: Context, meetingId: string): Promise<number> {
+export async function projectMeeting(ctx: Context, meeting: Meeting): Promise<number> {
+  const meetingId = meeting.meetingId;
   const closed = await ctx.db.asService(async (tx) => {
+    await applyMeeting(tx, meeting);
+    const projected = await lockMeeting(tx, meetingId);
+    if (!projected || !isClosed(projected.status)) return [];
     const r = await tx.query<SessionRow>(
       `update video_participants set left_at = $2, left_reason = 'ended'
        where meeting_id = $1 and left_at is null returning ${sessionColumns}`,

@@ -4,7 +4,6 @@ export interface ParticipantMetrics {
   joins: Counter<'outcome'>;
   joinSeconds: Histogram<'outcome'>;
   closed: Counter<'reason'>;
-  noShows: Counter<string>;
   turnFallbacks: Counter<'reason'>;
   deadLetters: Counter<string>;
 }
@@ -30,7 +29,6 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
       labelNames: ['reason'],
       registers: [registry],
     }),
-    noShows: new Counter({ name: 'participant_no_shows_total', help: 'meeting.no_show events published', registers: [registry] }),
     turnFallbacks: new Counter({
       name: 'participant_turn_fallbacks_total',
       help: 'Joins answered without ICE servers because svc.turn.credentials did not answer',

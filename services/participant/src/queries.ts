@@ -11,6 +11,7 @@ import type {
 } from '@lessoncall/proto';
 import { computeAttendance } from './attendance';
 import type { Context } from './context';
+import { projectedMeeting } from './projection';
 import { attendanceEntry, participantFromRow, type SessionRow, sessionColumns, spanFromRow } from './rows';
 import * as valid from './validate';
 
@@ -20,9 +21,9 @@ import * as valid from './validate';
  * is no oracle for which meeting ids exist.
  */
 async function visibleMeeting(tx: Tx, meetingId: string): Promise<{ tutor_id: string; student_id: string }> {
-  const m = await tx.query<{ tutor_id: string; student_id: string }>('select tutor_id, student_id from video_meetings where meeting_id = $1', [meetingId]);
-  if (!m.rows[0]) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
-  return m.rows[0];
+  const m = await projectedMeeting(tx, meetingId);
+  if (!m) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+  return m;
 }
 
 /** svc.participant.list: read through RLS as the user (the meeting's tutor or student only). */
@@ -48,7 +49,7 @@ export async function list(ctx: Context, req: ListParticipantsRequest): Promise<
 export async function attendance(ctx: Context, req: AttendanceRequest): Promise<MessageInitShape<typeof AttendanceResponseSchema>> {
   const meetingId = valid.meetingId(req.meetingId);
   const read = async (tx: Tx) => {
-    const meeting = await visibleMeeting(tx, meetingId);
+    const meeting = req.actorIsService ? await peopleForService(tx, meetingId, req) : await visibleMeeting(tx, meetingId);
     const r = await tx.query<SessionRow>(`select ${sessionColumns} from video_participants where meeting_id = $1`, [meetingId]);
     return { meeting, rows: r.rows };
   };
@@ -56,6 +57,18 @@ export async function attendance(ctx: Context, req: AttendanceRequest): Promise<
   const now = ctx.clock.now();
   const entries = computeAttendance({ tutorId: meeting.tutor_id, studentId: meeting.student_id }, rows.map(spanFromRow), now);
   return { attendance: { meetingId, entries: entries.map(attendanceEntry), computedAt: timestampFromDate(now) } };
+}
+
+/**
+ * The meeting's people for its owner. The meeting service says who they are (it asks before a
+ * no-show or at the end): a meeting this service has not projected yet has no sessions, since
+ * every session references the projection, so those two with no sessions is the true answer.
+ */
+async function peopleForService(tx: Tx, meetingId: string, req: AttendanceRequest): Promise<{ tutor_id: string; student_id: string }> {
+  const m = await projectedMeeting(tx, meetingId);
+  if (m) return m;
+  if (!req.tutorId || !req.studentId) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+  return { tutor_id: valid.userId(req.tutorId, 'tutorId'), student_id: valid.userId(req.studentId, 'studentId') };
 }
 
 /** svc.participant.live_sessions: every live session (or one meeting's), for signaling's roster. */

@@ -3,6 +3,7 @@ import { invalidRequest, ServiceError } from '@lessoncall/kit';
 import type { LeaveRequest, LeaveResponseSchema, MuteRequest, MuteResponseSchema, PresenceAckSchema, PresenceReport } from '@lessoncall/proto';
 import type { Context } from './context';
 import { duplicateWindowMs, publishLeft, publishMuteChanged } from './events';
+import { projectedMeeting } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
@@ -60,8 +61,7 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
 
   // Read (and, for one's own sessions, write) as the user: RLS hides the meeting from strangers.
   const decided = await ctx.db.asUser(actor, async (tx) => {
-    const m = await tx.query<{ tutor_id: string }>('select tutor_id from video_meetings where meeting_id = $1', [meetingId]);
-    const meeting = m.rows[0];
+    const meeting = await projectedMeeting(tx, meetingId);
     if (!meeting) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
     const bySession = targetSession ?? (targetUser ? undefined : actingSession);
     const targets = bySession

@@ -1,13 +1,12 @@
 import type { Context } from './context';
-import { type Missing, publishLeft, publishNoShow } from './events';
-import { meetingColumns, meetingFromRow, type MeetingRow, type SessionRow, sessionColumns } from './rows';
+import { publishLeft } from './events';
+import { type SessionRow, sessionColumns } from './rows';
 
 export interface SweepResult {
   /** Connected sessions that stopped reporting, now treated as disconnected. */
   stale: number;
   /** Sessions closed because the grace period passed without a resume. */
   timedOut: number;
-  noShows: number;
 }
 
 /**
@@ -19,7 +18,7 @@ export interface SweepResult {
 export async function sweep(ctx: Context): Promise<SweepResult> {
   const now = ctx.clock.now();
   const stale = ctx.config.PRESENCE_STALE_SECONDS > 0 ? await markStale(ctx, now) : 0;
-  return { stale, timedOut: await closeTimedOut(ctx, now), noShows: await publishNoShows(ctx, now) };
+  return { stale, timedOut: await closeTimedOut(ctx, now) };
 }
 
 async function markStale(ctx: Context, now: Date): Promise<number> {
@@ -59,47 +58,4 @@ async function closeTimedOut(ctx: Context, now: Date): Promise<number> {
     ctx.logger.info({ meetingId: row.meeting_id, sessionId: row.session_id, userId: row.user_id }, 'no resume within the grace period; session closed');
   }
   return closed.length;
-}
-
-interface DueMeeting extends MeetingRow {
-  tutor_joined: boolean;
-  student_joined: boolean;
-}
-
-/**
- * meeting.no_show for every open meeting NO_SHOW_AFTER_MINUTES past its start that its student
- * (or tutor) never joined, once: no_show_published_at is set in the same transaction.
- */
-async function publishNoShows(ctx: Context, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - ctx.config.NO_SHOW_AFTER_MINUTES * 60_000);
-  const published = await ctx.db.asService(async (tx) => {
-    // FOR NO KEY UPDATE, not FOR UPDATE: sessions inserted meanwhile take a key-share lock on
-    // their meeting (the foreign key) and must not wait for this transaction's publishes.
-    const due = await tx.query<DueMeeting>(
-      `select ${meetingColumns('m')}, j.tutor_joined, j.student_joined
-       from video_meetings m
-       cross join lateral (
-         select exists (select 1 from video_participants p where p.meeting_id = m.meeting_id and p.user_id = m.tutor_id) as tutor_joined,
-                exists (select 1 from video_participants p where p.meeting_id = m.meeting_id and p.user_id = m.student_id) as student_joined
-       ) j
-       where m.no_show_published_at is null and m.status in ('pending', 'active') and m.scheduled_start <= $1
-         and not (j.tutor_joined and j.student_joined)
-       order by m.scheduled_start limit $2
-       for no key update of m skip locked`,
-      [cutoff, ctx.config.SWEEP_BATCH_SIZE],
-    );
-    for (const m of due.rows) {
-      const missing: Missing[] = [];
-      if (!m.student_joined) missing.push({ userId: m.student_id, userType: 'student' });
-      if (!m.tutor_joined) missing.push({ userId: m.tutor_id, userType: 'tutor' });
-      await publishNoShow(ctx, meetingFromRow(m), missing);
-      ctx.logger.info({ meetingId: m.meeting_id, missing: missing.map((x) => x.userType) }, 'no-show published');
-    }
-    if (due.rows.length > 0) {
-      await tx.query('update video_meetings set no_show_published_at = $2 where meeting_id = any($1)', [due.rows.map((m) => m.meeting_id), now]);
-    }
-    return due.rows.length;
-  });
-  ctx.metrics.noShows.inc(published);
-  return published;
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { timestampDate } from '@bufbuild/protobuf/wkt';
+import { create, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { createLogger, ManualClock, publishEvent, request, ServiceError } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
@@ -8,6 +8,7 @@ import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
   BookingCancelledSchema,
+  BookingRescheduledSchema,
   EndMeetingRequestSchema,
   EndMeetingResponseSchema,
   JoinRequestSchema,
@@ -18,6 +19,7 @@ import {
   ListParticipantsResponseSchema,
   LiveSessionsRequestSchema,
   LiveSessionsResponseSchema,
+  MeetingSchema,
   MuteRequestSchema,
   MuteResponseSchema,
   PresenceAckSchema,
@@ -29,6 +31,7 @@ import {
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '../src/index';
+import { applyMeeting } from '../src/projection';
 import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
 
 const logger = createLogger('participant-test', { level: 'silent' });
@@ -145,6 +148,15 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     h.db!.asService(
       async (tx) => (await tx.query<Row>('select * from video_participants where meeting_id = $1 order by joined_at, session_id', [meetingId])).rows,
     );
+  const projected = async (meetingId: string) =>
+    (
+      await h.db!.asService((tx) =>
+        tx.query<{ status: string; tutor_id: string; student_id: string; scheduled_start: Date }>(
+          'select status, tutor_id, student_id, scheduled_start from participant_meetings where meeting_id = $1',
+          [meetingId],
+        ),
+      )
+    ).rows[0];
   const rowOf = async (sessionId: string) =>
     h.db!.asService(async (tx) => (await tx.query<Row>('select * from video_participants where session_id = $1', [sessionId])).rows[0]!);
 
@@ -431,7 +443,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect((await participantEvents(m.meetingId)).map((e) => e.ceId)).toEqual([`participant.joined:${t.sessionId}`, `participant.left:${t.sessionId}`]);
   });
 
-  it('publishes meeting.no_show once, naming who never joined, across replicas', async () => {
+  it("the meeting service publishes meeting.no_show once from this service's attendance, naming who never joined, across replicas", async () => {
     clock.set('2026-03-06T09:55:00Z');
     const start = at('2026-03-06T10:00:00Z');
     const [studentMissing, bothThere, cancelled] = [await createMeeting(start), await createMeeting(start), await createMeeting(start)];
@@ -446,15 +458,22 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
 
     const noShows = async (m: Meeting) => (await eventsOf('MEETINGS', m.meetingId)).filter((e) => e.type === 'meeting.no_show');
     clock.set('2026-03-06T10:09:59Z');
-    await participant.sweep();
+    await meetingService.sweep();
     expect(await noShows(studentMissing)).toEqual([]);
 
     clock.set('2026-03-06T10:10:00Z');
-    const replica = await startParticipantService(participantConfig, { clock, logger, telemetry: false });
+    const replica = await startMeetingService(
+      loadMeetingConfig({ NATS_URL: h.nats.url, HEALTH_PORT: '0', DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }),
+      {
+        clock,
+        logger,
+        telemetry: false,
+      },
+    );
     try {
-      await Promise.all([participant.sweep(), replica.sweep(), participant.sweep(), replica.sweep()]);
+      await Promise.all([meetingService.sweep(), replica.sweep()]);
       clock.advance(60_000);
-      await Promise.all([participant.sweep(), replica.sweep()]);
+      await Promise.all([meetingService.sweep(), replica.sweep()]);
     } finally {
       await replica.stop();
     }
@@ -468,10 +487,91 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     });
     expect(await noShows(bothThere)).toEqual([]);
     expect(await noShows(cancelled)).toEqual([]);
-    const marked = await h.db!.asService((tx) =>
-      tx.query<{ no_show_published_at: Date }>('select no_show_published_at from video_meetings where meeting_id = $1', [studentMissing.meetingId]),
+    // The participant service's own sweep publishes no no-show any more.
+    await participant.sweep();
+    expect(await noShows(bothThere)).toEqual([]);
+  });
+
+  it('keeps its own projection of each meeting from the MEETINGS stream, and a join that beats meeting.created fills it', async () => {
+    clock.set('2026-03-09T09:00:00Z');
+    const m = await createMeeting(at('2026-03-09T10:00:00Z'));
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('pending');
+    expect(await projected(m.meetingId)).toMatchObject({ tutor_id: m.tutorId, student_id: m.studentId, scheduled_start: at('2026-03-09T10:00:00Z') });
+
+    // A reschedule moves the window in the projection too.
+    await publishEvent(
+      h.js,
+      subjects.bookingRescheduled,
+      BookingRescheduledSchema,
+      { bookingId: m.bookingId, scheduledStart: timestampFromDate(at('2026-03-09T09:30:00Z')), scheduledEnd: timestampFromDate(at('2026-03-09T10:30:00Z')) },
+      { source: 'test' },
     );
-    expect(marked.rows[0]?.no_show_published_at).toEqual(at('2026-03-06T10:10:00Z'));
+    await expect.poll(async () => (await projected(m.meetingId))?.scheduled_start, { timeout: 10_000 }).toEqual(at('2026-03-09T09:30:00Z'));
+
+    // As if meeting.created had not arrived yet: the join records what verify_join answered.
+    await h.db!.asService((tx) => tx.query('delete from participant_meetings where meeting_id = $1', [m.meetingId]));
+    clock.set('2026-03-09T09:20:00Z');
+    const t = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
+    expect(await projected(m.meetingId)).toMatchObject({ status: 'pending', scheduled_start: at('2026-03-09T09:30:00Z') });
+    // meeting.started (from the meeting service, on the first participant.joined) moves it on.
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('active');
+    // A resume answers the meeting from the projection, join window included.
+    const resumed = await join({ meetingId: m.meetingId, userId: m.tutorId, resumeSessionId: t.sessionId, resumeToken: t.resumeToken });
+    expect(resumed.meeting).toMatchObject({ meetingId: m.meetingId, status: 'active' });
+    expect(resumed.meeting?.joinableFrom).toBeDefined();
+
+    await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema);
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('completed');
+    expect((await rowOf(t.sessionId)).left_reason).toBe('ended');
+  });
+
+  it('an older snapshot of a meeting never overwrites a newer one, and a closed meeting stays closed', async () => {
+    clock.set('2026-03-09T12:00:00Z');
+    const m = await createMeeting(at('2026-03-09T13:00:00Z'));
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('pending');
+    const snapshot = (status: string, updatedAt: string, start: string) =>
+      create(MeetingSchema, {
+        meetingId: m.meetingId,
+        tutorId: m.tutorId,
+        studentId: m.studentId,
+        status,
+        scheduledStart: timestampFromDate(at(start)),
+        scheduledEnd: timestampFromDate(new Date(at(start).getTime() + 3_600_000)),
+        updatedAt: timestampFromDate(at(updatedAt)),
+      });
+    const apply = (s: ReturnType<typeof snapshot>) => h.db!.asService((tx) => applyMeeting(tx, s));
+    await apply(snapshot('pending', '2026-03-09T12:10:00Z', '2026-03-09T14:00:00Z'));
+    await apply(snapshot('pending', '2026-03-09T12:05:00Z', '2026-03-09T15:00:00Z'));
+    expect(await projected(m.meetingId)).toMatchObject({ status: 'pending', scheduled_start: at('2026-03-09T14:00:00Z') });
+    // Further along the lifecycle wins whatever its clock says…
+    await apply(snapshot('cancelled', '2026-03-09T12:01:00Z', '2026-03-09T14:00:00Z'));
+    // …and nothing reopens a closed meeting.
+    await apply(snapshot('active', '2026-03-09T12:20:00Z', '2026-03-09T14:00:00Z'));
+    expect((await projected(m.meetingId))?.status).toBe('cancelled');
+    // A snapshot that is no meeting is refused by name.
+    const bad = await h
+      .db!.asService((tx) =>
+        applyMeeting(tx, create(MeetingSchema, { ...snapshot('pending', '2026-03-09T12:30:00Z', '2026-03-09T14:00:00Z'), status: 'open' })),
+      )
+      .catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'invalid_request' });
+  });
+
+  it('answers attendance to the meeting service for a meeting it has not projected: both people, no sessions', async () => {
+    clock.set('2026-03-09T15:00:00Z');
+    const m = await createMeeting(at('2026-03-09T16:00:00Z'));
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('pending');
+    await h.db!.asService((tx) => tx.query('delete from participant_meetings where meeting_id = $1', [m.meetingId]));
+    expect((await failure(attendance({ meetingId: m.meetingId, actorIsService: true }))).code).toBe('meeting_not_found');
+    const r = await attendance({ meetingId: m.meetingId, actorIsService: true, tutorId: m.tutorId, studentId: m.studentId });
+    expect(r.attendance?.entries.map((e) => [e.userId, e.userType, e.sessions])).toEqual([
+      [m.tutorId, 'tutor', 0],
+      [m.studentId, 'student', 0],
+    ]);
+    // Only the owner may say who the people are: a user still goes through RLS on the projection.
+    expect((await failure(attendance({ meetingId: m.meetingId, userId: m.tutorId, tutorId: m.tutorId, studentId: m.studentId }))).code).toBe(
+      'meeting_not_found',
+    );
   });
 
   it('a service restart loses no session', async () => {

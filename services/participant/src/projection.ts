@@ -1,0 +1,104 @@
+import { fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { type Timestamp, timestampDate } from '@bufbuild/protobuf/wkt';
+import { invalidRequest, toJson, type Tx } from '@lessoncall/kit';
+import { isValidMeetingId, type Meeting, MeetingSchema } from '@lessoncall/proto';
+
+/**
+ * participant_meetings: the participant service's own projection of the meetings it works with.
+ * The meeting service owns video_meetings; this service learns of meetings from the MEETINGS
+ * stream and from svc.meeting.verify_join, never from that table.
+ */
+
+export type MeetingStatus = 'pending' | 'active' | 'completed' | 'cancelled';
+
+const statuses: readonly string[] = ['pending', 'active', 'completed', 'cancelled'];
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface ProjectedMeeting {
+  meeting_id: string;
+  tutor_id: string;
+  student_id: string;
+  status: MeetingStatus;
+  scheduled_start: Date;
+  scheduled_end: Date;
+  meeting: JsonValue;
+}
+
+export const projectionColumns = 'meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, meeting';
+
+/** The Meeting as last announced by its owner. */
+export function meetingOf(row: Pick<ProjectedMeeting, 'meeting'>): Meeting {
+  return fromJson(MeetingSchema, row.meeting, { ignoreUnknownFields: true });
+}
+
+export function isClosed(status: MeetingStatus): boolean {
+  return status === 'completed' || status === 'cancelled';
+}
+
+/**
+ * How far along its lifecycle a status is. A meeting only moves forward (pending → active →
+ * completed | cancelled), so a snapshot further along wins whatever its timestamp says.
+ */
+const rank = (column: string) => `(case ${column} when 'pending' then 0 when 'active' then 1 else 2 end)`;
+
+/**
+ * Records a snapshot of a meeting, unless the projection already holds a newer one: snapshots
+ * are ordered by (status rank, the owner's updated_at), because events of one meeting are handled
+ * concurrently and a join's verify_join answer may be older than an event already applied.
+ * Either way the row is locked (FOR NO KEY UPDATE, as ON CONFLICT DO UPDATE locks it) until the
+ * transaction ends, which serialises joins and the meeting's end.
+ *
+ * A snapshot that cannot be a meeting is an invalid_request (an event carrying it is dead-lettered).
+ */
+export async function applyMeeting(tx: Tx, meeting: Meeting): Promise<void> {
+  const m = checkedSnapshot(meeting);
+  await tx.query(
+    `insert into participant_meetings as pm
+       (meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, source_updated_at, meeting)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (meeting_id) do update set
+       tutor_id = excluded.tutor_id, student_id = excluded.student_id, status = excluded.status,
+       scheduled_start = excluded.scheduled_start, scheduled_end = excluded.scheduled_end,
+       source_updated_at = excluded.source_updated_at, meeting = excluded.meeting
+     where (${rank('excluded.status')}, excluded.source_updated_at) > (${rank('pm.status')}, pm.source_updated_at)`,
+    [m.meetingId, m.tutorId, m.studentId, m.status, m.scheduledStart, m.scheduledEnd, m.updatedAt, toJson(MeetingSchema, meeting)],
+  );
+}
+
+/** The projected meeting, locked against concurrent joins and the meeting's end. */
+export async function lockMeeting(tx: Tx, meetingId: string): Promise<ProjectedMeeting | undefined> {
+  const r = await tx.query<ProjectedMeeting>(`select ${projectionColumns} from participant_meetings where meeting_id = $1 for no key update`, [meetingId]);
+  return r.rows[0];
+}
+
+export async function projectedMeeting(tx: Tx, meetingId: string): Promise<ProjectedMeeting | undefined> {
+  const r = await tx.query<ProjectedMeeting>(`select ${projectionColumns} from participant_meetings where meeting_id = $1`, [meetingId]);
+  return r.rows[0];
+}
+
+function checkedSnapshot(m: Meeting) {
+  if (!isValidMeetingId(m.meetingId)) throw invalidRequest('meeting.meetingId', `not a meeting id: ${m.meetingId}`);
+  if (!uuidPattern.test(m.tutorId)) throw invalidRequest('meeting.tutorId', 'not a user id (uuid)');
+  if (!uuidPattern.test(m.studentId)) throw invalidRequest('meeting.studentId', 'not a user id (uuid)');
+  if (!statuses.includes(m.status)) throw invalidRequest('meeting.status', `not a meeting status: ${m.status}`);
+  if (!m.scheduledStart || !m.scheduledEnd) throw invalidRequest('meeting.scheduledStart', 'the meeting has no schedule');
+  if (!m.updatedAt) throw invalidRequest('meeting.updatedAt', 'the meeting has no updatedAt to order it by');
+  const scheduledStart = timestampDate(m.scheduledStart);
+  const scheduledEnd = timestampDate(m.scheduledEnd);
+  if (scheduledEnd <= scheduledStart) throw invalidRequest('meeting.scheduledEnd', 'the meeting ends before it starts');
+  return {
+    meetingId: m.meetingId,
+    tutorId: m.tutorId.toLowerCase(),
+    studentId: m.studentId.toLowerCase(),
+    status: m.status as MeetingStatus,
+    scheduledStart,
+    scheduledEnd,
+    updatedAt: microseconds(m.updatedAt),
+  };
+}
+
+/** A timestamp to Postgres' precision (a Date would cut it to milliseconds and merge two versions). */
+function microseconds(t: Timestamp): string {
+  const whole = new Date(Number(t.seconds) * 1000).toISOString().slice(0, 19);
+  return `${whole}.${String(t.nanos).padStart(9, '0').slice(0, 6)}Z`;
+}
