@@ -69,6 +69,9 @@ ensure_pnpm() {
 }
 
 ensure_node_modules() {
+  # pnpm keeps a copy of the lockfile it installed from: equal means nothing to do, which
+  # keeps `npm run typecheck` and friends as fast as before they called this.
+  if [ -z "${FORCE_INSTALL:-}" ] && cmp -s "$ROOT/pnpm-lock.yaml" "$ROOT/node_modules/.pnpm/lock.yaml"; then return 0; fi
   say "installing node modules"
   local log
   log=$(mktemp)
@@ -79,4 +82,21 @@ ensure_node_modules() {
     rm -f "$log"
     return 1
   fi
+}
+
+# ensure_for NEED: what an npm script needs, installed where missing.
+#   node      pnpm and the node modules
+#   servers   node + nats-server, coturn, PostgreSQL 15 with pgTAP (integration tests, stack)
+#   browser   servers + Chromium (browser tests against the local stack)
+ensure_for() {
+  case ${1:-} in
+    node) ;;
+    servers) ensure_system_packages || return 1 ;;
+    browser) ensure_system_packages with-browser || return 1 ;;
+    *)
+      echo "ensure_for: unknown need '${1:-}' (node, servers or browser)" >&2
+      return 2
+      ;;
+  esac
+  ensure_pnpm && ensure_node_modules
 }
