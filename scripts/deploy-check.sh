@@ -7,6 +7,7 @@
 #      matters about it — probes, limits, security contexts, termination grace vs the socket
 #      drain, coturn, secrets, each Deployment's env vs its service's config, skaffold
 #      artifacts vs Dockerfiles vs the chart.
+# Installs pnpm and the node modules first when they are missing (scripts/lib/setup.sh).
 # Ends with "deploy-check: N passed, N failed"; with TEST_COUNTS_FILE set, also appends
 # "passed=N failed=M" to that file.
 set -uo pipefail
@@ -61,12 +62,12 @@ must_fail() {
   fi
 }
 
-if [ ! -e deploy/node_modules/yaml ] || [ ! -e deploy/node_modules/kubernetes-models ]; then
-  echo "▸ installing node modules" >&2
-  CI=true pnpm install --frozen-lockfile >"$logs/install.log" 2>&1 || {
-    not_ok "pnpm install" "$logs/install.log"
-    finish
-  }
+# On a fresh machine there is no pnpm yet, nor node modules: install them, as npm test does.
+# shellcheck source=lib/setup.sh
+. "$ROOT/scripts/lib/setup.sh"
+if ! ensure_for node >"$logs/install.log" 2>&1; then
+  not_ok "pnpm and node modules" "$logs/install.log"
+  finish
 fi
 
 echo "▸ helm"

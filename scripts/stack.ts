@@ -5,11 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { migrate } from '@lessoncall/kit';
-import { freePort, giveToPostgresUser, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
-import pg from 'pg';
+import { freePort, requireBinary, spawnServer, startPostgres, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -79,47 +77,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     const secrets = localSecrets(dir);
 
-    // Postgres: a cluster of our own under <dir>/pg, owned by the unprivileged postgres user when we are root.
-    const pgBin = '/usr/lib/postgresql/15/bin';
-    requireBinary([join(pgBin, 'initdb')], 'postgresql-15');
-    const pgDir = join(dir, 'pg');
-    const pgData = join(pgDir, 'data');
-    mkdirSync(pgDir, { recursive: true });
-    giveToPostgresUser(pgDir);
-    if (!options.persistent || !existsSync(join(pgData, 'PG_VERSION'))) {
-      rmSync(pgData, { recursive: true, force: true });
-      log('initialising Postgres');
-      runAsPostgresUser(join(pgBin, 'initdb'), ['-D', pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-    }
-    const pgPort = await portOr(54329);
-    const fast = options.persistent ? '' : ' -c fsync=off -c synchronous_commit=off';
-    try {
-      runAsPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
-    } catch {
-      // not running
-    }
-    runAsPostgresUser(join(pgBin, 'pg_ctl'), [
-      '-D',
-      pgData,
-      '-o',
-      `-p ${pgPort} -k ${pgDir} -c listen_addresses=127.0.0.1 -c max_connections=200${fast}`,
-      '-l',
-      join(pgDir, 'postgres.log'),
-      '-w',
-      'start',
-    ]);
-    stops.push(async () => {
-      runAsPostgresUser(join(pgBin, 'pg_ctl'), ['-D', pgData, '-m', 'fast', '-w', 'stop']);
-    });
-    const databaseUrl = `postgres://postgres@127.0.0.1:${pgPort}/postgres`;
-    await waitFor('postgres', async () => {
-      const c = new pg.Client({ connectionString: databaseUrl });
-      await c.connect();
-      await c.end();
-      return true;
-    });
-    const applied = await migrate({ databaseUrl, supabaseDir: join(repoRoot, 'supabase') });
-    log(`Postgres on ${pgPort} (${applied.length ? `applied ${applied.join(', ')}` : 'migrations up to date'})`);
+    // Postgres: a cluster of our own under <dir>/pg, through the same harness the tests use.
+    const postgres = await startPostgres({ dir: join(dir, 'pg'), fresh: !options.persistent, durable: options.persistent === true, port: 54329 });
+    stops.push(() => postgres.stop());
+    const databaseUrl = postgres.url;
+    log(`Postgres on ${postgres.port} (${postgres.applied.length ? `applied ${postgres.applied.join(', ')}` : 'migrations up to date'})`);
 
     // NATS with JetStream, its store under <dir>/nats.
     const natsBin = requireBinary(['nats-server'], 'nats-server');

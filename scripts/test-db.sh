@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Database tests: a throwaway PostgreSQL 15, bootstrap + migrations (twice, to prove the
-# runner is idempotent), then pg_prove over supabase/tests/*.sql.
+# Database tests: a throwaway PostgreSQL 15 from the test harness (scripts/with-postgres.ts),
+# bootstrap + migrations (twice, to prove the runner is idempotent), then pg_prove over
+# supabase/tests/*.sql. Installs what it needs first, as `npm test` does.
 #
 # Env: TEST_COUNTS_FILE=path  -> writes "passed=N failed=M" (individual pgTAP assertions).
 # The last lines printed are pg_prove's summary ("Files=..., Tests=N, ..." / "Result: ...").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=lib/pg.sh
-. "$ROOT/scripts/lib/pg.sh"
+cd "$ROOT"
 
 counts() {
   if [ -n "${TEST_COUNTS_FILE:-}" ]; then
@@ -22,40 +22,47 @@ fail() {
   exit 1
 }
 
-OUT=""
-cleanup() {
-  pg_stop >/dev/null 2>&1 || true
-  [ -z "$OUT" ] || rm -f "$OUT"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-pg_require_server || fail "PostgreSQL $PG_MAJOR is not available"
-pg_require_pgtap || fail "pgTAP / pg_prove are not available"
+# First pass: install, then run this script again inside a harness Postgres, which sets
+# DATABASE_URL and PG* for the second pass and removes the cluster afterwards.
+if [ -z "${TEST_DB_INSIDE:-}" ]; then
+  # shellcheck source=lib/setup.sh
+  . "$ROOT/scripts/lib/setup.sh"
+  ensure_postgres_packages || fail "PostgreSQL 15, pgTAP and pg_prove are not available"
+  ensure_pnpm || fail "pnpm is not available"
+  ensure_node_modules || fail "node modules could not be installed"
+  TEST_DB_INSIDE=1 exec pnpm exec tsx scripts/with-postgres.ts --no-migrate -- bash "$ROOT/scripts/test-db.sh"
+fi
 
 shopt -s nullglob
-tests=("$ROOT"/supabase/tests/*.sql)
+tests=(supabase/tests/*.sql)
+migrations=(supabase/migrations/*.sql)
 shopt -u nullglob
 [ ${#tests[@]} -gt 0 ] || fail "no tests in supabase/tests/*.sql"
-migrations=("$ROOT"/supabase/migrations/*.sql)
 
-pg_start >/dev/null || fail "could not start PostgreSQL"
+PSQL=/usr/lib/postgresql/15/bin/psql
+[ -x "$PSQL" ] || PSQL=$(command -v psql)
 
-pg_apply || fail "bootstrap/migrations failed on a fresh database"
-[ "$PG_APPLIED" -eq ${#migrations[@]} ] ||
-  fail "expected ${#migrations[@]} migrations applied, got $PG_APPLIED"
-pg_apply || fail "second run of bootstrap/migrations failed"
-[ "$PG_APPLIED" -eq 0 ] || fail "second run applied $PG_APPLIED migrations again"
-recorded=$(pg_psql -tA -c 'select count(*) from supabase_migrations.schema_migrations')
+applied() { # runs the migration runner once, prints how many migrations it applied
+  local out
+  out=$(pnpm exec tsx scripts/migrate.ts "$DATABASE_URL") || return 1
+  echo "${out#applied=}"
+}
+
+n=$(applied) || fail "bootstrap/migrations failed on a fresh database"
+[ "$n" -eq ${#migrations[@]} ] || fail "expected ${#migrations[@]} migrations applied, got $n"
+n=$(applied) || fail "second run of bootstrap/migrations failed"
+[ "$n" -eq 0 ] || fail "second run applied $n migrations again"
+recorded=$("$PSQL" -X -q -tA -v ON_ERROR_STOP=1 -c 'select count(*) from supabase_migrations.schema_migrations')
 [ "$recorded" -eq ${#migrations[@]} ] ||
   fail "schema_migrations has $recorded rows, expected ${#migrations[@]}"
 echo "test-db: ${#migrations[@]} migration(s) applied; second run applied none" >&2
 
+OUT=""
+trap '[ -z "$OUT" ] || rm -f "$OUT"' EXIT
 OUT=$(mktemp)
 set +e
-(cd "$ROOT" && pg_prove --verbose --psql-bin "$(_pg_psql_bin)" \
-  -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres \
-  "${tests[@]#"$ROOT"/}") >"$OUT" 2>&1
+pg_prove --verbose --psql-bin "$PSQL" -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDATABASE" \
+  "${tests[@]}" >"$OUT" 2>&1
 rc=$?
 set -e
 

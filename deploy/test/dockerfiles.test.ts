@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dockerDir, repoDir, SERVICES } from './support/paths';
+import { dockerDir, repoDir, SHARED_IMAGE_SERVICES } from './support/paths';
 
 interface Instruction {
   keyword: string;
@@ -35,12 +35,20 @@ function argDefault(all: Instruction[], name: string): string | undefined {
 // a line past its end fails here: images must get security fixes.
 const NODE_LTS_END: Record<number, string> = { 20: '2026-04-30', 22: '2027-04-30', 24: '2028-04-30' };
 
-const nodeImages = [...SERVICES, 'web'];
+// Dockerfile → the workspace packages it builds.
+// biome-ignore lint/suspicious/noTemplateCurlyInString: the shared Dockerfile's own ${SERVICE}, literally.
+const serviceArg = '${SERVICE}';
+const nodeImages: [string, readonly string[]][] = [
+  ['gateway', ['gateway']],
+  ['service', SHARED_IMAGE_SERVICES],
+  ['web', []],
+];
 
-describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name) => {
+describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name, packages) => {
   const file = join(dockerDir, `${name}.Dockerfile`);
   const all = instructions(file);
   const last = finalStage(all);
+  const pkgName = name === 'service' ? serviceArg : name;
 
   it('is multi-stage, on a supported Node.js LTS Debian slim base, without HEALTHCHECK', () => {
     expect(all.filter((i) => i.keyword === 'FROM').length).toBeGreaterThanOrEqual(2);
@@ -60,7 +68,7 @@ describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name) => {
       .filter((i) => i.keyword === 'RUN')
       .map((i) => i.args)
       .join('\n');
-    expect(run).toMatch(/pnpm install --frozen-lockfile --filter "@lessoncall\/[a-z]+\.\.\."/);
+    expect(run).toMatch(/pnpm install --frozen-lockfile --filter "@lessoncall\/([a-z]+|\$\{SERVICE\})\.\.\."/);
     expect(run).toMatch(/packageManager/);
   });
 
@@ -77,8 +85,23 @@ describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name) => {
       .filter((i) => i.keyword === 'RUN')
       .map((i) => i.args)
       .join('\n');
-    expect(run).toContain(`pnpm --filter @lessoncall/${name} deploy --prod --legacy /out`);
+    expect(run).toContain(
+      name === 'service'
+        ? `pnpm --filter "@lessoncall/${serviceArg}" deploy --prod --legacy /out`
+        : `pnpm --filter @lessoncall/${pkgName} deploy --prod --legacy /out`,
+    );
   });
+
+  if (name === 'service') {
+    it('declares SERVICE in the stage that uses it, and refuses to build without a service that exists', () => {
+      const buildStart = all.findIndex((i) => i.keyword === 'FROM' && / AS build$/i.test(i.args));
+      const declared = all.findIndex((i, n) => n > buildStart && i.keyword === 'ARG' && i.args === 'SERVICE');
+      const firstUse = all.findIndex((i) => i.keyword === 'RUN' && i.args.includes(serviceArg));
+      expect(declared, 'ARG SERVICE after FROM … AS build (an ARG before FROM is not visible in the stage)').toBeGreaterThan(buildStart);
+      expect(declared).toBeLessThan(firstUse);
+      expect(all[firstUse]?.args).toContain(`test -f "services/${serviceArg}/src/main.ts"`);
+    });
+  }
 
   it('runs as a numeric non-root user, from root-owned files, the entry point the local stack runs', () => {
     const user = last.find((i) => i.keyword === 'USER')?.args ?? '';
@@ -89,9 +112,11 @@ describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name) => {
     ).toBe(true);
     expect(last.find((i) => i.keyword === 'WORKDIR')?.args).toBe('/app');
     expect(JSON.parse(last.find((i) => i.keyword === 'CMD')?.args ?? '[]')).toEqual(['node', '--import', 'tsx', 'src/main.ts']);
-    const pkg = JSON.parse(readFileSync(join(repoDir, 'services', name, 'package.json'), 'utf8'));
-    expect(pkg.scripts.start, 'package.json start runs the same file').toBe('tsx src/main.ts');
-    expect(Object.keys(pkg.dependencies ?? {}), 'tsx is a production dependency').toContain('tsx');
+    for (const service of packages) {
+      const pkg = JSON.parse(readFileSync(join(repoDir, 'services', service, 'package.json'), 'utf8'));
+      expect(pkg.scripts.start, `${service}'s package.json start runs the same file`).toBe('tsx src/main.ts');
+      expect(Object.keys(pkg.dependencies ?? {}), `tsx is a production dependency of ${service}`).toContain('tsx');
+    }
   });
 
   it('has a dev stage for skaffold file sync, owned by the app user', () => {

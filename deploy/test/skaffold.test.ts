@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { containersOf, workloads } from './support/k8s';
-import { repoDir } from './support/paths';
+import { repoDir, SHARED_IMAGE_SERVICES } from './support/paths';
 import { find, type Manifest, RELEASE, render } from './support/render';
 
 interface Artifact {
@@ -104,6 +104,24 @@ describe('skaffold.yaml', () => {
     it('builds every lessoncall image the chart runs', () => {
       const ours = [...images].filter((image) => image.split('/').pop()?.startsWith('lessoncall-'));
       expect(ours.filter((image) => !image.endsWith(':skaffold'))).toEqual([]);
+    });
+
+    it.each(SHARED_IMAGE_SERVICES)('builds lessoncall-%s from the shared service Dockerfile with SERVICE=%s', (service) => {
+      const artifact = artifacts.find((a) => a.image === `lessoncall-${service}`);
+      expect(artifact?.docker?.dockerfile).toBe('deploy/docker/service.Dockerfile');
+      expect(artifact?.docker?.buildArgs).toEqual({ SERVICE: service });
+    });
+
+    it('passes SERVICE only to the shared Dockerfile, naming a service that exists', () => {
+      for (const artifact of artifacts) {
+        const service = artifact.docker?.buildArgs?.SERVICE;
+        if (artifact.docker?.dockerfile !== 'deploy/docker/service.Dockerfile') {
+          expect(service, artifact.image).toBeUndefined();
+          continue;
+        }
+        expect(existsSync(join(repoDir, 'services', service ?? '(none)', 'src/main.ts')), `${artifact.image}: SERVICE=${service}`).toBe(true);
+        expect(artifact.image).toBe(`lessoncall-${service}`);
+      }
     });
 
     it('syncs sources to where the image keeps them', () => {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# What `npm start` and `npm test` need on a fresh Debian machine with only Node and npm:
+# What `npm start`, `npm test` and the other npm scripts need on a fresh Debian machine with only Node and npm:
 # system packages (as root, with apt-get, only when missing), pnpm, node modules.
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -22,19 +22,40 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-# ensure_system_packages [with-browser]
+# The Debian packages each part needs, named by the checks that find them missing.
+_missing_postgres() {
+  [ -x /usr/lib/postgresql/15/bin/initdb ] || echo postgresql-15
+  [ -f /usr/share/postgresql/15/extension/pgtap.control ] || echo postgresql-15-pgtap
+  command -v pg_prove >/dev/null || echo libtap-parser-sourcehandler-pgtap-perl
+  command -v psql >/dev/null || echo postgresql-client-15
+}
+_missing_browser() {
+  command -v chromium >/dev/null || echo chromium fonts-liberation
+}
+
+_install_missing() {
+  local missing
+  # shellcheck disable=SC2207 # package names have no spaces
+  missing=($("$@"))
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+# PostgreSQL 15, pgTAP and pg_prove (scripts/test-db.sh).
+ensure_postgres_packages() { _install_missing _missing_postgres; }
+
+# Chromium for the browser tests (npm run test:e2e).
+ensure_browser_packages() { _install_missing _missing_browser; }
+
+# ensure_system_packages [with-browser]: everything the stack and the test suites run.
 ensure_system_packages() {
   local missing=()
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v turnserver >/dev/null || missing+=(coturn)
-  [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
-  [ -f /usr/share/postgresql/15/extension/pgtap.control ] || missing+=(postgresql-15-pgtap)
-  command -v pg_prove >/dev/null || missing+=(libtap-parser-sourcehandler-pgtap-perl)
-  command -v psql >/dev/null || missing+=(postgresql-client-15)
+  # shellcheck disable=SC2207
+  missing+=($(_missing_postgres))
   command -v unzip >/dev/null || missing+=(unzip)
-  if [ "${1:-}" = with-browser ]; then
-    command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
-  fi
+  # shellcheck disable=SC2207
+  if [ "${1:-}" = with-browser ]; then missing+=($(_missing_browser)); fi
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The Debian coturn package starts a system turnserver on 3478; ours run on their own ports.
   if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/null; then systemctl stop coturn || true; fi
@@ -48,6 +69,9 @@ ensure_pnpm() {
 }
 
 ensure_node_modules() {
+  # pnpm keeps a copy of the lockfile it installed from: equal means nothing to do, which
+  # keeps `npm run typecheck` and friends as fast as before they called this.
+  if [ -z "${FORCE_INSTALL:-}" ] && cmp -s "$ROOT/pnpm-lock.yaml" "$ROOT/node_modules/.pnpm/lock.yaml"; then return 0; fi
   say "installing node modules"
   local log
   log=$(mktemp)
@@ -58,4 +82,21 @@ ensure_node_modules() {
     rm -f "$log"
     return 1
   fi
+}
+
+# ensure_for NEED: what an npm script needs, installed where missing.
+#   node      pnpm and the node modules
+#   servers   node + nats-server, coturn, PostgreSQL 15 with pgTAP (integration tests, stack)
+#   browser   servers + Chromium (browser tests against the local stack)
+ensure_for() {
+  case ${1:-} in
+    node) ;;
+    servers) ensure_system_packages || return 1 ;;
+    browser) ensure_system_packages with-browser || return 1 ;;
+    *)
+      echo "ensure_for: unknown need '${1:-}' (node, servers or browser)" >&2
+      return 2
+      ;;
+  esac
+  ensure_pnpm && ensure_node_modules
 }

@@ -9,3 +9,6 @@ export const dockerDir = join(deployDir, 'docker');
 /** The node services of the chart, each a workspace package services/<name> with its own image. */
 export const SERVICES = ['gateway', 'meeting', 'participant', 'signaling', 'turn'] as const;
 export type ServiceName = (typeof SERVICES)[number];
+
+/** The backend services built from deploy/docker/service.Dockerfile, told apart by its SERVICE build argument. */
+export const SHARED_IMAGE_SERVICES = SERVICES.filter((s) => s !== 'gateway');

@@ -23,6 +23,10 @@ export const configSchema = {
   WEB_ORIGIN: z.string().default(''),
   /** The built web app (web/dist) to serve at /, if set. */
   WEB_DIST_DIR: z.string().optional(),
+  /**
+   * Deadline of every NATS request the gateway makes (REST, WebSocket, presence, JetStream
+   * publish): past it the client gets 503 service_unavailable, never a hang.
+   */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
   REST_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(16_384),
   /** Requests per minute per client (shared across replicas). */

@@ -7,7 +7,9 @@ import { type DevTokenOptions, signDevToken, type TokenVerifier } from '../src/a
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type Gateway, startGateway } from '../src/gateway';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
+import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
+import { loadSignalingConfig, type SignalingService, startSignalingService } from '@lessoncall/signaling';
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 import type { Clock } from '@lessoncall/kit';
 
@@ -71,10 +73,15 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
   };
 }
 
+export type { TestMeeting };
+
 export interface Backend {
   meeting: MeetingService;
   participant: ParticipantService;
+  signaling: SignalingService[];
   turn: TurnService | undefined;
+  /** A meeting joinable now (scheduled to start a minute ago, for an hour), created as the booking system would. */
+  createMeeting(): Promise<TestMeeting>;
   stop(): Promise<void>;
 }
 
@@ -84,31 +91,44 @@ export interface BackendOptions {
   /** Environment overrides per service (their config keys). */
   meeting?: Record<string, string | undefined>;
   participant?: Record<string, string | undefined>;
-  /** Start the turn service too (joins then carry ICE servers). Default true. */
-  turn?: boolean;
+  /**
+   * The turn service's coturn settings (joins then carry them as ICE servers); by default a
+   * fresh secret and a coturn URL nobody dials; `false`: no turn service.
+   */
+  turn?: false | { secret: string; urls: string[] };
+  /** Signaling replicas started in-process (default 1; 0 when a test runs them as processes). */
+  signaling?: number;
 }
 
 /**
- * Starts the meeting, participant (and turn) services in-process against the harness's NATS and
- * Postgres (setup({ postgres: true })), with tracing left to the test file.
+ * The real services behind the gateway, in-process against the harness's NATS and Postgres
+ * (setup({ postgres: true })), with tracing left to the test file. REST and WebSocket tests
+ * share it, so both talk to the same back end.
  */
 export async function startBackend(h: Harness, options: BackendOptions = {}): Promise<Backend> {
   if (!h.postgres) throw new Error('startBackend needs setup({ postgres: true })');
   const logger = options.logger ?? createLogger('backend', { level: 'silent' });
-  const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+  const common = { NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+  const db = { ...common, DATABASE_URL: h.postgres.url };
   const deps = { logger, telemetry: false as const, ...(options.clock ? { clock: options.clock } : {}) };
-  const meeting = await startMeetingService(loadMeetingConfig({ ...common, ...options.meeting }), deps);
-  const participant = await startParticipantService(loadParticipantConfig({ ...common, RESUME_TOKEN_SECRET: testSecret(), ...options.participant }), deps);
+  const meeting = await startMeetingService(loadMeetingConfig({ ...db, ...options.meeting }), deps);
+  const participant = await startParticipantService(loadParticipantConfig({ ...db, RESUME_TOKEN_SECRET: testSecret(), ...options.participant }), deps);
+  const coturn = options.turn ?? { secret: testSecret(), urls: ['turn:127.0.0.1:3478?transport=udp'] };
   const turn =
-    options.turn === false
-      ? undefined
-      : await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: testSecret(), TURN_URLS: 'turn:127.0.0.1:3478?transport=udp' }), deps);
+    coturn === false ? undefined : await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: coturn.secret, TURN_URLS: coturn.urls.join(',') }), deps);
+  const signaling: SignalingService[] = [];
+  for (let i = 0; i < (options.signaling ?? 1); i++) signaling.push(await startSignalingService(loadSignalingConfig(common), deps));
   return {
     meeting,
     participant,
+    signaling,
     turn,
+    createMeeting: () => createTestMeeting(h.nc, { start: new Date(Date.now() - 60_000), tutorName: 'Tutor', studentName: 'Student' }),
     async stop() {
-      await Promise.all([meeting.stop(), participant.stop(), turn?.stop()]);
+      await Promise.all(signaling.map((s) => s.stop()));
+      await turn?.stop();
+      await participant.stop();
+      await meeting.stop();
     },
   };
 }

@@ -4,9 +4,9 @@ import { type CoturnServer, freePort, type Harness, setup, startCoturn } from '@
 import type { IceServer } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signDevToken } from '../src/auth/index';
-import { testSecret } from './helpers';
+import { type Backend, startBackend, type TestMeeting, testSecret } from './helpers';
 import { type Of, WsClient } from './ws-client';
-import { type Backend, type ServiceProcess, spawnService, startBackend, type TestMeeting } from './ws-stack';
+import { type ServiceProcess, spawnService } from './ws-stack';
 
 /** What these tests use of @roamhq/wrtc (its typings lean on the DOM lib, which the services do not load). */
 interface DataChannel {
@@ -157,7 +157,7 @@ describe('system: two gateways, two signaling processes, coturn, two WebRTC peer
     backend = await startBackend(h, {
       signaling: 0,
       turn: { secret: turnSecret, urls: coturn.turnUrls },
-      participantEnv: { PRESENCE_GRACE_SECONDS: String(graceSeconds) },
+      participant: { PRESENCE_GRACE_SECONDS: String(graceSeconds) },
     });
     const started = await Promise.all([
       ...[1, 2].map(async () => {

@@ -4,9 +4,9 @@ import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { signDevToken } from '../src/auth/index';
-import { testSecret } from './helpers';
+import { type Backend, startBackend, type TestMeeting, testSecret } from './helpers';
 import { WsClient } from './ws-client';
-import { type Backend, type ServiceProcess, spawnService, startBackend, type TestMeeting } from './ws-stack';
+import { type ServiceProcess, spawnService } from './ws-stack';
 
 /** Deterministic randomness: a failure reproduces with the same seed. */
 function mulberry32(seed: number): () => number {

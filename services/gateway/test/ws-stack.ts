@@ -1,65 +1,6 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { type Harness, repoRoot, waitFor } from '@lessoncall/kit/testing';
-import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
-import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
-import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
-import { loadSignalingConfig, type SignalingService, startSignalingService } from '@lessoncall/signaling';
-import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
-
-export type { TestMeeting };
-
-export interface Backend {
-  meeting: MeetingService;
-  participant: ParticipantService;
-  signaling: SignalingService[];
-  turn: TurnService | undefined;
-  /** A meeting joinable now (scheduled to start now, for an hour), created as the booking system would. */
-  createMeeting(): Promise<TestMeeting>;
-  stop(): Promise<void>;
-}
-
-export interface BackendOptions {
-  /** Signaling replicas started in-process (default 1; 0 when a test runs them as processes). */
-  signaling?: number;
-  /** Starts the turn service with these coturn settings. Without it joins carry no ICE servers. */
-  turn?: { secret: string; urls: string[] };
-  participantEnv?: Record<string, string>;
-}
-
-/** The real services the WebSocket talks to, in-process, on the harness's NATS and Postgres. */
-export async function startBackend(h: Harness, options: BackendOptions = {}): Promise<Backend> {
-  if (!h.postgres) throw new Error('startBackend needs setup({ postgres: true })');
-  const common = { NATS_URL: h.nats.url, LOG_LEVEL: 'silent', HEALTH_PORT: '0' };
-  const db = { ...common, DATABASE_URL: h.postgres.url };
-  const meeting = await startMeetingService(loadMeetingConfig(db), { telemetry: false });
-  const participant = await startParticipantService(
-    loadParticipantConfig({ ...db, RESUME_TOKEN_SECRET: randomBytes(32).toString('hex'), ...options.participantEnv }),
-    { telemetry: false },
-  );
-  const turn = options.turn
-    ? await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: options.turn.secret, TURN_URLS: options.turn.urls.join(',') }), { telemetry: false })
-    : undefined;
-  const signaling: SignalingService[] = [];
-  for (let i = 0; i < (options.signaling ?? 1); i++) signaling.push(await startSignalingService(loadSignalingConfig(common), { telemetry: false }));
-
-  return {
-    meeting,
-    participant,
-    signaling,
-    turn,
-    // Scheduled to start a minute ago, for an hour: joinable now.
-    createMeeting: () => createTestMeeting(h.nc, { start: new Date(Date.now() - 60_000), tutorName: 'Tutor', studentName: 'Student' }),
-
-    async stop() {
-      await Promise.all(signaling.map((s) => s.stop()));
-      await turn?.stop();
-      await participant.stop();
-      await meeting.stop();
-    },
-  };
-}
+import { repoRoot, waitFor } from '@lessoncall/kit/testing';
 
 export interface ServiceProcess {
   name: string;

@@ -3,9 +3,8 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import { EndMeetingRequestSchema, EndMeetingResponseSchema, ListParticipantsRequestSchema, ListParticipantsResponseSchema, rpc } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { startTestGateway, type TestGateway } from './helpers';
+import { type Backend, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
 import { WsClient } from './ws-client';
-import { type Backend, startBackend, type TestMeeting } from './ws-stack';
 
 const rate = 20;
 

@@ -21,8 +21,6 @@ export const commonConfig = {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
-  /** Deadline of every request to another service; no request waits longer. */
-  NATS_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
 };
 
 /** The health/readiness/metrics port of a backend service. */
