@@ -15,7 +15,6 @@
  * (WARMUP_S), because this machine is shared and one round can be disturbed. Writes bench/results/booking-ingest.json.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +22,7 @@ import { cloudEventHeaders, connectNats, createLogger, Db, encode, type MsgHdrs 
 import { freePort, repoRoot, startNats, startPostgres } from '@lessoncall/kit/testing';
 import { bookingConfirmed } from '@lessoncall/meeting';
 import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
-import { cpuSeconds, natsPid, startProcess, waitReady } from './lib/processes';
+import { cpuSeconds, natsPid, postgresCpuSeconds, startProcess, waitReady } from './lib/processes';
 import { round, sleep, summarize } from './lib/stats';
 
 const rate = Number(process.env.RATE ?? 2_000);
@@ -58,24 +57,6 @@ function prepare(prefix: string, n: number, duplicateShare: number): Prepared[] 
     }
     return p;
   });
-}
-
-/** CPU seconds of the harness Postgres on `port`: the postmaster and its backends. */
-function postgresCpuSeconds(port: number): number {
-  const procs: { pid: number; ppid: number; cmd: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      procs.push({ pid: Number(entry), ppid, cmd: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const master = procs.find((p) => p.cmd.includes('postgres') && p.cmd.split('\0').includes(String(port)))?.pid;
-  if (master === undefined) return 0;
-  return procs.filter((p) => p.pid === master || p.ppid === master).reduce((sum, p) => sum + cpuSeconds(p.pid), 0);
 }
 
 const [nats, postgres] = await Promise.all([startNats(), startPostgres()]);
