@@ -1,7 +1,7 @@
 /**
  * Joins per second and request latency through svc.participant.join.
  *
- *   pnpm exec tsx bench/participant-join.ts      (JOINS=6000 CONCURRENCY=8,32,64 MODES=in-process,worker-threads)
+ *   pnpm exec tsx bench/participant-join.ts      (JOINS=3000 ROUNDS=3 CONCURRENCY=8,32,64 MODES=in-process,worker-threads)
  *
  * Harness NATS + Postgres; the participant, meeting (real svc.meeting.verify_join) and turn
  * services started exactly as their integration tests start them, in two layouts:
@@ -12,7 +12,9 @@
  * that locks the meeting and inserts the session, participant.joined on JetStream, TURN
  * credentials. The meeting service consumes the participant.joined events meanwhile (a meeting's
  * first join starts it), as in production. For comparison each run is followed by the same load
- * on svc.meeting.verify_join alone. Writes bench/results/participant-join.json.
+ * on svc.meeting.verify_join alone (the anchor: the join's ratio to it is the participant
+ * service's own cost). ROUNDS rounds; the headline is the median of each figure over them, every
+ * run carrying the machine's idle CPU. Writes bench/results/participant-join.json.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -25,8 +27,10 @@ import { loadParticipantConfig, startParticipantService } from '@lessoncall/part
 import { JoinRequestSchema, JoinResponseSchema, rpc, VerifyJoinRequestSchema, VerifyJoinResponseSchema } from '@lessoncall/proto';
 import { loadTurnConfig, startTurnService } from '@lessoncall/turn';
 import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
+import { idleMeter, medianOfRounds, ratio } from './lib/rounds';
 
-const totalJoins = Number(process.env.JOINS ?? 6_000);
+const totalJoins = Number(process.env.JOINS ?? 3_000);
+const rounds = Number(process.env.ROUNDS ?? 3);
 const concurrencies = (process.env.CONCURRENCY ?? '8,32,64').split(',').map(Number);
 const modes = (process.env.MODES ?? 'in-process,worker-threads').split(',') as Mode[];
 const warmupJoins = 400;
@@ -183,22 +187,46 @@ async function main() {
             })();
       try {
         await run(await meetings(warmupJoins / 2), 16, joinOnce);
-        const runs = [];
-        const verifyOnly = [];
-        const show = (what: string, r: Awaited<ReturnType<typeof run>>) =>
+        type Measured = Awaited<ReturnType<typeof run>> & { round: number; idleShare: number };
+        const runs: Measured[] = [];
+        const verifyOnly: Measured[] = [];
+        const measured = async (n: number, what: string, r: Promise<Awaited<ReturnType<typeof run>>>, into: Measured[]) => {
+          const idle = idleMeter();
+          const m: Measured = { ...(await r), round: n, ...idle() };
+          into.push(m);
           console.log(
-            `${mode.padEnd(14)} ${what} concurrency ${String(r.concurrency).padStart(3)}: ${r.perSecond}/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, errors ${JSON.stringify(r.errors)}`,
+            `${mode.padEnd(14)} round ${n}/${rounds} ${what} concurrency ${String(m.concurrency).padStart(3)}: ${m.perSecond}/s, p50 ${m.latencyMs.p50} ms, p99 ${m.latencyMs.p99} ms, errors ${JSON.stringify(m.errors)} (machine idle ${Math.round(m.idleShare * 100)}%)`,
           );
-        for (const c of concurrencies) {
-          const r = await run(await meetings(totalJoins / 2), c, joinOnce);
-          show('join       ', r);
-          runs.push(r);
-          const v = await run(await meetings(totalJoins / 2), c, verifyOnce);
-          show('verify_join', v);
-          verifyOnly.push(v);
+        };
+        // Rounds take turns between the join and verify_join alone, so both meet the same machine.
+        for (let n = 1; n <= rounds; n++) {
+          for (const c of concurrencies) {
+            await measured(n, 'join       ', run(await meetings(totalJoins / 2), c, joinOnce), runs);
+            await measured(n, 'verify_join', run(await meetings(totalJoins / 2), c, verifyOnce), verifyOnly);
+          }
         }
-        /** svc.meeting.verify_join alone at the same concurrency: the meeting service's share of a join. */
-        results[mode] = { joins: runs, verifyJoinOnly: verifyOnly };
+        const figures = { perSecond: (r: Measured) => r.perSecond, p50Ms: (r: Measured) => r.latencyMs.p50, p99Ms: (r: Measured) => r.latencyMs.p99 };
+        const headline = Object.fromEntries(
+          concurrencies.map((c) => {
+            const join = medianOfRounds(
+              runs.filter((r) => r.concurrency === c),
+              figures,
+            );
+            const verify = medianOfRounds(
+              verifyOnly.filter((r) => r.concurrency === c),
+              figures,
+            );
+            console.log(
+              `${mode.padEnd(14)} concurrency ${c}, median of ${rounds}: join ${join.median.perSecond}/s p99 ${join.median.p99Ms} ms; verify_join ${verify.median.perSecond}/s; join ÷ verify_join ×${ratio(join.median.perSecond, verify.median.perSecond)}`,
+            );
+            return [
+              `c=${c}`,
+              { join: join.median, verifyJoinOnly: verify.median, joinRatioToVerifyJoin: ratio(join.median.perSecond, verify.median.perSecond) },
+            ];
+          }),
+        );
+        /** svc.meeting.verify_join alone at the same concurrency: the meeting service's share of a join, the anchor. */
+        results[mode] = { headline, joins: runs, verifyJoinOnly: verifyOnly };
       } finally {
         await stop();
       }
@@ -212,6 +240,7 @@ async function main() {
         meetingVerifier: 'real meeting service (startMeetingService from @lessoncall/meeting)',
         turn: 'real turn service (startTurnService from @lessoncall/turn)',
         joinsPerRun: totalJoins,
+        rounds,
         joinsPerMeeting: 2,
         warmupJoins,
         databasePoolSizePerService: 10,

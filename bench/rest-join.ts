@@ -3,14 +3,13 @@
  * participants, passcode checked) and POST /api/video/meetings/:id/join (a full join: passcode,
  * window, session row, participant.joined, TURN credentials).
  *
- *   pnpm exec tsx bench/rest-join.ts          (DURATION=10 CONNECTIONS=32,64 JOINS=12000 …)
+ *   pnpm exec tsx bench/rest-join.ts          (DURATION=5 CONNECTIONS=32,64 JOINS=6000 ROUNDS=3)
  *
  * Harness NATS + Postgres; the gateway, meeting, participant and turn services each in its own
  * process, started from their main.ts as in production (tracing on, no exporter; the shared
  * per-client rate limit on, set high enough not to refuse). autocannon drives the load from this
  * process. Writes bench/results/rest-join.json.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -31,47 +30,18 @@ import {
 } from '@lessoncall/proto';
 import autocannon from 'autocannon';
 import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
+import { type Proc, startProcess, waitReady } from './lib/processes';
+import { idleMeter, medianOfRounds, ratio } from './lib/rounds';
+import { round } from './lib/stats';
 
-const duration = Number(process.env.DURATION ?? 10);
+const duration = Number(process.env.DURATION ?? 5);
+const rounds = Number(process.env.ROUNDS ?? 3);
+const aloneLabel = ' (stand-in services: the gateway alone)';
 const connectionsList = (process.env.CONNECTIONS ?? '32,64').split(',').map(Number);
-const joinsPerRun = Number(process.env.JOINS ?? 12_000);
+const joinsPerRun = Number(process.env.JOINS ?? 6_000);
 const getMeetings = 500;
 
 type Meeting = BenchMeeting;
-
-const round = (x: number) => Math.round(x * 100) / 100;
-
-function startProcess(name: string, entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGTERM') console.error(`${name} exited (${code ?? signal})`);
-  });
-  return child;
-}
-
-async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /**
  * autocannon, timed from the start to the last answer (its own `duration` counts whole sampling
@@ -113,7 +83,7 @@ async function main() {
   const tokenConfig = { JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated' };
   const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres!.url };
   const [gatewayPort, meetingHealth, participantHealth, turnHealth] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const children = [
+  const children: Proc[] = [
     startProcess('meeting', 'services/meeting/src/main.ts', { ...common, HEALTH_PORT: String(meetingHealth) }),
     startProcess('participant', 'services/participant/src/main.ts', {
       ...common,
@@ -244,29 +214,50 @@ async function main() {
     await getMeetingRun(16, 3, getSet);
     await joinRun(16, 1_000);
 
-    const runs = [];
-    // Other work on this machine skews the figures: recorded with them.
+    // Other work on this machine skews the figures: each run records the machine's idle CPU.
     const loadBefore = loadavg();
     const standIns = standInMeetings(getMeetings);
     await getMeetingRun(16, 2, standIns, bareGateway);
-    for (const c of connectionsList) {
-      const g = await getMeetingRun(c, duration, standIns, bareGateway, ' (stand-in services: the gateway alone)');
-      console.log(`${g.name} c=${c}: ${g.requestsPerSecond} req/s, p50 ${g.latencyMs.p50} ms, p99 ${g.latencyMs.p99} ms, non-2xx ${g.non2xx}`);
-      runs.push(g);
-      const j = await joinRun(c, joinsPerRun, bareGateway, ' (stand-in services: the gateway alone)');
-      console.log(`${j.name} c=${c}: ${j.requestsPerSecond} joins/s, p50 ${j.latencyMs.p50} ms, p99 ${j.latencyMs.p99} ms, non-2xx ${j.non2xx}`);
-      runs.push(j);
-    }
-    for (const c of connectionsList) {
-      const g = await getMeetingRun(c, duration, getSet);
-      console.log(`${g.name} c=${c}: ${g.requestsPerSecond} req/s, p50 ${g.latencyMs.p50} ms, p99 ${g.latencyMs.p99} ms, non-2xx ${g.non2xx}`);
-      runs.push(g);
-      const j = await joinRun(c, joinsPerRun);
+    type Run = Awaited<ReturnType<typeof joinRun>> & { idleShare: number; round: number };
+    const runs: Run[] = [];
+    const measured = async (n: number, run: () => Promise<Awaited<ReturnType<typeof joinRun>>>) => {
+      const idle = idleMeter();
+      const r: Run = { ...(await run()), ...idle(), round: n };
+      const unit = r.name.startsWith('GET') ? 'req/s' : 'joins/s';
       console.log(
-        `${j.name} c=${c}: ${j.requestsPerSecond} joins/s, p50 ${j.latencyMs.p50} ms, p99 ${j.latencyMs.p99} ms, non-2xx ${j.non2xx} ${JSON.stringify(j.statusCodes)}`,
+        `  round ${n}/${rounds} ${r.name} c=${r.connections}: ${r.requestsPerSecond} ${unit}, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx} ${JSON.stringify(r.statusCodes)} (machine idle ${Math.round(r.idleShare * 100)}%)`,
       );
-      runs.push(j);
+      runs.push(r);
+    };
+    // Rounds take turns between the gateway alone and the full stack, so both see the same machine.
+    for (let n = 1; n <= rounds; n++) {
+      for (const c of connectionsList) {
+        await measured(n, () => getMeetingRun(c, duration, standIns, bareGateway, aloneLabel));
+        await measured(n, () => joinRun(c, joinsPerRun, bareGateway, aloneLabel));
+        await measured(n, () => getMeetingRun(c, duration, getSet));
+        await measured(n, () => joinRun(c, joinsPerRun));
+      }
     }
+    // The headline of each (request, stack, connections): the median over the rounds.
+    const groups = new Map<string, Run[]>();
+    for (const r of runs) groups.set(`${r.name} c=${r.connections}`, [...(groups.get(`${r.name} c=${r.connections}`) ?? []), r]);
+    const medians = Object.fromEntries(
+      [...groups].map(([k, rs]) => [
+        k,
+        medianOfRounds(rs, { perSecond: (r) => r.requestsPerSecond, p50Ms: (r) => r.latencyMs.p50, p99Ms: (r) => r.latencyMs.p99, non2xx: (r) => r.non2xx }),
+      ]),
+    );
+    const joinKey = (alone: boolean, c: number) => `POST /api/video/meetings/:meetingId/join${alone ? aloneLabel : ''} c=${c}`;
+    const ratioToGatewayAlone = Object.fromEntries(
+      connectionsList.map((c) => [
+        `c=${c}`,
+        { joinsPerSecond: ratio(medians[joinKey(false, c)]?.median.perSecond, medians[joinKey(true, c)]?.median.perSecond) },
+      ]),
+    );
+    for (const [k, m] of Object.entries(medians))
+      console.log(`${k}, median of ${rounds}: ${m.median.perSecond}/s, p50 ${m.median.p50Ms} ms, p99 ${m.median.p99Ms} ms`);
+    console.log(`full stack ÷ gateway alone (joins/s, same run): ${JSON.stringify(ratioToGatewayAlone)}`);
+    const best = connectionsList.map((c) => medians[joinKey(false, c)]?.median).filter((m) => m !== undefined);
     const result = {
       benchmark: 'rest-join',
       what: 'REST through the gateway with real HS256 access tokens: GET meeting (+participants) and POST join',
@@ -279,9 +270,18 @@ async function main() {
         joinsPerRun,
         joinsPerMeeting: 2,
         durationSeconds: duration,
+        rounds,
+        anchor: 'the same gateway on its own NATS with stand-in services that answer at once: the gateway alone, measured in the same run, rounds alternating',
+        headline: "the median over the rounds of each figure, never the best round; idleShare is the machine's idle CPU during each run (/proc/stat)",
       },
-      target: { joinsPerSecond: 1500, p99Ms: 50 },
+      target: { joinsPerSecond: 1500, p99Ms: 50, fullStackShareOfGatewayAlone: 0.5 },
       load: { before: loadBefore, after: loadavg() },
+      headline: { median: medians, ratioToGatewayAlone },
+      verdict: {
+        p99Met: best.some((m) => m.p99Ms <= 50),
+        halfOfGatewayAlone: Object.values(ratioToGatewayAlone).some((r) => (r.joinsPerSecond ?? 0) >= 0.5),
+        joinsPerSecondMet: best.some((m) => m.perSecond >= 1500),
+      },
       runs,
     };
     const dir = joinPath(repoRoot, 'bench', 'results');
@@ -289,7 +289,7 @@ async function main() {
     await writeFile(joinPath(dir, 'rest-join.json'), `${JSON.stringify(result, null, 2)}\n`);
     console.log(`wrote ${joinPath(dir, 'rest-join.json')}`);
   } finally {
-    await Promise.all(children.map(stopProcess));
+    await Promise.all(children.map((c) => c.stop()));
     await bareNc.close();
     await bareNats.stop();
     await h.cleanup();

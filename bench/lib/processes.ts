@@ -2,6 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@lessoncall/kit/testing';
+import { readCpuTimes } from './rounds';
+import { round } from './stats';
 
 /** Every child still running: killed if this process exits first, so that a crashed benchmark leaves nothing behind. */
 const running = new Set<ChildProcess>();
@@ -131,4 +133,61 @@ export async function waitListening(port: number, proc?: Proc, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error(`nothing listening on ${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** CPU seconds of the harness Postgres on `port`: the postmaster and its backends (a backend that exited takes its share with it). */
+export function postgresCpuSeconds(port: number): number {
+  const procs: { pid: number; ppid: number; cmd: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      procs.push({ pid: Number(entry), ppid, cmd: readFileSync(`/proc/${entry}/cmdline`, 'utf8') });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const master = procs.find((p) => p.cmd.includes('postgres') && p.cmd.split('\0').includes(String(port)))?.pid;
+  if (master === undefined) return 0;
+  return procs.filter((p) => p.pid === master || p.ppid === master).reduce((sum, p) => sum + cpuSeconds(p.pid), 0);
+}
+
+/** A server process whose CPU a benchmark reports: by pid, or by a function for a group (Postgres and its backends). */
+export interface Measured {
+  name: string;
+  pid?: number;
+  cpuSeconds?: () => number;
+}
+
+const machineBusySeconds = () => {
+  const t = readCpuTimes();
+  return (t.total - t.idle) / 100;
+};
+
+/**
+ * CPU used from now until the returned function is called, in cores: by each server process, by
+ * this load generator, and by everything else on the machine (other work on a shared host —
+ * the noise to read the figures by).
+ */
+export function cpuMeter(procs: readonly Measured[]) {
+  const of = (p: Measured) => (p.cpuSeconds ? p.cpuSeconds() : cpuSeconds(p.pid ?? 0));
+  const key = (p: Measured) => (p.pid ? `${p.name}#${p.pid}` : p.name);
+  const at = () => ({ t: performance.now(), machine: machineBusySeconds(), perProc: procs.map(of), generator: process.cpuUsage() });
+  const start = at();
+  return () => {
+    const end = at();
+    const seconds = (end.t - start.t) / 1000;
+    const perProc = end.perProc.map((c, i) => c - (start.perProc[i] ?? 0));
+    const servers = perProc.reduce((a, b) => a + b, 0);
+    const g = process.cpuUsage(start.generator);
+    const generator = (g.user + g.system) / 1e6;
+    const other = Math.max(0, end.machine - start.machine - servers - generator);
+    return {
+      serverCores: round(servers / seconds),
+      generatorCores: round(generator / seconds),
+      otherCores: round(other / seconds),
+      perProcess: Object.fromEntries(procs.map((p, i) => [key(p), round((perProc[i] ?? 0) / seconds)])),
+    };
+  };
 }

@@ -5,6 +5,7 @@
  * descriptor and one process may hold only so many.
  */
 import { WebSocket } from 'ws';
+import { count } from './stats';
 
 export interface SocketJob {
   url: string;
@@ -27,9 +28,6 @@ export interface SocketReport {
 
 const sockets = new Set<WebSocket>();
 const report: SocketReport = { type: 'report', attempted: 0, open: 0, joined: 0, failedHellos: 0, connectErrors: 0, errors: {}, closeCodes: {} };
-const count = (o: Record<string, number>, k: string) => {
-  o[k] = (o[k] ?? 0) + 1;
-};
 
 function joinOne(job: SocketJob, hello: SocketJob['hellos'][number]): Promise<void> {
   return new Promise((resolve) => {

@@ -28,6 +28,8 @@ export interface StackOptions {
    * meetings() only makes up ids — for a benchmark that answers svc.participant.* itself.
    */
   backends?: 'real' | 'none';
+  /** Also run the turn service, so that every join hands out TURN credentials as in production (needs backends 'real'). */
+  turn?: boolean;
 }
 
 const issuer = 'http://127.0.0.1/auth/v1';
@@ -65,7 +67,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     const database = { DATABASE_URL: h.postgres?.url ?? '' };
     const backends = real
-      ? await Promise.all([backend('meeting', database), backend('participant', { ...database, RESUME_TOKEN_SECRET: randomBytes(32).toString('hex') })])
+      ? await Promise.all([
+          backend('meeting', database),
+          backend('participant', { ...database, RESUME_TOKEN_SECRET: randomBytes(32).toString('hex') }),
+          ...(options.turn ? [backend('turn', { TURN_SECRET: randomBytes(16).toString('hex'), TURN_URLS: 'turn:127.0.0.1:3478?transport=udp' })] : []),
+        ])
       : [];
     const signaling = await Promise.all(Array.from({ length: options.signaling }, () => backend('signaling', {})));
     const gateways = await Promise.all(

@@ -23,3 +23,8 @@ export function summarize(samples: number[]) {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Adds one to `o[k]`: error codes, close codes, … counted by name. */
+export const count = (o: Record<string, number>, k: string): void => {
+  o[k] = (o[k] ?? 0) + 1;
+};

@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { eventually, launchChromium, openParticipant } from './browser';
 import { Bookings } from './meetings';
+import { idleMeter } from '../../bench/lib/rounds';
 import { findOrStartStack } from './stack';
 
 const webDir = resolve(import.meta.dirname, '..');
@@ -72,6 +73,37 @@ async function watchFirstFrames(page: Page) {
     w.__firstFrames = {};
     w.__joinClickAt = 0;
     performance.clearMarks();
+    // Phases the app marks no step for (socket, offer, answer, ICE): marked here by wrapping the
+    // globals the app constructs at join time, once per page.
+    const g = window as unknown as { __phases?: true; WebSocket: typeof WebSocket; RTCPeerConnection: typeof RTCPeerConnection };
+    if (!g.__phases) {
+      g.__phases = true;
+      const mark = (step: string) => performance.mark(`lessoncall:${step}`);
+      g.WebSocket = class extends g.WebSocket {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener('open', () => mark('socket'), { once: true });
+        }
+      };
+      g.RTCPeerConnection = class extends g.RTCPeerConnection {
+        constructor(...args: ConstructorParameters<typeof RTCPeerConnection>) {
+          super(...args);
+          this.addEventListener('iceconnectionstatechange', () => {
+            if (this.iceConnectionState === 'connected' || this.iceConnectionState === 'completed') mark('ice');
+          });
+          // The signaling state says which description was set: stable after have-local-offer is the answer received.
+          let previous: RTCSignalingState = this.signalingState;
+          this.addEventListener('signalingstatechange', () => {
+            const now = this.signalingState;
+            if (now === 'have-local-offer') mark('offer-sent');
+            else if (now === 'have-remote-offer') mark('offer-received');
+            else if (now === 'stable' && previous === 'have-remote-offer') mark('answer-sent');
+            else if (now === 'stable' && previous === 'have-local-offer') mark('answer-received');
+            previous = now;
+          });
+        }
+      };
+    }
     const known = new WeakSet<HTMLVideoElement>();
     for (const v of document.querySelectorAll<HTMLVideoElement>('[data-testid="remote-video"]')) known.add(v); // already there: not this run's
     const arm = () => {
@@ -215,17 +247,21 @@ async function main() {
     const bareRelay: Sample[] = [];
     const bareDirect: Sample[] = [];
     let relayConfig: RTCConfiguration | undefined;
+    const idleShares: number[] = [];
     for (let i = 0; i < warmup + runs; i++) {
+      const idle = idleMeter();
       const f = await fullStackRun(tutor.page, student.page);
       relayConfig ??= f.config;
       if (!relayConfig) throw new Error('no RTCConfiguration from the app');
       const r = await barePairRun(bare.page, { iceServers: relayConfig.iceServers ?? [], iceTransportPolicy: 'relay', bundlePolicy: 'max-bundle' });
       const d = await barePairRun(bare.page, { iceServers: [], bundlePolicy: 'max-bundle' });
+      const { idleShare } = idle();
       const label = i < warmup ? 'warm-up' : `run ${i - warmup + 1}/${runs}`;
       console.log(
-        `${label}: full stack ${round(f.totalMs)} ms (student ${round(f.joinerMs)}, tutor ${round(f.otherMs)}); bare relay ${round(r.totalMs)} ms; bare direct ${round(d.totalMs)} ms`,
+        `${label}: full stack ${round(f.totalMs)} ms (student ${round(f.joinerMs)}, tutor ${round(f.otherMs)}); bare relay ${round(r.totalMs)} ms; bare direct ${round(d.totalMs)} ms (machine idle ${Math.round(idleShare * 100)}%)`,
       );
       if (i >= warmup) {
+        idleShares.push(idleShare);
         full.push(f);
         bareRelay.push(r);
         bareDirect.push(d);
@@ -247,6 +283,14 @@ async function main() {
       fullStack,
       // Where the full stack's time goes: median ms after the click, the student (joiner) and the tutor.
       phases: { student: phaseMedians(full, 'joiner'), tutor: phaseMedians(full, 'other') },
+      // Every run, in order, with the machine's idle CPU over it (full stack and both bare pairs).
+      runsInOrder: full.map((f, i) => ({
+        fullStackMs: round(f.totalMs),
+        barePairRelayMs: round(bareRelay[i]?.totalMs ?? Number.NaN),
+        barePairDirectMs: round(bareDirect[i]?.totalMs ?? Number.NaN),
+        idleShare: idleShares[i],
+        phases: f.phases,
+      })),
       barePairRelay,
       barePairDirect,
       overheadOverBareRelayMs: round(fullStack.bothEnds.median - barePairRelay.bothEnds.median),

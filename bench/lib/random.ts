@@ -1,0 +1,14 @@
+/**
+ * A seeded generator (mulberry32): the same SEED gives the same arrivals and candidate counts,
+ * so two runs of a benchmark offer the same load and differ only by the machine.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
