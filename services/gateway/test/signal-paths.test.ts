@@ -1,8 +1,8 @@
 import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from './helpers';
+import { type Backend, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
 import { WsClient } from './ws-client';
-import { type Backend, type ServiceProcess, spawnService, startBackend, type TestMeeting } from './ws-stack';
+import { type ServiceProcess, spawnService } from './ws-stack';
 
 /**
  * How a signal travels between two browsers, and that none disappears without a trace:
