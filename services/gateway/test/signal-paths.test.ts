@@ -169,4 +169,51 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     expect(seen).toEqual([...seen].sort((x, y) => x - y));
     expect(got.size).toBe(seen.length);
   });
+
+  it('a receiver that stops reading is dropped, resumes, and sees the jump in the numbering', async () => {
+    const [a, b] = [await gateway(), await gateway({ WS_SEND_BUFFER_BYTES: '65536' })];
+    const m = await backend.createMeeting();
+    const tutor = await joined(a, m, 'tutor');
+    const studentSocket = await WsClient.open(b.wsUrl);
+    clients.push(studentSocket);
+    const welcome = await studentSocket.hello({ accessToken: await b.tokenFor(m.studentId), meetingId: m.meetingId, passcode: m.passcode });
+    await tutor.c.next('peerJoined');
+    let lastSeen = 0;
+    studentSocket.listen('signal', (s) => {
+      lastSeen = s.seq;
+    });
+
+    // The student's tab freezes: nothing is read, and the tutor keeps sending big offers.
+    studentSocket.ws.pause();
+    const sdp = `v=0\r\n${'a=x-filler\r\n'.repeat(2_500)}`;
+    let seq = 0;
+    const closed = studentSocket.closed;
+    for (let i = 0; i < 400; i++) {
+      seq += 1;
+      tutor.c.send({ kind: { case: 'signal', value: { toSessionId: welcome.sessionId, signal: { type: 'offer', sdp }, seq } } });
+      if (i % 25 === 24) await new Promise((r) => setTimeout(r, 20));
+      if (await Promise.race([closed.then(() => true), Promise.resolve(false)])) break;
+    }
+    studentSocket.ws.resume();
+    await closed;
+    expect(await metric(b, 'gateway_ws_closed_total', 'reason="slow_consumer"')).toBe(1);
+    const seenBeforeDrop = lastSeen;
+
+    // Back with the same session; the next signal's number tells the client what it missed.
+    const again = await WsClient.open(b.wsUrl);
+    clients.push(again);
+    const resumed = await again.hello({
+      accessToken: await b.tokenFor(m.studentId),
+      meetingId: m.meetingId,
+      resumeSessionId: welcome.sessionId,
+      resumeToken: welcome.resumeToken,
+    });
+    expect(resumed.resumed).toBe(true);
+    seq += 1;
+    tutor.c.send({ kind: { case: 'signal', value: { toSessionId: welcome.sessionId, signal: { type: 'offer', sdp: 'v=0 after' }, seq } } });
+    const next = await again.next('signal');
+    expect(next.signal?.sdp).toBe('v=0 after');
+    expect(next.seq).toBe(seq);
+    expect(next.seq).toBeGreaterThan(seenBeforeDrop + 1);
+  });
 });
