@@ -320,8 +320,8 @@ export class Session implements SignalEndpoint {
         if (e.type === 'joined' && known.has(e.participant.sessionId)) continue;
         this.#onMeetingEvent(e);
       }
-      const live = await this.#ctx.presence.report(meetingId, res.sessionId, 'connected');
-      if (live === false) this.gone();
+      // No presence report here: the join or resume that just answered recorded the session as
+      // connected on this gateway in the same transaction (one request and one write less per hello).
     } catch (err) {
       this.#cleanup();
       if (joinedSessionId) {
