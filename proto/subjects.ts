@@ -56,6 +56,7 @@ export const rpc = {
   meetingVerifyJoin: 'svc.meeting.verify_join',
   meetingEnd: 'svc.meeting.end',
   meetingFindByBooking: 'svc.meeting.find_by_booking',
+  meetingDescribe: 'svc.meeting.describe',
   participantJoin: 'svc.participant.join',
   participantLeave: 'svc.participant.leave',
   participantMute: 'svc.participant.mute',

@@ -94,7 +94,17 @@ export class Lifecycle {
    */
   async end(meetingId: string, reason: EndReason): Promise<MeetingRow | undefined> {
     const { db, outbox, events, clock, logger, metrics } = this.#d;
-    const attendance = await this.#attendance(meetingId);
+    const open = await db.asService(
+      async (tx) =>
+        (
+          await tx.query<{ tutor_id: string; student_id: string }>(
+            `select tutor_id, student_id from video_meetings where meeting_id = $1 and status in ('pending', 'active')`,
+            [meetingId],
+          )
+        ).rows[0],
+    );
+    // A meeting already closed (or unknown) needs no attendance: the update below leaves it as it is.
+    const attendance = open ? await this.#attendance(meetingId, { tutorId: open.tutor_id, studentId: open.student_id }) : undefined;
     const now = clock.now();
     const { row, ended, toPublish } = await db.asService(async (tx) => {
       const { rows } = await tx.query<MeetingRow>(
@@ -217,11 +227,8 @@ export class Lifecycle {
     return published.length;
   }
 
-  /**
-   * The people, where known, let the participant service answer for a meeting it has not
-   * projected yet (nobody joined it); a meeting ended by a participant has been joined.
-   */
-  async #attendance(meetingId: string, people: { tutorId: string; studentId: string } | undefined = undefined): Promise<Attendance | undefined> {
+  /** The people let the participant service answer for a meeting it has not projected yet (nobody joined it). */
+  async #attendance(meetingId: string, people: { tutorId: string; studentId: string }): Promise<Attendance | undefined> {
     try {
       const res = await request(
         this.#d.nc,

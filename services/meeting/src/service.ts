@@ -4,6 +4,7 @@ import { serveApi } from './api';
 import { Bookings } from './bookings';
 import type { MeetingConfig } from './config';
 import { bookingsDurable, consumeBookings, consumeParticipants, participantsDurable } from './consumers';
+import { serveDescribe } from './describe';
 import { MeetingEvents } from './events';
 import { Lifecycle, type SweepResult } from './lifecycle';
 import { createMeetingMetrics } from './metrics';
@@ -76,7 +77,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       },
     });
 
-    const subscriptions = serveApi({ nc, db, bookings, lifecycle, passcodes, events, clock, logger, metrics });
+    const subscriptions = [...serveApi({ nc, db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), serveDescribe({ nc, db, events, logger })];
     const consumerDeps = { nc, js, logger, metrics, batch: config.BOOKING_BATCH_SIZE, maxDeliver: config.BOOKING_MAX_DELIVER };
     consumers.push(await consumeBookings({ ...consumerDeps, bookings }));
     consumers.push(await consumeParticipants({ ...consumerDeps, lifecycle }));

@@ -65,11 +65,13 @@ describe('meeting lifecycle', () => {
    * stand-in answers from what the test joined and left, on the real NATS server.
    */
   const liveSessions = new Map<string, Set<string>>();
+  let participantServiceDown = false;
   const sessionsOf = (meetingId: string) => liveSessions.get(meetingId) ?? liveSessions.set(meetingId, new Set()).get(meetingId)!;
   beforeAll(() => {
     h.nc.subscribe(rpc.participantLiveSessions, {
       queue: 'participant',
       callback: (_, m) => {
+        if (participantServiceDown) return; // takes the request, never answers
         const req = decode(LiveSessionsRequestSchema, m.data);
         const sessions = [...sessionsOf(req.meetingId)].map((sessionId) => ({ meetingId: req.meetingId, sessionId, userId: tutor }));
         m.respond(encode(LiveSessionsResponseSchema, { sessions }));
@@ -181,9 +183,15 @@ describe('meeting lifecycle', () => {
     expect((await status(late)).status).toBe('active'); // the tutor is still there
     expect((await status(early)).status).toBe('active'); // left before the end: may come back
 
+    // Who is left is the participant service's to say: while it does not answer, the event is
+    // redelivered (with back-off) instead of dropped, and the lesson ends once it answers.
     clock.set(at(62));
+    participantServiceDown = true;
     await leave(late, tutorSession);
-    await expect.poll(async () => (await status(late)).end_reason, { timeout: 5_000 }).toBe('last_participant_left');
+    await expect.poll(async () => (await h.jsm.consumers.info('PARTICIPANTS', 'meeting-participants')).num_redelivered, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect((await status(late)).status).toBe('active');
+    participantServiceDown = false;
+    await expect.poll(async () => (await status(late)).end_reason, { timeout: 10_000 }).toBe('last_participant_left');
     expect((await status(late)).status).toBe('completed');
     expect((await lastEvent(h, subjects.meetingEnded(late), MeetingEndedSchema)).body.reason).toBe('last_participant_left');
   });

@@ -1,7 +1,8 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { type Timestamp, timestampDate } from '@bufbuild/protobuf/wkt';
-import { invalidRequest, toJson, type Tx } from '@lessoncall/kit';
-import { isValidMeetingId, type Meeting, MeetingSchema } from '@lessoncall/proto';
+import { invalidRequest, request, ServiceError, toJson, type Tx } from '@lessoncall/kit';
+import { DescribeMeetingRequestSchema, DescribeMeetingResponseSchema, isValidMeetingId, type Meeting, MeetingSchema, rpc } from '@lessoncall/proto';
+import type { Context } from './context';
 
 /**
  * participant_meetings: the participant service's own projection of the meetings it works with.
@@ -74,6 +75,41 @@ export async function lockMeeting(tx: Tx, meetingId: string): Promise<ProjectedM
 export async function projectedMeeting(tx: Tx, meetingId: string): Promise<ProjectedMeeting | undefined> {
   const r = await tx.query<ProjectedMeeting>(`select ${projectionColumns} from participant_meetings where meeting_id = $1`, [meetingId]);
   return r.rows[0];
+}
+
+/**
+ * Runs `read`; if it finds no such meeting because the projection does not have it yet (a
+ * request that beat meeting.created here), asks the owner (svc.meeting.describe), records the
+ * answer and runs `read` once more. A meeting that is projected but not the caller's stays
+ * meeting_not_found, so the answer is the same for a stranger whether or not it was projected.
+ */
+export async function withProjection<T>(ctx: Context, meetingId: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!(err instanceof ServiceError && err.code === 'meeting_not_found')) throw err;
+    if (!(await fillFromOwner(ctx, meetingId))) throw err;
+    return read();
+  }
+}
+
+/** True when the projection lacked the meeting and now has it. */
+async function fillFromOwner(ctx: Context, meetingId: string): Promise<boolean> {
+  if (await ctx.db.asService((tx) => projectedMeeting(tx, meetingId))) return false;
+  let meeting: Meeting | undefined;
+  try {
+    const r = await request(ctx.nc, rpc.meetingDescribe, DescribeMeetingRequestSchema, { meetingId }, DescribeMeetingResponseSchema, {
+      timeoutMs: ctx.config.MEETING_TIMEOUT_MS,
+    });
+    meeting = r.meeting;
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === 'meeting_not_found') return false;
+    throw err;
+  }
+  if (!meeting) return false;
+  await ctx.db.asService((tx) => applyMeeting(tx, meeting));
+  ctx.logger.info({ meetingId }, 'meeting projected from its owner ahead of its events');
+  return true;
 }
 
 function checkedSnapshot(m: Meeting) {

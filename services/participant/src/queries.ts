@@ -11,7 +11,7 @@ import type {
 } from '@lessoncall/proto';
 import { computeAttendance } from './attendance';
 import type { Context } from './context';
-import { projectedMeeting } from './projection';
+import { projectedMeeting, withProjection } from './projection';
 import { attendanceEntry, participantFromRow, type SessionRow, sessionColumns, spanFromRow } from './rows';
 import * as valid from './validate';
 
@@ -30,15 +30,17 @@ async function visibleMeeting(tx: Tx, meetingId: string): Promise<{ tutor_id: st
 export async function list(ctx: Context, req: ListParticipantsRequest): Promise<MessageInitShape<typeof ListParticipantsResponseSchema>> {
   const meetingId = valid.meetingId(req.meetingId);
   const userId = valid.userId(req.userId);
-  const rows = await ctx.db.asUser(userId, async (tx) => {
-    await visibleMeeting(tx, meetingId);
-    const r = await tx.query<SessionRow>(
-      `select ${sessionColumns} from video_participants
+  const rows = await withProjection(ctx, meetingId, () =>
+    ctx.db.asUser(userId, async (tx) => {
+      await visibleMeeting(tx, meetingId);
+      const r = await tx.query<SessionRow>(
+        `select ${sessionColumns} from video_participants
        where meeting_id = $1 and ($2 or left_at is null) order by joined_at, session_id`,
-      [meetingId, req.includeLeft],
-    );
-    return r.rows;
-  });
+        [meetingId, req.includeLeft],
+      );
+      return r.rows;
+    }),
+  );
   return { participants: rows.map(participantFromRow) };
 }
 
@@ -53,7 +55,9 @@ export async function attendance(ctx: Context, req: AttendanceRequest): Promise<
     const r = await tx.query<SessionRow>(`select ${sessionColumns} from video_participants where meeting_id = $1`, [meetingId]);
     return { meeting, rows: r.rows };
   };
-  const { meeting, rows } = req.actorIsService ? await ctx.db.asService(read) : await ctx.db.asUser(valid.userId(req.userId), read);
+  const { meeting, rows } = req.actorIsService
+    ? await ctx.db.asService(read)
+    : await withProjection(ctx, meetingId, () => ctx.db.asUser(valid.userId(req.userId), read));
   const now = ctx.clock.now();
   const entries = computeAttendance({ tutorId: meeting.tutor_id, studentId: meeting.student_id }, rows.map(spanFromRow), now);
   return { attendance: { meetingId, entries: entries.map(attendanceEntry), computedAt: timestampFromDate(now) } };

@@ -525,6 +525,23 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect((await rowOf(t.sessionId)).left_reason).toBe('ended');
   });
 
+  it('a list that beats meeting.created here asks the owner for the meeting; a stranger learns nothing either way', async () => {
+    clock.set('2026-03-09T10:00:00Z');
+    const m = await createMeeting(at('2026-03-09T11:00:00Z'));
+    await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('pending');
+    const unproject = () => h.db!.asService((tx) => tx.query('delete from participant_meetings where meeting_id = $1', [m.meetingId]));
+
+    await unproject();
+    expect((await list({ meetingId: m.meetingId, userId: m.studentId })).participants).toEqual([]);
+    expect(await projected(m.meetingId)).toMatchObject({ status: 'pending', tutor_id: m.tutorId });
+
+    await unproject();
+    expect((await failure(list({ meetingId: m.meetingId, userId: randomUUID() }))).code).toBe('meeting_not_found');
+    expect((await failure(list({ meetingId: 'MID-NOSUCHMEETING000', userId: m.tutorId }))).code).toBe('meeting_not_found');
+    await unproject();
+    expect((await attendance({ meetingId: m.meetingId, userId: m.tutorId })).attendance?.entries.map((e) => e.sessions)).toEqual([0, 0]);
+  });
+
   it('an older snapshot of a meeting never overwrites a newer one, and a closed meeting stays closed', async () => {
     clock.set('2026-03-09T12:00:00Z');
     const m = await createMeeting(at('2026-03-09T13:00:00Z'));
@@ -568,10 +585,9 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
       [m.tutorId, 'tutor', 0],
       [m.studentId, 'student', 0],
     ]);
-    // Only the owner may say who the people are: a user still goes through RLS on the projection.
-    expect((await failure(attendance({ meetingId: m.meetingId, userId: m.tutorId, tutorId: m.tutorId, studentId: m.studentId }))).code).toBe(
-      'meeting_not_found',
-    );
+    // Only the owner may say who the people are: a user naming themselves still goes through RLS.
+    const stranger = randomUUID();
+    expect((await failure(attendance({ meetingId: m.meetingId, userId: stranger, tutorId: stranger, studentId: m.studentId }))).code).toBe('meeting_not_found');
   });
 
   it('a service restart loses no session', async () => {
