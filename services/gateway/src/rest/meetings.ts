@@ -241,15 +241,11 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           call(rpc.participantList, ListParticipantsRequestSchema, { meetingId, userId: who.userId }, ListParticipantsResponseSchema),
         ]);
         if (meetingResult.status === 'rejected') throw meetingResult.reason;
-        // The meeting service (the owner) found it and let this user in; a participant service
-        // whose projection has not caught up with meeting.created yet has no session of it
-        // either (every session is recorded against the projection): nobody is in it yet.
-        const notProjectedYet = listResult.status === 'rejected' && listResult.reason instanceof ServiceError && listResult.reason.code === 'meeting_not_found';
-        if (listResult.status === 'rejected' && !notProjectedYet) throw listResult.reason;
+        if (listResult.status === 'rejected') throw listResult.reason;
         const got = meetingResult.value;
-        const participants = listResult.status === 'fulfilled' ? listResult.value.participants : [];
+        const list = listResult.value;
         if (!got.meeting) throw new Error('svc.meeting.get answered without a meeting');
-        return { body: { meeting: json(MeetingSchema, got.meeting), participants: participants.map((p) => json(ParticipantSchema, p)) } };
+        return { body: { meeting: json(MeetingSchema, got.meeting), participants: list.participants.map((p) => json(ParticipantSchema, p)) } };
       },
     }),
     defineRoute({
