@@ -18,6 +18,8 @@ export const streams = {
   bookings: { name: 'BOOKINGS', subjects: ['booking.>'] },
   meetings: { name: 'MEETINGS', subjects: ['meeting.>'] },
   participants: { name: 'PARTICIPANTS', subjects: ['participant.>', 'mute.changed.>'] },
+  /** Events no consumer can ever process (malformed, invalid), kept for an operator to read and replay (`npm run deadletter`). */
+  deadLetters: { name: 'DEADLETTER', subjects: ['deadletter.>'] },
 } as const;
 
 export const subjects = {

@@ -1,7 +1,7 @@
 export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
 export { type Clock, ManualClock, systemClock } from './clock';
 export { decode, decodeJson, encode, toJson } from './codec';
-export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
+export { commonConfig, ConfigError, csv, databaseUrl, eventRetry, healthPort, loadConfig } from './config';
 export { Db, pgErrorCode, pgErrors, type Tx } from './db';
 export {
   type ErrorCodeName,

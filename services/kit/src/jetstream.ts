@@ -1,5 +1,5 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { DeadLetterSchema, subjects as subjectNames } from '@lessoncall/proto';
+import { DeadLetterSchema, streams, subjects as subjectNames } from '@lessoncall/proto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AckPolicy,
@@ -64,24 +64,25 @@ export interface ConsumerSpec {
   stream: string;
   durable: string;
   filterSubject?: string;
-  /** Deliveries before a message is parked as dead letter (default 5). */
-  maxDeliver?: number;
-  /** Redelivery back-off, one entry per retry (default 0.5 s, 2 s, 5 s, 10 s). */
-  backoffMs?: number[];
+  /**
+   * How long a delivered message may go unacknowledged before it is redelivered (its consumer
+   * died holding it). A failure the handler saw is naked with its own back-off instead (see
+   * consumeEvents). JetStream's `backoff` would need a delivery limit, which there is none of.
+   */
   ackWaitMs?: number;
   maxAckPending?: number;
 }
 
-/** Creates or updates a durable pull consumer with explicit ack and bounded redelivery. */
+/**
+ * Creates or updates a durable pull consumer with explicit ack and no delivery limit: an event
+ * leaves the stream only acked (done), or terminated after it was parked in DEADLETTER.
+ */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
-  const backoff = spec.backoffMs ?? [500, 2_000, 5_000, 10_000];
-  const maxDeliver = spec.maxDeliver ?? 5;
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    max_deliver: maxDeliver,
-    backoff: backoff.slice(0, Math.max(1, maxDeliver - 1)).map((ms) => nanos(ms)),
+    max_deliver: -1,
     ack_wait: nanos(spec.ackWaitMs ?? 30_000),
     max_ack_pending: spec.maxAckPending ?? 1_000,
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
@@ -97,6 +98,26 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
       if (!/already (in use|exists)/i.test(String((addErr as Error).message))) throw addErr;
     }
   }
+}
+
+/** The DEADLETTER stream: kept a month, for an operator to read and replay. */
+export function ensureDeadLetterStream(jsm: JetStreamManager): Promise<void> {
+  return ensureStream(jsm, { ...streams.deadLetters, maxAgeMs: 30 * 24 * 3600_000 });
+}
+
+/**
+ * Whether a failure can never succeed on retry: the event itself is wrong (a ServiceError of
+ * the 4xx kind: invalid_request, conflict, forbidden, …). Anything else — a database or a
+ * service that is down, a timeout, a bug that a deploy will fix — may pass, and is retried.
+ */
+export function isPermanentFailure(err: unknown): boolean {
+  return err instanceof ServiceError && err.status < 500;
+}
+
+/** The wait before attempt `delivery + 1`: doubling from 0.5 s, capped, with "equal jitter" so a recovered database is not hit by every event at once. */
+export function retryDelayMs(delivery: number, maxDelayMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxDelayMs, 500 * 2 ** Math.min(30, Math.max(0, delivery - 1)));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 export interface ReceivedEvent<T> {
@@ -115,9 +136,12 @@ export interface ConsumeOptions {
   logger: Logger;
   /** Batch of messages pulled at once. */
   batch?: number;
-  /** Deliveries before a failing message is parked (must match the consumer's max_deliver). */
-  maxDeliver?: number;
+  /** How failures that may pass are retried (kit's eventRetry config). */
+  retry?: { maxDelayMs: number; alertAfter: number };
+  /** Events parked in DEADLETTER, by subject (event type) and reason (malformed, invalid). */
   deadLetters?: Counter<string>;
+  /** Failed attempts that will be retried, by subject (event type), and events past `alertAfter` (stuck). */
+  retries?: Counter<string>;
   /** Resolve the schema of a subject, or undefined to ack and ignore the message. */
   schemaFor: (subject: string) => DescMessage | undefined;
   handle: (event: ReceivedEvent<MessageShape<DescMessage>>) => Promise<void>;
@@ -130,34 +154,42 @@ export interface RunningConsumer {
 
 /**
  * Consumes a durable pull consumer. Each message is decoded, validated and handled, then
- * acked. A message that can never succeed (malformed, invalid_request) goes straight to the
- * dead-letter subject; one that keeps failing is naked with back-off and parked after
- * maxDeliver attempts. Either way the stream moves on.
+ * acked. A message that can never succeed (malformed, or a permanent failure such as
+ * invalid_request) is parked in the DEADLETTER stream — stored and acknowledged there before
+ * it leaves its own stream — and counted. Every other failure is retried with a capped,
+ * jittered back-off for as long as it takes: a database down for an hour loses no booking.
+ * Either way the stream moves on.
  */
 export async function consumeEvents(options: ConsumeOptions): Promise<RunningConsumer> {
   const { js, nc, logger } = options;
+  await ensureDeadLetterStream(await nc.jetstreamManager());
   const consumer = await js.consumers.get(options.stream, options.durable);
   const messages = await consumer.consume({ max_messages: options.batch ?? 256 });
-  const maxDeliver = options.maxDeliver ?? 5;
+  const retry = options.retry ?? { maxDelayMs: 30_000, alertAfter: 20 };
   const inFlight = new Set<Promise<void>>();
 
   /** `kind` labels the metric (a bounded set); the full reason goes in the dead letter and the log. */
-  const park = async (m: JsMsg, kind: 'malformed' | 'invalid' | 'exhausted', reason: string) => {
+  const park = async (m: JsMsg, kind: 'malformed' | 'invalid', reason: string) => {
     const hdrs: Record<string, string> = {};
     for (const k of m.headers?.keys() ?? []) hdrs[k] = m.headers?.get(k) ?? '';
+    const body = encode(DeadLetterSchema, {
+      subject: m.subject,
+      reason,
+      headers: hdrs,
+      body: m.data,
+      deliveries: m.info.redeliveryCount,
+      failedAt: timestampFromDate(new Date()),
+    });
+    try {
+      // Stored before the original is let go; the id makes a second parking of the same message a no-op.
+      await js.publish(subjectNames.deadLetter(m.subject), body, { msgID: `dl:${m.info.stream}:${m.info.streamSequence}` });
+    } catch (err) {
+      logger.error({ err, subject: m.subject }, 'could not park the event in DEADLETTER; it will be tried again');
+      m.nak(retryDelayMs(m.info.redeliveryCount, retry.maxDelayMs));
+      return;
+    }
     options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
-    logger.warn({ subject: m.subject, reason, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
-    nc.publish(
-      subjectNames.deadLetter(m.subject),
-      encode(DeadLetterSchema, {
-        subject: m.subject,
-        reason,
-        headers: hdrs,
-        body: m.data,
-        deliveries: m.info.redeliveryCount,
-        failedAt: timestampFromDate(new Date()),
-      }),
-    );
+    logger.warn({ subject: m.subject, reason, kind, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
     m.term();
   };
 
@@ -183,14 +215,16 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           await options.handle(event);
           m.ack();
         } catch (err) {
-          if (err instanceof ServiceError && err.code === 'invalid_request') {
-            await park(m, 'invalid', err.message);
-          } else if (m.info.redeliveryCount >= maxDeliver) {
-            await park(m, 'exhausted', `failed ${maxDeliver} times: ${(err as Error).message}`);
-          } else {
-            logger.warn({ err, subject: m.subject, delivery: m.info.redeliveryCount }, 'event failed, will be redelivered');
-            m.nak(Math.min(10_000, 500 * 2 ** (m.info.redeliveryCount - 1)));
+          if (isPermanentFailure(err)) {
+            await park(m, 'invalid', (err as Error).message);
+            return;
           }
+          const delivery = m.info.redeliveryCount;
+          options.retries?.inc({ subject: eventTypeOf(m.subject), state: delivery >= retry.alertAfter ? 'stuck' : 'retrying' });
+          const log = { err, subject: m.subject, delivery };
+          if (delivery === retry.alertAfter) logger.error(log, `event still failing after ${delivery} deliveries; retrying until it succeeds`);
+          else logger.warn(log, 'event failed; retrying');
+          m.nak(retryDelayMs(delivery, retry.maxDelayMs));
         }
       },
     );

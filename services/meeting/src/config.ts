@@ -1,4 +1,4 @@
-import { commonConfig, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
+import { commonConfig, databaseUrl, eventRetry, healthPort, loadConfig } from '@lessoncall/kit';
 import { z } from 'zod';
 
 const minutes = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
@@ -9,6 +9,7 @@ export const configSchema = {
   ...commonConfig,
   ...healthPort,
   ...databaseUrl,
+  ...eventRetry,
   /** Where the web app answers: join links are `<PUBLIC_BASE_URL>/meet/<meetingId>?pwd=<passcode>`. */
   PUBLIC_BASE_URL: z
     .url()
@@ -49,8 +50,6 @@ export const configSchema = {
    * and small: on 2 cores, 2 held p99 under 100 ms at 2,000/s where 10 let it pass a second.
    */
   BOOKING_INSERT_CONCURRENCY: positive(2),
-  /** Deliveries of a failing booking or participant event before it is dead-lettered. */
-  BOOKING_MAX_DELIVER: positive(5),
   /** How long JetStream waits for an ack before redelivering to another replica. */
   BOOKING_ACK_WAIT_MS: positive(30_000),
 };

@@ -40,7 +40,7 @@ interface ConsumerDeps {
   logger: Logger;
   metrics: MeetingMetrics;
   batch: number;
-  maxDeliver: number;
+  retry: { maxDelayMs: number; alertAfter: number };
 }
 
 const bookingSchemas: Record<string, DescMessage> = {
@@ -111,8 +111,9 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings }): Promi
     durable: bookingsDurable,
     logger,
     batch: d.batch,
-    maxDeliver: d.maxDeliver,
+    retry: d.retry,
     deadLetters: metrics.deadLetters,
+    retries: metrics.eventRetries,
     schemaFor: (subject) => bookingSchemas[subject],
     handle: async (event) => {
       try {
@@ -139,8 +140,9 @@ export function consumeParticipants(d: ConsumerDeps & { lifecycle: Lifecycle }):
     durable: participantsDurable,
     logger: d.logger,
     batch: d.batch,
-    maxDeliver: d.maxDeliver,
+    retry: d.retry,
     deadLetters: d.metrics.deadLetters,
+    retries: d.metrics.eventRetries,
     schemaFor: (subject) => {
       const type = eventTypeOf(subject);
       if (type === 'participant.joined') return ParticipantJoinedSchema;

@@ -13,8 +13,14 @@ export function createMeetingMetrics(registry: Registry) {
     }),
     deadLetters: new Counter({
       name: 'meeting_dead_letters_total',
-      help: 'Events parked on a dead-letter subject',
+      help: 'Events parked in the DEADLETTER stream (npm run deadletter), by type and reason (malformed, invalid)',
       labelNames: ['subject', 'reason'] as const,
+      registers,
+    }),
+    eventRetries: new Counter({
+      name: 'meeting_event_retries_total',
+      help: 'Failed attempts of events that will be retried, by type and state (retrying; stuck: past EVENT_RETRY_ALERT_AFTER deliveries, alert on it)',
+      labelNames: ['subject', 'state'] as const,
       registers,
     }),
     meetingsCreated: new Counter({

@@ -35,7 +35,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
   const consumers: RunningConsumer[] = [];
   try {
     await Promise.all([ensureStream(jsm, streams.bookings), ensureStream(jsm, streams.meetings), ensureStream(jsm, streams.participants)]);
-    const consumerSpec = { maxDeliver: config.BOOKING_MAX_DELIVER, ackWaitMs: config.BOOKING_ACK_WAIT_MS };
+    const consumerSpec = { ackWaitMs: config.BOOKING_ACK_WAIT_MS };
     await ensureConsumer(jsm, { stream: streams.bookings.name, durable: bookingsDurable, ...consumerSpec, maxAckPending: config.BOOKING_BATCH_SIZE * 4 });
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.>', ...consumerSpec });
 
@@ -78,7 +78,8 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
     });
 
     const subscriptions = [...serveApi({ nc, db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), serveDescribe({ nc, db, events, logger })];
-    const consumerDeps = { nc, js, logger, metrics, batch: config.BOOKING_BATCH_SIZE, maxDeliver: config.BOOKING_MAX_DELIVER };
+    const retry = { maxDelayMs: config.EVENT_RETRY_MAX_DELAY_MS, alertAfter: config.EVENT_RETRY_ALERT_AFTER };
+    const consumerDeps = { nc, js, logger, metrics, batch: config.BOOKING_BATCH_SIZE, retry };
     consumers.push(await consumeBookings({ ...consumerDeps, bookings }));
     consumers.push(await consumeParticipants({ ...consumerDeps, lifecycle }));
 

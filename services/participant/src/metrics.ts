@@ -6,6 +6,7 @@ export interface ParticipantMetrics {
   closed: Counter<'reason'>;
   turnFallbacks: Counter<'reason'>;
   deadLetters: Counter<string>;
+  eventRetries: Counter<string>;
 }
 
 export function createParticipantMetrics(registry: Registry): ParticipantMetrics {
@@ -37,8 +38,14 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
     }),
     deadLetters: new Counter({
       name: 'participant_dead_letters_total',
-      help: 'Events the service could not process and parked',
+      help: 'Events parked in the DEADLETTER stream (npm run deadletter), by type and reason (malformed, invalid)',
       labelNames: ['subject', 'reason'],
+      registers: [registry],
+    }),
+    eventRetries: new Counter({
+      name: 'participant_event_retries_total',
+      help: 'Failed attempts of events that will be retried, by type and state (retrying; stuck: past EVENT_RETRY_ALERT_AFTER deliveries, alert on it)',
+      labelNames: ['subject', 'state'],
       registers: [registry],
     }),
   };
