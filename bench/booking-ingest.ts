@@ -21,7 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cloudEventHeaders, connectNats, createLogger, Db, encode, type MsgHdrs } from '@lessoncall/kit';
 import { freePort, repoRoot, startNats, startPostgres } from '@lessoncall/kit/testing';
-import { bookingConfirmed } from '@lessoncall/meeting';
+import { bookingConfirmed } from '@lessoncall/booking-system';
 import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
 import { cpuSeconds, natsPid, startProcess, waitReady } from './lib/processes';
 import { round, sleep, summarize } from './lib/stats';
