@@ -8,14 +8,14 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/*/src/**/*.test.ts', 'proto/**/*.test.ts', 'web/src/**/*.test.ts', 'scripts/**/*.test.ts'],
+          include: ['services/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts', 'proto/**/*.test.ts', 'web/src/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/test/**/*.test.ts'],
           environment: 'node',
         },
       },
       {
         test: {
           name: 'integration',
-          include: ['services/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          include: ['services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -28,7 +28,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { cloudEventHeaders, connectNats, createLogger, Db, encode, type JetStreamClient, type MsgHdrs, type NatsConnection } from '@lessoncall/kit';
 import { freePort, repoRoot, startNats, startPostgres } from '@lessoncall/kit/testing';
-import { bookingConfirmed } from '@lessoncall/meeting';
+import { bookingConfirmed } from '@lessoncall/booking-system';
 import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
 import { cpuMeter, cpuSeconds, type Measured, natsPid, postgresCpuSeconds, startProcess, waitReady } from './lib/processes';
 import { idleMeter, medianOfRounds, type Round, ratio } from './lib/rounds';

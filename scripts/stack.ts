@@ -23,6 +23,11 @@ export interface StackOptions {
   persistent?: boolean;
   /** Preferred gateway port; a free one is used when it is taken. */
   gatewayPort?: number;
+  /**
+   * Any free port for everything instead of the usual ones (5432x, 4222, 3478, 8080), e.g. a
+   * second stack beside `npm start`, or a check of the stack on a shared machine.
+   */
+  freePorts?: boolean;
   log?: (line: string) => void;
   /** Where service output goes: a file per process under <dir>/logs by default. */
   inheritLogs?: boolean;
@@ -35,10 +40,6 @@ export interface Stack {
 }
 
 const services = ['turn', 'meeting', 'participant', 'signaling', 'gateway'] as const;
-
-async function portOr(preferred: number): Promise<number> {
-  return (await tcpOpen(preferred)) ? freePort() : preferred;
-}
 
 /** Secrets made once per checkout and kept in <dir>/secrets.env (git-ignored). */
 function localSecrets(dir: string): Record<string, string> {
@@ -70,6 +71,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? ((l: string) => console.log(l));
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const stops: (() => Promise<void>)[] = [];
+  const portOr = async (preferred: number) => (options.freePorts || (await tcpOpen(preferred)) ? freePort() : preferred);
   const stopAll = async () => {
     for (const s of stops.reverse()) await s().catch(() => {});
   };
@@ -78,7 +80,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const secrets = localSecrets(dir);
 
     // Postgres: a cluster of our own under <dir>/pg, through the same harness the tests use.
-    const postgres = await startPostgres({ dir: join(dir, 'pg'), fresh: !options.persistent, durable: options.persistent === true, port: 54329 });
+    const postgres = await startPostgres({
+      dir: join(dir, 'pg'),
+      fresh: !options.persistent,
+      durable: options.persistent === true,
+      ...(options.freePorts ? {} : { port: 54329 }),
+    });
     stops.push(() => postgres.stop());
     const databaseUrl = postgres.url;
     log(`Postgres on ${postgres.port} (${postgres.applied.length ? `applied ${postgres.applied.join(', ')}` : 'migrations up to date'})`);

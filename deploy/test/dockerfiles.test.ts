@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dockerDir, repoDir, SHARED_IMAGE_SERVICES } from './support/paths';
+import { dockerDir, repoDir, SERVICES, SHARED_IMAGE_SERVICES } from './support/paths';
 
 interface Instruction {
   keyword: string;
@@ -138,6 +138,14 @@ describe.each(nodeImages)('deploy/docker/%s.Dockerfile', (name, packages) => {
       expect(env).toMatch(/^WEB_DIST_DIR: \/app\/web$/m);
     });
   }
+});
+
+describe('service images', () => {
+  it.each(SERVICES)('%s does not ship the stand-in booking system (tools/booking-system)', (service) => {
+    const pkg = JSON.parse(readFileSync(join(repoDir, 'services', service, 'package.json'), 'utf8'));
+    // `pnpm deploy --prod` copies dependencies only: a dev dependency stays out of the image.
+    expect(Object.keys(pkg.dependencies ?? {})).not.toContain('@lessoncall/booking-system');
+  });
 });
 
 describe('deploy/docker/dev-postgres.Dockerfile', () => {

@@ -211,6 +211,8 @@ describe('join, participants, mute, leave, end, attendance', () => {
     expect(t.body.sessionId).toMatch(/^[A-Za-z0-9_-]{8,64}$/);
     expect(t.body.resumeToken).not.toBe('');
     expect(t.body.iceServers[0].urls[0]).toMatch(/^turn:/);
+    // Under the seed guide's name too, and documented so (api() checks the OpenAPI schema).
+    expect(t.body.turn_servers).toEqual(t.body.iceServers);
     expect(t.body.participants.map((p: { userId: string }) => p.userId)).toEqual([tutor]);
     expect(t.body.participants[0].displayName).toBe('Demo Tutor');
 
@@ -552,6 +554,11 @@ describe('the OpenAPI document', () => {
     const result = await new Validator().validate(doc);
     expect(result.errors ?? []).toEqual([]);
     expect(result.valid).toBe(true);
+    // The join answer documents the ICE servers under the seed guide's name as well.
+    const join = doc.paths['/api/video/meetings/{meetingId}/join'].post.responses['200'].content['application/json'].schema;
+    const joined = doc.components.schemas[join.$ref.split('/').pop()];
+    expect(joined.properties.turn_servers).toEqual(expect.objectContaining({ type: 'array', items: joined.properties.iceServers.items }));
+    expect(joined.required).toEqual(expect.arrayContaining(['iceServers', 'turn_servers']));
   });
 
   it('documents exactly the routes the app serves', async () => {

@@ -199,8 +199,13 @@ describe('WebSocket fuzzing: malformed, hostile and oversized frames', () => {
           ws.once('error', reject);
         });
         if (index === 0) {
+          // Joined before fuzzing, so its signals to the good pair meet the meeting check (not_in_meeting), not "say hello first".
+          const welcomed = new Promise<void>((resolve, reject) => {
+            ws.on('message', (d) => JSON.parse(d.toString()).welcome && resolve());
+            ws.once('close', (code) => reject(new Error(`the injecting socket closed (${code}) before its welcome`)));
+          });
           ws.send(JSON.stringify({ hello: { accessToken: await token(other.tutorId), meetingId: other.meetingId, passcode: other.passcode } }));
-          await new Promise((r) => setTimeout(r, 300));
+          await welcomed;
         }
         return ws;
       };

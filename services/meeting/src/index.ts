@@ -2,5 +2,7 @@ export { configSchema, loadMeetingConfig, type MeetingConfig } from './config';
 export { startMeetingService, type MeetingService, type MeetingServiceDeps } from './service';
 export type { SweepResult } from './lifecycle';
 export { type FailureCounter, type LockoutPolicy, lockedForSeconds, passcodeMatches, registerFailure } from './lockout';
-export { type Booking, bookAndWait, bookingConfirmed, bookingSystemSource, parseDuration, parseEnvFile, publishBookingConfirmed } from './booking-client';
-export { demoStudentId, demoTutorId, runBookingCommand } from './booking-command';
+// Transitional: web/e2e/meetings.ts still imports these from here. They live in
+// tools/booking-system (a dev dependency, so not in the service's image); drop this line
+// once web imports @lessoncall/booking-system itself. main.ts never loads this file.
+export { bookAndWait, demoStudentId, demoTutorId } from '@lessoncall/booking-system';

@@ -3,6 +3,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type Clock, cloudEventHeaders, createLogger, decode, encode, type NatsConnection, request } from '@lessoncall/kit';
 import type { Harness } from '@lessoncall/kit/testing';
 import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
+import { bookingsDurable } from '../src/consumers';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '../src/index';
 
 export const tutor = '11111111-1111-4111-8111-111111111111';
@@ -109,4 +110,24 @@ export async function lastEvent<D extends DescMessage>(h: Harness, subject: stri
 export async function meetingRow(h: Harness, bookingId: string): Promise<Record<string, unknown> | undefined> {
   const { rows } = await h.db!.pool.query('select * from video_meetings where booking_id = $1', [bookingId]);
   return rows[0];
+}
+
+/**
+ * Resolves once the meeting service has handled every booking event published so far and
+ * published what they caused: its consumer has nothing undelivered or unacked, and the outbox
+ * is empty. Proves "nothing more will come" without a sleep.
+ */
+export async function bookingsSettled(h: Harness, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await h.jsm.consumers.info('BOOKINGS', bookingsDurable);
+    const { rows } = await h.db!.pool.query<{ n: number }>('select count(*)::int as n from video_meeting_outbox');
+    if (info.num_pending === 0 && info.num_ack_pending === 0 && rows[0]?.n === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `booking events not settled in ${timeoutMs} ms: ${info.num_pending} undelivered, ${info.num_ack_pending} unacked, ${rows[0]?.n} in the outbox`,
+      );
+    }
+    await h.nc.flush();
+  }
 }

@@ -30,7 +30,7 @@ import {
 import { z } from 'zod';
 import type { Identity } from '../auth/index';
 import type { GatewayConfig } from '../config';
-import { type JsonSchema, ref } from '../openapi/jsonschema';
+import { type JsonSchema, protoJsonSchemas, ref } from '../openapi/jsonschema';
 import { type AnyRoute, type Call, defineRoute } from './route';
 
 /** The proto messages REST answers carry, documented from their descriptors. */
@@ -48,8 +48,21 @@ export const restMessages: DescMessage[] = [
   AttendanceResponseSchema,
 ];
 
+const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
+
 /** REST answers that combine proto messages. */
 export const restSchemas: Record<string, JsonSchema> = {
+  // The seed's guide (what booking-platform clients were written against) names the ICE
+  // servers `turn_servers`: the join answer carries them under both names.
+  JoinedMeeting: {
+    ...joinResponse,
+    description: 'JoinResponse, with `turn_servers` repeating `iceServers` for clients written against the seed guide.',
+    properties: {
+      ...joinResponse.properties,
+      turn_servers: { type: 'array', items: ref('IceServer'), description: 'The same list as `iceServers` (the name the seed guide uses).' },
+    },
+    required: [...joinResponse.required, 'turn_servers'],
+  },
   MeetingDetails: {
     type: 'object',
     properties: { meeting: ref('Meeting'), participants: { type: 'array', items: ref('Participant') } },
@@ -282,7 +295,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       access: 'user',
       params: meetingIdParam,
       body: joinBody,
-      responses: { 200: { description: 'The session, the ICE servers and who is in the meeting', schema: ref('JoinResponse') } },
+      responses: { 200: { description: 'The session, the ICE servers and who is in the meeting', schema: ref('JoinedMeeting') } },
       problems: [404, 409, 423],
       async handler(c) {
         const who = actor(c);
@@ -320,7 +333,8 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           JoinResponseSchema,
         );
         c.req.log.info({ meetingId, sessionId: res.sessionId, resumed: res.resumed }, 'joined');
-        return { body: json(JoinResponseSchema, res) };
+        const body = json(JoinResponseSchema, res) as { iceServers: unknown };
+        return { body: { ...body, turn_servers: body.iceServers } };
       },
     }),
     defineRoute({

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate } from '../migrate';
-import { freePort, giveToPostgresUser, requireBinary, runAsPostgresUser as run, tcpOpen, waitFor } from './process';
+import { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser as run, tcpOpen, waitFor } from './process';
 
 export interface PostgresServer {
   /** Superuser URL. */
@@ -68,6 +68,13 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   await mkdir(dir, { recursive: true });
   giveToPostgresUser(dir);
   await chmod(dir, 0o700);
+  if (isRoot()) {
+    try {
+      run('test', ['-w', dir]);
+    } catch {
+      throw new Error(`the postgres user cannot reach ${dir}: is a parent directory not traversable (chmod o+x)?`);
+    }
+  }
   const data = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
 

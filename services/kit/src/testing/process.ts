@@ -40,8 +40,12 @@ export function isRoot(): boolean {
 }
 
 /** Starts a long-running server process, collecting its output for error messages. */
-export function spawnServer(cmd: string, args: string[], options: { cwd?: string } = {}): ChildProcess & { output: () => string } {
-  const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnServer(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+): ChildProcess & { output: () => string } {
+  const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-8_000);

@@ -37,7 +37,15 @@ export function bookingConfirmed(b: Booking): BookingConfirmed {
 /** Publishes booking.confirmed (CloudEvents, Nats-Msg-Id = ce-id); returns the ce-id. */
 export async function publishBookingConfirmed(js: JetStreamClient, b: Booking, options: { id?: string; source?: string } = {}): Promise<string> {
   const id = options.id ?? crypto.randomUUID();
-  await publishEvent(js, subjects.bookingConfirmed, BookingConfirmedSchema, bookingConfirmed(b), { id, source: options.source ?? bookingSystemSource });
+  try {
+    await publishEvent(js, subjects.bookingConfirmed, BookingConfirmedSchema, bookingConfirmed(b), { id, source: options.source ?? bookingSystemSource });
+  } catch (err) {
+    // JetStream answers "503" when no stream takes the subject; the meeting service creates it.
+    if ((err as { code?: string }).code === '503') {
+      throw new Error(`no JetStream stream stores ${subjects.bookingConfirmed}: is the meeting service running (npm start)?`, { cause: err });
+    }
+    throw err;
+  }
   return id;
 }
 
@@ -54,6 +62,8 @@ export async function bookAndWait(nc: NatsConnection, js: JetStreamClient, b: Bo
       }
       throw new Error('subscription closed');
     })();
+    // Unsubscribing after a timeout or a failed publish ends the loop above: nobody awaits it then.
+    created.catch(() => {});
     await publishBookingConfirmed(js, b);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -2,8 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateMeetingUrl } from '@lessoncall/proto';
 import { connect } from 'nats';
-import { bookAndWait, parseDuration, parseEnvFile } from './booking-client';
-import { isUuid } from './validation';
+import { bookAndWait, parseDuration, parseEnvFile } from './client';
+
+// What the booking platform's users are: Supabase user ids.
+const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 /** The demo users of the local stack (see supabase/seed.sql). */
 export const demoTutorId = '11111111-1111-4111-8111-111111111111';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseEnvFile } from './booking-client';
-import { loadMeetingConfig } from './config';
+import { parseDuration, parseEnvFile } from './client';
 
 describe('booking command helpers', () => {
   it('reads durations', () => {
@@ -16,15 +15,5 @@ describe('booking command helpers', () => {
   it('reads the stack env file', () => {
     const env = parseEnvFile('# local stack\nNATS_URL=nats://127.0.0.1:4333\nexport WEB_URL="http://localhost:5173"\n\nEMPTY=\n');
     expect(env).toEqual({ NATS_URL: 'nats://127.0.0.1:4333', WEB_URL: 'http://localhost:5173', EMPTY: '' });
-  });
-});
-
-describe('meeting config', () => {
-  it('has the documented defaults and names every bad key', () => {
-    const c = loadMeetingConfig({ DATABASE_URL: 'postgres://x@localhost/db' });
-    expect(c).toMatchObject({ JOIN_LEAD_MINUTES: 15, JOIN_GRACE_MINUTES: 15, PASSCODE_MAX_FAILURES: 5, SWEEP_INTERVAL_MS: 30_000 });
-    expect(() => loadMeetingConfig({ DATABASE_URL: 'mysql://x', PUBLIC_BASE_URL: 'ftp://x', PASSCODE_MAX_FAILURES: '0' })).toThrow(
-      /DATABASE_URL[\s\S]*PUBLIC_BASE_URL[\s\S]*PASSCODE_MAX_FAILURES|PASSCODE_MAX_FAILURES[\s\S]*/,
-    );
   });
 });
