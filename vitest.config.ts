@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['services/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts', 'proto/**/*.test.ts', 'web/src/**/*.test.ts', 'scripts/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          include: ['services/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts', 'proto/**/*.test.ts', 'web/src/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
         },
       },
