@@ -310,7 +310,10 @@ export class SignalingClient {
           // 1 is a peer numbering afresh (it reloaded); anything at or below the last is stale.
           if (last !== undefined && seq <= last && seq !== 1) return;
           this.receivedSeq.set(fromSessionId, seq);
-          if (last !== undefined && seq > last + 1) this.events.signalGap?.(fromSessionId, seq - last - 1);
+          // A peer numbers its signals to us from 1: a first one above 1 means the earlier ones
+          // were lost (sent before our socket was listening, or on the way).
+          const expected = seq === 1 ? 1 : (last ?? 0) + 1;
+          if (seq > expected) this.events.signalGap?.(fromSessionId, seq - expected);
         }
         this.events.message?.(msg);
         return;
