@@ -33,7 +33,7 @@ import { join as joinPath } from 'node:path';
 import { freePort, repoRoot } from '@lessoncall/kit/testing';
 import { WebSocket } from 'ws';
 import { bounded, runBenchmark } from './lib/lifecycle';
-import { cpuMeter, type Measured, natsPid, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
+import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
 import { idleMeter, medianOfRounds, type Round, ratio } from './lib/rounds';
 import { seededRandom } from './lib/random';
 import { offerSdp, answerSdp, iceCandidate } from './lib/sdp';
@@ -104,8 +104,17 @@ interface Relay {
   lessons(n: number): Promise<Array<Omit<Lesson, 'sides' | 'index'>>>;
   /** Joins (REST), connects and greets one participant; stamps `joinedAt` after the join step. */
   connect(p: Participant, events: Events): Promise<Conn>;
+  /** Server processes that have exited, with the last of their output: a round with one is not a measurement of the relay. */
+  exited(): Array<{ name: string; code: number | null; signal: string | null; output: string }>;
+  /** The last warnings and errors each server process logged (kept with a round that had errors). */
+  logTail(): Record<string, string>;
   stop(): Promise<void>;
 }
+
+const exitedOf = (procs: Proc[]) =>
+  procs
+    .filter((p) => p.child.exitCode !== null || p.child.signalCode !== null)
+    .map((p) => ({ name: p.name, code: p.child.exitCode, signal: p.child.signalCode, output: p.output().slice(-2_000) }));
 
 function openSocket(url: string, onMessage: (data: Buffer) => void, onClose: () => void): Promise<WebSocket> {
   const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 15_000 });
@@ -216,6 +225,8 @@ async function lessoncall(): Promise<Relay> {
         },
       };
     },
+    exited: () => exitedOf([...stack.gateways, ...stack.signaling, ...stack.backends]),
+    logTail: () => logTailOf([...stack.gateways, ...stack.signaling, ...stack.backends]),
     stop: () => stack.stop(),
   };
 }
@@ -281,9 +292,13 @@ async function peerjs(): Promise<Relay> {
         close: () => ws.close(),
       };
     },
+    exited: () => exitedOf([proc]),
+    logTail: () => logTailOf([proc]),
     stop: () => proc.stop(),
   };
 }
+
+const logTailOf = (procs: Proc[]) => Object.fromEntries(procs.map((p) => [`${p.name}#${p.pid}`, p.output().slice(-1_500)]).filter(([, out]) => out !== ''));
 
 class CodedError extends Error {
   constructor(readonly code: string) {
@@ -435,6 +450,8 @@ async function strike(relay: Relay, random: () => number) {
     seconds: round(roundSeconds, 2),
     cpu,
     serverRssKb: rss,
+    exitedProcesses: relay.exited(),
+    serverLogTail: Object.keys(errors).length > 0 ? relay.logTail() : undefined,
   };
 }
 
@@ -477,6 +494,7 @@ async function main() {
             `${s.joinsPerSecond} joins/s, signals ${s.signals.delivered}/${s.signals.sent} (lost ${s.signals.lost}), errors ${JSON.stringify(s.errors)}, ` +
             `servers ${s.cpu.serverCores} cores, generator ${s.cpu.generatorCores}, machine idle ${Math.round(s.idleShare * 100)}%`,
         );
+        for (const x of s.exitedProcesses) console.error(`  ${x.name} exited (${x.code ?? x.signal}):\n${x.output}`);
       }
     }
     const oursRounds = results.get(ours) ?? [];
