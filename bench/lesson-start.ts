@@ -1,7 +1,7 @@
 /**
  * Lesson start: the hour strikes, and LESSONS lessons begin at once.
  *
- *   pnpm exec tsx bench/lesson-start.ts       (LESSONS=500 SPREAD_S=10 ROUNDS=3 SETTLE_S=20 SEED=1)
+ *   pnpm exec tsx bench/lesson-start.ts       (LESSONS=500 SPREAD_S=10 ROUNDS=3 SETTLE_S=20 ATTEMPTS=3 SEED=1)
  *
  * Every participant (2 per lesson) arrives at a random moment within SPREAD_S seconds, does the
  * REST join (POST /api/video/meetings/:id/join), opens the WebSocket and says hello resuming the
@@ -10,7 +10,8 @@
  * heartbeats (a ping every 4 s, as the web client does) until the round ends. A lesson is
  * negotiated when both sides hold the other's description and every one of its candidates; its
  * time runs from the later participant's arrival (the click on Join that completes the pair)
- * to that moment.
+ * to that moment. A join or hello answered `unavailable` is tried again after a second, up to
+ * ATTEMPTS times, as the web client does; every refusal is counted by its code.
  *
  * Who offers: the side that becomes ready second (welcome, or PeerJS's OPEN) — the newcomer
  * offers to a peer that is already listening, as the web client does when its welcome lists a
@@ -33,7 +34,7 @@ import { join as joinPath } from 'node:path';
 import { freePort, repoRoot } from '@lessoncall/kit/testing';
 import { WebSocket } from 'ws';
 import { bounded, runBenchmark } from './lib/lifecycle';
-import { cpuMeter, type Measured, natsPid, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
+import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
 import { idleMeter, medianOfRounds, type Round, ratio } from './lib/rounds';
 import { seededRandom } from './lib/random';
 import { offerSdp, answerSdp, iceCandidate } from './lib/sdp';
@@ -49,6 +50,9 @@ const seed = Number(process.env.SEED ?? 1);
 const heartbeatMs = { lessoncall: 4_000, peerjs: 5_000 };
 const candidatesPerSide: [number, number] = [10, 20];
 const deadlineMs = Number(process.env.DEADLINE_S ?? 600) * 1000;
+/** Tries of one participant's join + hello when the answer is `unavailable` (the gateway's retryAfterSeconds is 1). */
+const attempts = Number(process.env.ATTEMPTS ?? 3);
+const retryAfterMs = 1_000;
 
 type SignalKind = 'offer' | 'answer' | 'candidate' | 'sentinel';
 
@@ -104,8 +108,17 @@ interface Relay {
   lessons(n: number): Promise<Array<Omit<Lesson, 'sides' | 'index'>>>;
   /** Joins (REST), connects and greets one participant; stamps `joinedAt` after the join step. */
   connect(p: Participant, events: Events): Promise<Conn>;
+  /** Server processes that have exited, with the last of their output: a round with one is not a measurement of the relay. */
+  exited(): Array<{ name: string; code: number | null; signal: string | null; output: string }>;
+  /** The last warnings and errors each server process logged (kept with a round that had errors). */
+  logTail(): Record<string, string>;
   stop(): Promise<void>;
 }
+
+const exitedOf = (procs: Proc[]) =>
+  procs
+    .filter((p) => p.child.exitCode !== null || p.child.signalCode !== null)
+    .map((p) => ({ name: p.name, code: p.child.exitCode, signal: p.child.signalCode, output: p.output().slice(-2_000) }));
 
 function openSocket(url: string, onMessage: (data: Buffer) => void, onClose: () => void): Promise<WebSocket> {
   const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 15_000 });
@@ -201,7 +214,11 @@ async function lessoncall(): Promise<Relay> {
           hello: { accessToken, meetingId: l.meetingId, passcode: l.passcode, displayName: p.role, resumeSessionId: sessionId, resumeToken: body.resumeToken },
         }),
       );
-      await hello;
+      // A refused hello ends this participant: close the socket, or the gateway's hello timeout adds an error of its own.
+      await hello.catch((err: unknown) => {
+        ws.close();
+        throw err;
+      });
       const sdp = { offer: offerSdp(l.index), answer: answerSdp(l.index) };
       return {
         address: sessionId,
@@ -216,6 +233,8 @@ async function lessoncall(): Promise<Relay> {
         },
       };
     },
+    exited: () => exitedOf([...stack.gateways, ...stack.signaling, ...stack.backends]),
+    logTail: () => logTailOf([...stack.gateways, ...stack.signaling, ...stack.backends]),
     stop: () => stack.stop(),
   };
 }
@@ -281,9 +300,13 @@ async function peerjs(): Promise<Relay> {
         close: () => ws.close(),
       };
     },
+    exited: () => exitedOf([proc]),
+    logTail: () => logTailOf([proc]),
     stop: () => proc.stop(),
   };
 }
+
+const logTailOf = (procs: Proc[]) => Object.fromEntries(procs.map((p) => [`${p.name}#${p.pid}`, p.output().slice(-1_500)]).filter(([, out]) => out !== ''));
 
 class CodedError extends Error {
   constructor(readonly code: string) {
@@ -360,28 +383,42 @@ async function strike(relay: Relay, random: () => number) {
     },
     relay.name.startsWith('PeerJS') ? heartbeatMs.peerjs : heartbeatMs.lessoncall,
   );
+  let retries = 0;
   const arrive = async (p: Participant) => {
     p.arrivedAt = performance.now();
-    try {
-      p.conn = await relay.connect(p, {
-        signal: onSignal(p),
-        error: (code, whileSignalling) => {
-          count(errors, code);
-          if (whileSignalling) signals.refused++;
-        },
-        pong: () => heartbeats.answered++,
-      });
-      p.readyAt = performance.now();
-      const peer = peerOf(p);
-      // The newcomer offers to a peer that is already listening.
-      if (peer.readyAt !== undefined && peer.conn) {
-        p.lesson.offerer = p;
-        p.lesson.offerAt = performance.now();
-        describeAndTrickle(p, 'offer');
+    // As the web client does: `unavailable` says "try again in a second", so the participant
+    // does, up to ATTEMPTS times; every refusal is still counted by its code.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        p.conn = await relay.connect(p, {
+          signal: onSignal(p),
+          error: (code, whileSignalling) => {
+            // Before the welcome the failure is counted once, where connect() throws it.
+            if (!whileSignalling) return;
+            count(errors, code);
+            signals.refused++;
+          },
+          pong: () => heartbeats.answered++,
+        });
+        break;
+      } catch (err) {
+        const code = err instanceof CodedError ? err.code : 'client';
+        count(errors, code);
+        if (!code.endsWith(':unavailable') || attempt >= attempts) {
+          p.failed = code;
+          return;
+        }
+        retries++;
+        await sleep(retryAfterMs * attempt);
       }
-    } catch (err) {
-      p.failed = err instanceof CodedError ? err.code : 'client';
-      count(errors, p.failed);
+    }
+    p.readyAt = performance.now();
+    const peer = peerOf(p);
+    // The newcomer offers to a peer that is already listening.
+    if (peer.readyAt !== undefined && peer.conn) {
+      p.lesson.offerer = p;
+      p.lesson.offerAt = performance.now();
+      describeAndTrickle(p, 'offer');
     }
   };
 
@@ -432,9 +469,12 @@ async function strike(relay: Relay, random: () => number) {
     signals: { ...signals, lost: signals.sent - signals.delivered - signals.refused, sentinelsMissing: missingSentinels },
     heartbeats,
     errors,
+    retries,
     seconds: round(roundSeconds, 2),
     cpu,
     serverRssKb: rss,
+    exitedProcesses: relay.exited(),
+    serverLogTail: Object.keys(errors).length > 0 ? relay.logTail() : undefined,
   };
 }
 
@@ -477,6 +517,7 @@ async function main() {
             `${s.joinsPerSecond} joins/s, signals ${s.signals.delivered}/${s.signals.sent} (lost ${s.signals.lost}), errors ${JSON.stringify(s.errors)}, ` +
             `servers ${s.cpu.serverCores} cores, generator ${s.cpu.generatorCores}, machine idle ${Math.round(s.idleShare * 100)}%`,
         );
+        for (const x of s.exitedProcesses) console.error(`  ${x.name} exited (${x.code ?? x.signal}):\n${x.output}`);
       }
     }
     const oursRounds = results.get(ours) ?? [];
@@ -493,6 +534,8 @@ async function main() {
         spreadSeconds: spreadS,
         rounds,
         settleSeconds: settleS,
+        attempts,
+        retry: 'a join or hello answered `unavailable` is tried again after 1 s × the attempt, as the web client does; lesson time includes the retries',
         seed,
         offerBytes: offerSdp(0).length,
         answerBytes: answerSdp(0).length,
