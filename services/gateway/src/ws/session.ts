@@ -12,6 +12,7 @@ import {
   type SetMedia,
   SignalEnvelopeSchema,
   subjects,
+  wsCloseCodes,
 } from '@lessoncall/proto';
 import { WebSocket } from 'ws';
 import type { TokenVerifier } from '../auth/index';
@@ -39,14 +40,8 @@ export interface WsContext {
 }
 
 /** Close codes a client can act on. */
-export const closeCodes = {
-  normal: 1000,
-  policy: 1008,
-  tooBig: 1009,
-  restart: 1012,
-  /** The same session was resumed on another socket. */
-  superseded: 4409,
-} as const;
+/** Shared with the web client (proto/lib/ws-close-codes.ts). */
+export const closeCodes = wsCloseCodes;
 
 type State = 'hello' | 'joining' | 'joined' | 'closed';
 
