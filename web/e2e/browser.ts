@@ -47,8 +47,16 @@ export async function newContext(browser: Browser, options: BrowserContextOption
   return context;
 }
 
-export async function openParticipant(browser: Browser, name: string, url: string, viewport = { width: 1280, height: 800 }): Promise<Participant> {
+export async function openParticipant(
+  browser: Browser,
+  name: string,
+  url: string,
+  viewport = { width: 1280, height: 800 },
+  /** Runs on the context before the page loads (init scripts that must precede the app). */
+  prepare?: (context: BrowserContext) => Promise<void>,
+): Promise<Participant> {
   const context = await newContext(browser, { viewport, baseURL: new URL(url).origin });
+  await prepare?.(context);
   const page = await context.newPage();
   const logs: string[] = [];
   page.on('console', (m) => logs.push(`[${m.type()}] ${m.text()}`));
@@ -107,4 +115,30 @@ export function saveDiagnostics(dir: string, label: string, participants: Partic
       await p.page.screenshot({ path: `${base}.png` }).catch(() => {});
     }),
   );
+}
+
+/**
+ * Holds every getUserMedia call until the page calls `window.__releaseMedia()` (through
+ * releaseMedia): a camera that is slow to start, or a permission prompt the user has not
+ * answered yet, made deterministic.
+ */
+export async function holdMedia(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const w = window as unknown as { __releaseMedia: () => void };
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    w.__releaseMedia = release;
+    const md = navigator.mediaDevices;
+    const real = md.getUserMedia.bind(md);
+    md.getUserMedia = async (constraints) => {
+      await released;
+      return real(constraints);
+    };
+  });
+}
+
+export function releaseMedia(page: Page): Promise<void> {
+  return page.evaluate(() => (window as unknown as { __releaseMedia: () => void }).__releaseMedia());
 }

@@ -13,10 +13,12 @@ import {
   candidateTypes,
   eventually,
   framesDecoded,
+  holdMedia,
   launchChromium,
   newContext,
   openParticipant,
   type Participant,
+  releaseMedia,
   remoteVideos,
   saveDiagnostics,
 } from './browser';
@@ -262,6 +264,47 @@ scenario('lobby: camera preview, microphone level, device pickers, lesson title'
 });
 
 // ── The call ──────────────────────────────────────────────────────────────
+
+/** What one side shows of itself and of the other: the states the issue-13 bug got wrong. */
+async function showsOwnMediaOn(p: Participant) {
+  await p.page.locator('[data-testid="control-mic"][aria-pressed="false"]').waitFor({ timeout: 10_000 });
+  await p.page.locator('[data-testid="control-camera"][aria-pressed="false"]').waitFor({ timeout: 10_000 });
+  if (await p.page.getByTestId('self-badge-muted').count()) throw new Error(`${p.name} shows their own microphone as muted`);
+}
+
+async function showsRemoteMediaOn(p: Participant) {
+  const tile = p.page.locator('[data-testid="tile-remote"][data-muted="false"][data-camera-off="false"]');
+  await tile.waitFor({ timeout: 10_000 });
+  for (const badge of ['badge-muted', 'badge-camera-off']) {
+    if (await p.page.getByTestId('tile-remote').getByTestId(badge).count()) throw new Error(`${p.name} shows the other side with ${badge}`);
+  }
+}
+
+scenario('both click Join the instant it is enabled, camera slow to start: everyone is shown as they are (issue 13)', async (c) => {
+  const m = await c.bookings.book({ title: 'Join at once' });
+  const tutor = await openParticipant(c.browser, 'tutor-at-once', meetingUrl(c, m, 'tutor'), undefined, holdMedia);
+  const student = await openParticipant(c.browser, 'student-at-once', meetingUrl(c, m, 'student'), undefined, holdMedia);
+  c.others.push(tutor, student);
+  for (const p of [tutor, student]) {
+    // The lesson has loaded, the devices have not answered: Join must wait for them.
+    await p.page.getByTestId('lobby-title').filter({ hasText: 'Join at once' }).waitFor();
+    const join = p.page.getByTestId('lobby-join');
+    await eventually('join waits for the devices', async () => (await join.isDisabled()) && (await join.textContent()) === 'Starting camera and microphone…');
+  }
+  await shot(tutor.page, 'lobby-starting-devices');
+  for (const p of [tutor, student]) await releaseMedia(p.page);
+  // click() acts the moment the button is enabled: the earliest a person could press it.
+  await Promise.all([tutor.page.getByTestId('lobby-join').click(), student.page.getByTestId('lobby-join').click()]);
+  await bothSeeVideo(tutor.page, student.page);
+  for (const p of [tutor, student]) {
+    await showsOwnMediaOn(p);
+    await showsRemoteMediaOn(p);
+  }
+  await shot(student.page, 'join-at-once');
+  // Closed only on success: a failure leaves both pages for the diagnostics.
+  c.others = c.others.filter((p) => p !== tutor && p !== student);
+  for (const p of [tutor, student]) await p.context.close();
+});
 
 scenario('tutor and student join and both see the other’s video, relayed by coturn', async (c) => {
   const tutor = need(c.tutor, 'tutor');

@@ -38,6 +38,7 @@ describe('GatewayApi', () => {
     const d = await api.getMeeting('MID-ABCDEFGHJKMNPQRS', '123456', 'tok');
     expect(url).toBe('http://gw/api/video/meetings/MID-ABCDEFGHJKMNPQRS');
     expect(seen?.headers).toMatchObject({ authorization: 'Bearer tok', 'x-meeting-passcode': '123456' });
+    expect(seen?.headers).toMatchObject({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
     expect(d.meeting).toMatchObject({ title: 'Algebra', status: 'pending', scheduledStart: new Date('2030-01-01T10:00:00Z') });
     expect(d.participants[0]).toMatchObject({ displayName: 'Ada', userType: 'tutor', audioMuted: true, connected: true });
   });

@@ -3,6 +3,7 @@
  * with a stable `code`; they become GatewayErrors. A request that gets no answer at all is
  * `unavailable`.
  */
+import { newTraceparent } from './trace';
 import { GatewayError } from './errors';
 import { type MeetingView, type ParticipantView, parseMeetingJson, parseParticipantJson } from './protocol';
 
@@ -36,6 +37,7 @@ export class GatewayApi {
     /** '' = same origin (the gateway serves the app; Vite proxies /api in dev). */
     private readonly baseUrl = '',
     private readonly fetchImpl: FetchLike = (input, init) => globalThis.fetch(input, init),
+    private readonly traceparent: () => string = newTraceparent,
   ) {}
 
   /** ws(s)://<host>/api/video/ws for the page's origin. */
@@ -86,7 +88,8 @@ export class GatewayApi {
     try {
       res = await this.fetchImpl(`${this.baseUrl}${path}`, {
         method,
-        headers: { accept: 'application/json', ...init.headers },
+        // Each request starts a trace the gateway continues (services, Postgres, events).
+        headers: { accept: 'application/json', traceparent: this.traceparent(), ...init.headers },
         ...(init.body ? { body: init.body } : {}),
       });
     } catch (err) {

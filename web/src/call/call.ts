@@ -58,7 +58,12 @@ export interface CallSnapshot {
   /** Who is already in the lesson, from the lobby's meeting request. */
   presentInLobby: ParticipantView[];
   self: SelfState;
-  local: LocalMediaSnapshot & { audioMessage: UserMessage | undefined; videoMessage: UserMessage | undefined };
+  local: LocalMediaSnapshot & {
+    audioMessage: UserMessage | undefined;
+    videoMessage: UserMessage | undefined;
+    /** A camera/microphone request is in flight: what we would announce is not known yet. */
+    settling: boolean;
+  };
   /** Everyone else in the meeting, in join order. */
   peers: RemotePeer[];
   /** 'self' or a session id. */
@@ -103,6 +108,8 @@ export class CallController {
   private cameraOff = false;
   private screenSharing = false;
   private mutedByOther = false;
+  /** Device requests in flight (getUserMedia can take seconds): join waits for them to settle. */
+  private readonly pendingMedia = new Set<Promise<unknown>>();
   private readonly media: LocalMedia;
   private meter: LevelMeter | undefined;
   private meterTrack: MediaStreamTrack | undefined;
@@ -162,6 +169,7 @@ export class CallController {
 
   private buildSnapshot(): CallSnapshot {
     const local = this.media.snapshot();
+    const announced = this.announcedMedia();
     const peers: RemotePeer[] = [...this.roster.values()].map((p) => {
       const r = this.remote.get(p.sessionId);
       return { participant: p, stream: r?.stream, connection: r?.connection ?? 'new', quality: r?.quality, screenSharing: r?.screenSharing ?? false };
@@ -179,8 +187,8 @@ export class CallController {
         displayName: this.displayName,
         userType: this.userType,
         sessionId: this.sessionId,
-        audioMuted: this.audioMuted || !local.audioTrack,
-        cameraOff: this.cameraOff || !local.videoTrack,
+        audioMuted: announced.audioMuted,
+        cameraOff: announced.cameraOff,
         screenSharing: this.screenSharing,
         mutedByOther: this.mutedByOther,
       },
@@ -188,6 +196,7 @@ export class CallController {
         ...local,
         audioMessage: local.audioError ? describeError(local.audioError) : undefined,
         videoMessage: local.videoError ? describeError(local.videoError) : undefined,
+        settling: this.pendingMedia.size > 0,
       },
       peers,
       activeSpeaker: this.activeSpeaker,
@@ -224,14 +233,44 @@ export class CallController {
   }
 
   private async startMedia() {
-    await this.media.start({ audio: true, video: !this.cameraOff });
+    await this.settle(this.media.start({ audio: true, video: !this.cameraOff }));
     this.attachMeter();
     this.changed();
   }
 
   async retryMedia(): Promise<void> {
-    await this.media.retry();
+    await this.settle(this.media.retry());
     this.attachMeter();
+  }
+
+  /**
+   * Tracks a device request until it ends. While one is open, the tracks we would send are not
+   * known, and a hello sent then would announce "muted, camera off" for tracks that arrive a
+   * moment later (issue 13: an early Join was shown as camera off while its video played).
+   */
+  private async settle<T>(request: Promise<T>): Promise<T> {
+    this.pendingMedia.add(request);
+    this.changed();
+    try {
+      return await request;
+    } finally {
+      this.pendingMedia.delete(request);
+      this.changed();
+    }
+  }
+
+  /** Resolves once no device request is in flight (including ones started while waiting). */
+  private async mediaSettled(): Promise<void> {
+    while (this.pendingMedia.size > 0) await Promise.allSettled([...this.pendingMedia]);
+  }
+
+  /**
+   * What we tell the others (hello, the self view): derived from the tracks the peers are given
+   * (localTracks), so the announced state is the state sent.
+   */
+  private announcedMedia(): { audioMuted: boolean; cameraOff: boolean } {
+    const sent = this.localTracks();
+    return { audioMuted: this.audioMuted || !sent.audio, cameraOff: !this.media.snapshot().videoTrack || this.cameraOff };
   }
 
   private attachMeter() {
@@ -309,17 +348,17 @@ export class CallController {
   async setJoinCameraOff(off: boolean): Promise<void> {
     if (isLive(this.state)) return this.toggleCamera();
     this.cameraOff = off;
-    await this.media.setCameraOn(!off);
+    await this.settle(this.media.setCameraOn(!off));
     this.changed();
   }
 
   async selectCamera(deviceId: string): Promise<void> {
-    const track = await this.media.selectCamera(deviceId);
+    const track = await this.settle(this.media.selectCamera(deviceId));
     if (!this.screenSharing) await this.sendVideo(track);
   }
 
   async selectMicrophone(deviceId: string): Promise<void> {
-    const track = await this.media.selectMicrophone(deviceId);
+    const track = await this.settle(this.media.selectMicrophone(deviceId));
     if (track) track.enabled = !this.audioMuted;
     this.attachMeter();
     for (const l of this.links.values()) await l.setTrack('audio', track);
@@ -331,6 +370,9 @@ export class CallController {
     if (!this.dispatch({ type: 'join' })) return;
     mark('join');
     this.mutedByOther = false;
+    // The lobby keeps Join disabled while devices settle; a programmatic join waits here instead.
+    await this.mediaSettled();
+    if (this.state.phase !== 'joining') return; // left while waiting
     const signaling = new SignalingClient(
       {
         url: this.opts.wsUrl,
@@ -339,8 +381,7 @@ export class CallController {
           meetingId: this.opts.meetingId,
           passcode: this.passcode ?? '',
           displayName: this.displayName.trim() || (this.opts.auth.user()?.displayName ?? ''),
-          audioMuted: this.audioMuted || !this.media.snapshot().audioTrack,
-          cameraOff: this.cameraOff || !this.media.snapshot().videoTrack,
+          ...this.announcedMedia(),
         }),
         ...(this.opts.createSocket ? { createSocket: this.opts.createSocket } : {}),
       },

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { wsCloseCodes } from '@lessoncall/proto';
 import { GatewayError } from './errors';
 import type { ServerMessage } from './protocol';
 import { type SignalingClosed, SignalingClient, type SignalingEvents, type SignalingOptions, type WebSocketLike } from './signaling';
@@ -217,7 +218,7 @@ describe('SignalingClient', () => {
     const g = await gateway();
     const { c, rec } = client(g);
     const w = await c.join();
-    g.sessions.get(w.sessionId)?.socket?.close(4409, 'session resumed on another connection');
+    g.sessions.get(w.sessionId)?.socket?.close(wsCloseCodes.superseded, 'session resumed on another connection');
     await until('closed', () => rec.closed.length === 1);
     expect(rec.closed[0]).toMatchObject({ type: 'rejected', error: { code: 'conflict' } });
     expect(g.receivedOf('hello')).toHaveLength(1);

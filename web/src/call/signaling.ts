@@ -5,7 +5,7 @@
  * the peer connections — and the media on them — never notice. Signals sent meanwhile are
  * queued and delivered after the resume.
  */
-import type { Welcome } from '@lessoncall/proto';
+import { type Welcome, wsCloseCodes } from '@lessoncall/proto';
 import { GatewayError, isFinal } from './errors';
 import { mark } from './marks';
 import { type ClientMessageInit, decodeServerMessage, encodeClientMessage, type HelloFields, type ServerMessage, type SignalInit } from './protocol';
@@ -25,7 +25,6 @@ export type WebSocketFactory = (url: string) => WebSocketLike;
 
 const OPEN = 1;
 /** The gateway closes a socket with this when the same session was resumed on another socket. */
-const supersededCloseCode = 4409;
 
 export interface ReconnectPolicy {
   /** Delay before the first attempt after a drop. */
@@ -177,18 +176,18 @@ export class SignalingClient {
     if (this.stateValue === 'closed') return;
     this.leftOnPurpose = true;
     if (this.socket?.readyState === OPEN) this.socket.send(encodeClientMessage({ kind: { case: 'leave', value: {} } }));
-    this.shutdown({ type: 'left' }, 1000, 'leave');
+    this.shutdown({ type: 'left' }, wsCloseCodes.normal, 'leave');
   }
 
   /** Closes without a leave (page unload: the gateway's grace period applies). */
   close(): void {
-    this.shutdown({ type: 'left' }, 1000, 'close');
+    this.shutdown({ type: 'left' }, wsCloseCodes.normal, 'close');
   }
 
   /** Drops the socket the way a network failure would (for tests and the e2e suite): the client reconnects and resumes. */
   dropConnection(): void {
     const s = this.socket;
-    if (this.stateValue === 'open' && s) this.onDrop(s, undefined, 4000, 'dropped by client');
+    if (this.stateValue === 'open' && s) this.onDrop(s, undefined, wsCloseCodes.clientDropped, 'dropped by client');
   }
 
   private requestId(): string {
@@ -223,7 +222,7 @@ export class SignalingClient {
         a.settled = true;
         clearTimeout(timer);
         detach(socket);
-        safeClose(socket, 1000, 'hello failed');
+        safeClose(socket, wsCloseCodes.normal, 'hello failed');
         reject(err);
       };
       const timer = setTimeout(() => fail(new GatewayError('unavailable', 'no welcome from the gateway in time')), this.opts.welcomeTimeoutMs);
@@ -273,9 +272,13 @@ export class SignalingClient {
     this.requestedDelayMs = undefined;
     socket.onmessage = (ev) => this.onMessage(socket, ev.data);
     socket.onclose = (ev) => {
-      if (ev.code === supersededCloseCode && socket === this.socket) {
+      if (ev.code === wsCloseCodes.superseded && socket === this.socket) {
         // Our session was resumed on another connection (another tab took it over): fighting back would loop.
-        this.shutdown({ type: 'rejected', error: new GatewayError('conflict', 'this session continued on another connection') }, 1000, 'superseded');
+        this.shutdown(
+          { type: 'rejected', error: new GatewayError('conflict', 'this session continued on another connection') },
+          wsCloseCodes.normal,
+          'superseded',
+        );
         return;
       }
       this.onDrop(socket, undefined, ev.code, ev.reason);
@@ -321,7 +324,7 @@ export class SignalingClient {
       case 'meetingEnded':
         // Terminal for the socket too: the gateway closes it next, and there is nothing to resume.
         this.events.message?.(msg);
-        this.shutdown({ type: 'ended' }, 1000, 'meeting ended');
+        this.shutdown({ type: 'ended' }, wsCloseCodes.normal, 'meeting ended');
         return;
       default:
         this.events.message?.(msg);
@@ -331,7 +334,7 @@ export class SignalingClient {
   private onDrop(socket: WebSocketLike, cause: GatewayError | undefined, code?: number, reason?: string) {
     if (socket !== this.socket || this.stateValue !== 'open') return;
     detach(socket);
-    safeClose(socket, code ?? 4000, reason ?? 'dropped');
+    safeClose(socket, code ?? wsCloseCodes.clientDropped, reason ?? 'dropped');
     this.socket = undefined;
     this.stopHeartbeat();
     this.stateValue = 'reconnecting';
@@ -351,7 +354,7 @@ export class SignalingClient {
   private scheduleReconnect(cause: GatewayError | undefined, delayMs?: number) {
     if (this.stateValue !== 'reconnecting') return;
     if (this.opts.now() - this.dropStartedAt > this.opts.reconnect.giveUpAfterMs) {
-      this.shutdown({ type: 'gave-up', error: cause ?? new GatewayError('unavailable', 'could not reconnect') }, 1000, 'gave up');
+      this.shutdown({ type: 'gave-up', error: cause ?? new GatewayError('unavailable', 'could not reconnect') }, wsCloseCodes.normal, 'gave up');
       return;
     }
     this.reconnectAttempt += 1;
@@ -378,7 +381,7 @@ export class SignalingClient {
       } else if (authCodes.has(e.code) && this.authRetries++ < 2) {
         this.scheduleReconnect(e, 0); // hello() fetches a fresh token
       } else if (isFinal(e.code) || authCodes.has(e.code) || e.code.startsWith('passcode_')) {
-        this.shutdown({ type: 'rejected', error: e }, 1000, e.code);
+        this.shutdown({ type: 'rejected', error: e }, wsCloseCodes.normal, e.code);
       } else {
         this.scheduleReconnect(e);
       }
@@ -409,7 +412,7 @@ export class SignalingClient {
     if (!s) return;
     detach(s);
     if (this.leftOnPurpose && s.readyState === OPEN) s.send(encodeClientMessage({ kind: { case: 'leave', value: {} } }));
-    safeClose(s, 1000, 'left');
+    safeClose(s, wsCloseCodes.normal, 'left');
   }
 
   private startHeartbeat() {
@@ -418,7 +421,7 @@ export class SignalingClient {
       const s = this.socket;
       if (!s || this.stateValue !== 'open') return;
       if (this.opts.now() - this.lastReceivedAt > this.opts.idleTimeoutMs) {
-        this.onDrop(s, new GatewayError('unavailable', 'no answer from the gateway'), 4001, 'idle');
+        this.onDrop(s, new GatewayError('unavailable', 'no answer from the gateway'), wsCloseCodes.idle, 'idle');
         return;
       }
       if (s.readyState === OPEN) s.send(encodeClientMessage({ kind: { case: 'ping', value: { sentAtMs: BigInt(this.opts.now()) } } }));

@@ -1,9 +1,9 @@
 import { useState } from 'react';
 import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
-import type { PeerQuality } from '../call/stats';
 import { Icon } from './icons';
 import { Avatar, StreamVideo } from './Media';
 import { ParticipantPanel } from './ParticipantPanel';
+import { QualityPill } from './QualityPill';
 
 export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const [panelOpen, setPanelOpen] = useState(false);
@@ -185,26 +185,5 @@ function RemoteTile({ peer, speaking }: { peer: RemotePeer; speaking: boolean })
       </div>
       <QualityPill quality={peer.quality} connection={peer.connection} />
     </section>
-  );
-}
-
-export function QualityPill({ quality, connection }: { quality: PeerQuality | undefined; connection: RTCPeerConnectionState }) {
-  if (connection === 'failed' || connection === 'disconnected') {
-    return (
-      <span className="quality q-poor" data-testid="tile-quality" data-route={quality?.route ?? 'unknown'}>
-        {connection === 'failed' ? 'Connection failed — retrying' : 'Connection interrupted'}
-      </span>
-    );
-  }
-  if (!quality || connection !== 'connected') return null;
-  const parts = [quality.rttMs !== undefined ? `${quality.rttMs} ms` : undefined, quality.route === 'unknown' ? undefined : quality.route];
-  const title = `Round trip ${quality.rttMs ?? '?'} ms, loss ${quality.lossPercent ?? 0}%, ${quality.route === 'relay' ? 'relayed through the TURN server' : 'direct connection'}${quality.localCandidate ? ` (${quality.localCandidate})` : ''}`;
-  return (
-    <span className={`quality q-${quality.level}`} data-testid="tile-quality" data-route={quality.route} title={title}>
-      <span className="dot" aria-hidden="true" />
-      <span className="visually-hidden">{`Connection ${quality.level}, ${quality.route === 'relay' ? 'relayed' : 'direct'}: `}</span>
-      {parts.filter(Boolean).join(' · ')}
-      {quality.lossPercent ? ` · ${quality.lossPercent}% loss` : ''}
-    </span>
   );
 }

@@ -1,6 +1,6 @@
 import { useCallback, useId, useState } from 'react';
 import type { CallController, CallSnapshot } from '../call/call';
-import { isFinal } from '../call/errors';
+import { joinGate } from '../call/lobby';
 import { passcodeProblem } from '../call/routes';
 import { formatLessonTime } from './hooks';
 import { Icon } from './icons';
@@ -12,10 +12,7 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
   const joining = snap.call.phase === 'joining';
   const joinError = snap.call.phase === 'preview' ? snap.call.joinError : undefined;
   const loadError = meetingLoad.status === 'error' ? meetingLoad : undefined;
-  const passcodeWrong = loadError?.error.code === 'passcode_invalid' || joinError?.code === 'passcode_invalid';
-  const askPasscode = meetingLoad.status === 'needs-passcode' || passcodeWrong;
-  const blocked = loadError && (isFinal(loadError.error.code) || ['meeting_not_started', 'passcode_locked', 'passcode_invalid'].includes(loadError.error.code));
-  const canJoin = !joining && meetingLoad.status !== 'loading' && meetingLoad.status !== 'needs-passcode' && !blocked && !passcodeWrong;
+  const { canJoin, label, askPasscode } = joinGate(snap);
   const level = useCallback(() => controller.micLevel(), [controller]);
   const nameId = useId();
   const when = formatLessonTime(meeting?.scheduledStart, meeting?.scheduledEnd);
@@ -32,7 +29,7 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
           ) : (
             <div className="camera-off" data-testid="lobby-preview-off">
               <Avatar name={self.displayName} />
-              <span>{cameraMsg ? cameraMsg.title : 'Camera is off'}</span>
+              <span>{cameraMsg ? cameraMsg.title : local.settling ? 'Starting the camera…' : 'Camera is off'}</span>
             </div>
           )}
           <div className="preview-controls">
@@ -164,11 +161,11 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
               onChange={(e) => controller.setDisplayName(e.target.value)}
             />
           </label>
-          <button type="submit" className="button primary big" disabled={!canJoin} data-testid="lobby-join" aria-busy={joining}>
-            {joining ? 'Joining…' : meetingLoad.status === 'loading' ? 'Checking the lesson…' : 'Join lesson'}
+          <button type="submit" className="button primary big" disabled={!canJoin} data-testid="lobby-join" aria-busy={joining || local.settling}>
+            {label}
           </button>
           <p className="muted small">
-            You will join with the microphone {self.audioMuted ? 'off' : 'on'} and the camera {self.cameraOff ? 'off' : 'on'}.
+            {local.settling ? null : `You will join with the microphone ${self.audioMuted ? 'off' : 'on'} and the camera ${self.cameraOff ? 'off' : 'on'}.`}
             {snap.forceRelay ? ' Media is relayed through the TURN server (relay=1).' : ''}
           </p>
         </form>

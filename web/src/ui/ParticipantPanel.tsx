@@ -1,6 +1,6 @@
 import { useEffect, useRef } from 'react';
 import type { CallController, CallSnapshot } from '../call/call';
-import { QualityPill } from './CallRoom';
+import { QualityPill } from './QualityPill';
 import { Icon } from './icons';
 
 export function ParticipantPanel({ controller, snap, onClose }: { controller: CallController; snap: CallSnapshot; onClose: () => void }) {

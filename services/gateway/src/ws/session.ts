@@ -11,6 +11,7 @@ import {
   rpc,
   type SetMedia,
   subjects,
+  wsCloseCodes,
 } from '@lessoncall/proto';
 import { WebSocket } from 'ws';
 import type { TokenVerifier } from '../auth/index';
@@ -40,14 +41,8 @@ export interface WsContext {
 }
 
 /** Close codes a client can act on. */
-export const closeCodes = {
-  normal: 1000,
-  policy: 1008,
-  tooBig: 1009,
-  restart: 1012,
-  /** The same session was resumed on another socket. */
-  superseded: 4409,
-} as const;
+/** Shared with the web client (proto/lib/ws-close-codes.ts). */
+export const closeCodes = wsCloseCodes;
 
 type State = 'hello' | 'joining' | 'joined' | 'closed';
 
