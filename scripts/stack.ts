@@ -41,29 +41,35 @@ export interface Stack {
 
 const services = ['turn', 'meeting', 'participant', 'signaling', 'gateway'] as const;
 
-/** Secrets made once per checkout and kept in <dir>/secrets.env (git-ignored). */
+const parseEnv = (text: string): Record<string, string> =>
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+/** Secrets made once per checkout and kept in <dir>/secrets.env (git-ignored); one added later is made then. */
 function localSecrets(dir: string): Record<string, string> {
   const file = join(dir, 'secrets.env');
-  if (!existsSync(file)) {
-    const s = {
-      JWT_SECRET: randomBytes(32).toString('base64url'),
-      TURN_SECRET: randomBytes(24).toString('base64url'),
-      RESUME_TOKEN_SECRET: randomBytes(32).toString('base64url'),
-    };
+  const make: Record<string, () => string> = {
+    JWT_SECRET: () => randomBytes(32).toString('base64url'),
+    TURN_SECRET: () => randomBytes(24).toString('base64url'),
+    RESUME_TOKEN_SECRET: () => randomBytes(32).toString('base64url'),
+    DEV_ISSUER_SECRET: () => randomBytes(32).toString('base64url'),
+  };
+  const have = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  const secrets = Object.fromEntries(Object.entries(make).map(([k, f]) => [k, have[k] ?? f()]));
+  if (Object.keys(make).some((k) => have[k] === undefined)) {
     writeFileSync(
       file,
-      `${Object.entries(s)
+      `${Object.entries(secrets)
         .map(([k, v]) => `${k}=${v}`)
         .join('\n')}\n`,
       { mode: 0o600 },
     );
   }
-  return Object.fromEntries(
-    readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
+  return secrets;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -147,6 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       JWT_ISSUER: jwtIssuer,
       JWT_AUDIENCE: 'authenticated',
       DEV_ISSUER_ENABLED: 'true',
+      DEV_ISSUER_SECRET: secrets.DEV_ISSUER_SECRET as string,
       WEB_ORIGIN: gatewayUrl,
       PORT: String(gatewayPort),
       GATEWAY_ID: 'gw-local',

@@ -95,7 +95,8 @@ function clusterValue(name: string, source: { valueFrom?: { fieldRef?: { fieldPa
   if (source.valueFrom?.fieldRef?.fieldPath === 'metadata.name') return 'lessoncall-gateway-7d9f8c6b5-x2x9q';
   if (source.valueFrom?.fieldRef) return '10.0.0.12';
   if (name === 'DATABASE_URL') return 'postgres://lessoncall:secret@db.example.supabase.co:6543/postgres';
-  return 'generated-secret-0123456789abcdef0123456789abcdef';
+  // Each key of the Secret is its own random value in a cluster.
+  return `generated-${name.toLowerCase()}-0123456789abcdef0123456789abcdef`;
 }
 
 const SETS = [...VALUE_SET_NAMES, ...(Object.keys(VARIANTS) as (keyof typeof VARIANTS)[])];

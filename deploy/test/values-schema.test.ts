@@ -56,6 +56,16 @@ describe('broken values fail helm template and helm lint', () => {
       { set: { 'gateway.devIssuer.enabled': true, 'auth.jwksUrl': 'https://x.supabase.co/auth/v1/.well-known/jwks.json' } },
       /jwksUrl/,
     ],
+    [
+      'the dev issuer with a real Supabase project',
+      { ...VALUE_SETS.dev, setString: { 'auth.supabaseUrl': 'https://x.supabase.co' } },
+      /devIssuer.enabled .* local development cluster only/,
+    ],
+    [
+      'the dev issuer on a public host',
+      { ...VALUE_SETS.dev, setString: { 'ingress.host': 'lessons.example.com' } },
+      /devIssuer.enabled .* local development cluster only/,
+    ],
     ['external NATS without a URL', { set: { 'nats.enabled': false } }, /externalUrl/],
     ['a relay port below 1024', { set: { 'coturn.relayPorts.min': 80 } }, /relayPorts\/min/],
     ['an external IP that is not one', { set: { 'coturn.externalIP': '203.0.113' } }, /externalIP/],

@@ -17,8 +17,14 @@ export const configSchema = {
   JWT_JWKS_URL: z.url().optional(),
   JWT_ISSUER: z.string().min(1),
   JWT_AUDIENCE: z.string().min(1).default('authenticated'),
-  /** Local demo only: POST /api/dev/token signs tokens for demo users. Never set by the Helm chart. */
+  /**
+   * Local demo only: POST /api/dev/token signs tokens for the two demo users, with
+   * DEV_ISSUER_SECRET. Refused unless JWT_ISSUER is on this machine (localhost) and no real
+   * project is configured (JWT_JWKS_URL, SUPABASE_URL); the chart refuses it with a public host.
+   */
   DEV_ISSUER_ENABLED: z.stringbool().default(false),
+  /** The dev issuer's own HS256 secret (never the project's JWT_SECRET); tokens it signs are accepted for the demo users only. */
+  DEV_ISSUER_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** The web app's origin, the only one CORS allows (comma-separated for several). */
   WEB_ORIGIN: z.string().default(''),
   /** The built web app (web/dist) to serve at /, if set. */
@@ -101,8 +107,30 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL) {
     throw new Error('gateway: invalid configuration:\n  JWT_SECRET or JWT_JWKS_URL is required (how access tokens are verified)');
   }
-  if (config.DEV_ISSUER_ENABLED && !config.JWT_SECRET) {
-    throw new Error('gateway: invalid configuration:\n  DEV_ISSUER_ENABLED needs JWT_SECRET (the dev issuer signs HS256 tokens)');
+  if (config.DEV_ISSUER_ENABLED) {
+    const problems = devIssuerProblems(config);
+    if (problems.length > 0) throw new Error(`gateway: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   }
   return config;
+}
+
+const localHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Why the dev issuer may not run with this configuration: it must never sign for a real project. */
+export function devIssuerProblems(config: Pick<GatewayConfig, 'JWT_ISSUER' | 'JWT_SECRET' | 'JWT_JWKS_URL' | 'SUPABASE_URL' | 'DEV_ISSUER_SECRET'>): string[] {
+  const problems: string[] = [];
+  if (!config.DEV_ISSUER_SECRET) problems.push("DEV_ISSUER_ENABLED needs DEV_ISSUER_SECRET (its own secret, not the project's)");
+  else if (config.DEV_ISSUER_SECRET === config.JWT_SECRET) problems.push("DEV_ISSUER_SECRET must not be the project's JWT_SECRET");
+  let host = '';
+  try {
+    host = new URL(config.JWT_ISSUER).hostname;
+  } catch {
+    // not a URL: not a local issuer either
+  }
+  if (!localHosts.has(host) && !host.endsWith('.localhost')) {
+    problems.push(`DEV_ISSUER_ENABLED is for a local issuer only (JWT_ISSUER on localhost), not ${JSON.stringify(config.JWT_ISSUER)}`);
+  }
+  if (config.JWT_JWKS_URL) problems.push("DEV_ISSUER_ENABLED cannot run with JWT_JWKS_URL (a real project's keys)");
+  if (config.SUPABASE_URL) problems.push('DEV_ISSUER_ENABLED cannot run with SUPABASE_URL (a real project)');
+  return problems;
 }

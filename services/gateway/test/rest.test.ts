@@ -58,7 +58,6 @@ beforeAll(async () => {
   [backend, gw] = await Promise.all([
     startBackend(h),
     startTestGateway(h, {
-      DEV_ISSUER_ENABLED: 'true',
       WEB_ORIGIN: webOrigin,
       WEB_DIST_DIR: webDir,
       SUPABASE_URL: 'https://project.supabase.co',
@@ -376,26 +375,60 @@ describe('errors, limits and headers', () => {
 });
 
 describe('dev issuer', () => {
-  it('signs tokens for the demo users and any user id, that the gateway accepts', async () => {
-    const config = await api('GET', '/api/dev/config');
-    expect(config.body).toEqual({
-      devIssuer: true,
-      demoUsers: [
-        { userId: tutor, displayName: 'Demo Tutor', userType: 'tutor' },
-        { userId: student, displayName: 'Demo Student', userType: 'student' },
-      ],
-    });
-    const m = await newMeeting();
-    const asTutor = await api('POST', '/api/dev/token', { body: { as: 'tutor' } });
-    expect(asTutor.status).toBe(200);
-    expect(asTutor.body).toMatchObject({ userId: tutor, displayName: 'Demo Tutor' });
-    expect(new Date(asTutor.body.expiresAt).getTime()).toBeGreaterThan(Date.now());
-    const joined = await api('POST', `/api/video/meetings/${m.meetingId}/join`, { token: asTutor.body.accessToken, body: { passcode: m.passcode } });
-    expect(joined.status).toBe(200);
-    expect(joined.body.participants[0].displayName).toBe('Demo Tutor');
-    const anyone = await api('POST', '/api/dev/token', { body: { userId: stranger } });
-    expect(anyone.body.userId).toBe(stranger);
-    expectProblem(await api('POST', '/api/dev/token', { body: { as: 'admin' } }), 400, 'invalid_request');
+  const devSecret = 'd'.repeat(40);
+  const devEnv = { DEV_ISSUER_ENABLED: 'true', DEV_ISSUER_SECRET: devSecret };
+
+  it('signs tokens for the two demo users only, with its own secret, that the gateway accepts', async () => {
+    const dev = await startTestGateway(h, devEnv);
+    try {
+      const devApi = (method: string, path: string, opts: { token?: string; body?: unknown } = {}) => call(dev.url, method, path, opts);
+      const config = await devApi('GET', '/api/dev/config');
+      expect(config.body).toEqual({
+        devIssuer: true,
+        demoUsers: [
+          { userId: tutor, displayName: 'Demo Tutor', userType: 'tutor' },
+          { userId: student, displayName: 'Demo Student', userType: 'student' },
+        ],
+      });
+      const m = await newMeeting();
+      const asTutor = await devApi('POST', '/api/dev/token', { body: { as: 'tutor' } });
+      expect(asTutor.status).toBe(200);
+      expect(asTutor.body).toMatchObject({ userId: tutor, displayName: 'Demo Tutor' });
+      expect(new Date(asTutor.body.expiresAt).getTime()).toBeGreaterThan(Date.now());
+      const joined = await devApi('POST', `/api/video/meetings/${m.meetingId}/join`, { token: asTutor.body.accessToken, body: { passcode: m.passcode } });
+      expect(joined.status).toBe(200);
+      expect(joined.body.participants[0].displayName).toBe('Demo Tutor');
+      // Any other user id is refused: it is not an issuer for real users.
+      expectProblem(await devApi('POST', '/api/dev/token', { body: { userId: stranger } }), 400, 'invalid_request');
+      expectProblem(await devApi('POST', '/api/dev/token', { body: { as: 'admin' } }), 400, 'invalid_request');
+
+      // Its secret is not the project's: a token for anyone else signed with it (as a leak would allow) is refused.
+      const { SignJWT } = await import('jose');
+      const now = Math.floor(Date.now() / 1000);
+      const forged = await new SignJWT({ role: 'authenticated' })
+        .setProtectedHeader({ alg: 'HS256', kid: 'lessoncall-dev-issuer' })
+        .setSubject(stranger)
+        .setIssuer(dev.config.JWT_ISSUER)
+        .setAudience('authenticated')
+        .setIssuedAt(now)
+        .setExpirationTime(now + 60)
+        .sign(new TextEncoder().encode(devSecret));
+      expectProblem(await devApi('GET', `/api/video/meetings/${m.meetingId}/participants`, { token: forged }), 401, 'unauthenticated');
+      // And a gateway without the dev issuer does not take its tokens at all.
+      expectProblem(await api('GET', `/api/video/meetings/${m.meetingId}/participants`, { token: asTutor.body.accessToken }), 401, 'unauthenticated');
+    } finally {
+      await dev.stop();
+    }
+  });
+
+  it('refuses to start unless the issuer is local and no real project is configured', () => {
+    const base = { NATS_URL: h.nats.url, JWT_SECRET: 'j'.repeat(32), JWT_ISSUER: 'http://localhost:8080/auth/v1', ...devEnv };
+    expect(() => loadGatewayConfig(base)).not.toThrow();
+    expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: undefined })).toThrow(/needs DEV_ISSUER_SECRET/);
+    expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: 'j'.repeat(32) })).toThrow(/must not be the project's JWT_SECRET/);
+    expect(() => loadGatewayConfig({ ...base, JWT_ISSUER: 'https://abc.supabase.co/auth/v1' })).toThrow(/local issuer only/);
+    expect(() => loadGatewayConfig({ ...base, SUPABASE_URL: 'https://abc.supabase.co' })).toThrow(/SUPABASE_URL/);
+    expect(() => loadGatewayConfig({ ...base, JWT_JWKS_URL: 'https://abc.supabase.co/auth/v1/.well-known/jwks.json' })).toThrow(/JWT_JWKS_URL/);
   });
 
   it('does not exist unless DEV_ISSUER_ENABLED is set', async () => {
@@ -542,7 +575,7 @@ describe('the OpenAPI document', () => {
   let runtime: Runtime;
   let app: Express;
   beforeAll(async () => {
-    const config = loadGatewayConfig({ NATS_URL: h.nats.url, JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'test', DEV_ISSUER_ENABLED: 'true', LOG_LEVEL: 'silent' });
+    const config = loadGatewayConfig({ NATS_URL: h.nats.url, JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'test', LOG_LEVEL: 'silent' });
     runtime = await createRuntime('gateway', config, { telemetry: false });
     app = createRestApp({ config, runtime, verifier: createTokenVerifier(config) });
   });

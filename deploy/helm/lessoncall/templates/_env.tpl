@@ -43,6 +43,12 @@ DEV_ISSUER_ENABLED: "true"
 {{- if not .Values.auth.jwksUrl }}
 {{ include "lessoncall.secretEnv" (dict "root" . "name" "JWT_SECRET" "key" "jwtSecret") }}
 {{- end }}
+{{- if .Values.gateway.devIssuer.enabled }}
+{{- if or .Values.auth.supabaseUrl .Values.auth.jwksUrl .Values.ingress.host }}
+{{- fail "gateway.devIssuer.enabled signs tokens for demo users: it is for a local development cluster only, never with auth.supabaseUrl, auth.jwksUrl or a public ingress.host" }}
+{{- end }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "DEV_ISSUER_SECRET" "key" "devIssuerSecret") }}
+{{- end }}
 {{- end }}
 
 {{- define "lessoncall.env.meeting" -}}

@@ -15,6 +15,13 @@ export const demoUsers: Record<'tutor' | 'student', DemoUser> = {
   student: { userId: '22222222-2222-4222-8222-222222222222', displayName: 'Demo Student', userType: 'student' },
 };
 
+/** The `kid` of tokens the dev issuer signs: the verifier checks them with DEV_ISSUER_SECRET, for demo users only. */
+export const devIssuerKid = 'lessoncall-dev-issuer';
+
+export function isDemoUser(userId: unknown): boolean {
+  return userId === demoUsers.tutor.userId || userId === demoUsers.student.userId;
+}
+
 export interface DevTokenOptions {
   userId: string;
   role?: Role;
@@ -23,15 +30,40 @@ export interface DevTokenOptions {
   expiresInSeconds?: number;
 }
 
+/** The dev issuer: a token for one of the two demo users, signed with its own secret. */
+export function signDemoToken(
+  config: Pick<GatewayConfig, 'DEV_ISSUER_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE' | 'DEV_TOKEN_TTL_SECONDS'>,
+  as: 'tutor' | 'student',
+): Promise<string> {
+  if (!config.DEV_ISSUER_SECRET) throw new Error('signDemoToken needs DEV_ISSUER_SECRET');
+  const user = demoUsers[as];
+  return sign(
+    config.DEV_ISSUER_SECRET,
+    config,
+    { userId: user.userId, displayName: user.displayName, expiresInSeconds: config.DEV_TOKEN_TTL_SECONDS },
+    devIssuerKid,
+  );
+}
+
 /**
- * Signs an access token of the shape Supabase issues (HS256 with the project secret), for the
- * local dev issuer and for tests. Needs JWT_SECRET.
+ * Signs an access token of the shape Supabase issues (HS256 with the project secret), as
+ * Supabase Auth would: for tests, benchmarks and the local stack's scripts, which stand in
+ * for Supabase. Needs JWT_SECRET. Not served by the gateway.
  */
 export async function signDevToken(
   config: Pick<GatewayConfig, 'JWT_SECRET' | 'JWT_ISSUER' | 'JWT_AUDIENCE'> & Partial<Pick<GatewayConfig, 'DEV_TOKEN_TTL_SECONDS'>>,
   options: DevTokenOptions,
 ): Promise<string> {
   if (!config.JWT_SECRET) throw new Error('signDevToken needs JWT_SECRET');
+  return sign(config.JWT_SECRET, config, options);
+}
+
+async function sign(
+  secret: string,
+  config: Pick<GatewayConfig, 'JWT_ISSUER' | 'JWT_AUDIENCE'> & Partial<Pick<GatewayConfig, 'DEV_TOKEN_TTL_SECONDS'>>,
+  options: DevTokenOptions,
+  kid?: string,
+): Promise<string> {
   const role = options.role ?? 'authenticated';
   const ttl = options.expiresInSeconds ?? config.DEV_TOKEN_TTL_SECONDS ?? 3600;
   const now = Math.floor(Date.now() / 1000);
@@ -44,11 +76,11 @@ export async function signDevToken(
     app_metadata: { provider: 'dev' },
     user_metadata: options.displayName ? { full_name: options.displayName } : {},
   })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...(kid ? { kid } : {}) })
     .setSubject(options.userId)
     .setIssuer(config.JWT_ISSUER)
     .setAudience(config.JWT_AUDIENCE)
     .setIssuedAt(now)
     .setExpirationTime(now + ttl)
-    .sign(new TextEncoder().encode(config.JWT_SECRET));
+    .sign(new TextEncoder().encode(secret));
 }

@@ -1,3 +1,3 @@
 export type { JWTPayload } from 'jose';
-export { type DemoUser, type DevTokenOptions, demoUsers, signDevToken } from './dev';
+export { type DemoUser, type DevTokenOptions, demoUsers, devIssuerKid, signDemoToken, signDevToken } from './dev';
 export { bearerToken, createTokenVerifier, type Identity, isUuid, type Role, type TokenVerifier } from './verify';

@@ -1,6 +1,7 @@
 import { type Clock, ServiceError, systemClock } from '@lessoncall/kit';
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, type JWSAlgorithm, jwtVerify, type JWTVerifyOptions } from 'jose';
 import type { GatewayConfig } from '../config';
+import { devIssuerKid, isDemoUser } from './dev';
 
 export type Role = 'authenticated' | 'service_role';
 
@@ -46,6 +47,10 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
   const secret = config.JWT_SECRET
     ? globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(config.JWT_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
     : undefined;
+  const devSecret =
+    config.DEV_ISSUER_ENABLED && config.DEV_ISSUER_SECRET
+      ? globalThis.crypto.subtle.importKey('raw', new TextEncoder().encode(config.DEV_ISSUER_SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify'])
+      : undefined;
   const jwks = config.JWT_JWKS_URL
     ? createRemoteJWKSet(new URL(config.JWT_JWKS_URL), {
         cacheMaxAge: config.JWKS_CACHE_MAX_AGE_MS,
@@ -62,12 +67,20 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
 
   async function verifySignatureAndClaims(token: string): Promise<JWTPayload> {
     let alg: string | undefined;
+    let kid: string | undefined;
     try {
-      alg = decodeProtectedHeader(token).alg;
+      ({ alg, kid } = decodeProtectedHeader(token));
     } catch (err) {
       throw unauthenticated('malformed access token', err);
     }
     if (!alg || alg === 'none') throw unauthenticated('unsigned access token');
+    if (kid === devIssuerKid) {
+      // The local dev issuer's own key, and only for the two demo users.
+      if (!devSecret) throw unauthenticated('the dev issuer is not enabled here');
+      const { payload } = await jwtVerify(token, await devSecret, { ...claimOptions, algorithms: symmetricAlgorithms, currentDate: clock.now() });
+      if (payload.role !== 'authenticated' || !isDemoUser(payload.sub)) throw unauthenticated('the dev issuer signs for the demo users only');
+      return payload;
+    }
     if (symmetricAlgorithms.includes(alg as JWSAlgorithm)) {
       if (!secret) throw unauthenticated(`access tokens signed with ${alg} are not accepted`);
       return (await jwtVerify(token, await secret, { ...claimOptions, algorithms: symmetricAlgorithms, currentDate: clock.now() })).payload;

@@ -1,17 +1,12 @@
 import { decodeJwt } from 'jose';
 import { z } from 'zod';
-import { demoUsers, signDevToken } from '../auth/index';
+import { demoUsers, signDemoToken } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import type { JsonSchema } from '../openapi/jsonschema';
 import { ref } from '../openapi/jsonschema';
 import { type AnyRoute, defineRoute } from './route';
 
-const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a user id (uuid)');
-
-const tokenBody = z.union([
-  z.strictObject({ as: z.enum(['tutor', 'student']) }),
-  z.strictObject({ userId: uuid, displayName: z.string().max(200).optional(), email: z.email().optional() }),
-]);
+const tokenBody = z.strictObject({ as: z.enum(['tutor', 'student']) });
 
 const demoUserSchema: JsonSchema = {
   type: 'object',
@@ -47,26 +42,17 @@ export function devRoutes(config: GatewayConfig): AnyRoute[] {
       method: 'post',
       path: '/api/dev/token',
       operationId: 'devToken',
-      summary: 'Sign an access token for a demo user or any user id (local development only)',
+      summary: 'Sign an access token for the demo tutor or student (local development only)',
       tags: ['dev'],
       access: 'public',
       body: tokenBody,
       responses: { 200: { description: 'An access token of the shape Supabase issues', schema: ref('DevToken') } },
       problems: [],
       async handler(c) {
-        const b = c.body;
-        const demo = 'as' in b ? demoUsers[b.as] : undefined;
-        const userId = demo ? demo.userId : 'userId' in b ? b.userId.toLowerCase() : '';
-        const displayName = demo?.displayName ?? ('displayName' in b ? b.displayName : undefined);
-        const email = 'email' in b ? b.email : undefined;
-        const ttl = config.DEV_TOKEN_TTL_SECONDS;
-        const accessToken = await signDevToken(config, {
-          userId,
-          expiresInSeconds: ttl,
-          ...(displayName ? { displayName } : {}),
-          ...(email ? { email } : {}),
-        });
+        const demo = demoUsers[c.body.as];
+        const accessToken = await signDemoToken(config, c.body.as);
         const expiresAt = new Date((decodeJwt(accessToken).exp ?? 0) * 1000).toISOString();
+        const { userId, displayName } = demo;
         return { body: { accessToken, userId, ...(displayName ? { displayName } : {}), expiresAt } };
       },
     }),
