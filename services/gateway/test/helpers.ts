@@ -46,7 +46,7 @@ export interface TestGatewayOptions {
  */
 export async function startTestGateway(h: Harness, overrides: Record<string, string | undefined> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadGatewayConfig({
-    NATS_URL: h.nats.url,
+    ...h.natsEnv('gateway'),
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
@@ -95,14 +95,20 @@ export interface BackendOptions {
 export async function startBackend(h: Harness, options: BackendOptions = {}): Promise<Backend> {
   if (!h.postgres) throw new Error('startBackend needs setup({ postgres: true })');
   const logger = options.logger ?? createLogger('backend', { level: 'silent' });
-  const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+  const common = { DATABASE_URL: h.postgres.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
   const deps = { logger, telemetry: false as const, ...(options.clock ? { clock: options.clock } : {}) };
-  const meeting = await startMeetingService(loadMeetingConfig({ ...common, ...options.meeting }), deps);
-  const participant = await startParticipantService(loadParticipantConfig({ ...common, RESUME_TOKEN_SECRET: testSecret(), ...options.participant }), deps);
+  const meeting = await startMeetingService(loadMeetingConfig({ ...common, ...h.natsEnv('meeting'), ...options.meeting }), deps);
+  const participant = await startParticipantService(
+    loadParticipantConfig({ ...common, ...h.natsEnv('participant'), RESUME_TOKEN_SECRET: testSecret(), ...options.participant }),
+    deps,
+  );
   const turn =
     options.turn === false
       ? undefined
-      : await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: testSecret(), TURN_URLS: 'turn:127.0.0.1:3478?transport=udp' }), deps);
+      : await startTurnService(
+          loadTurnConfig({ ...common, ...h.natsEnv('turn'), TURN_SECRET: testSecret(), TURN_URLS: 'turn:127.0.0.1:3478?transport=udp' }),
+          deps,
+        );
   return {
     meeting,
     participant,
