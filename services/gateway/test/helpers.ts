@@ -48,7 +48,7 @@ export interface TestGatewayOptions {
  */
 export async function startTestGateway(h: Harness, overrides: Record<string, string | undefined> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadGatewayConfig({
-    NATS_URL: h.nats.url,
+    ...h.natsEnv('gateway'),
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
@@ -108,16 +108,22 @@ export interface BackendOptions {
 export async function startBackend(h: Harness, options: BackendOptions = {}): Promise<Backend> {
   if (!h.postgres) throw new Error('startBackend needs setup({ postgres: true })');
   const logger = options.logger ?? createLogger('backend', { level: 'silent' });
-  const common = { NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
-  const db = { ...common, DATABASE_URL: h.postgres.url };
+  const common = { DATABASE_URL: h.postgres.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
   const deps = { logger, telemetry: false as const, ...(options.clock ? { clock: options.clock } : {}) };
-  const meeting = await startMeetingService(loadMeetingConfig({ ...db, ...options.meeting }), deps);
-  const participant = await startParticipantService(loadParticipantConfig({ ...db, RESUME_TOKEN_SECRET: testSecret(), ...options.participant }), deps);
+  const meeting = await startMeetingService(loadMeetingConfig({ ...common, ...h.natsEnv('meeting'), ...options.meeting }), deps);
+  const participant = await startParticipantService(
+    loadParticipantConfig({ ...common, ...h.natsEnv('participant'), RESUME_TOKEN_SECRET: testSecret(), ...options.participant }),
+    deps,
+  );
   const coturn = options.turn ?? { secret: testSecret(), urls: ['turn:127.0.0.1:3478?transport=udp'] };
   const turn =
-    coturn === false ? undefined : await startTurnService(loadTurnConfig({ ...common, TURN_SECRET: coturn.secret, TURN_URLS: coturn.urls.join(',') }), deps);
+    coturn === false
+      ? undefined
+      : await startTurnService(loadTurnConfig({ ...common, ...h.natsEnv('turn'), TURN_SECRET: coturn.secret, TURN_URLS: coturn.urls.join(',') }), deps);
   const signaling: SignalingService[] = [];
-  for (let i = 0; i < (options.signaling ?? 1); i++) signaling.push(await startSignalingService(loadSignalingConfig(common), deps));
+  for (let i = 0; i < (options.signaling ?? 1); i++) {
+    signaling.push(await startSignalingService(loadSignalingConfig({ ...common, ...h.natsEnv('signaling') }), deps));
+  }
   return {
     meeting,
     participant,

@@ -50,7 +50,7 @@ function expectProblem(res: ApiResponse, status: number, code: string) {
 }
 
 beforeAll(async () => {
-  h = await setup({ postgres: true });
+  h = await setup({ postgres: true, auth: true });
   webDir = await mkdtemp(join(tmpdir(), 'lessoncall-web-'));
   await mkdir(join(webDir, 'assets'));
   await writeFile(join(webDir, 'index.html'), '<!doctype html><title>lessoncall</title><div id="root"></div>');
@@ -575,7 +575,7 @@ describe('the OpenAPI document', () => {
   let runtime: Runtime;
   let app: Express;
   beforeAll(async () => {
-    const config = loadGatewayConfig({ NATS_URL: h.nats.url, JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'test', LOG_LEVEL: 'silent' });
+    const config = loadGatewayConfig({ ...h.natsEnv('gateway'), JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'test', LOG_LEVEL: 'silent' });
     runtime = await createRuntime('gateway', config, { telemetry: false });
     app = createRestApp({ config, runtime, verifier: createTokenVerifier(config) });
   });

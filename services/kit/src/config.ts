@@ -17,6 +17,16 @@ export const commonConfig = {
   LOG_PRETTY: z.stringbool().default(false),
   /** NATS server(s) with JetStream, comma-separated. */
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** This service's nkey seed (`SU…`); a secret. Unset only against a server without authorization (never in the chart). */
+  NATS_NKEY_SEED: z
+    .string()
+    .regex(/^SU[A-Z2-7]{56}$/, 'must be a user nkey seed (SU…)')
+    .optional(),
+  /** Reply subjects of this process start here; the server lets each role read only its own (e.g. `_INBOX.gateway`). */
+  NATS_INBOX_PREFIX: z
+    .string()
+    .regex(/^_INBOX(\.[A-Za-z0-9_-]+)*$/, 'must be _INBOX or _INBOX.<role>')
+    .default('_INBOX'),
   /** OTLP/HTTP collector (e.g. http://otel-collector:4318); traces are exported only when set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */

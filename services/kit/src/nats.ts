@@ -9,6 +9,7 @@ import {
   type MsgHdrs,
   type NatsConnection,
   NatsError,
+  nkeyAuthenticator,
   type Subscription,
 } from 'nats';
 import { cloudEventHeaders } from './cloudevents';
@@ -24,13 +25,19 @@ export interface NatsOptions {
   url: string;
   name: string;
   logger: Logger;
+  /** User nkey seed; the server's permission matrix decides what this connection may do. */
+  nkeySeed?: string | undefined;
+  /** Where replies land; must be the role's own prefix or the server refuses the subscription. */
+  inboxPrefix?: string | undefined;
 }
 
 /** Connects and keeps reconnecting forever; a service never gives up on its bus. */
-export async function connectNats({ url, name, logger }: NatsOptions): Promise<NatsConnection> {
+export async function connectNats({ url, name, logger, nkeySeed, inboxPrefix }: NatsOptions): Promise<NatsConnection> {
   const nc = await connect({
     servers: url.split(','),
     name,
+    ...(nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(nkeySeed)) } : {}),
+    ...(inboxPrefix ? { inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,

@@ -12,6 +12,8 @@ export interface RuntimeConfig {
   LOG_LEVEL: string;
   LOG_PRETTY: boolean;
   NATS_URL: string;
+  NATS_NKEY_SEED?: string | undefined;
+  NATS_INBOX_PREFIX?: string | undefined;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   HEALTH_PORT?: number;
   DATABASE_URL?: string;
@@ -46,7 +48,7 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
   const registry = createMetrics(service);
   const telemetry: Telemetry =
     options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, registry });
-  const nc = await connectNats({ url: config.NATS_URL, name: service, logger });
+  const nc = await connectNats({ url: config.NATS_URL, name: service, logger, nkeySeed: config.NATS_NKEY_SEED, inboxPrefix: config.NATS_INBOX_PREFIX });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
   const db = config.DATABASE_URL ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service }) : undefined;

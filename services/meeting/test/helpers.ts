@@ -14,7 +14,7 @@ export const logger = createLogger('meeting-test', { level: process.env.TEST_LOG
 
 export function testConfig(h: Harness, overrides: Record<string, string> = {}) {
   return loadMeetingConfig({
-    NATS_URL: h.nats.url,
+    ...h.natsEnv('meeting'),
     DATABASE_URL: h.postgres?.url,
     HEALTH_PORT: '0',
     PUBLIC_BASE_URL: 'https://lessons.test',

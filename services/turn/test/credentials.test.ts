@@ -30,9 +30,9 @@ describe('turn service with the local coturn', () => {
     request(h.nc, rpc.turnCredentials, TurnCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
 
   beforeAll(async () => {
-    [h, coturn] = await Promise.all([setup(), startCoturn({ secret, config: 'local' })]);
+    [h, coturn] = await Promise.all([setup({ auth: true }), startCoturn({ secret, config: 'local' })]);
     config = loadTurnConfig({
-      NATS_URL: h.nats.url,
+      ...h.natsEnv('turn'),
       HEALTH_PORT: '0',
       LOG_LEVEL: 'silent',
       TURN_SECRET: secret,

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateMeetingUrl } from '@lessoncall/proto';
-import { connect } from 'nats';
+import { inboxPrefix } from '@lessoncall/kit';
+import { connect, nkeyAuthenticator } from 'nats';
 import { bookAndWait, parseDuration, parseEnvFile } from './client';
 
 // What the booking platform's users are: Supabase user ids.
@@ -16,7 +17,7 @@ const usage = `usage: npm run booking -- [--in 5m] [--minutes 60] [--tutor <uuid
 
 Publishes booking.confirmed on NATS as the booking system would, waits for the meeting
 service's meeting.created and prints the meeting link and the tutor's and student's URLs.
-NATS_URL and WEB_URL come from the environment or .local/stack.env.`;
+NATS_URL, NATS_NKEY_SEED (the booking role's seed) and WEB_URL come from the environment or .local/stack.env.`;
 
 /**
  * `npm run booking`: act as the booking system. Returns the process exit code.
@@ -66,7 +67,15 @@ export async function runBookingCommand(argv: string[], env: Record<string, stri
 
   let nc: Awaited<ReturnType<typeof connect>>;
   try {
-    nc = await connect({ servers: natsUrl.split(','), name: 'booking-command', timeout: 5_000 });
+    // Connects as the booking system does: its own nkey, replies under its own inbox prefix.
+    const seed = setting('NATS_NKEY_SEED');
+    nc = await connect({
+      servers: natsUrl.split(','),
+      name: 'booking-command',
+      timeout: 5_000,
+      inboxPrefix: inboxPrefix('booking'),
+      ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) } : {}),
+    });
   } catch (err) {
     console.error(`cannot reach NATS at ${natsUrl} (${(err as Error).message}): is the local stack running (npm start)?`);
     return 1;

@@ -1,16 +1,25 @@
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
+import { type ConnectionOptions, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, nkeyAuthenticator } from 'nats';
 import { Db } from '../db';
-import { type NatsServer, startNats } from './nats-server';
+import type { NatsRole } from '../nats-auth';
+import { type NatsCredentials, type NatsServer, startNats } from './nats-server';
 import { type PostgresServer, startPostgres } from './postgres';
 
-export { startNats, type NatsServer } from './nats-server';
+export { type NatsCredentials, type NatsServer, type NatsServerOptions, startNats } from './nats-server';
 export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
 export { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 
 export interface Harness {
   nats: NatsServer;
+  /** The test itself: anonymous, or with `auth` the full-access driver user. */
   nc: NatsConnection;
+  /**
+   * A service's NATS settings for its config (`{ ...h.natsEnv('meeting'), LOG_LEVEL: … }`):
+   * with `auth` the role's seed and inbox prefix, otherwise just the URL.
+   */
+  natsEnv(role: NatsRole): Record<string, string>;
+  /** A connection as that role, held to its permissions; closed by cleanup(). */
+  connectAs(role: NatsRole, options?: Partial<ConnectionOptions>): Promise<NatsConnection>;
   js: JetStreamClient;
   jsm: JetStreamManager;
   postgres: PostgresServer | undefined;
@@ -23,21 +32,33 @@ export interface Harness {
  * Starts the real servers an integration test needs and returns connected clients, the
  * way nats.js's test helpers do. Call `cleanup()` in afterAll.
  */
-export async function setup(options: { postgres?: boolean } = {}): Promise<Harness> {
-  const [nats, postgres] = await Promise.all([startNats(), options.postgres ? startPostgres() : Promise.resolve(undefined)]);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+export async function setup(options: { postgres?: boolean; auth?: boolean } = {}): Promise<Harness> {
+  const [nats, postgres] = await Promise.all([startNats({ auth: options.auth ?? false }), options.postgres ? startPostgres() : Promise.resolve(undefined)]);
+  const nc = await connect({ ...connectionOptions(nats.url, nats.credentials?.driver), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const db = postgres ? new Db({ url: postgres.url, max: 5 }) : undefined;
+  const extra: NatsConnection[] = [];
   return {
     nats,
     nc,
+    natsEnv: (role) => ({ ...(nats.credentials?.[role] ?? { NATS_URL: nats.url }) }),
+    async connectAs(role, more = {}) {
+      const c = await connect({ ...connectionOptions(nats.url, nats.credentials?.[role]), name: role, ...more });
+      extra.push(c);
+      return c;
+    },
     js: nc.jetstream(),
     jsm: await nc.jetstreamManager(),
     postgres,
     db,
     async cleanup() {
-      await nc.close().catch(() => {});
+      await Promise.all([nc, ...extra].map((c) => c.close().catch(() => {})));
       await db?.close().catch(() => {});
       await Promise.all([nats.stop(), postgres?.stop()]);
     },
   };
+}
+
+function connectionOptions(url: string, creds: NatsCredentials | undefined): ConnectionOptions {
+  if (!creds) return { servers: url };
+  return { servers: url, authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.NATS_NKEY_SEED)), inboxPrefix: creds.NATS_INBOX_PREFIX };
 }

@@ -1,0 +1,158 @@
+import { rpc, streams } from '@lessoncall/proto';
+
+/**
+ * Who may publish and subscribe to what on the bus: the one source of truth that the test
+ * harness, the local stack and the Helm chart render into nats-server's `authorization`
+ * block. Anything not listed is refused by the server with a permissions violation.
+ *
+ * Credentials are nkeys, not user+password: the server config carries only public keys (so
+ * the rendered config is not a secret and can live in a ConfigMap), the seed stays in the
+ * service's Secret and never crosses the wire (challenge/response), and nats.js already
+ * ships the nkeys implementation (no bcrypt tool needed to produce the config).
+ */
+export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking'] as const;
+export type NatsRole = (typeof natsRoles)[number];
+
+export interface NatsPermissions {
+  publish: string[];
+  subscribe: string[];
+  /** Lets a responder answer the requests it received (and only those) without publishing to `_INBOX.>`. */
+  allowResponses: boolean;
+}
+
+/**
+ * Each role's private reply prefix. nats.js puts request replies, JetStream acks and pull
+ * batches under `inboxPrefix`; a role may subscribe only below its own, so it cannot read
+ * another service's replies (resume tokens, TURN credentials).
+ */
+export function inboxPrefix(role: NatsRole): string {
+  return `_INBOX.${role}`;
+}
+
+type StreamName = (typeof streams)[keyof typeof streams]['name'];
+
+/** `jetstreamManager()` asks for the account info first; every JetStream user needs it. */
+const jsAccountInfo = '$JS.API.INFO';
+
+/** ensureStream: look up, create or update one stream (never delete or purge it). */
+function manageStream(stream: string): string[] {
+  return [`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`];
+}
+
+/** ensureConsumer + pull consumption + acks on one stream's durables. */
+function consumeStream(stream: StreamName): string[] {
+  return [
+    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    // 2.9 servers take DURABLE.CREATE, 2.10+ CREATE.<stream>.<name>[.<filter>].
+    `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.*`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
+    `$JS.ACK.${stream}.>`,
+  ];
+}
+
+/** The gateway's rate-limit KV bucket (services/gateway/src/rest/index.ts). */
+const gatewayKv = 'gateway_ratelimit';
+
+const matrix: Record<NatsRole, NatsPermissions> = {
+  gateway: {
+    publish: [
+      rpc.meetingCreate,
+      rpc.meetingGet,
+      rpc.meetingVerifyJoin,
+      rpc.meetingEnd,
+      rpc.meetingFindByBooking,
+      rpc.participantJoin,
+      rpc.participantLeave,
+      rpc.participantList,
+      rpc.participantMute,
+      rpc.participantPresence,
+      rpc.participantAttendance,
+      'signal.route.*',
+      jsAccountInfo,
+      ...manageStream(`KV_${gatewayKv}`),
+      `$JS.API.DIRECT.GET.KV_${gatewayKv}.>`,
+      `$JS.API.STREAM.MSG.GET.KV_${gatewayKv}`,
+      `$KV.${gatewayKv}.>`,
+    ],
+    subscribe: ['signal.deliver.*', 'participant.joined.*', 'participant.left.*', 'mute.changed.*', 'meeting.ended.*', 'meeting.cancelled.*'],
+    allowResponses: false,
+  },
+  meeting: {
+    publish: [
+      rpc.participantAttendance,
+      'meeting.>',
+      'deadletter.>',
+      jsAccountInfo,
+      ...manageStream(streams.bookings.name),
+      ...manageStream(streams.meetings.name),
+      ...manageStream(streams.participants.name),
+      ...consumeStream(streams.bookings.name),
+      ...consumeStream(streams.participants.name),
+    ],
+    subscribe: ['svc.meeting.*'],
+    allowResponses: true,
+  },
+  participant: {
+    publish: [
+      rpc.meetingVerifyJoin,
+      rpc.turnCredentials,
+      'participant.>',
+      'mute.changed.>',
+      'meeting.no_show.*',
+      'deadletter.>',
+      jsAccountInfo,
+      ...manageStream(streams.meetings.name),
+      ...manageStream(streams.participants.name),
+      ...consumeStream(streams.meetings.name),
+    ],
+    subscribe: ['svc.participant.*'],
+    allowResponses: true,
+  },
+  signaling: {
+    publish: [rpc.participantLiveSessions, 'signal.deliver.*', jsAccountInfo],
+    subscribe: ['signal.route.*', 'participant.*.*'],
+    allowResponses: false,
+  },
+  turn: {
+    publish: [jsAccountInfo],
+    subscribe: [rpc.turnCredentials],
+    allowResponses: true,
+  },
+  // The booking system (and `npm run book`): announces bookings, watches what became of them.
+  booking: {
+    publish: ['booking.>', jsAccountInfo],
+    subscribe: ['meeting.>', 'participant.>'],
+    allowResponses: false,
+  },
+};
+
+/** A role's allow lists, its own reply inbox included. */
+export function natsPermissions(role: NatsRole): NatsPermissions {
+  const p = matrix[role];
+  return { publish: [...p.publish], subscribe: [...p.subscribe, `${inboxPrefix(role)}.>`], allowResponses: p.allowResponses };
+}
+
+export interface NatsUser {
+  role: NatsRole;
+  /** The role's public nkey (`U…`). */
+  nkey: string;
+}
+
+/**
+ * The `authorization` block of nats-server.conf for these users. JSON strings are valid
+ * nats-server config and keep `$JS…` from being read as a variable reference.
+ * `extra` carries entries that are not services (the harness's test driver).
+ */
+export function renderNatsAuthorization(users: readonly NatsUser[], extra: readonly string[] = []): string {
+  const entries = users.map(({ role, nkey }) => {
+    const p = natsPermissions(role);
+    const permissions = {
+      publish: { allow: p.publish },
+      subscribe: { allow: p.subscribe },
+      ...(p.allowResponses ? { allow_responses: true } : {}),
+    };
+    return `    # ${role}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ${JSON.stringify(permissions)} }`;
+  });
+  return `authorization {\n  users: [\n${[...entries, ...extra.map((e) => `    ${e}`)].join(',\n')}\n  ]\n}\n`;
+}
