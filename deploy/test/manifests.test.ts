@@ -250,7 +250,7 @@ describe('coturn', () => {
   it.each(ALL_SETS)('%s: has the production hardening', (set) => {
     const lines = directives(conf(set));
     for (const required of ['use-auth-secret', 'no-multicast-peers', 'no-cli', 'fingerprint']) expect(lines).toContain(required);
-    for (const key of ['realm', 'user-quota', 'total-quota', 'min-port', 'max-port'])
+    for (const key of ['realm', 'user-quota', 'total-quota', 'min-port', 'max-port', 'max-bps', 'bps-capacity'])
       expect(
         lines.some((l) => l.startsWith(`${key}=`)),
         key,
@@ -268,6 +268,19 @@ describe('coturn', () => {
         '::1',
         'fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
         'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+        // Documentation, reserved 240/4, and the IPv6 prefixes that embed or translate to IPv4
+        // (mapped, NAT64, 6to4, Teredo) or are discard-only: a relay through them reaches the
+        // ranges above by another name.
+        '192.0.2.0-192.0.2.255',
+        '198.51.100.0-198.51.100.255',
+        '203.0.113.0-203.0.113.255',
+        '240.0.0.0-255.255.255.255',
+        '::ffff:0.0.0.0-::ffff:255.255.255.255',
+        '64:ff9b::-64:ff9b::ffff:ffff',
+        '100::-100::ffff:ffff:ffff:ffff',
+        '2001::-2001:0:ffff:ffff:ffff:ffff:ffff:ffff',
+        '2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff',
+        '2002::-2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
       ]),
     );
     expect(conf(set)).not.toMatch(/static-auth-secret/);
@@ -417,7 +430,17 @@ describe('coturn config in step with deploy/coturn/turnserver.prod.conf', () => 
   it('denies every peer range the reference denies, and keeps the fixed values', () => {
     const chartLines = new Set(chart.map((d) => d.line));
     // Values the chart takes from values.yaml (ports, realm, quotas) may differ; the rest may not.
-    const fromValues = new Set(['listening-port', 'tls-listening-port', 'min-port', 'max-port', 'realm', 'user-quota', 'total-quota']);
+    const fromValues = new Set([
+      'listening-port',
+      'tls-listening-port',
+      'min-port',
+      'max-port',
+      'realm',
+      'user-quota',
+      'total-quota',
+      'max-bps',
+      'bps-capacity',
+    ]);
     const differing = reference.filter((d) => !ARGUMENTS.has(d.key) && !fromValues.has(d.key) && !chartLines.has(d.line)).map((d) => d.line);
     expect(differing).toEqual([]);
   });

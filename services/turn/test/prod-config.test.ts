@@ -7,6 +7,8 @@ import { echoPeer, uclient } from './support/uclient';
 import { relayCall } from './support/wrtc';
 
 const secret = 'prod-config-test-secret-0123456789';
+/** An ordinary public address (outside every denied range) for permissions coturn must grant. */
+const PUBLIC_PEER = '8.8.8.8';
 
 /** The denied-peer-ip ranges of turnserver.prod.conf (IPv4), to find an address of this host it allows. */
 const deniedV4 = [
@@ -19,6 +21,10 @@ const deniedV4 = [
   ['192.0.0.0', '192.0.0.255'],
   ['192.168.0.0', '192.168.255.255'],
   ['198.18.0.0', '198.19.255.255'],
+  ['192.0.2.0', '192.0.2.255'],
+  ['198.51.100.0', '198.51.100.255'],
+  ['203.0.113.0', '203.0.113.255'],
+  ['240.0.0.0', '255.255.255.255'],
 ];
 const ipv4 = (a: string) => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 const isDenied = (a: string) => deniedV4.some(([lo, hi]) => ipv4(a) >= ipv4(lo!) && ipv4(a) <= ipv4(hi!));
@@ -67,7 +73,8 @@ describe('the production coturn config', () => {
   });
 
   // `rule`: coturn's log names the denied-peer-ip range that refused it (the file's rule, not a
-  // built-in default). 0/8 coturn also refuses by itself, before the rule is consulted.
+  // built-in default). 0/8 and 240/4 coturn also refuses by itself, before the rule is consulted
+  // (240/4 is denied in the file anyway, in case a build stops doing so).
   it.each([
     { name: 'private 10/8', address: '10.0.0.1', rule: true },
     { name: 'private 172.16/12', address: '172.16.0.1', rule: true },
@@ -76,6 +83,10 @@ describe('the production coturn config', () => {
     { name: 'link-local / cloud metadata', address: '169.254.169.254', rule: true },
     { name: 'benchmarking 198.18/15', address: '198.18.0.1', rule: true },
     { name: 'IETF 192.0.0/24', address: '192.0.0.170', rule: true },
+    { name: 'documentation 192.0.2/24', address: '192.0.2.1', rule: true },
+    { name: 'documentation 198.51.100/24', address: '198.51.100.7', rule: true },
+    { name: 'documentation 203.0.113/24', address: '203.0.113.1', rule: true },
+    { name: 'reserved 240/4', address: '240.0.0.1', rule: false },
     { name: '"this network" 0/8', address: '0.1.2.3', rule: false },
   ])('refuses to relay to a $name address ($address)', async ({ address, rule }) => {
     const r = await uclient({ port: coturn.port, ...credential(), peer: address, messages: 1 });
@@ -86,9 +97,9 @@ describe('the production coturn config', () => {
   });
 
   it('still relays to a public address with the same kind of credential: the refusals are the peer rules', async () => {
-    // 203.0.113.0/24 is a documentation range: the permission is granted and coturn takes the
-    // data (its loopback-bound relay socket cannot route it anywhere from here).
-    const r = await uclient({ port: coturn.port, ...credential(), peer: '203.0.113.1', messages: 1, until: (p) => p.sent >= 1, timeoutMs: 10_000 });
+    // A public address: the permission is granted and coturn takes the data (its loopback-bound
+    // relay socket cannot route it anywhere from here).
+    const r = await uclient({ port: coturn.port, ...credential(), peer: PUBLIC_PEER, messages: 1, until: (p) => p.sent >= 1, timeoutMs: 10_000 });
     expect(r.allocationFailed, r.output).toBe(false);
     expect(r.peerForbidden, r.output).toBe(false);
     expect(r.sent, r.output).toBeGreaterThanOrEqual(1);
@@ -115,10 +126,10 @@ describe('the production coturn config', () => {
 
   it('limits one user to user-quota (12) concurrent allocations', async () => {
     const user = credential();
-    const r = await uclient({ port: coturn.port, ...user, peer: '203.0.113.1', messages: 1, clients: 13, until: (p) => p.quotaReached, timeoutMs: 10_000 });
+    const r = await uclient({ port: coturn.port, ...user, peer: PUBLIC_PEER, messages: 1, clients: 13, until: (p) => p.quotaReached, timeoutMs: 10_000 });
     expect(r.quotaReached, r.output).toBe(true);
     // Another user still gets a relay.
-    const other = await uclient({ port: coturn.port, ...credential(), peer: '203.0.113.1', messages: 1, until: (p) => p.sent >= 1, timeoutMs: 10_000 });
+    const other = await uclient({ port: coturn.port, ...credential(), peer: PUBLIC_PEER, messages: 1, until: (p) => p.sent >= 1, timeoutMs: 10_000 });
     expect(other.allocationFailed, other.output).toBe(false);
   });
 });
