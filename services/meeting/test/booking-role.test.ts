@@ -1,6 +1,6 @@
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bookAndWait } from '../src/booking-client';
+import { bookAndWait } from '@lessoncall/booking-system';
 import type { MeetingService } from '../src/index';
 import { start, student, tutor } from './helpers';
 
