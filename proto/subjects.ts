@@ -18,6 +18,8 @@ export const streams = {
   bookings: { name: 'BOOKINGS', subjects: ['booking.>'] },
   meetings: { name: 'MEETINGS', subjects: ['meeting.>'] },
   participants: { name: 'PARTICIPANTS', subjects: ['participant.>', 'mute.changed.>'] },
+  /** Events no consumer could process, kept for an operator to inspect and replay. */
+  deadLetters: { name: 'DEADLETTER', subjects: ['deadletter.>'] },
 } as const;
 
 export const subjects = {

@@ -13,12 +13,22 @@ export {
   ServiceUnavailableError,
 } from './errors';
 export { readiness, startHealthServer, type ReadinessCheck } from './health';
+export { classifyFailure, type FailureKind } from './failures';
 export {
   consumeEvents,
+  type ConsumerMetrics,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  deadLetterHeaders,
+  defaultRetryPolicy,
   ensureConsumer,
   ensureStream,
+  listDeadLetters,
+  replayDeadLetters,
+  retryDelayMs,
   type ConsumerSpec,
   type ReceivedEvent,
+  type RetryPolicy,
   type RunningConsumer,
   type StreamSpec,
 } from './jetstream';

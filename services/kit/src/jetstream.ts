@@ -1,10 +1,11 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { DeadLetterSchema, subjects as subjectNames } from '@lessoncall/proto';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { DeadLetterSchema, eventTypeOf, streams, subjects as subjectNames } from '@lessoncall/proto';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AckPolicy,
   DeliverPolicy,
   type ConsumerConfig,
+  headers as natsHeaders,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -14,11 +15,10 @@ import {
 } from 'nats';
 import { type CloudEventMeta, readCloudEvent } from './cloudevents';
 import { decode, encode } from './codec';
-import { ServiceError } from './errors';
+import { type FailureKind, classifyFailure } from './failures';
 import type { Logger } from './logger';
 import type { Counter } from './metrics';
 import { extractTraceContext, SpanKind, withSpan } from './telemetry';
-import { eventTypeOf } from '@lessoncall/proto';
 
 export interface StreamSpec {
   name: string;
@@ -64,24 +64,29 @@ export interface ConsumerSpec {
   stream: string;
   durable: string;
   filterSubject?: string;
-  /** Deliveries before a message is parked as dead letter (default 5). */
+  /**
+   * Ignored for the server (max_deliver is unbounded, so that a transient failure retries for
+   * as long as the stream keeps the message); the cap for unknown errors is the consumer's
+   * `maxDeliver` option. Kept so that existing callers compile.
+   */
   maxDeliver?: number;
-  /** Redelivery back-off, one entry per retry (default 0.5 s, 2 s, 5 s, 10 s). */
-  backoffMs?: number[];
+  /** Redelivery when an ack never comes (a crashed consumer); a failure is naked with its own back-off. */
   ackWaitMs?: number;
   maxAckPending?: number;
 }
 
-/** Creates or updates a durable pull consumer with explicit ack and bounded redelivery. */
+/** Creates or updates a durable pull consumer with explicit ack and unbounded redelivery. */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
-  const backoff = spec.backoffMs ?? [500, 2_000, 5_000, 10_000];
-  const maxDeliver = spec.maxDeliver ?? 5;
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    max_deliver: maxDeliver,
-    backoff: backoff.slice(0, Math.max(1, maxDeliver - 1)).map((ms) => nanos(ms)),
+    // Unbounded: the consumer decides when a message is dead (invalid, or an unknown error
+    // repeated); a server-side cap would silently drop a message during a long outage. The
+    // server refuses a `backoff` list without a max_deliver above its length, so back-off is
+    // the consumer's nak(delay), and an update clears a list left by an older version.
+    max_deliver: -1,
+    backoff: [],
     ack_wait: nanos(spec.ackWaitMs ?? 30_000),
     max_ack_pending: spec.maxAckPending ?? 1_000,
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
@@ -99,12 +104,41 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
+export interface RetryPolicy {
+  /** Delay before the 2nd delivery; doubles each time… */
+  baseMs: number;
+  /** …up to this. */
+  maxMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { baseMs: 500, maxMs: 30_000 };
+
+/**
+ * Capped exponential back-off with "equal jitter": between half and all of
+ * min(max, base·2^(n-1)), so that a thousand messages that failed together do not all come
+ * back in the same millisecond, and none waits less than half its step.
+ */
+export function retryDelayMs(delivery: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const step = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, Math.min(30, delivery - 1)));
+  return Math.round(step / 2 + (random() * step) / 2);
+}
+
 export interface ReceivedEvent<T> {
   subject: string;
   meta: CloudEventMeta;
   body: T;
   msg: JsMsg;
   deliveryCount: number;
+}
+
+/** Counters a service registers for its consumers; every one is optional. */
+export interface ConsumerMetrics {
+  /** Labels subject (event type) and reason (malformed, invalid, exhausted). */
+  deadLetters?: Counter<string>;
+  /** Redeliveries asked for, labels subject and failure (transient, unknown). */
+  retries?: Counter<string>;
+  /** Failed deliveries of messages that have been retrying longer than `retryAlertMs`: alert on its rate. */
+  retryingLong?: Counter<string>;
 }
 
 export interface ConsumeOptions {
@@ -115,9 +149,14 @@ export interface ConsumeOptions {
   logger: Logger;
   /** Batch of messages pulled at once. */
   batch?: number;
-  /** Deliveries before a failing message is parked (must match the consumer's max_deliver). */
+  /** Deliveries before a message that keeps failing with an *unknown* error is dead-lettered (default 5). */
   maxDeliver?: number;
+  retry?: RetryPolicy;
+  /** A message still failing this long after it was stored counts in `retryingLong` (default 5 min). */
+  retryAlertMs?: number;
   deadLetters?: Counter<string>;
+  metrics?: Omit<ConsumerMetrics, 'deadLetters'>;
+  random?: () => number;
   /** Resolve the schema of a subject, or undefined to ack and ignore the message. */
   schemaFor: (subject: string) => DescMessage | undefined;
   handle: (event: ReceivedEvent<MessageShape<DescMessage>>) => Promise<void>;
@@ -128,36 +167,83 @@ export interface RunningConsumer {
   done: Promise<void>;
 }
 
+/** Headers on every message of the DEADLETTER stream (the body is a DeadLetter proto). */
+export const deadLetterHeaders = {
+  subject: 'Lessoncall-Original-Subject',
+  reason: 'Lessoncall-Dead-Letter-Reason',
+  error: 'Lessoncall-Dead-Letter-Error',
+  deliveries: 'Lessoncall-Deliveries',
+  eventId: 'ce-id',
+} as const;
+
+type ParkReason = 'malformed' | 'invalid' | 'exhausted';
+
 /**
  * Consumes a durable pull consumer. Each message is decoded, validated and handled, then
- * acked. A message that can never succeed (malformed, invalid_request) goes straight to the
- * dead-letter subject; one that keeps failing is naked with back-off and parked after
- * maxDeliver attempts. Either way the stream moves on.
+ * acked. What happens to a failure depends on its kind (see `classifyFailure`): an invalid
+ * message is dead-lettered at once; a transient failure (database or network down) is naked
+ * with capped, jittered back-off for as long as it takes; an unknown error is retried
+ * `maxDeliver` times, then dead-lettered. Dead letters are stored in the DEADLETTER stream
+ * before the original is terminated, so nothing is lost between the two.
  */
 export async function consumeEvents(options: ConsumeOptions): Promise<RunningConsumer> {
   const { js, nc, logger } = options;
+  await ensureStream(await js.jetstreamManager(), streams.deadLetters);
   const consumer = await js.consumers.get(options.stream, options.durable);
   const messages = await consumer.consume({ max_messages: options.batch ?? 256 });
   const maxDeliver = options.maxDeliver ?? 5;
+  const retry = options.retry ?? defaultRetryPolicy;
+  const retryAlertMs = options.retryAlertMs ?? 5 * 60_000;
+  const random = options.random ?? Math.random;
   const inFlight = new Set<Promise<void>>();
 
+  const retryLater = (m: JsMsg, failure: Exclude<FailureKind, 'invalid'>, err: unknown) => {
+    const subject = eventTypeOf(m.subject);
+    const delivery = m.info.redeliveryCount;
+    const ageMs = Date.now() - m.info.timestampNanos / 1e6;
+    options.metrics?.retries?.inc({ subject, failure });
+    if (ageMs > retryAlertMs) options.metrics?.retryingLong?.inc({ subject });
+    const delay = retryDelayMs(delivery, retry, random);
+    // One line per message per delivery would flood the log during an outage: the first
+    // failure and every tenth say so, the metric counts the rest.
+    if (delivery === 1 || delivery % 10 === 0) {
+      logger.warn({ err: errorText(err), subject: m.subject, delivery, failure, retryInMs: delay }, 'event failed, will be redelivered');
+    }
+    m.nak(delay);
+  };
+
   /** `kind` labels the metric (a bounded set); the full reason goes in the dead letter and the log. */
-  const park = async (m: JsMsg, kind: 'malformed' | 'invalid' | 'exhausted', reason: string) => {
-    const hdrs: Record<string, string> = {};
-    for (const k of m.headers?.keys() ?? []) hdrs[k] = m.headers?.get(k) ?? '';
+  const park = async (m: JsMsg, kind: ParkReason, reason: string) => {
+    const original: Record<string, string> = {};
+    for (const k of m.headers?.keys() ?? []) original[k] = m.headers?.get(k) ?? '';
+    const h = natsHeaders();
+    h.set(deadLetterHeaders.subject, m.subject);
+    h.set(deadLetterHeaders.reason, kind);
+    h.set(deadLetterHeaders.error, oneLine(reason));
+    h.set(deadLetterHeaders.deliveries, String(m.info.redeliveryCount));
+    if (original['ce-id']) h.set(deadLetterHeaders.eventId, original['ce-id']);
+    try {
+      await js.publish(
+        subjectNames.deadLetter(m.subject),
+        encode(DeadLetterSchema, {
+          subject: m.subject,
+          reason,
+          headers: original,
+          body: m.data,
+          deliveries: m.info.redeliveryCount,
+          failedAt: timestampFromDate(new Date()),
+        }),
+        // Parking the same stored message twice (a crash between here and term) keeps one copy.
+        { headers: h, msgID: `${m.info.stream}:${m.info.streamSequence}` },
+      );
+    } catch (err) {
+      // The dead letter is not stored: keep the original and try again later.
+      logger.error({ err: errorText(err), subject: m.subject }, 'dead letter could not be stored, will be redelivered');
+      m.nak(retryDelayMs(m.info.redeliveryCount, retry, random));
+      return;
+    }
     options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
-    logger.warn({ subject: m.subject, reason, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
-    nc.publish(
-      subjectNames.deadLetter(m.subject),
-      encode(DeadLetterSchema, {
-        subject: m.subject,
-        reason,
-        headers: hdrs,
-        body: m.data,
-        deliveries: m.info.redeliveryCount,
-        failedAt: timestampFromDate(new Date()),
-      }),
-    );
+    logger.warn({ subject: m.subject, reason, kind, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
     m.term();
   };
 
@@ -176,21 +262,17 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           const meta = readCloudEvent(m.headers, eventTypeOf(m.subject));
           event = { subject: m.subject, meta, body: decode(schema, m.data), msg: m, deliveryCount: m.info.redeliveryCount };
         } catch (err) {
-          await park(m, 'malformed', (err as Error).message);
+          await park(m, 'malformed', errorText(err));
           return;
         }
         try {
           await options.handle(event);
           m.ack();
         } catch (err) {
-          if (err instanceof ServiceError && err.code === 'invalid_request') {
-            await park(m, 'invalid', err.message);
-          } else if (m.info.redeliveryCount >= maxDeliver) {
-            await park(m, 'exhausted', `failed ${maxDeliver} times: ${(err as Error).message}`);
-          } else {
-            logger.warn({ err, subject: m.subject, delivery: m.info.redeliveryCount }, 'event failed, will be redelivered');
-            m.nak(Math.min(10_000, 500 * 2 ** (m.info.redeliveryCount - 1)));
-          }
+          const failure = classifyFailure(err);
+          if (failure === 'invalid') await park(m, 'invalid', errorText(err));
+          else if (failure === 'unknown' && m.info.redeliveryCount >= maxDeliver) await park(m, 'exhausted', `failed ${maxDeliver} times: ${errorText(err)}`);
+          else retryLater(m, failure, err);
         }
       },
     );
@@ -223,4 +305,101 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
       await done;
     },
   };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return `${err.message || 'several errors'}: ${errorText(err.errors[0])}`;
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
+/** Header values are one line; a long error is cut, the dead letter's body keeps it whole. */
+function oneLine(text: string): string {
+  const line = text.replace(/[\r\n]+/g, ' ');
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+}
+
+/** NATS subject matching: `*` is one token, a final `>` is one or more. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const t = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+/** One message of the DEADLETTER stream, as `npm run deadletter -- list` shows it. */
+export interface DeadLetterEntry {
+  /** Sequence in the DEADLETTER stream: what `--id` names. */
+  seq: number;
+  subject: string;
+  eventId: string;
+  reason: string;
+  error: string;
+  deliveries: number;
+  failedAt: Date | undefined;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface DeadLetterFilter {
+  /** Original subject, wildcards allowed (`booking.>`). */
+  subject?: string;
+  /** A dead letter's stream sequence or the event's ce-id. */
+  id?: string;
+}
+
+/** Reads the dead letters that match, oldest first, without consuming them. */
+export async function listDeadLetters(js: JetStreamClient, filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+  const jsm = await js.jetstreamManager();
+  await ensureStream(jsm, streams.deadLetters);
+  const filterSubject = subjectNames.deadLetter(filter.subject ?? '>');
+  const info = await jsm.streams.info(streams.deadLetters.name);
+  const entries: DeadLetterEntry[] = [];
+  if (info.state.messages === 0) return entries;
+  // Read by sequence rather than through a consumer: an operator's listing leaves nothing
+  // behind on the server, and a dead-letter stream is small.
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    let m: Awaited<ReturnType<typeof jsm.streams.getMessage>>;
+    try {
+      m = await jsm.streams.getMessage(streams.deadLetters.name, { seq });
+    } catch (err) {
+      if (isNotFound(err) || /no message found/i.test(String((err as Error).message))) continue; // replayed already
+      throw err;
+    }
+    if (!subjectMatches(filterSubject, m.subject)) continue;
+    const letter = decode(DeadLetterSchema, m.data);
+    entries.push({
+      seq,
+      subject: letter.subject,
+      eventId: letter.headers['ce-id'] ?? '',
+      reason: m.header?.get(deadLetterHeaders.reason) || 'unknown',
+      error: letter.reason,
+      deliveries: letter.deliveries,
+      failedAt: letter.failedAt ? timestampDate(letter.failedAt) : undefined,
+      headers: letter.headers,
+      body: letter.body,
+    });
+  }
+  return entries.filter((e) => !filter.id || String(e.seq) === filter.id || e.eventId === filter.id);
+}
+
+/**
+ * Republishes each matching dead letter to its original subject with its original headers,
+ * then removes it from DEADLETTER. Nats-Msg-Id is `replay:<dead letter seq>`, so a replay that
+ * is interrupted and run again within the duplicate window publishes once; past the window the
+ * consumers' own idempotence (ce-id, unique booking ids) absorbs a second copy.
+ */
+export async function replayDeadLetters(js: JetStreamClient, filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+  const jsm = await js.jetstreamManager();
+  const replayed: DeadLetterEntry[] = [];
+  for (const entry of await listDeadLetters(js, filter)) {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(entry.headers)) if (k.toLowerCase() !== 'nats-msg-id') h.set(k, v);
+    await js.publish(entry.subject, entry.body, { headers: h, msgID: `replay:${entry.seq}` });
+    await jsm.streams.deleteMessage(streams.deadLetters.name, entry.seq, false);
+    replayed.push(entry);
+  }
+  return replayed;
 }

@@ -7,6 +7,7 @@ import {
   type Logger,
   type NatsConnection,
   type ReceivedEvent,
+  type RetryPolicy,
   type RunningConsumer,
   ServiceError,
 } from '@lessoncall/kit';
@@ -41,6 +42,23 @@ interface ConsumerDeps {
   metrics: MeetingMetrics;
   batch: number;
   maxDeliver: number;
+  retry: RetryPolicy;
+  retryAlertMs: number;
+}
+
+/** What both consumers share: the back-off, the caps and the counters. */
+function consumerOptions(d: ConsumerDeps) {
+  return {
+    nc: d.nc,
+    js: d.js,
+    logger: d.logger,
+    batch: d.batch,
+    maxDeliver: d.maxDeliver,
+    retry: d.retry,
+    retryAlertMs: d.retryAlertMs,
+    deadLetters: d.metrics.deadLetters,
+    metrics: { retries: d.metrics.eventRetries, retryingLong: d.metrics.eventsRetryingLong },
+  };
 }
 
 const bookingSchemas: Record<string, DescMessage> = {
@@ -105,14 +123,9 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings }): Promi
   };
 
   return consumeEvents({
-    nc: d.nc,
-    js: d.js,
+    ...consumerOptions(d),
     stream: streams.bookings.name,
     durable: bookingsDurable,
-    logger,
-    batch: d.batch,
-    maxDeliver: d.maxDeliver,
-    deadLetters: metrics.deadLetters,
     schemaFor: (subject) => bookingSchemas[subject],
     handle: async (event) => {
       try {
@@ -133,14 +146,9 @@ export function consumeParticipants(d: ConsumerDeps & { lifecycle: Lifecycle }):
     return id;
   };
   return consumeEvents({
-    nc: d.nc,
-    js: d.js,
+    ...consumerOptions(d),
     stream: streams.participants.name,
     durable: participantsDurable,
-    logger: d.logger,
-    batch: d.batch,
-    maxDeliver: d.maxDeliver,
-    deadLetters: d.metrics.deadLetters,
     schemaFor: (subject) => {
       const type = eventTypeOf(subject);
       if (type === 'participant.joined') return ParticipantJoinedSchema;

@@ -17,6 +17,18 @@ export function createMeetingMetrics(registry: Registry) {
       labelNames: ['subject', 'reason'] as const,
       registers,
     }),
+    eventRetries: new Counter({
+      name: 'meeting_event_retries_total',
+      help: 'Redeliveries of consumed events asked for after a failure, by subject and failure (transient, unknown)',
+      labelNames: ['subject', 'failure'] as const,
+      registers,
+    }),
+    eventsRetryingLong: new Counter({
+      name: 'meeting_events_retrying_long_total',
+      help: 'Failed deliveries of events published longer ago than BOOKING_RETRY_ALERT_MS: a rate above 0 means events are stuck',
+      labelNames: ['subject'] as const,
+      registers,
+    }),
     meetingsCreated: new Counter({
       name: 'meeting_meetings_created_total',
       help: 'Meetings created, by where the request came from (booking event or API)',

@@ -12,6 +12,10 @@ export interface PostgresServer {
   port: number;
   /** Fast stop and start on the same data: a Postgres restart. */
   restart(): Promise<void>;
+  /** An outage: the server stops (connections refused) and keeps its data until `resume`. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -48,6 +52,14 @@ export async function startPostgres(options: { migrate?: boolean } = {}): Promis
     port,
     async restart() {
       run(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop']);
+      start();
+    },
+    async halt() {
+      // fast, not immediate: with fsync and synchronous_commit off, an immediate stop loses
+      // the WAL still in shared memory, and tables created moments ago with it.
+      run(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    async resume() {
       start();
     },
     async stop() {
