@@ -46,14 +46,6 @@ export const databaseUrl = {
   DATABASE_POOL_SIZE: z.coerce.number().int().positive().default(10),
 };
 
-/** How a service's JetStream consumers retry an event that failed for a reason that may pass (a database or service outage). */
-export const eventRetry = {
-  /** Longest wait between two attempts of a failing event (the wait doubles from 0.5 s up to this, with jitter); it is retried until it succeeds or the stream's retention drops it. */
-  EVENT_RETRY_MAX_DELAY_MS: z.coerce.number().int().positive().default(30_000),
-  /** An event still failing after this many deliveries is logged as an error and counted as stuck (alert on it). */
-  EVENT_RETRY_ALERT_AFTER: z.coerce.number().int().positive().default(20),
-};
-
 /** Comma-separated list, empty entries dropped. */
 export const csv = () =>
   z

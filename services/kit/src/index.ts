@@ -1,7 +1,7 @@
 export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
 export { type Clock, ManualClock, systemClock } from './clock';
 export { decode, decodeJson, encode, toJson } from './codec';
-export { commonConfig, ConfigError, csv, databaseUrl, eventRetry, healthPort, loadConfig } from './config';
+export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
 export { Db, pgErrorCode, pgErrors, type Tx } from './db';
 export {
   type ErrorCodeName,
@@ -13,12 +13,22 @@ export {
   ServiceUnavailableError,
 } from './errors';
 export { readiness, startHealthServer, type ReadinessCheck } from './health';
+export { classifyFailure, type FailureKind } from './failures';
 export {
   consumeEvents,
+  type ConsumerMetrics,
+  type DeadLetterEntry,
+  type DeadLetterFilter,
+  deadLetterHeaders,
+  defaultRetryPolicy,
   ensureConsumer,
   ensureStream,
+  listDeadLetters,
+  replayDeadLetters,
+  retryDelayMs,
   type ConsumerSpec,
   type ReceivedEvent,
+  type RetryPolicy,
   type RunningConsumer,
   type StreamSpec,
 } from './jetstream';

@@ -1,10 +1,11 @@
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
-import { DeadLetterSchema, streams, subjects as subjectNames } from '@lessoncall/proto';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { DeadLetterSchema, eventTypeOf, streams, subjects as subjectNames } from '@lessoncall/proto';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AckPolicy,
   DeliverPolicy,
   type ConsumerConfig,
+  headers as natsHeaders,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -14,11 +15,10 @@ import {
 } from 'nats';
 import { type CloudEventMeta, readCloudEvent } from './cloudevents';
 import { decode, encode } from './codec';
-import { ServiceError } from './errors';
+import { type FailureKind, classifyFailure } from './failures';
 import type { Logger } from './logger';
 import type { Counter } from './metrics';
 import { extractTraceContext, SpanKind, withSpan } from './telemetry';
-import { eventTypeOf } from '@lessoncall/proto';
 
 export interface StreamSpec {
   name: string;
@@ -65,24 +65,28 @@ export interface ConsumerSpec {
   durable: string;
   filterSubject?: string;
   /**
-   * How long a delivered message may go unacknowledged before it is redelivered (its consumer
-   * died holding it). A failure the handler saw is naked with its own back-off instead (see
-   * consumeEvents). JetStream's `backoff` would need a delivery limit, which there is none of.
+   * Ignored for the server (max_deliver is unbounded, so that a transient failure retries for
+   * as long as the stream keeps the message); the cap for unknown errors is the consumer's
+   * `maxDeliver` option. Kept so that existing callers compile.
    */
+  maxDeliver?: number;
+  /** Redelivery when an ack never comes (a crashed consumer); a failure is naked with its own back-off. */
   ackWaitMs?: number;
   maxAckPending?: number;
 }
 
-/**
- * Creates or updates a durable pull consumer with explicit ack and no delivery limit: an event
- * leaves the stream only acked (done), or terminated after it was parked in DEADLETTER.
- */
+/** Creates or updates a durable pull consumer with explicit ack and unbounded redelivery. */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
+    // Unbounded: the consumer decides when a message is dead (invalid, or an unknown error
+    // repeated); a server-side cap would silently drop a message during a long outage. The
+    // server refuses a `backoff` list without a max_deliver above its length, so back-off is
+    // the consumer's nak(delay), and an update clears a list left by an older version.
     max_deliver: -1,
+    backoff: [],
     ack_wait: nanos(spec.ackWaitMs ?? 30_000),
     max_ack_pending: spec.maxAckPending ?? 1_000,
     ...(spec.filterSubject ? { filter_subject: spec.filterSubject } : {}),
@@ -100,24 +104,23 @@ export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec):
   }
 }
 
-/** The DEADLETTER stream: kept a month, for an operator to read and replay. */
-export function ensureDeadLetterStream(jsm: JetStreamManager): Promise<void> {
-  return ensureStream(jsm, { ...streams.deadLetters, maxAgeMs: 30 * 24 * 3600_000 });
+export interface RetryPolicy {
+  /** Delay before the 2nd delivery; doubles each time… */
+  baseMs: number;
+  /** …up to this. */
+  maxMs: number;
 }
+
+export const defaultRetryPolicy: RetryPolicy = { baseMs: 500, maxMs: 30_000 };
 
 /**
- * Whether a failure can never succeed on retry: the event itself is wrong (a ServiceError of
- * the 4xx kind: invalid_request, conflict, forbidden, …). Anything else — a database or a
- * service that is down, a timeout, a bug that a deploy will fix — may pass, and is retried.
+ * Capped exponential back-off with "equal jitter": between half and all of
+ * min(max, base·2^(n-1)), so that a thousand messages that failed together do not all come
+ * back in the same millisecond, and none waits less than half its step.
  */
-export function isPermanentFailure(err: unknown): boolean {
-  return err instanceof ServiceError && err.status < 500;
-}
-
-/** The wait before attempt `delivery + 1`: doubling from 0.5 s, capped, with "equal jitter" so a recovered database is not hit by every event at once. */
-export function retryDelayMs(delivery: number, maxDelayMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxDelayMs, 500 * 2 ** Math.min(30, Math.max(0, delivery - 1)));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+export function retryDelayMs(delivery: number, policy: RetryPolicy, random: () => number = Math.random): number {
+  const step = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.max(0, Math.min(30, delivery - 1)));
+  return Math.round(step / 2 + (random() * step) / 2);
 }
 
 export interface ReceivedEvent<T> {
@@ -128,6 +131,16 @@ export interface ReceivedEvent<T> {
   deliveryCount: number;
 }
 
+/** Counters a service registers for its consumers; every one is optional. */
+export interface ConsumerMetrics {
+  /** Labels subject (event type) and reason (malformed, invalid, exhausted). */
+  deadLetters?: Counter<string>;
+  /** Redeliveries asked for, labels subject and failure (transient, unknown). */
+  retries?: Counter<string>;
+  /** Failed deliveries of messages that have been retrying longer than `retryAlertMs`: alert on its rate. */
+  retryingLong?: Counter<string>;
+}
+
 export interface ConsumeOptions {
   nc: NatsConnection;
   js: JetStreamClient;
@@ -136,12 +149,14 @@ export interface ConsumeOptions {
   logger: Logger;
   /** Batch of messages pulled at once. */
   batch?: number;
-  /** How failures that may pass are retried (kit's eventRetry config). */
-  retry?: { maxDelayMs: number; alertAfter: number };
-  /** Events parked in DEADLETTER, by subject (event type) and reason (malformed, invalid). */
+  /** Deliveries before a message that keeps failing with an *unknown* error is dead-lettered (default 5). */
+  maxDeliver?: number;
+  retry?: RetryPolicy;
+  /** A message still failing this long after it was stored counts in `retryingLong` (default 5 min). */
+  retryAlertMs?: number;
   deadLetters?: Counter<string>;
-  /** Failed attempts that will be retried, by subject (event type), and events past `alertAfter` (stuck). */
-  retries?: Counter<string>;
+  metrics?: Omit<ConsumerMetrics, 'deadLetters'>;
+  random?: () => number;
   /** Resolve the schema of a subject, or undefined to ack and ignore the message. */
   schemaFor: (subject: string) => DescMessage | undefined;
   handle: (event: ReceivedEvent<MessageShape<DescMessage>>) => Promise<void>;
@@ -152,40 +167,79 @@ export interface RunningConsumer {
   done: Promise<void>;
 }
 
+/** Headers on every message of the DEADLETTER stream (the body is a DeadLetter proto). */
+export const deadLetterHeaders = {
+  subject: 'Lessoncall-Original-Subject',
+  reason: 'Lessoncall-Dead-Letter-Reason',
+  error: 'Lessoncall-Dead-Letter-Error',
+  deliveries: 'Lessoncall-Deliveries',
+  eventId: 'ce-id',
+} as const;
+
+type ParkReason = 'malformed' | 'invalid' | 'exhausted';
+
 /**
  * Consumes a durable pull consumer. Each message is decoded, validated and handled, then
- * acked. A message that can never succeed (malformed, or a permanent failure such as
- * invalid_request) is parked in the DEADLETTER stream — stored and acknowledged there before
- * it leaves its own stream — and counted. Every other failure is retried with a capped,
- * jittered back-off for as long as it takes: a database down for an hour loses no booking.
- * Either way the stream moves on.
+ * acked. What happens to a failure depends on its kind (see `classifyFailure`): an invalid
+ * message is dead-lettered at once; a transient failure (database or network down) is naked
+ * with capped, jittered back-off for as long as it takes; an unknown error is retried
+ * `maxDeliver` times, then dead-lettered. Dead letters are stored in the DEADLETTER stream
+ * before the original is terminated, so nothing is lost between the two.
  */
 export async function consumeEvents(options: ConsumeOptions): Promise<RunningConsumer> {
   const { js, nc, logger } = options;
-  await ensureDeadLetterStream(await nc.jetstreamManager());
+  await ensureStream(await js.jetstreamManager(), streams.deadLetters);
   const consumer = await js.consumers.get(options.stream, options.durable);
   const messages = await consumer.consume({ max_messages: options.batch ?? 256 });
-  const retry = options.retry ?? { maxDelayMs: 30_000, alertAfter: 20 };
+  const maxDeliver = options.maxDeliver ?? 5;
+  const retry = options.retry ?? defaultRetryPolicy;
+  const retryAlertMs = options.retryAlertMs ?? 5 * 60_000;
+  const random = options.random ?? Math.random;
   const inFlight = new Set<Promise<void>>();
 
+  const retryLater = (m: JsMsg, failure: Exclude<FailureKind, 'invalid'>, err: unknown) => {
+    const subject = eventTypeOf(m.subject);
+    const delivery = m.info.redeliveryCount;
+    const ageMs = Date.now() - m.info.timestampNanos / 1e6;
+    options.metrics?.retries?.inc({ subject, failure });
+    if (ageMs > retryAlertMs) options.metrics?.retryingLong?.inc({ subject });
+    const delay = retryDelayMs(delivery, retry, random);
+    // One line per message per delivery would flood the log during an outage: the first
+    // failure and every tenth say so, the metric counts the rest.
+    if (delivery === 1 || delivery % 10 === 0) {
+      logger.warn({ err: errorText(err), subject: m.subject, delivery, failure, retryInMs: delay }, 'event failed, will be redelivered');
+    }
+    m.nak(delay);
+  };
+
   /** `kind` labels the metric (a bounded set); the full reason goes in the dead letter and the log. */
-  const park = async (m: JsMsg, kind: 'malformed' | 'invalid', reason: string) => {
-    const hdrs: Record<string, string> = {};
-    for (const k of m.headers?.keys() ?? []) hdrs[k] = m.headers?.get(k) ?? '';
-    const body = encode(DeadLetterSchema, {
-      subject: m.subject,
-      reason,
-      headers: hdrs,
-      body: m.data,
-      deliveries: m.info.redeliveryCount,
-      failedAt: timestampFromDate(new Date()),
-    });
+  const park = async (m: JsMsg, kind: ParkReason, reason: string) => {
+    const original: Record<string, string> = {};
+    for (const k of m.headers?.keys() ?? []) original[k] = m.headers?.get(k) ?? '';
+    const h = natsHeaders();
+    h.set(deadLetterHeaders.subject, m.subject);
+    h.set(deadLetterHeaders.reason, kind);
+    h.set(deadLetterHeaders.error, oneLine(reason));
+    h.set(deadLetterHeaders.deliveries, String(m.info.redeliveryCount));
+    if (original['ce-id']) h.set(deadLetterHeaders.eventId, original['ce-id']);
     try {
-      // Stored before the original is let go; the id makes a second parking of the same message a no-op.
-      await js.publish(subjectNames.deadLetter(m.subject), body, { msgID: `dl:${m.info.stream}:${m.info.streamSequence}` });
+      await js.publish(
+        subjectNames.deadLetter(m.subject),
+        encode(DeadLetterSchema, {
+          subject: m.subject,
+          reason,
+          headers: original,
+          body: m.data,
+          deliveries: m.info.redeliveryCount,
+          failedAt: timestampFromDate(new Date()),
+        }),
+        // Parking the same stored message twice (a crash between here and term) keeps one copy.
+        { headers: h, msgID: `${m.info.stream}:${m.info.streamSequence}` },
+      );
     } catch (err) {
-      logger.error({ err, subject: m.subject }, 'could not park the event in DEADLETTER; it will be tried again');
-      m.nak(retryDelayMs(m.info.redeliveryCount, retry.maxDelayMs));
+      // The dead letter is not stored: keep the original and try again later.
+      logger.error({ err: errorText(err), subject: m.subject }, 'dead letter could not be stored, will be redelivered');
+      m.nak(retryDelayMs(m.info.redeliveryCount, retry, random));
       return;
     }
     options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
@@ -208,23 +262,17 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           const meta = readCloudEvent(m.headers, eventTypeOf(m.subject));
           event = { subject: m.subject, meta, body: decode(schema, m.data), msg: m, deliveryCount: m.info.redeliveryCount };
         } catch (err) {
-          await park(m, 'malformed', (err as Error).message);
+          await park(m, 'malformed', errorText(err));
           return;
         }
         try {
           await options.handle(event);
           m.ack();
         } catch (err) {
-          if (isPermanentFailure(err)) {
-            await park(m, 'invalid', (err as Error).message);
-            return;
-          }
-          const delivery = m.info.redeliveryCount;
-          options.retries?.inc({ subject: eventTypeOf(m.subject), state: delivery >= retry.alertAfter ? 'stuck' : 'retrying' });
-          const log = { err, subject: m.subject, delivery };
-          if (delivery === retry.alertAfter) logger.error(log, `event still failing after ${delivery} deliveries; retrying until it succeeds`);
-          else logger.warn(log, 'event failed; retrying');
-          m.nak(retryDelayMs(delivery, retry.maxDelayMs));
+          const failure = classifyFailure(err);
+          if (failure === 'invalid') await park(m, 'invalid', errorText(err));
+          else if (failure === 'unknown' && m.info.redeliveryCount >= maxDeliver) await park(m, 'exhausted', `failed ${maxDeliver} times: ${errorText(err)}`);
+          else retryLater(m, failure, err);
         }
       },
     );
@@ -257,4 +305,101 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
       await done;
     },
   };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return `${err.message || 'several errors'}: ${errorText(err.errors[0])}`;
+  return err instanceof Error ? err.message || err.name : String(err);
+}
+
+/** Header values are one line; a long error is cut, the dead letter's body keeps it whole. */
+function oneLine(text: string): string {
+  const line = text.replace(/[\r\n]+/g, ' ');
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
+}
+
+/** NATS subject matching: `*` is one token, a final `>` is one or more. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const t = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+/** One message of the DEADLETTER stream, as `npm run deadletter -- list` shows it. */
+export interface DeadLetterEntry {
+  /** Sequence in the DEADLETTER stream: what `--id` names. */
+  seq: number;
+  subject: string;
+  eventId: string;
+  reason: string;
+  error: string;
+  deliveries: number;
+  failedAt: Date | undefined;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export interface DeadLetterFilter {
+  /** Original subject, wildcards allowed (`booking.>`). */
+  subject?: string;
+  /** A dead letter's stream sequence or the event's ce-id. */
+  id?: string;
+}
+
+/** Reads the dead letters that match, oldest first, without consuming them. */
+export async function listDeadLetters(js: JetStreamClient, filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+  const jsm = await js.jetstreamManager();
+  await ensureStream(jsm, streams.deadLetters);
+  const filterSubject = subjectNames.deadLetter(filter.subject ?? '>');
+  const info = await jsm.streams.info(streams.deadLetters.name);
+  const entries: DeadLetterEntry[] = [];
+  if (info.state.messages === 0) return entries;
+  // Read by sequence rather than through a consumer: an operator's listing leaves nothing
+  // behind on the server, and a dead-letter stream is small.
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    let m: Awaited<ReturnType<typeof jsm.streams.getMessage>>;
+    try {
+      m = await jsm.streams.getMessage(streams.deadLetters.name, { seq });
+    } catch (err) {
+      if (isNotFound(err) || /no message found/i.test(String((err as Error).message))) continue; // replayed already
+      throw err;
+    }
+    if (!subjectMatches(filterSubject, m.subject)) continue;
+    const letter = decode(DeadLetterSchema, m.data);
+    entries.push({
+      seq,
+      subject: letter.subject,
+      eventId: letter.headers['ce-id'] ?? '',
+      reason: m.header?.get(deadLetterHeaders.reason) || 'unknown',
+      error: letter.reason,
+      deliveries: letter.deliveries,
+      failedAt: letter.failedAt ? timestampDate(letter.failedAt) : undefined,
+      headers: letter.headers,
+      body: letter.body,
+    });
+  }
+  return entries.filter((e) => !filter.id || String(e.seq) === filter.id || e.eventId === filter.id);
+}
+
+/**
+ * Republishes each matching dead letter to its original subject with its original headers,
+ * then removes it from DEADLETTER. Nats-Msg-Id is `replay:<dead letter seq>`, so a replay that
+ * is interrupted and run again within the duplicate window publishes once; past the window the
+ * consumers' own idempotence (ce-id, unique booking ids) absorbs a second copy.
+ */
+export async function replayDeadLetters(js: JetStreamClient, filter: DeadLetterFilter = {}): Promise<DeadLetterEntry[]> {
+  const jsm = await js.jetstreamManager();
+  const replayed: DeadLetterEntry[] = [];
+  for (const entry of await listDeadLetters(js, filter)) {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(entry.headers)) if (k.toLowerCase() !== 'nats-msg-id') h.set(k, v);
+    await js.publish(entry.subject, entry.body, { headers: h, msgID: `replay:${entry.seq}` });
+    await jsm.streams.deleteMessage(streams.deadLetters.name, entry.seq, false);
+    replayed.push(entry);
+  }
+  return replayed;
 }

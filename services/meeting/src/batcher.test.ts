@@ -55,4 +55,37 @@ describe('Batcher', () => {
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((settled[1] as PromiseRejectedResult).reason.message).toBe('unlucky batch of 1');
   });
+
+  it('retries the items of a failed batch at most maxConcurrent at a time', async () => {
+    let running = 0;
+    let peak = 0;
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((r) => setImmediate(r));
+        running--;
+        if (xs.length > 1) throw new Error('batch failed');
+        return xs;
+      },
+      { maxBatch: 50, maxConcurrent: 2 },
+    );
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => b.submit(i)));
+    expect(results).toHaveLength(50);
+    expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  it('does not split a batch whose failure splitOn says every item would share', async () => {
+    const runs: number[] = [];
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        runs.push(xs.length);
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      },
+      { maxBatch: 10, maxConcurrent: 2, splitOn: (err) => (err as { code?: string }).code !== 'ECONNREFUSED' },
+    );
+    const settled = await Promise.allSettled([1, 2, 3].map((x) => b.submit(x)));
+    expect(settled.every((s) => s.status === 'rejected')).toBe(true);
+    expect(runs).toEqual([3]);
+  });
 });

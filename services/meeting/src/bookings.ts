@@ -1,4 +1,4 @@
-import type { Clock, Db, Logger, Tx } from '@lessoncall/kit';
+import { type Clock, classifyFailure, type Db, type Logger, type Tx } from '@lessoncall/kit';
 import { generateMeetingId, generatePasscode } from '@lessoncall/proto';
 import { Batcher, type BatcherOptions } from './batcher';
 import { bufferedRandom } from './random';
@@ -87,7 +87,10 @@ export class Bookings {
 
   constructor(deps: BookingsDeps) {
     this.#d = deps;
-    this.#batcher = new Batcher((inputs) => this.#createBatch(inputs), deps.batch);
+    this.#batcher = new Batcher((inputs) => this.#createBatch(inputs), {
+      ...deps.batch,
+      splitOn: (err) => classifyFailure(err) !== 'transient',
+    });
   }
 
   /**

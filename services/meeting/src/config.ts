@@ -1,4 +1,4 @@
-import { commonConfig, databaseUrl, eventRetry, healthPort, loadConfig } from '@lessoncall/kit';
+import { commonConfig, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
 import { z } from 'zod';
 
 const minutes = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
@@ -9,7 +9,6 @@ export const configSchema = {
   ...commonConfig,
   ...healthPort,
   ...databaseUrl,
-  ...eventRetry,
   /** Where the web app answers: join links are `<PUBLIC_BASE_URL>/meet/<meetingId>?pwd=<passcode>`. */
   PUBLIC_BASE_URL: z
     .url()
@@ -50,6 +49,18 @@ export const configSchema = {
    * and small: on 2 cores, 2 held p99 under 100 ms at 2,000/s where 10 let it pass a second.
    */
   BOOKING_INSERT_CONCURRENCY: positive(2),
+  /**
+   * Deliveries of a booking or participant event failing with an *unknown* error (a bug, most
+   * likely) before it is dead-lettered. Invalid events are dead-lettered at once; transient
+   * failures (Postgres or NATS down, serialization failures, timeouts) retry without limit.
+   */
+  BOOKING_MAX_DELIVER: positive(5),
+  /** Back-off of a failed event: the first retry after about this long, doubling… */
+  BOOKING_RETRY_BASE_MS: positive(500),
+  /** …up to this (with jitter: between half and all of the step). */
+  BOOKING_RETRY_MAX_MS: positive(30_000),
+  /** An event still failing this long after it was published counts in meeting_events_retrying_long_total: alert on it. */
+  BOOKING_RETRY_ALERT_MS: positive(300_000),
   /** How long JetStream waits for an ack before redelivering to another replica. */
   BOOKING_ACK_WAIT_MS: positive(30_000),
 };

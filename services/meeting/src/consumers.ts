@@ -7,6 +7,7 @@ import {
   type Logger,
   type NatsConnection,
   type ReceivedEvent,
+  type RetryPolicy,
   type RunningConsumer,
   ServiceError,
 } from '@lessoncall/kit';
@@ -40,7 +41,24 @@ interface ConsumerDeps {
   logger: Logger;
   metrics: MeetingMetrics;
   batch: number;
-  retry: { maxDelayMs: number; alertAfter: number };
+  maxDeliver: number;
+  retry: RetryPolicy;
+  retryAlertMs: number;
+}
+
+/** What both consumers share: the back-off, the caps and the counters. */
+function consumerOptions(d: ConsumerDeps) {
+  return {
+    nc: d.nc,
+    js: d.js,
+    logger: d.logger,
+    batch: d.batch,
+    maxDeliver: d.maxDeliver,
+    retry: d.retry,
+    retryAlertMs: d.retryAlertMs,
+    deadLetters: d.metrics.deadLetters,
+    metrics: { retries: d.metrics.eventRetries, retryingLong: d.metrics.eventsRetryingLong },
+  };
 }
 
 const bookingSchemas: Record<string, DescMessage> = {
@@ -105,15 +123,9 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings }): Promi
   };
 
   return consumeEvents({
-    nc: d.nc,
-    js: d.js,
+    ...consumerOptions(d),
     stream: streams.bookings.name,
     durable: bookingsDurable,
-    logger,
-    batch: d.batch,
-    retry: d.retry,
-    deadLetters: metrics.deadLetters,
-    retries: metrics.eventRetries,
     schemaFor: (subject) => bookingSchemas[subject],
     handle: async (event) => {
       try {
@@ -134,15 +146,9 @@ export function consumeParticipants(d: ConsumerDeps & { lifecycle: Lifecycle }):
     return id;
   };
   return consumeEvents({
-    nc: d.nc,
-    js: d.js,
+    ...consumerOptions(d),
     stream: streams.participants.name,
     durable: participantsDurable,
-    logger: d.logger,
-    batch: d.batch,
-    retry: d.retry,
-    deadLetters: d.metrics.deadLetters,
-    retries: d.metrics.eventRetries,
     schemaFor: (subject) => {
       const type = eventTypeOf(subject);
       if (type === 'participant.joined') return ParticipantJoinedSchema;

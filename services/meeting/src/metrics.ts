@@ -19,8 +19,14 @@ export function createMeetingMetrics(registry: Registry) {
     }),
     eventRetries: new Counter({
       name: 'meeting_event_retries_total',
-      help: 'Failed attempts of events that will be retried, by type and state (retrying; stuck: past EVENT_RETRY_ALERT_AFTER deliveries, alert on it)',
-      labelNames: ['subject', 'state'] as const,
+      help: 'Redeliveries of consumed events asked for after a failure, by subject and failure (transient, unknown)',
+      labelNames: ['subject', 'failure'] as const,
+      registers,
+    }),
+    eventsRetryingLong: new Counter({
+      name: 'meeting_events_retrying_long_total',
+      help: 'Failed deliveries of events published longer ago than BOOKING_RETRY_ALERT_MS: a rate above 0 means events are stuck',
+      labelNames: ['subject'] as const,
       registers,
     }),
     meetingsCreated: new Counter({

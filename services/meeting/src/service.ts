@@ -34,8 +34,8 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
   const clock = deps.clock ?? systemClock;
   const consumers: RunningConsumer[] = [];
   try {
-    await Promise.all([ensureStream(jsm, streams.bookings), ensureStream(jsm, streams.meetings), ensureStream(jsm, streams.participants)]);
-    const consumerSpec = { ackWaitMs: config.BOOKING_ACK_WAIT_MS };
+    await Promise.all([streams.bookings, streams.meetings, streams.participants, streams.deadLetters].map((spec) => ensureStream(jsm, spec)));
+    const consumerSpec = { maxDeliver: config.BOOKING_MAX_DELIVER, ackWaitMs: config.BOOKING_ACK_WAIT_MS };
     await ensureConsumer(jsm, { stream: streams.bookings.name, durable: bookingsDurable, ...consumerSpec, maxAckPending: config.BOOKING_BATCH_SIZE * 4 });
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.>', ...consumerSpec });
 
@@ -78,8 +78,16 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
     });
 
     const subscriptions = [...serveApi({ nc, db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), serveDescribe({ nc, db, events, logger })];
-    const retry = { maxDelayMs: config.EVENT_RETRY_MAX_DELAY_MS, alertAfter: config.EVENT_RETRY_ALERT_AFTER };
-    const consumerDeps = { nc, js, logger, metrics, batch: config.BOOKING_BATCH_SIZE, retry };
+    const consumerDeps = {
+      nc,
+      js,
+      logger,
+      metrics,
+      batch: config.BOOKING_BATCH_SIZE,
+      maxDeliver: config.BOOKING_MAX_DELIVER,
+      retry: { baseMs: config.BOOKING_RETRY_BASE_MS, maxMs: config.BOOKING_RETRY_MAX_MS },
+      retryAlertMs: config.BOOKING_RETRY_ALERT_MS,
+    };
     consumers.push(await consumeBookings({ ...consumerDeps, bookings }));
     consumers.push(await consumeParticipants({ ...consumerDeps, lifecycle }));
 

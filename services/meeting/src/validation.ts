@@ -4,6 +4,20 @@ import { isValidMeetingId } from '@lessoncall/proto';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const maxTextLength = 200;
+/**
+ * C0 controls (NUL among them), DEL and C1 controls. Postgres refuses NUL in text, which used to
+ * fail a whole batch; the others have no business in a title or a name and break log lines.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/;
+/**
+ * Times a lesson can plausibly have. Year 0000 or 9999 is a client bug (a zero value, a "never"
+ * sentinel), not a booking; the bounds are wide enough never to refuse a real one.
+ */
+const earliestTime = Date.UTC(2000, 0, 1);
+const latestTime = Date.UTC(2100, 0, 1);
+/** A meeting is a lesson, not a standing room: longer than a day is a mistake in the booking. */
+export const maxMeetingMs = 24 * 3600_000;
 
 /** What a meeting is made from, checked: from booking.confirmed or svc.meeting.create. */
 export interface NewMeeting {
@@ -42,24 +56,35 @@ export function requireMeetingId(value: string): string {
   return value;
 }
 
+function noControlCharacters(value: string, field: string): string {
+  if (controlCharacters.test(value)) throw invalidRequest(field, `${field} must not contain control characters`);
+  return value;
+}
+
 export function requireBookingId(value: string): string {
   if (value.length < 1 || value.length > maxTextLength) throw invalidRequest('bookingId', `bookingId must have 1 to ${maxTextLength} characters`);
-  return value;
+  return noControlCharacters(value, 'bookingId');
 }
 
 function optionalText(value: string, field: string): string {
   if (value.length > maxTextLength) throw invalidRequest(field, `${field} must have at most ${maxTextLength} characters`);
+  return noControlCharacters(value, field);
+}
+
+function plausibleTime(value: Date, field: string): Date {
+  if (Number.isNaN(value.getTime())) throw invalidRequest(field, `${field} is not a valid time`);
+  if (value.getTime() < earliestTime || value.getTime() >= latestTime) throw invalidRequest(field, `${field} must be in the years 2000 to 2099`);
   return value;
 }
 
 export function requireTimes(start: Timestamp | undefined, end: Timestamp | undefined): { scheduledStart: Date; scheduledEnd: Date } {
   if (!start) throw invalidRequest('scheduledStart', 'scheduledStart is required');
   if (!end) throw invalidRequest('scheduledEnd', 'scheduledEnd is required');
-  const scheduledStart = timestampDate(start);
-  const scheduledEnd = timestampDate(end);
-  if (Number.isNaN(scheduledStart.getTime())) throw invalidRequest('scheduledStart', 'scheduledStart is not a valid time');
-  if (Number.isNaN(scheduledEnd.getTime())) throw invalidRequest('scheduledEnd', 'scheduledEnd is not a valid time');
+  const scheduledStart = plausibleTime(timestampDate(start), 'scheduledStart');
+  const scheduledEnd = plausibleTime(timestampDate(end), 'scheduledEnd');
   if (scheduledEnd <= scheduledStart) throw invalidRequest('scheduledEnd', 'scheduledEnd must be after scheduledStart');
+  if (scheduledEnd.getTime() - scheduledStart.getTime() > maxMeetingMs)
+    throw invalidRequest('scheduledEnd', `a meeting lasts at most ${maxMeetingMs / 3600_000} hours`);
   return { scheduledStart, scheduledEnd };
 }
 

@@ -1,4 +1,4 @@
-import { commonConfig, databaseUrl, eventRetry, healthPort, loadConfig } from '@lessoncall/kit';
+import { commonConfig, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
 import { z } from 'zod';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -8,7 +8,6 @@ export const configSchema = {
   ...commonConfig,
   ...healthPort,
   ...databaseUrl,
-  ...eventRetry,
   /** How long a session whose socket dropped stays live, waiting for a resume, before it is closed (`timeout`). */
   PRESENCE_GRACE_SECONDS: positiveInt(20),
   /**

@@ -39,8 +39,7 @@ export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensur
     durable: meetingsDurable,
     logger: ctx.logger,
     deadLetters: ctx.metrics.deadLetters,
-    retries: ctx.metrics.eventRetries,
-    retry: { maxDelayMs: ctx.config.EVENT_RETRY_MAX_DELAY_MS, alertAfter: ctx.config.EVENT_RETRY_ALERT_AFTER },
+    metrics: { retries: ctx.metrics.eventRetries },
     batch: 64,
     schemaFor: (subject) => schemas[eventTypeOf(subject)],
     handle: async (event) => {

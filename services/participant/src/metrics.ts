@@ -44,8 +44,8 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
     }),
     eventRetries: new Counter({
       name: 'participant_event_retries_total',
-      help: 'Failed attempts of events that will be retried, by type and state (retrying; stuck: past EVENT_RETRY_ALERT_AFTER deliveries, alert on it)',
-      labelNames: ['subject', 'state'],
+      help: 'Redeliveries asked for after a failure, by event type and failure (transient, unknown)',
+      labelNames: ['subject', 'failure'],
       registers: [registry],
     }),
   };

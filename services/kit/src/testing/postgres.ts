@@ -18,6 +18,10 @@ export interface PostgresServer {
   applied: string[];
   /** Fast stop and start on the same data: a Postgres restart. */
   restart(): Promise<void>;
+  /** An outage: the server stops (connections refused) and keeps its data until `resume`. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data. */
+  resume(): Promise<void>;
   /** Stops the server; removes the directory unless it was given as `dir`. */
   stop(): Promise<void>;
 }
@@ -115,6 +119,14 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
       applied,
       async restart() {
         stopCluster(pgCtl, data, 'fast');
+        start();
+      },
+      async halt() {
+        // fast, not immediate: with fsync and synchronous_commit off, an immediate stop loses
+        // the WAL still in shared memory, and tables created moments ago with it.
+        stopCluster(pgCtl, data, 'fast');
+      },
+      async resume() {
         start();
       },
       async stop() {

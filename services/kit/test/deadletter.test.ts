@@ -1,0 +1,68 @@
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { BookingConfirmedSchema, streams, subjects } from '@lessoncall/proto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { consumeEvents, createLogger, ensureConsumer, ensureStream, invalidRequest, listDeadLetters, publishEvent, replayDeadLetters } from '../src/index';
+import { type Harness, setup } from '../src/testing/index';
+
+const logger = createLogger('kit-test', { level: 'silent' });
+const booking = (id: string) =>
+  create(BookingConfirmedSchema, {
+    bookingId: id,
+    tutorId: '11111111-1111-4111-8111-111111111111',
+    studentId: '22222222-2222-4222-8222-222222222222',
+    scheduledStart: timestampFromDate(new Date('2026-12-01T10:00:00Z')),
+    scheduledEnd: timestampFromDate(new Date('2026-12-01T11:00:00Z')),
+  });
+
+describe('the DEADLETTER stream', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await setup();
+    await ensureStream(h.jsm, streams.bookings);
+    await ensureConsumer(h.jsm, { stream: 'BOOKINGS', durable: 'dl-test' });
+  });
+  afterAll(() => h.cleanup());
+
+  it('keeps an invalid event with its reason, and replays it to the original subject once', async () => {
+    let accept = false;
+    const handled: string[] = [];
+    const consumer = await consumeEvents({
+      nc: h.nc,
+      js: h.js,
+      stream: 'BOOKINGS',
+      durable: 'dl-test',
+      logger,
+      schemaFor: () => BookingConfirmedSchema,
+      handle: async (e) => {
+        const id = (e.body as ReturnType<typeof booking>).bookingId;
+        if (id === 'bad' && !accept) throw invalidRequest('bookingId', 'bad is not a booking');
+        handled.push(`${id}@${e.meta.id}`);
+      },
+    });
+    try {
+      await publishEvent(h.js, subjects.bookingConfirmed, BookingConfirmedSchema, booking('bad'), { id: 'evt-bad', source: 'test' });
+      await publishEvent(h.js, subjects.bookingConfirmed, BookingConfirmedSchema, booking('sentinel'), { id: 'evt-sentinel', source: 'test' });
+      await expect.poll(() => handled, { timeout: 5_000 }).toContain('sentinel@evt-sentinel');
+      await expect.poll(async () => (await listDeadLetters(h.js)).length, { timeout: 5_000 }).toBe(1);
+
+      const [letter] = await listDeadLetters(h.js, { subject: 'booking.>' });
+      expect(letter).toMatchObject({ subject: 'booking.confirmed', eventId: 'evt-bad', reason: 'invalid', deliveries: 1 });
+      expect(letter?.error).toMatch(/bad is not a booking/);
+      const stored = await h.jsm.streams.getMessage('DEADLETTER', { seq: letter!.seq });
+      expect(stored.header.get('Lessoncall-Original-Subject')).toBe('booking.confirmed');
+      expect(stored.header.get('Lessoncall-Dead-Letter-Reason')).toBe('invalid');
+      expect(await listDeadLetters(h.js, { subject: 'participant.>' })).toHaveLength(0);
+
+      // After the fix, the operator replays it: handled once, under its own ce-id, and gone.
+      accept = true;
+      const replayed = await replayDeadLetters(h.js, { id: 'evt-bad' });
+      expect(replayed.map((r) => r.eventId)).toEqual(['evt-bad']);
+      await expect.poll(() => handled, { timeout: 5_000 }).toContain('bad@evt-bad');
+      expect(await listDeadLetters(h.js)).toHaveLength(0);
+      expect(await replayDeadLetters(h.js)).toHaveLength(0);
+    } finally {
+      await consumer.stop();
+    }
+  });
+});
