@@ -68,7 +68,11 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantMute,
       rpc.participantPresence,
       rpc.participantAttendance,
+      // The roster view re-reads a meeting's live sessions after a miss.
+      rpc.participantLiveSessions,
       'signal.route.*',
+      // Straight to the gateway holding the target when the roster view has both ends live.
+      'signal.deliver.*',
       jsAccountInfo,
       ...manageStream(`KV_${gatewayKv}`),
       `$JS.API.DIRECT.GET.KV_${gatewayKv}.>`,
