@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyCounter, lockedForSeconds, passcodeMatches, registerFailure } from './lockout';
+import { emptyCounter, lockedForSeconds, lockoutClientKey, passcodeMatches, registerFailure } from './lockout';
 
 const policy = { maxFailures: 5, windowMs: 15 * 60_000, lockMs: 15 * 60_000 };
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 1, 10, minute));
@@ -43,5 +43,23 @@ describe('passcode lockout', () => {
     expect(passcodeMatches('123457', '123456')).toBe(false);
     expect(passcodeMatches('', '123456')).toBe(false);
     expect(passcodeMatches('1234567890', '123456')).toBe(false);
+  });
+});
+
+describe('lockout client key', () => {
+  it('keys IPv6 addresses by their /64, so rotating inside one prefix does not reset the count', () => {
+    expect(lockoutClientKey('2001:db8:1:2::1')).toBe('2001:db8:1:2::/64');
+    expect(lockoutClientKey('2001:DB8:1:2:aaaa:bbbb:cccc:dddd')).toBe('2001:db8:1:2::/64');
+    expect(lockoutClientKey('2001:0db8:0001:0002:0:0:0:9')).toBe('2001:db8:1:2::/64');
+    expect(lockoutClientKey('2001:db8:1:3::1')).not.toBe(lockoutClientKey('2001:db8:1:2::1'));
+    expect(lockoutClientKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('keeps IPv4, IPv4-mapped IPv6 as IPv4, and leaves opaque or malformed keys alone', () => {
+    expect(lockoutClientKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(lockoutClientKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(lockoutClientKey('client-42')).toBe('client-42');
+    expect(lockoutClientKey('1::2::3')).toBe('1::2::3');
+    expect(lockoutClientKey('2001:db8:zz::1')).toBe('2001:db8:zz::1');
   });
 });

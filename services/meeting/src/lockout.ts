@@ -58,3 +58,26 @@ const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 export function passcodeMatches(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
+
+/**
+ * The key passcode failures are counted under. One IPv6 subscriber is normally handed a whole
+ * /64, so counting per /128 would let one client rotate addresses and never be locked: IPv6
+ * addresses are keyed by their first four hextets. Anything else (IPv4, an opaque key) is kept.
+ */
+export function lockoutClientKey(key: string): string {
+  const ip = key.replace(/^\[|\]$/g, '').split('%')[0] ?? key;
+  if (!ip.includes(':')) return key;
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.slice(7);
+  const halves = ip.toLowerCase().split('::');
+  if (halves.length > 2) return key;
+  const head = halves[0] ? halves[0].split(':') : [];
+  const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
+  if ([...head, ...tail].some((h) => !/^[0-9a-f]{1,4}$/.test(h))) return key;
+  const missing = 8 - head.length - tail.length;
+  if (missing < 0 || (halves.length === 1 && missing !== 0)) return key;
+  const full = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...tail];
+  return `${full
+    .slice(0, 4)
+    .map((h) => Number.parseInt(h, 16).toString(16))
+    .join(':')}::/64`;
+}

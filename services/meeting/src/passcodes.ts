@@ -1,5 +1,5 @@
 import { type Clock, type Db, type Logger, ServiceError } from '@lessoncall/kit';
-import { type FailureCounter, type LockoutPolicy, emptyCounter, lockedForSeconds, passcodeMatches, registerFailure } from './lockout';
+import { type FailureCounter, type LockoutPolicy, emptyCounter, lockedForSeconds, lockoutClientKey, passcodeMatches, registerFailure } from './lockout';
 import type { MeetingMetrics } from './metrics';
 import type { MeetingRow } from './model';
 
@@ -43,7 +43,8 @@ export class Passcodes {
   }
 
   /** Resolves when `passcode` is right; throws passcode_locked or passcode_invalid otherwise. */
-  async check(meeting: MeetingRow, passcode: string, clientKey: string | undefined): Promise<void> {
+  async check(meeting: MeetingRow, passcode: string, rawClientKey: string | undefined): Promise<void> {
+    const clientKey = rawClientKey === undefined ? undefined : lockoutClientKey(rawClientKey);
     const now = this.#clock.now();
     const meetingId = meeting.meeting_id;
     const client = clientKey ? await this.#clientRow(meetingId, clientKey) : undefined;
