@@ -7,6 +7,7 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import { GetMeetingRequestSchema, GetMeetingResponseSchema, rpc } from '@lessoncall/proto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Express } from 'express';
+import { bookAndWait } from '@lessoncall/booking-system';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth/index';
 import { loadGatewayConfig } from '../src/config';
@@ -105,6 +106,27 @@ describe('POST /api/video/meetings', () => {
     expectProblem(await api('POST', '/api/video/meetings', { token: await gw.tokenFor(stranger), body }), 403, 'forbidden');
     const res = await api('POST', '/api/video/meetings', { token: await gw.tokenFor(tutor), body });
     expect(res.status).toBe(201);
+  });
+
+  it("a user's meeting cannot take a booking id from the booking system", async () => {
+    // The reproduction: the tutor creates a meeting for a booking the booking system has not confirmed yet…
+    const bookingId = `bk-${randomUUID()}`;
+    const body = { bookingId, tutorId: tutor, studentId: student, scheduledStart: minutes(5), scheduledEnd: minutes(65) };
+    const own = await api('POST', '/api/video/meetings', { token: await gw.tokenFor(tutor), body });
+    expect(own.status).toBe(201);
+    expect(own.body.meeting.bookingId).not.toBe(bookingId);
+    // …then the booking system confirms it, and its meeting exists all the same.
+    const booked = await bookAndWait(
+      h.nc,
+      h.js,
+      { bookingId, tutorId: tutor, studentId: student, scheduledStart: new Date(minutes(5)), scheduledEnd: new Date(minutes(65)) },
+      10_000,
+    );
+    expect(booked.meeting?.meetingId).not.toBe(own.body.meetingId);
+    // The real tutor's lookup by booking id finds the booking system's meeting.
+    const found = await api('GET', `/api/video/meetings?bookingId=${encodeURIComponent(bookingId)}`, { token: await gw.tokenFor(tutor) });
+    expect(found.status).toBe(200);
+    expect(found.body.meeting.meetingId).toBe(booked.meeting?.meetingId);
   });
 
   it('rejects bad bodies naming the field, and a booking replayed for other people (409)', async () => {

@@ -91,6 +91,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.bookings.name),
       ...manageStream(streams.meetings.name),
       ...manageStream(streams.participants.name),
+      // Consumers park what they can never process there (kit consumeEvents).
+      ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.bookings.name),
       ...consumeStream(streams.participants.name),
     ],
@@ -108,6 +110,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       jsAccountInfo,
       ...manageStream(streams.meetings.name),
       ...manageStream(streams.participants.name),
+      ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.meetings.name),
     ],
     subscribe: ['svc.participant.*'],

@@ -34,6 +34,15 @@ export interface ApiDeps {
   metrics: MeetingMetrics;
 }
 
+/**
+ * A booking id belongs to the booking system: only its credential creates the meeting of a
+ * booking. A tutor creating a meeting through the API gets it under their own namespace, so it
+ * can never take the id of a booking the booking system has yet to confirm.
+ */
+export function userBookingId(tutorId: string, bookingId: string): string {
+  return `user:${tutorId}:${bookingId}`;
+}
+
 const notFound = (meetingId: string) => new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
 
 /** The svc.meeting.* request/reply endpoints the gateway (and the booking system) call. */
@@ -56,7 +65,7 @@ export function serveApi(d: ApiDeps): Subscription[] {
         if (!req.actorIsService && req.actorUserId.toLowerCase() !== input.tutorId) {
           throw new ServiceError('forbidden', 'only the tutor or the booking system may create this meeting');
         }
-        const r = await d.bookings.create(input);
+        const r = await d.bookings.create(req.actorIsService ? input : { ...input, bookingId: userBookingId(input.tutorId, input.bookingId) });
         if (r.conflict) {
           throw new ServiceError('conflict', `booking ${input.bookingId} already has a meeting for other people`, { meetingId: r.row.meeting_id });
         }
@@ -150,9 +159,13 @@ export function serveApi(d: ApiDeps): Subscription[] {
       logger,
       handler: async (req) => {
         const bookingId = requireBookingId(req.bookingId);
-        const row = req.actorIsService
-          ? await db.asService(byBookingId(bookingId))
-          : await db.asUser(requireUuid(req.userId, 'userId'), byBookingId(bookingId));
+        let row: MeetingRow | undefined;
+        if (req.actorIsService) row = await db.asService(byBookingId(bookingId));
+        else {
+          // The booking system's meeting of that booking first, then one the user created under it.
+          const userId = requireUuid(req.userId, 'userId');
+          row = await db.asUser(userId, async (tx) => (await byBookingId(bookingId)(tx)) ?? (await byBookingId(userBookingId(userId, bookingId))(tx)));
+        }
         if (!row) throw new ServiceError('meeting_not_found', `no meeting for booking ${bookingId}`);
         return { meeting: d.events.meeting(row) };
       },

@@ -80,8 +80,13 @@ describe('svc.meeting.* endpoints', () => {
       expect((await create('api-create-2', { actorUserId: tutor })).created).toBe(true);
       expect((await failure(create('api-create-3', { actorUserId: student }))).code).toBe('forbidden');
       expect((await failure(create('api-create-3', { actorUserId: stranger }))).code).toBe('forbidden');
-      const conflict = await failure(create('api-create-2', { studentId: stranger }));
+      // The tutor's own meeting for that booking, again with somebody else: a conflict in the tutor's namespace.
+      const conflict = await failure(create('api-create-2', { actorUserId: tutor, studentId: stranger }));
       expect(conflict.code).toBe('conflict');
+      // The booking system's meeting for the same booking id is its own: a user's meeting never took it.
+      expect((await create('api-create-2', { studentId: stranger })).created).toBe(true);
+      const booked = await failure(create('api-create-2', { studentId: student }));
+      expect(booked.code).toBe('conflict');
     });
 
     it('names the invalid field', async () => {
