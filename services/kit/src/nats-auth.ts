@@ -85,6 +85,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   meeting: {
     publish: [
       rpc.participantAttendance,
+      // Who is still in a meeting after its end: the participant service says.
+      rpc.participantLiveSessions,
       'meeting.>',
       'deadletter.>',
       jsAccountInfo,
@@ -102,6 +104,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   participant: {
     publish: [
       rpc.meetingVerifyJoin,
+      // A request that beat meeting.created asks the owner for the meeting.
+      rpc.meetingDescribe,
       rpc.turnCredentials,
       'participant.>',
       'mute.changed.>',
