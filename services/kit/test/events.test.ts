@@ -1,24 +1,14 @@
-import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { BookingConfirmedSchema, streams, subjects } from '@lessoncall/proto';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumeEvents, createLogger, decode, ensureConsumer, ensureStream, publishEvent, setupTelemetry, withSpan } from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
+import { booking } from './fixtures';
 
 const exporter = new InMemorySpanExporter();
 setupTelemetry('kit-test', { exporter });
 const logger = createLogger('kit-test', { level: 'silent' });
-
-const booking = (id: string) =>
-  create(BookingConfirmedSchema, {
-    bookingId: id,
-    tutorId: '11111111-1111-4111-8111-111111111111',
-    studentId: '22222222-2222-4222-8222-222222222222',
-    scheduledStart: timestampFromDate(new Date('2026-12-01T10:00:00Z')),
-    scheduledEnd: timestampFromDate(new Date('2026-12-01T11:00:00Z')),
-  });
 
 describe('events on JetStream', () => {
   let h: Harness;
