@@ -30,8 +30,8 @@ import {
 } from '@lessoncall/proto';
 import autocannon from 'autocannon';
 import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
-import { type Proc, startProcess, waitReady } from './lib/processes';
-import { idleMeter, medianOfRounds, ratio } from './lib/rounds';
+import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, startProcess, waitReady } from './lib/processes';
+import { idleMeter, median, medianOfRounds, ratio } from './lib/rounds';
 import { round } from './lib/stats';
 
 const duration = Number(process.env.DURATION ?? 5);
@@ -42,6 +42,9 @@ const joinsPerRun = Number(process.env.JOINS ?? 6_000);
 const getMeetings = 500;
 
 type Meeting = BenchMeeting;
+
+/** CPU_PROF=<dir>: each full-stack process writes V8 CPU profiles (one per thread) to <dir>/<process> on exit (for flame graphs). */
+const profiled = (name: string) => (process.env.CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}/${name}`] } : {});
 
 /**
  * autocannon, timed from the start to the last answer (its own `duration` counts whole sampling
@@ -84,27 +87,42 @@ async function main() {
   const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres!.url };
   const [gatewayPort, meetingHealth, participantHealth, turnHealth] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const children: Proc[] = [
-    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, HEALTH_PORT: String(meetingHealth) }),
-    startProcess('participant', 'services/participant/src/main.ts', {
-      ...common,
-      HEALTH_PORT: String(participantHealth),
-      RESUME_TOKEN_SECRET: randomBytes(32).toString('hex'),
-      // Sessions joined here never open a socket: no presence heartbeats to expect.
-      PRESENCE_STALE_SECONDS: '0',
-    }),
-    startProcess('turn', 'services/turn/src/main.ts', {
-      NATS_URL: h.nats.url,
-      HEALTH_PORT: String(turnHealth),
-      TURN_SECRET: randomBytes(16).toString('hex'),
-      TURN_URLS: 'turn:127.0.0.1:3478?transport=udp',
-    }),
-    startProcess('gateway', 'services/gateway/src/main.ts', {
-      NATS_URL: h.nats.url,
-      PORT: String(gatewayPort),
-      HOST: '127.0.0.1',
-      ...tokenConfig,
-      REST_RATE_PER_MINUTE: '100000000',
-    }),
+    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, HEALTH_PORT: String(meetingHealth) }, profiled('meeting')),
+    startProcess(
+      'participant',
+      'services/participant/src/main.ts',
+      {
+        ...common,
+        HEALTH_PORT: String(participantHealth),
+        RESUME_TOKEN_SECRET: randomBytes(32).toString('hex'),
+        // Sessions joined here never open a socket: no presence heartbeats to expect.
+        PRESENCE_STALE_SECONDS: '0',
+      },
+      profiled('participant'),
+    ),
+    startProcess(
+      'turn',
+      'services/turn/src/main.ts',
+      {
+        NATS_URL: h.nats.url,
+        HEALTH_PORT: String(turnHealth),
+        TURN_SECRET: randomBytes(16).toString('hex'),
+        TURN_URLS: 'turn:127.0.0.1:3478?transport=udp',
+      },
+      profiled('turn'),
+    ),
+    startProcess(
+      'gateway',
+      'services/gateway/src/main.ts',
+      {
+        NATS_URL: h.nats.url,
+        PORT: String(gatewayPort),
+        HOST: '127.0.0.1',
+        ...tokenConfig,
+        REST_RATE_PER_MINUTE: '100000000',
+      },
+      profiled('gateway'),
+    ),
   ];
   const gateway = `http://127.0.0.1:${gatewayPort}`;
 
@@ -180,7 +198,9 @@ async function main() {
     return summary(`GET /api/video/meetings/:meetingId${label}`, connections, r);
   }
 
-  async function joinRun(connections: number, joins: number, url = gateway, label = '') {
+  type Job = { path: string; headers: Record<string, string>; body: string };
+  /** Fresh meetings for one run, made before its clock and CPU meter start. */
+  async function joinJobs(joins: number, url = gateway): Promise<Job[]> {
     const ms = url === gateway ? await meetings(Math.ceil(joins / 2)) : standInMeetings(Math.ceil(joins / 2));
     // All tutors, then all students: concurrent joins mostly hit different meetings.
     const jobs = await Promise.all(
@@ -190,6 +210,10 @@ async function main() {
         body: JSON.stringify({ passcode: m.passcode, displayName: 'Bench' }),
       })),
     );
+    return jobs;
+  }
+
+  async function joinRun(connections: number, jobs: Job[], url = gateway, label = '') {
     let i = 0;
     const r = await load({
       url,
@@ -212,17 +236,34 @@ async function main() {
     const getSet = await meetings(getMeetings);
     // Warm up: JIT, pools, the rate-limit bucket.
     await getMeetingRun(16, 3, getSet);
-    await joinRun(16, 1_000);
+    await joinRun(16, await joinJobs(1_000));
 
     // Other work on this machine skews the figures: each run records the machine's idle CPU.
     const loadBefore = loadavg();
     const standIns = standInMeetings(getMeetings);
     await getMeetingRun(16, 2, standIns, bareGateway);
-    type Run = Awaited<ReturnType<typeof joinRun>> & { idleShare: number; round: number };
+    type Cpu = ReturnType<ReturnType<typeof cpuMeter>>;
+    type Run = Awaited<ReturnType<typeof joinRun>> & { idleShare: number; round: number; cpu: Cpu; cpuMsPerRequest: Record<string, number> };
+    // Where a request's cost lands: CPU milliseconds per answered request, per process.
+    const perRequest = (used: Cpu, r: Awaited<ReturnType<typeof joinRun>>): Record<string, number> =>
+      Object.fromEntries(
+        Object.entries(used.perProcess).map(([k, cores]) => [k.replace(/#\d+$/, ''), round((cores * used.seconds * 1000) / Math.max(1, r.ok), 2)]),
+      );
+    const byName = (name: string) => children.find((p) => p.name === name)!;
+    const fullProcs: Measured[] = [
+      ...['gateway', 'meeting', 'participant', 'turn'].map((name) => ({ name, pid: byName(name).pid })),
+      { name: 'nats-server', pid: natsPid(h.nats.port) },
+      { name: 'postgres', cpuSeconds: () => postgresCpuSeconds(h.postgres?.port ?? 0) },
+    ];
+    const aloneProcs: Measured[] = [{ name: 'gateway', pid: byName('gateway (stand-in services)').pid }];
     const runs: Run[] = [];
-    const measured = async (n: number, run: () => Promise<Awaited<ReturnType<typeof joinRun>>>) => {
+    const measured = async (n: number, run: () => Promise<Awaited<ReturnType<typeof joinRun>>>, procs: readonly Measured[], prepare?: () => Promise<void>) => {
+      await prepare?.();
       const idle = idleMeter();
-      const r: Run = { ...(await run()), ...idle(), round: n };
+      const cpu = cpuMeter(procs);
+      const result = await run();
+      const used = cpu();
+      const r: Run = { ...result, ...idle(), round: n, cpu: used, cpuMsPerRequest: perRequest(used, result) };
       const unit = r.name.startsWith('GET') ? 'req/s' : 'joins/s';
       console.log(
         `  round ${n}/${rounds} ${r.name} c=${r.connections}: ${r.requestsPerSecond} ${unit}, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx} ${JSON.stringify(r.statusCodes)} (machine idle ${Math.round(r.idleShare * 100)}%)`,
@@ -232,10 +273,14 @@ async function main() {
     // Rounds take turns between the gateway alone and the full stack, so both see the same machine.
     for (let n = 1; n <= rounds; n++) {
       for (const c of connectionsList) {
-        await measured(n, () => getMeetingRun(c, duration, standIns, bareGateway, aloneLabel));
-        await measured(n, () => joinRun(c, joinsPerRun, bareGateway, aloneLabel));
-        await measured(n, () => getMeetingRun(c, duration, getSet));
-        await measured(n, () => joinRun(c, joinsPerRun));
+        await measured(n, () => getMeetingRun(c, duration, standIns, bareGateway, aloneLabel), aloneProcs);
+        let jobs: Job[] = [];
+        const jobsFor = (url: string) => async () => {
+          jobs = await joinJobs(joinsPerRun, url);
+        };
+        await measured(n, () => joinRun(c, jobs, bareGateway, aloneLabel), aloneProcs, jobsFor(bareGateway));
+        await measured(n, () => getMeetingRun(c, duration, getSet), fullProcs);
+        await measured(n, () => joinRun(c, jobs), fullProcs, jobsFor(gateway));
       }
     }
     // The headline of each (request, stack, connections): the median over the rounds.
@@ -247,6 +292,14 @@ async function main() {
         medianOfRounds(rs, { perSecond: (r) => r.requestsPerSecond, p50Ms: (r) => r.latencyMs.p50, p99Ms: (r) => r.latencyMs.p99, non2xx: (r) => r.non2xx }),
       ]),
     );
+    // CPU ms per answered request by process, median over the rounds (the cost figures a capacity model reads).
+    const cpuMsPerRequest = Object.fromEntries(
+      [...groups].map(([k, rs]) => {
+        const names = Object.keys(rs[0]?.cpuMsPerRequest ?? {});
+        return [k, Object.fromEntries(names.map((name) => [name, median(rs.map((r) => r.cpuMsPerRequest[name] ?? 0))]))];
+      }),
+    );
+    for (const [k, m] of Object.entries(cpuMsPerRequest)) console.log(`${k}: CPU ms per request ${JSON.stringify(m)}`);
     const joinKey = (alone: boolean, c: number) => `POST /api/video/meetings/:meetingId/join${alone ? aloneLabel : ''} c=${c}`;
     const ratioToGatewayAlone = Object.fromEntries(
       connectionsList.map((c) => [
@@ -276,7 +329,7 @@ async function main() {
       },
       target: { joinsPerSecond: 1500, p99Ms: 50, fullStackShareOfGatewayAlone: 0.5 },
       load: { before: loadBefore, after: loadavg() },
-      headline: { median: medians, ratioToGatewayAlone },
+      headline: { median: medians, ratioToGatewayAlone, cpuMsPerRequest },
       verdict: {
         p99Met: best.some((m) => m.p99Ms <= 50),
         halfOfGatewayAlone: Object.values(ratioToGatewayAlone).some((r) => (r.joinsPerSecond ?? 0) >= 0.5),

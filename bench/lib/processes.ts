@@ -184,6 +184,7 @@ export function cpuMeter(procs: readonly Measured[]) {
     const generator = (g.user + g.system) / 1e6;
     const other = Math.max(0, end.machine - start.machine - servers - generator);
     return {
+      seconds: round(seconds),
       serverCores: round(servers / seconds),
       generatorCores: round(generator / seconds),
       otherCores: round(other / seconds),

@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(23);
+select plan(27);
 
 -- ---------------------------------------------------------------------------------------
 -- Shape, RLS and grants
@@ -25,6 +25,23 @@ select ok(
   has_table_privilege('authenticated', 'public.participant_meetings', 'select')
     and not has_table_privilege('authenticated', 'public.participant_meetings', 'insert, update, delete'),
   'authenticated may only read participant_meetings'
+);
+-- The join and projection functions are the participant service's, not the Data API's.
+select ok(
+  not has_function_privilege('anon', 'public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer)', 'execute'),
+  'anon cannot call participant_join'
+);
+select ok(
+  not has_function_privilege('authenticated', 'public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer)', 'execute'),
+  'authenticated cannot call participant_join (a user cannot open a session past the passcode check)'
+);
+select ok(
+  not has_function_privilege('authenticated', 'public.participant_apply_meeting(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb)', 'execute'),
+  'authenticated cannot call participant_apply_meeting (a user cannot rewrite a meeting snapshot)'
+);
+select ok(
+  has_function_privilege('service_role', 'public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer)', 'execute'),
+  'service_role calls participant_join'
 );
 select fk_ok(
   'public', 'video_participants', 'meeting_id',

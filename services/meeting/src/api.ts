@@ -106,8 +106,9 @@ export function serveApi(d: ApiDeps): Subscription[] {
         const meetingId = requireMeetingId(req.meetingId);
         const userId = requireUuid(req.userId, 'userId');
         if (req.passcode === '') throw invalidRequest('passcode', 'passcode is required');
-        // As the service, so that the web can tell "not your lesson" from "no such lesson".
-        const row = await db.asService(byMeetingId(meetingId));
+        // As the service, so that the web can tell "not your lesson" from "no such lesson"; one
+        // statement, so no transaction around it (one round trip: this is on every join).
+        const row = await byMeetingId(meetingId)(db.autocommit);
         if (!row) throw notFound(meetingId);
         const userType = userTypeOf(row, userId);
         if (!userType) throw new ServiceError('not_a_participant', 'you are neither the tutor nor the student of this lesson', { meetingId });
@@ -160,7 +161,7 @@ export function serveApi(d: ApiDeps): Subscription[] {
       handler: async (req) => {
         const bookingId = requireBookingId(req.bookingId);
         let row: MeetingRow | undefined;
-        if (req.actorIsService) row = await db.asService(byBookingId(bookingId));
+        if (req.actorIsService) row = await byBookingId(bookingId)(db.autocommit);
         else {
           // The booking system's meeting of that booking first, then one the user created under it.
           const userId = requireUuid(req.userId, 'userId');

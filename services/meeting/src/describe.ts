@@ -18,9 +18,7 @@ export function serveDescribe(d: { nc: NatsConnection; db: Db; events: MeetingEv
     logger: d.logger,
     handler: async (req) => {
       const meetingId = requireMeetingId(req.meetingId);
-      const row = await d.db.asService(
-        async (tx) => (await tx.query<MeetingRow>(`select ${meetingColumns} from video_meetings where meeting_id = $1`, [meetingId])).rows[0],
-      );
+      const row = (await d.db.autocommit.query<MeetingRow>(`select ${meetingColumns} from video_meetings where meeting_id = $1`, [meetingId])).rows[0];
       if (!row) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
       return { meeting: d.events.meeting(row) };
     },

@@ -61,13 +61,11 @@ export class Passcodes {
   }
 
   async #clientRow(meetingId: string, clientKey: string): Promise<ClientRow | undefined> {
-    return this.#db.asService(async (tx) => {
-      const { rows } = await tx.query<ClientRow>(
-        'select failures, window_started_at, locked_until from video_passcode_failures where meeting_id = $1 and client_key = $2',
-        [meetingId, clientKey],
-      );
-      return rows[0];
-    });
+    const { rows } = await this.#db.autocommit.query<ClientRow>(
+      'select failures, window_started_at, locked_until from video_passcode_failures where meeting_id = $1 and client_key = $2',
+      [meetingId, clientKey],
+    );
+    return rows[0];
   }
 
   async #reset(meetingId: string, clientKey: string | undefined): Promise<void> {

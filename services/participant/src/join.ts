@@ -1,5 +1,5 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { request, ServiceError, ServiceUnavailableError, type Tx } from '@lessoncall/kit';
+import { pgErrorCode, request, ServiceError, ServiceUnavailableError, type Tx } from '@lessoncall/kit';
 import {
   generateSessionId,
   type IceServer,
@@ -15,7 +15,7 @@ import {
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken, resumeTokenMatches } from './resume-token';
-import { applyMeeting, lockMeeting, meetingOf, projectedMeeting } from './projection';
+import { meetingOf, projectedMeeting, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
@@ -76,35 +76,18 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   const sessionId = generateSessionId();
   const resumeToken = mintResumeToken(ctx.config.RESUME_TOKEN_SECRET, sessionId);
   const now = ctx.clock.now();
-  const { session, live } = await ctx.db.asService(async (tx) => {
-    // The owner's answer goes into our projection first: a join that beats meeting.created
-    // (or a later event) to this service still finds its meeting, and an older answer never
-    // overwrites a newer event. The projection's row lock serialises the joins of one meeting
-    // (so the mesh limit holds under concurrency) and orders them against the meeting's end:
-    // meeting.ended either sees this session when it closes the sessions, or this join sees
-    // the meeting over.
-    await applyMeeting(tx, meeting);
-    const status = (await lockMeeting(tx, meetingId))?.status;
-    if (status === undefined) throw new Error(`participant_meetings has no ${meetingId} right after recording it`);
-    if (status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
-    if (status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
-    // One statement after the lock: its snapshot sees every join that held the lock before.
-    // The new row is not visible to the same statement's read of the table, hence the union.
-    const r = await tx.query<SessionRow & { is_new: boolean }>(
-      `with live as (
-         select count(*)::int as n from video_participants where meeting_id = $1 and left_at is null
-       ), inserted as (
-         insert into video_participants
-           (meeting_id, user_id, user_type, display_name, session_id, resume_token_hash, joined_at, last_seen_at, is_muted, camera_off, gateway_id)
-         select $1, $2::uuid, $3, $4, $5, $6, $7::timestamptz, $7::timestamptz, $8::boolean, $9::boolean, $10 from live where live.n < $11::int
-         returning ${sessionColumns}
-       )
-       select ${sessionColumns}, true as is_new from inserted
-       union all
-       select ${sessionColumns}, false as is_new from video_participants where meeting_id = $1 and left_at is null
-       order by joined_at, session_id`,
+  // One statement, one round trip (see participant_join): the owner's answer goes into our
+  // projection first, so a join that beats meeting.created (or a later event) to this service
+  // still finds its meeting and an older answer never overwrites a newer event; the projection's
+  // row lock then serialises the joins of one meeting (so the mesh limit holds under
+  // concurrency) and orders them against the meeting's end: meeting.ended either sees this
+  // session when it closes the sessions, or this join sees the meeting over.
+  let live: SessionRow[];
+  try {
+    const r = await ctx.db.autocommit.query<SessionRow>(
+      `select ${sessionColumns} from participant_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
       [
-        meetingId,
+        ...snapshotParams(meeting),
         userId,
         userType,
         displayName || (userType === 'tutor' ? meeting.tutorName : meeting.studentName),
@@ -117,10 +100,12 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
         ctx.config.MAX_SESSIONS_PER_MEETING,
       ],
     );
-    const session = r.rows.find((row) => row.is_new);
-    if (!session) throw new ServiceError('meeting_full', `the meeting already has ${ctx.config.MAX_SESSIONS_PER_MEETING} participants`, { meetingId });
-    return { session, live: r.rows };
-  });
+    live = r.rows;
+  } catch (err) {
+    throw joinRefusal(err, meetingId, ctx.config.MAX_SESSIONS_PER_MEETING) ?? err;
+  }
+  const session = live.find((row) => row.session_id === sessionId);
+  if (!session) throw new Error(`participant_join returned the live sessions of ${meetingId} without the new one`);
   const log = ctx.logger.child({ meetingId, sessionId, userId, userType });
 
   try {
@@ -141,6 +126,20 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     ...(await ice),
     resumed: false,
   };
+}
+
+/** participant_join's refusals (their own SQLSTATEs) as the service's errors. */
+function joinRefusal(err: unknown, meetingId: string, max: number): ServiceError | undefined {
+  switch (pgErrorCode(err)) {
+    case 'LC001':
+      return new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
+    case 'LC002':
+      return new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
+    case 'LC003':
+      return new ServiceError('meeting_full', `the meeting already has ${max} participants`, { meetingId });
+    default:
+      return undefined;
+  }
 }
 
 async function abandon(ctx: Context, session: SessionRow): Promise<void> {

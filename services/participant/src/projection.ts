@@ -37,33 +37,22 @@ export function isClosed(status: MeetingStatus): boolean {
 }
 
 /**
- * How far along its lifecycle a status is. A meeting only moves forward (pending → active →
- * completed | cancelled), so a snapshot further along wins whatever its timestamp says.
- */
-const rank = (column: string) => `(case ${column} when 'pending' then 0 when 'active' then 1 else 2 end)`;
-
-/**
- * Records a snapshot of a meeting, unless the projection already holds a newer one: snapshots
- * are ordered by (status rank, the owner's updated_at), because events of one meeting are handled
- * concurrently and a join's verify_join answer may be older than an event already applied.
- * Either way the row is locked (FOR NO KEY UPDATE, as ON CONFLICT DO UPDATE locks it) until the
- * transaction ends, which serialises joins and the meeting's end.
+ * Records a snapshot of a meeting, unless the projection already holds a newer one (the rule is
+ * `participant_apply_meeting`'s: by status rank, then the owner's updated_at, because events of
+ * one meeting are handled concurrently and a join's verify_join answer may be older than an event
+ * already applied). Either way the row is locked until the transaction ends, which serialises
+ * joins and the meeting's end.
  *
  * A snapshot that cannot be a meeting is an invalid_request (an event carrying it is dead-lettered).
  */
 export async function applyMeeting(tx: Tx, meeting: Meeting): Promise<void> {
+  await tx.query('select participant_apply_meeting($1, $2, $3, $4, $5, $6, $7, $8)', snapshotParams(meeting));
+}
+
+/** The eight parameters of participant_apply_meeting and the first eight of participant_join. */
+export function snapshotParams(meeting: Meeting): unknown[] {
   const m = checkedSnapshot(meeting);
-  await tx.query(
-    `insert into participant_meetings as pm
-       (meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, source_updated_at, meeting)
-     values ($1, $2, $3, $4, $5, $6, $7, $8)
-     on conflict (meeting_id) do update set
-       tutor_id = excluded.tutor_id, student_id = excluded.student_id, status = excluded.status,
-       scheduled_start = excluded.scheduled_start, scheduled_end = excluded.scheduled_end,
-       source_updated_at = excluded.source_updated_at, meeting = excluded.meeting
-     where (${rank('excluded.status')}, excluded.source_updated_at) > (${rank('pm.status')}, pm.source_updated_at)`,
-    [m.meetingId, m.tutorId, m.studentId, m.status, m.scheduledStart, m.scheduledEnd, m.updatedAt, toJson(MeetingSchema, meeting)],
-  );
+  return [m.meetingId, m.tutorId, m.studentId, m.status, m.scheduledStart, m.scheduledEnd, m.updatedAt, toJson(MeetingSchema, meeting)];
 }
 
 /** The projected meeting, locked against concurrent joins and the meeting's end. */

@@ -78,13 +78,11 @@ async function peopleForService(tx: Tx, meetingId: string, req: AttendanceReques
 /** svc.participant.live_sessions: every live session (or one meeting's), for signaling's roster. */
 export async function liveSessions(ctx: Context, req: LiveSessionsRequest): Promise<MessageInitShape<typeof LiveSessionsResponseSchema>> {
   const meetingId = req.meetingId ? valid.meetingId(req.meetingId) : null;
-  const r = await ctx.db.asService((tx) =>
-    tx.query<{ meeting_id: string; session_id: string; user_id: string }>(
-      `select meeting_id, session_id, user_id from video_participants
-       where left_at is null and ($1::text is null or meeting_id = $1)
-       order by meeting_id, joined_at, session_id`,
-      [meetingId],
-    ),
+  const r = await ctx.db.autocommit.query<{ meeting_id: string; session_id: string; user_id: string }>(
+    `select meeting_id, session_id, user_id from video_participants
+     where left_at is null and ($1::text is null or meeting_id = $1)
+     order by meeting_id, joined_at, session_id`,
+    [meetingId],
   );
   return { sessions: r.rows.map((s) => ({ meetingId: s.meeting_id, sessionId: s.session_id, userId: s.user_id })) };
 }

@@ -656,4 +656,24 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect(none.iceTtlSeconds).toBe(0);
     expect(none.participants).toHaveLength(2);
   });
+  it('joins racing the end of the meeting: none stays open after it, and each is either closed by the end or refused with meeting_ended', async () => {
+    clock.set('2026-03-06T10:00:00Z');
+    const m = await createMeeting(at('2026-03-06T10:00:00Z'));
+    const base = { meetingId: m.meetingId, passcode: m.passcode };
+    await join({ ...base, userId: m.tutorId, clientKey: 'race-0' });
+    const users = [m.studentId, m.tutorId, m.studentId];
+    const [ended, ...raced] = await Promise.allSettled([
+      call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema),
+      ...users.map((userId, i) => join({ ...base, userId, clientKey: `race-${i + 1}` })),
+    ]);
+    expect(ended.status).toBe('fulfilled');
+    const refusals = raced.flatMap((r) => (r.status === 'rejected' ? [(r.reason as ServiceError).code] : []));
+    expect(refusals.every((code) => code === 'meeting_ended')).toBe(true);
+    // meeting.ended closes whatever joined before it; what joined after it was refused.
+    await expect.poll(async () => (await rowsOf(m.meetingId)).filter((r) => r.left_at === null).length, { timeout: 10_000 }).toBe(0);
+    const rows = await rowsOf(m.meetingId);
+    expect(rows).toHaveLength(1 + raced.length - refusals.length);
+    expect(rows.every((r) => r.left_reason === 'ended')).toBe(true);
+    expect((await failure(join({ ...base, userId: m.studentId, clientKey: 'race-late' }))).code).toBe('meeting_ended');
+  });
 });
