@@ -74,3 +74,53 @@ revoke all on function public.participant_apply_meeting(text, uuid, uuid, text, 
 revoke all on function public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer) from public, anon, authenticated;
 grant execute on function public.participant_apply_meeting(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb) to service_role;
 grant execute on function public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer) to service_role;
+
+-- A resume in one round trip: the session (locked), the meeting still open, the session marked
+-- connected on its new gateway; returns the live sessions with the meeting's snapshot on each
+-- row (the reply carries it). The resume token is checked by its SHA-256, which the service
+-- computes: comparing digests of a 256-bit secret leaks nothing an attacker can steer by timing.
+--   LC004 resume_rejected (no such live session of this user in this meeting, or a wrong token),
+--   LC001 meeting_ended, LC002 meeting_cancelled.
+create or replace function public.participant_resume(
+  p_session_id text, p_meeting_id text, p_user_id uuid, p_token_hash text, p_now timestamptz, p_gateway_id text
+) returns table (
+  session_id text, meeting_id text, user_id uuid, user_type text, display_name text, joined_at timestamptz,
+  left_at timestamptz, left_reason text, is_muted boolean, camera_off boolean, connected boolean,
+  disconnected_at timestamptz, reconnects integer, resume_token_hash text, gateway_id text, meeting jsonb
+)
+language plpgsql volatile
+set search_path = public
+as $$
+#variable_conflict use_column
+declare
+  v_status text;
+  v_meeting jsonb;
+begin
+  perform 1 from video_participants p
+  where p.session_id = p_session_id and p.meeting_id = p_meeting_id and p.user_id = p_user_id
+    and p.left_at is null and p.resume_token_hash = p_token_hash
+  for update;
+  if not found then
+    raise exception 'this session cannot be resumed' using errcode = 'LC004';
+  end if;
+  -- Sessions reference the projection, so a live session's meeting is always there.
+  select pm.status, pm.meeting into strict v_status, v_meeting from participant_meetings pm where pm.meeting_id = p_meeting_id;
+  if v_status = 'completed' then
+    raise exception 'the meeting has ended' using errcode = 'LC001';
+  elsif v_status = 'cancelled' then
+    raise exception 'the meeting was cancelled' using errcode = 'LC002';
+  end if;
+  update video_participants p
+  set connected = true, disconnected_at = null, last_seen_at = p_now, reconnects = p.reconnects + 1, gateway_id = p_gateway_id
+  where p.session_id = p_session_id;
+  return query
+    select p.session_id, p.meeting_id, p.user_id, p.user_type, p.display_name, p.joined_at, p.left_at, p.left_reason,
+      p.is_muted, p.camera_off, p.connected, p.disconnected_at, p.reconnects, p.resume_token_hash, p.gateway_id, v_meeting
+    from video_participants p
+    where p.meeting_id = p_meeting_id and p.left_at is null
+    order by p.joined_at, p.session_id;
+end;
+$$;
+
+revoke all on function public.participant_resume(text, text, uuid, text, timestamptz, text) from public, anon, authenticated;
+grant execute on function public.participant_resume(text, text, uuid, text, timestamptz, text) to service_role;

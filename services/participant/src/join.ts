@@ -1,5 +1,5 @@
-import type { MessageInitShape } from '@bufbuild/protobuf';
-import { pgErrorCode, request, ServiceError, ServiceUnavailableError, type Tx } from '@lessoncall/kit';
+import type { JsonValue, MessageInitShape } from '@bufbuild/protobuf';
+import { pgErrorCode, request, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
 import {
   generateSessionId,
   type IceServer,
@@ -14,8 +14,8 @@ import {
 } from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
-import { hashResumeToken, mintResumeToken, resumeTokenMatches } from './resume-token';
-import { meetingOf, projectedMeeting, snapshotParams } from './projection';
+import { hashResumeToken, mintResumeToken } from './resume-token';
+import { meetingOf, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
@@ -168,24 +168,21 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   if (!sessionIdPattern.test(sessionId) || req.resumeToken === '') throw rejected();
 
   const ice = iceServers(ctx, userId, meetingId);
-  const { session, meeting, live } = await ctx.db.asService(async (tx) => {
-    const found = await tx.query<SessionRow>(`select ${sessionColumns} from video_participants where session_id = $1 for update`, [sessionId]);
-    const s = found.rows[0];
-    if (!s || s.meeting_id !== meetingId || s.user_id !== userId || s.left_at !== null || !resumeTokenMatches(req.resumeToken, s.resume_token_hash)) {
-      throw rejected();
-    }
-    // Sessions reference the projection, so a live session's meeting is always there.
-    const meetingRow = (await projectedMeeting(tx, meetingId))!;
-    if (meetingRow.status === 'completed') throw new ServiceError('meeting_ended', 'the meeting has ended', { meetingId });
-    if (meetingRow.status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
-    const updated = await tx.query<SessionRow>(
-      `update video_participants
-         set connected = true, disconnected_at = null, last_seen_at = $2, reconnects = reconnects + 1, gateway_id = $3
-       where session_id = $1 returning ${sessionColumns}`,
-      [sessionId, ctx.clock.now(), gatewayId],
+  // One statement, one round trip (see participant_resume).
+  let live: Array<SessionRow & { meeting: JsonValue }>;
+  try {
+    const r = await ctx.db.autocommit.query<SessionRow & { meeting: JsonValue }>(
+      `select ${sessionColumns}, meeting from participant_resume($1, $2, $3, $4, $5, $6)`,
+      [sessionId, meetingId, userId, hashResumeToken(req.resumeToken), ctx.clock.now(), gatewayId],
     );
-    return { session: updated.rows[0]!, meeting: meetingOf(meetingRow), live: await liveSessions(tx, meetingId) };
-  });
+    live = r.rows;
+  } catch (err) {
+    if (pgErrorCode(err) === 'LC004') throw rejected();
+    throw joinRefusal(err, meetingId, ctx.config.MAX_SESSIONS_PER_MEETING) ?? err;
+  }
+  const session = live.find((row) => row.session_id === sessionId);
+  if (!session) throw new Error(`participant_resume returned the live sessions of ${meetingId} without the resumed one`);
+  const meeting = meetingOf(session);
   ctx.logger.info({ meetingId, sessionId, userId, reconnects: session.reconnects }, 'resumed');
   return {
     sessionId,
@@ -196,14 +193,6 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     ...(await ice),
     resumed: true,
   };
-}
-
-async function liveSessions(tx: Tx, meetingId: string): Promise<SessionRow[]> {
-  const r = await tx.query<SessionRow>(
-    `select ${sessionColumns} from video_participants where meeting_id = $1 and left_at is null order by joined_at, session_id`,
-    [meetingId],
-  );
-  return r.rows;
 }
 
 /**
