@@ -6,7 +6,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(27);
+select plan(28);
 
 -- ---------------------------------------------------------------------------------------
 -- Shape, RLS and grants
@@ -38,6 +38,10 @@ select ok(
 select ok(
   not has_function_privilege('authenticated', 'public.participant_apply_meeting(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb)', 'execute'),
   'authenticated cannot call participant_apply_meeting (a user cannot rewrite a meeting snapshot)'
+);
+select ok(
+  not has_function_privilege('authenticated', 'public.participant_resume(text, text, uuid, text, timestamptz, text)', 'execute'),
+  'authenticated cannot call participant_resume'
 );
 select ok(
   has_function_privilege('service_role', 'public.participant_join(text, uuid, uuid, text, timestamptz, timestamptz, timestamptz, jsonb, uuid, text, text, text, text, timestamptz, boolean, boolean, text, integer)', 'execute'),
