@@ -46,6 +46,11 @@ export class Lifecycle {
   /** The first participant.joined starts the meeting. */
   async participantJoined(meetingId: string, joinedAt: Date | undefined): Promise<void> {
     const { db, outbox, events, clock, logger, metrics } = this.#d;
+    // Every join after the first finds the meeting started (or no such meeting): one read and
+    // no transaction, since on the hour these are most of the stream. Events of the meeting a
+    // crash left in the outbox are the sweep relay's to publish.
+    const current = await db.autocommit.query<{ status: string }>('select status from video_meetings where meeting_id = $1', [meetingId]);
+    if (current.rows[0]?.status !== 'pending') return;
     const now = clock.now();
     const { started, toPublish } = await db.asService(async (tx) => {
       const { rows } = await tx.query<MeetingRow>(

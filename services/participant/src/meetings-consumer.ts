@@ -12,7 +12,7 @@ import {
 } from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishLeft } from './events';
-import { applyMeeting, isClosed, lockMeeting } from './projection';
+import { applyMeeting, isClosed, lockMeeting, type MeetingStatus } from './projection';
 import { type SessionRow, sessionColumns } from './rows';
 
 export const meetingsDurable = 'participant-meetings';
@@ -60,6 +60,13 @@ export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensur
  */
 export async function projectMeeting(ctx: Context, meeting: Meeting): Promise<number> {
   const meetingId = meeting.meetingId;
+  // A snapshot of an open meeting closes nothing: one statement, no transaction (one round
+  // trip for every meeting.created and meeting.started). A projection already further along
+  // keeps its status, and its sessions were closed when that status was applied.
+  if (!isClosed(meeting.status as MeetingStatus)) {
+    await applyMeeting(ctx.db.autocommit, meeting);
+    return 0;
+  }
   const closed = await ctx.db.asService(async (tx) => {
     await applyMeeting(tx, meeting);
     const projected = await lockMeeting(tx, meetingId);
