@@ -4,6 +4,7 @@
  * could do to their own call (read its state, drop their own socket).
  */
 import type { CallController, CallSnapshot } from './call';
+import { localCandidateType, type StatLike } from './stats';
 
 export interface LessoncallDebug {
   snapshot(): CallSnapshot;
@@ -41,15 +42,7 @@ export function exposeForTests(c: CallController): () => void {
     async candidateTypes() {
       const out: Record<string, string | undefined> = {};
       for (const [id, pc] of c.peerConnections()) {
-        const stats = await pc.getStats();
-        let type: string | undefined;
-        for (const s of stats.values()) {
-          if (s.type === 'transport' && s.selectedCandidatePairId) {
-            const pair = stats.get(s.selectedCandidatePairId);
-            type = pair ? stats.get(pair.localCandidateId)?.candidateType : undefined;
-          }
-        }
-        out[id] = type;
+        out[id] = localCandidateType((await pc.getStats()).values() as Iterable<StatLike>);
       }
       return out;
     },
