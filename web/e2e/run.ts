@@ -8,7 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
+import type { Browser as PuppeteerBrowser } from 'puppeteer-core';
 import {
   candidateTypes,
   eventually,
@@ -22,6 +24,8 @@ import {
   remoteVideos,
   saveDiagnostics,
 } from './browser';
+import { crossBrowserLesson } from './cross-browser';
+import { type DrivenPage, fromPlaywright, launchFirefox, openFirefoxPage } from './firefox';
 import { Bookings, type TestMeeting } from './meetings';
 import { peerLinkBundle } from './peer-harness';
 import { type E2eStack, findOrStartStack } from './stack';
@@ -33,6 +37,8 @@ const resultsDir = join(webDir, 'e2e/results');
 interface Ctx {
   stack: E2eStack;
   browser: Browser;
+  /** Launched by the first Firefox scenario. */
+  firefox?: PuppeteerBrowser;
   bookings: Bookings;
   main: TestMeeting;
   tutor?: Participant;
@@ -516,6 +522,35 @@ scenario('the student rejoins, the tutor ends the lesson: both see why', async (
   await shot(student.page, 'ended');
 });
 
+// ── Chromium ↔ Firefox ────────────────────────────────────────────────────
+
+async function chromiumFirefox(c: Ctx, firefoxAs: 'tutor' | 'student') {
+  const m = await c.bookings.book({ title: `Chromium and Firefox (${firefoxAs} in Firefox)` });
+  c.firefox ??= await launchFirefox();
+  const chromiumAs = firefoxAs === 'tutor' ? 'student' : 'tutor';
+  const chromium = await openParticipant(c.browser, `chromium-${chromiumAs}`, meetingUrl(c, m, chromiumAs));
+  c.others.push(chromium);
+  const other = fromPlaywright(chromium.page, chromium.logs, () => chromium.context.close());
+  let firefox: DrivenPage | undefined;
+  try {
+    firefox = await openFirefoxPage(c.firefox, meetingUrl(c, m, firefoxAs));
+    await crossBrowserLesson({ tutor: firefoxAs === 'tutor' ? firefox : other, student: firefoxAs === 'tutor' ? other : firefox, screenshots });
+  } catch (err) {
+    if (firefox) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(join(resultsDir, `firefox-${firefoxAs}.log`), firefox.logs.join('\n'));
+      await firefox.screenshot(join(resultsDir, `firefox-${firefoxAs}.png`)).catch(() => {});
+    }
+    throw err;
+  } finally {
+    await firefox?.close().catch(() => {});
+    await chromium.context.close().catch(() => {});
+  }
+}
+
+scenario('Chromium tutor, Firefox student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'student'));
+scenario('Firefox tutor, Chromium student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'tutor'));
+
 scenario('no Content-Security-Policy violations and no page errors along the way', async (c) => {
   const all = [c.tutor, c.student].filter((p): p is Participant => !!p);
   if (all.length < 2) throw new Error('the call scenarios did not run');
@@ -575,6 +610,7 @@ async function main() {
     if (ctx.stack?.logDir) console.log(`    service logs: ${ctx.stack.logDir} (set E2E_KEEP_STACK_DIR=1 to keep them)`);
   } finally {
     await ctx.browser?.close().catch(() => {});
+    await ctx.firefox?.close().catch(() => {});
     await ctx.bookings?.close().catch(() => {});
     await ctx.stack?.stop();
   }

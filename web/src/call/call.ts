@@ -837,6 +837,11 @@ export class CallController {
     this.signaling?.dropConnection();
   }
 
+  /** New ICE credentials and candidates on every connection; media keeps its transceivers. */
+  restartIce(): void {
+    for (const l of this.links.values()) l.restartIce();
+  }
+
   /** The peer connections, for diagnostics and the browser tests. */
   peerConnections(): Map<string, RTCPeerConnection> {
     return new Map([...this.links].map(([id, l]) => [id, l.pc]));

@@ -10,6 +10,8 @@ export interface LessoncallDebug {
   snapshot(): CallSnapshot;
   /** Drops the signaling socket as a network failure would; the call reconnects and resumes. */
   dropSignaling(): void;
+  /** Restarts ICE on every connection (what the call does by itself after a network change). */
+  restartIce(): void;
   /** Inbound video frames decoded per remote session, from getStats. */
   framesDecoded(): Promise<Record<string, number>>;
   /** Selected candidate pair's local candidate type per remote session (`relay`, `host`, …). */
@@ -30,6 +32,7 @@ export function exposeForTests(c: CallController): () => void {
   const handle: LessoncallDebug = {
     snapshot: () => c.getSnapshot(),
     dropSignaling: () => c.dropSignaling(),
+    restartIce: () => c.restartIce(),
     async framesDecoded() {
       const out: Record<string, number> = {};
       for (const [id, pc] of c.peerConnections()) {
