@@ -835,8 +835,10 @@ export class CallController {
         const quality = await link.quality();
         if (this.links.get(id) !== link) continue;
         this.updateRemote(id, { quality });
-        let adapter = this.adapters.get(id);
-        if (!adapter) this.adapters.set(id, (adapter = new SenderAdapter(link.pc, this.opts.now)));
+        const known = this.adapters.get(id);
+        // A replaced connection (after a failure) starts again from full quality.
+        const adapter = known?.pc === link.pc ? known : new SenderAdapter(link.pc, this.opts.now);
+        this.adapters.set(id, adapter);
         adaptations.push(await adapter.step({ lossPercent: quality.lossPercent, rttMs: quality.rttMs }));
       } catch {
         // a closing connection has no stats

@@ -15,7 +15,7 @@ export class SenderAdapter {
   private audioPrioritised = false;
 
   constructor(
-    private readonly pc: RTCPeerConnection,
+    readonly pc: RTCPeerConnection,
     private readonly now: () => number,
   ) {}
 
