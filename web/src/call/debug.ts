@@ -10,6 +10,8 @@ export interface LessoncallDebug {
   snapshot(): CallSnapshot;
   /** Drops the signaling socket as a network failure would; the call reconnects and resumes. */
   dropSignaling(): void;
+  /** Per remote session: the video sender's encoding limits (what the adaptation set). */
+  videoEncodings(): Record<string, { maxBitrate?: number; scaleResolutionDownBy?: number; maxFramerate?: number } | undefined>;
   /** Restarts ICE on every connection (what the call does by itself after a network change). */
   restartIce(): void;
   /** Inbound video frames decoded per remote session, from getStats. */
@@ -33,6 +35,15 @@ export function exposeForTests(c: CallController): () => void {
     snapshot: () => c.getSnapshot(),
     dropSignaling: () => c.dropSignaling(),
     restartIce: () => c.restartIce(),
+    videoEncodings() {
+      const out: ReturnType<LessoncallDebug['videoEncodings']> = {};
+      for (const [id, pc] of c.peerConnections()) {
+        const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.mid !== null)?.sender;
+        const e = sender?.getParameters().encodings?.[0];
+        out[id] = e ? { maxBitrate: e.maxBitrate, scaleResolutionDownBy: e.scaleResolutionDownBy, maxFramerate: e.maxFramerate } : undefined;
+      }
+      return out;
+    },
     async framesDecoded() {
       const out: Record<string, number> = {};
       for (const [id, pc] of c.peerConnections()) {
