@@ -31,6 +31,8 @@ _missing_postgres() {
 }
 _missing_browser() {
   command -v chromium >/dev/null || echo chromium fonts-liberation
+  # The browser suite runs Chromium <-> Firefox lessons (web/e2e/firefox.ts drives it over WebDriver BiDi).
+  command -v firefox-esr >/dev/null || echo firefox-esr
 }
 
 _install_missing() {

@@ -8,7 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser as PuppeteerBrowser } from 'puppeteer-core';
 import {
   candidateTypes,
   eventually,
@@ -22,9 +24,12 @@ import {
   remoteVideos,
   saveDiagnostics,
 } from './browser';
+import { crossBrowserLesson } from './cross-browser';
+import { type DrivenPage, fromPlaywright, launchFirefox, openFirefoxPage } from './firefox';
 import { Bookings, type TestMeeting } from './meetings';
 import { peerLinkBundle } from './peer-harness';
 import { type E2eStack, findOrStartStack } from './stack';
+import { UdpImpairment } from './udp-impair';
 
 const webDir = resolve(import.meta.dirname, '..');
 const screenshots = join(webDir, 'e2e/screenshots');
@@ -33,6 +38,8 @@ const resultsDir = join(webDir, 'e2e/results');
 interface Ctx {
   stack: E2eStack;
   browser: Browser;
+  /** Launched by the first Firefox scenario. */
+  firefox?: PuppeteerBrowser;
   bookings: Bookings;
   main: TestMeeting;
   tutor?: Participant;
@@ -516,6 +523,105 @@ scenario('the student rejoins, the tutor ends the lesson: both see why', async (
   await shot(student.page, 'ended');
 });
 
+// ── A bad network ─────────────────────────────────────────────────────────
+
+scenario('the student’s uplink turns bad: their video steps down, they are told, the call stays up, then it recovers', async (c) => {
+  const turn = /turn:([\d.]+):(\d+)\?transport=udp/.exec(c.stack.env.TURN_URLS);
+  if (!turn) throw new Error(`no UDP TURN URL in ${c.stack.env.TURN_URLS}`);
+  const impair = await UdpImpairment.start({ host: turn[1] as string, port: Number(turn[2]) });
+  const m = await c.bookings.book({ title: 'Bad network' });
+  // The student reaches coturn only through the impairing relay: UDP, its port.
+  const throughRelay = async (context: BrowserContext) => {
+    await context.addInitScript((port) => {
+      type Cfg = RTCConfiguration | undefined;
+      const rewrite = (cfg: Cfg): Cfg =>
+        cfg && {
+          ...cfg,
+          iceServers: (cfg.iceServers ?? [])
+            .map((s) => ({
+              ...s,
+              urls: ([] as string[])
+                .concat(s.urls)
+                .filter((u) => /^turn:[^?]+\?transport=udp$/.test(u))
+                .map((u) => u.replace(/^turn:[^?]+/, `turn:127.0.0.1:${port}`)),
+            }))
+            .filter((s) => s.urls.length > 0),
+        };
+      const Native = window.RTCPeerConnection;
+      const setConfiguration = Native.prototype.setConfiguration;
+      Native.prototype.setConfiguration = function (cfg?: RTCConfiguration) {
+        return setConfiguration.call(this, rewrite(cfg));
+      };
+      window.RTCPeerConnection = class extends Native {
+        constructor(cfg?: RTCConfiguration) {
+          super(rewrite(cfg));
+        }
+      };
+    }, impair.port);
+  };
+  const tutor = await openParticipant(c.browser, 'tutor-bad-network', meetingUrl(c, m, 'tutor'));
+  const student = await openParticipant(c.browser, 'student-bad-network', meetingUrl(c, m, 'student'), undefined, throughRelay);
+  c.others.push(tutor, student);
+  const bitrate = async () => Object.values(await student.page.evaluate(() => window.__lessoncall?.videoEncodings() ?? {}))[0]?.maxBitrate;
+  try {
+    for (const p of [tutor, student]) {
+      await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled(), 20_000);
+      await p.page.getByTestId('lobby-join').click();
+    }
+    await bothSeeVideo(tutor.page, student.page);
+    await eventually('full quality to start with', async () => (await bitrate()) === 1_500_000, 15_000);
+    if (impair.counts.forwarded === 0) throw new Error('the student’s media does not go through the impairing relay');
+    impair.set({ loss: 0.15, rateKbps: 250 });
+    await eventually('the student’s sender lowered its bitrate', async () => ((await bitrate()) ?? Infinity) < 1_500_000, 30_000);
+    await student.page.getByTestId('weak-connection').waitFor({ timeout: 30_000 });
+    await shot(student.page, 'weak-connection');
+    const lowest = await bitrate();
+    // The call stayed up: the same connection, the tutor still decodes the student's video.
+    await framesAdvance(tutor.page, 'tutor, while the student’s uplink is bad');
+    if ((await student.page.getByTestId('call-room').getAttribute('data-phase')) !== 'in-call') throw new Error('the student left the call');
+    impair.set({ loss: 0, rateKbps: undefined });
+    await eventually('back to full quality', async () => (await bitrate()) === 1_500_000, 90_000, 500);
+    await student.page.getByTestId('weak-connection').waitFor({ state: 'detached', timeout: 10_000 });
+    await framesAdvance(tutor.page, 'after the recovery');
+    console.log(
+      `    bad network: maxBitrate 1500 → ${Math.round((lowest ?? 0) / 1000)} kbps → 1500; relay dropped ${impair.counts.dropped} of ${impair.counts.dropped + impair.counts.forwarded} packets`,
+    );
+  } finally {
+    impair.close();
+    await tutor.context.close().catch(() => {});
+    await student.context.close().catch(() => {});
+  }
+});
+
+// ── Chromium ↔ Firefox ────────────────────────────────────────────────────
+
+async function chromiumFirefox(c: Ctx, firefoxAs: 'tutor' | 'student') {
+  const m = await c.bookings.book({ title: `Chromium and Firefox (${firefoxAs} in Firefox)` });
+  c.firefox ??= await launchFirefox();
+  const chromiumAs = firefoxAs === 'tutor' ? 'student' : 'tutor';
+  const chromium = await openParticipant(c.browser, `chromium-${chromiumAs}`, meetingUrl(c, m, chromiumAs));
+  c.others.push(chromium);
+  const other = fromPlaywright(chromium.page, chromium.logs, () => chromium.context.close());
+  let firefox: DrivenPage | undefined;
+  try {
+    firefox = await openFirefoxPage(c.firefox, meetingUrl(c, m, firefoxAs));
+    await crossBrowserLesson({ tutor: firefoxAs === 'tutor' ? firefox : other, student: firefoxAs === 'tutor' ? other : firefox, screenshots });
+  } catch (err) {
+    if (firefox) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(join(resultsDir, `firefox-${firefoxAs}.log`), firefox.logs.join('\n'));
+      await firefox.screenshot(join(resultsDir, `firefox-${firefoxAs}.png`)).catch(() => {});
+    }
+    throw err;
+  } finally {
+    await firefox?.close().catch(() => {});
+    await chromium.context.close().catch(() => {});
+  }
+}
+
+scenario('Chromium tutor, Firefox student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'student'));
+scenario('Firefox tutor, Chromium student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'tutor'));
+
 scenario('no Content-Security-Policy violations and no page errors along the way', async (c) => {
   const all = [c.tutor, c.student].filter((p): p is Participant => !!p);
   if (all.length < 2) throw new Error('the call scenarios did not run');
@@ -575,6 +681,7 @@ async function main() {
     if (ctx.stack?.logDir) console.log(`    service logs: ${ctx.stack.logDir} (set E2E_KEEP_STACK_DIR=1 to keep them)`);
   } finally {
     await ctx.browser?.close().catch(() => {});
+    await ctx.firefox?.close().catch(() => {});
     await ctx.bookings?.close().catch(() => {});
     await ctx.stack?.stop();
   }

@@ -7,10 +7,13 @@ import type { Welcome } from '@lessoncall/proto';
 import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
+import type { Adaptation, VideoLevel } from './adaptation';
+import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { mark } from './marks';
 import { LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
 import { type LocalTracks, PeerLink } from './peer';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
+import { SenderAdapter } from './sender-adapter';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
 import type { PeerQuality } from './stats';
@@ -70,6 +73,16 @@ export interface CallSnapshot {
   activeSpeaker: string | undefined;
   notices: Notice[];
   signalingRttMs: number | undefined;
+  /** How our video adapts to the network (the weakest peer decides). */
+  network: NetworkState;
+}
+
+export interface NetworkState {
+  video: VideoLevel['name'];
+  /** Our own connection is the weak one. */
+  weakLocal: boolean;
+  /** Even the lowest video level does not get through: the call offers audio only. */
+  offerAudioOnly: boolean;
 }
 
 export interface CallOptions {
@@ -124,6 +137,8 @@ export class CallController {
   private notices: Notice[] = [];
   private nextNotice = 1;
   private signalingRttMs: number | undefined;
+  private readonly adapters = new Map<string, SenderAdapter>();
+  private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
   private timers: ReturnType<typeof setInterval>[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
@@ -202,6 +217,7 @@ export class CallController {
       activeSpeaker: this.activeSpeaker,
       notices: this.notices,
       signalingRttMs: this.signalingRttMs,
+      network: this.network,
     };
   }
 
@@ -784,25 +800,72 @@ export class CallController {
 
   // ── Quality and active speaker ───────────────────────────────────────────
 
+  /**
+   * Back online, a new network, the page visible again: restart ICE on every connection that is
+   * no longer connected (without waiting for the 3 s disconnected timer or a failure), and have
+   * the video elements play again.
+   */
+  private resumeFromLifecycle(why: ResumeReason) {
+    if (!isLive(this.state)) return;
+    this.opts.log(`page lifecycle: ${why}`);
+    for (const l of this.links.values()) if (l.pc.connectionState !== 'connected') l.restartIce();
+    globalThis.window?.dispatchEvent(new Event(resumeVideoEvent));
+  }
+
   private startLoops() {
     this.stopLoops();
+    this.stopLifecycle = watchPageLifecycle((why) => this.resumeFromLifecycle(why));
     this.timers.push(setInterval(() => void this.pollStats(), this.opts.statsIntervalMs));
     this.timers.push(setInterval(() => this.pollSpeaker(), this.opts.speakerIntervalMs));
   }
 
+  private stopLifecycle: () => void = () => {};
+
   private stopLoops() {
+    this.stopLifecycle();
+    this.stopLifecycle = () => {};
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
   }
 
   private async pollStats() {
+    const adaptations: Adaptation[] = [];
     for (const [id, link] of this.links) {
       try {
         const quality = await link.quality();
-        if (this.links.get(id) === link) this.updateRemote(id, { quality });
+        if (this.links.get(id) !== link) continue;
+        this.updateRemote(id, { quality });
+        const known = this.adapters.get(id);
+        // A replaced connection (after a failure) starts again from full quality.
+        const adapter = known?.pc === link.pc ? known : new SenderAdapter(link.pc, this.opts.now);
+        this.adapters.set(id, adapter);
+        adaptations.push(await adapter.step({ lossPercent: quality.lossPercent, rttMs: quality.rttMs }));
       } catch {
         // a closing connection has no stats
       }
+    }
+    for (const id of this.adapters.keys()) if (!this.links.has(id)) this.adapters.delete(id);
+    this.updateNetwork(adaptations);
+  }
+
+  /** The user takes the "audio only" offer: the camera goes off (they can turn it on again). */
+  async acceptAudioOnly(): Promise<void> {
+    if (!this.cameraOff) await this.toggleCamera();
+  }
+
+  /** The worst link decides what the user is told; each link's sender adapts on its own. */
+  private updateNetwork(adaptations: Adaptation[]) {
+    const worst = adaptations.reduce<Adaptation | undefined>((w, a) => (!w || a.state.level > w.state.level ? a : w), undefined);
+    const next: NetworkState = {
+      video: worst?.video.name ?? 'full',
+      weakLocal: adaptations.some((a) => a.weakLocal),
+      offerAudioOnly: adaptations.some((a) => a.offerAudioOnly) && !this.cameraOff,
+    };
+    if (next.weakLocal && !this.network.weakLocal) this.notify('Your connection is weak — we lowered your video so the lesson keeps going.');
+    if (!next.weakLocal && this.network.weakLocal) this.notify('Your connection recovered; your video quality is coming back.');
+    if (JSON.stringify(next) !== JSON.stringify(this.network)) {
+      this.network = next;
+      this.changed();
     }
   }
 
@@ -835,6 +898,11 @@ export class CallController {
   /** Drops the signaling socket as a network failure would (the e2e suite uses it through window.__lessoncall). */
   dropSignaling(): void {
     this.signaling?.dropConnection();
+  }
+
+  /** New ICE credentials and candidates on every connection; media keeps its transceivers. */
+  restartIce(): void {
+    for (const l of this.links.values()) l.restartIce();
   }
 
   /** The peer connections, for diagnostics and the browser tests. */

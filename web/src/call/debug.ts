@@ -4,11 +4,16 @@
  * could do to their own call (read its state, drop their own socket).
  */
 import type { CallController, CallSnapshot } from './call';
+import { localCandidateType, type StatLike } from './stats';
 
 export interface LessoncallDebug {
   snapshot(): CallSnapshot;
   /** Drops the signaling socket as a network failure would; the call reconnects and resumes. */
   dropSignaling(): void;
+  /** Per remote session: the video sender's encoding limits (what the adaptation set). */
+  videoEncodings(): Record<string, { maxBitrate?: number; scaleResolutionDownBy?: number; maxFramerate?: number } | undefined>;
+  /** Restarts ICE on every connection (what the call does by itself after a network change). */
+  restartIce(): void;
   /** Inbound video frames decoded per remote session, from getStats. */
   framesDecoded(): Promise<Record<string, number>>;
   /** Selected candidate pair's local candidate type per remote session (`relay`, `host`, …). */
@@ -29,6 +34,16 @@ export function exposeForTests(c: CallController): () => void {
   const handle: LessoncallDebug = {
     snapshot: () => c.getSnapshot(),
     dropSignaling: () => c.dropSignaling(),
+    restartIce: () => c.restartIce(),
+    videoEncodings() {
+      const out: ReturnType<LessoncallDebug['videoEncodings']> = {};
+      for (const [id, pc] of c.peerConnections()) {
+        const sender = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video' && t.mid !== null)?.sender;
+        const e = sender?.getParameters().encodings?.[0];
+        out[id] = e ? { maxBitrate: e.maxBitrate, scaleResolutionDownBy: e.scaleResolutionDownBy, maxFramerate: e.maxFramerate } : undefined;
+      }
+      return out;
+    },
     async framesDecoded() {
       const out: Record<string, number> = {};
       for (const [id, pc] of c.peerConnections()) {
@@ -41,15 +56,7 @@ export function exposeForTests(c: CallController): () => void {
     async candidateTypes() {
       const out: Record<string, string | undefined> = {};
       for (const [id, pc] of c.peerConnections()) {
-        const stats = await pc.getStats();
-        let type: string | undefined;
-        for (const s of stats.values()) {
-          if (s.type === 'transport' && s.selectedCandidatePairId) {
-            const pair = stats.get(s.selectedCandidatePairId);
-            type = pair ? stats.get(pair.localCandidateId)?.candidateType : undefined;
-          }
-        }
-        out[id] = type;
+        out[id] = localCandidateType((await pc.getStats()).values() as Iterable<StatLike>);
       }
       return out;
     },

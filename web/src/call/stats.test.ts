@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { qualityLevel, type StatLike, summarizeStats } from './stats';
+import { localCandidateType, qualityLevel, type StatLike, summarizeStats } from './stats';
 
 function report({
   localType = 'relay',
@@ -46,6 +46,33 @@ describe('summarizeStats', () => {
 
   it('finds the nominated pair when the transport does not name one', () => {
     expect(summarizeStats(report({ viaTransport: false }), undefined, 0).quality.route).toBe('relay');
+  });
+
+  it('reads Firefox stats: the pair marked selected, RTT from RTCP when the pair says 0', () => {
+    // Shape of Firefox 153's report: a transport without selectedCandidatePairId, a cancelled
+    // nominated-false pair, the selected one with currentRoundTripTime 0.
+    const firefox: StatLike[] = [
+      { id: 'T', type: 'transport' },
+      { id: 'P0', type: 'candidate-pair', state: 'cancelled', nominated: false, selected: false, localCandidateId: 'L0', remoteCandidateId: 'R1' },
+      {
+        id: 'P1',
+        type: 'candidate-pair',
+        state: 'succeeded',
+        nominated: true,
+        selected: true,
+        localCandidateId: 'L1',
+        remoteCandidateId: 'R1',
+        currentRoundTripTime: 0,
+      },
+      { id: 'L0', type: 'local-candidate', candidateType: 'host', protocol: 'udp' },
+      { id: 'L1', type: 'local-candidate', candidateType: 'relay', protocol: 'udp', relayProtocol: 'tcp' },
+      { id: 'R1', type: 'remote-candidate', candidateType: 'relay' },
+      { id: 'RV', type: 'remote-inbound-rtp', kind: 'video', roundTripTime: 0.042 },
+      { id: 'RA', type: 'remote-inbound-rtp', kind: 'audio', roundTripTimeMeasurements: 0, totalRoundTripTime: 0 },
+    ];
+    const { quality } = summarizeStats(firefox, undefined, 0);
+    expect(quality).toMatchObject({ route: 'relay', localCandidate: 'relay/tcp', rttMs: 42 });
+    expect(localCandidateType(firefox)).toBe('relay');
   });
 
   it('computes loss and bitrate over the interval, not since the start', () => {

@@ -33,19 +33,39 @@ export type StatLike = { id: string; type: string } & Record<string, unknown>;
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
+/**
+ * The candidate pair media flows on. Chromium names it on the transport
+ * (`selectedCandidatePairId`); Firefox has no such field and marks the pair `selected: true`.
+ */
+export function selectedPair(byId: ReadonlyMap<string, StatLike>): StatLike | undefined {
+  for (const s of byId.values()) {
+    if (s.type === 'transport' && str(s.selectedCandidatePairId)) {
+      const pair = byId.get(s.selectedCandidatePairId as string);
+      if (pair) return pair;
+    }
+  }
+  let nominated: StatLike | undefined;
+  for (const s of byId.values()) {
+    if (s.type !== 'candidate-pair' || s.state !== 'succeeded') continue;
+    if (s.selected === true) return s;
+    if (s.nominated === true) nominated ??= s;
+  }
+  return nominated;
+}
+
+/** "relay", "host", … of the local end of the selected pair. */
+export function localCandidateType(stats: Iterable<StatLike>): string | undefined {
+  const byId = new Map<string, StatLike>();
+  for (const s of stats) byId.set(s.id, s);
+  const pair = selectedPair(byId);
+  return str(byId.get(str(pair?.localCandidateId) ?? '')?.candidateType);
+}
+
 export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample | undefined, nowMs: number): { quality: PeerQuality; sample: StatsSample } {
   const byId = new Map<string, StatLike>();
   for (const s of stats) byId.set(s.id, s);
 
-  let pair: StatLike | undefined;
-  for (const s of byId.values()) {
-    if (s.type === 'transport' && str(s.selectedCandidatePairId)) pair = byId.get(s.selectedCandidatePairId as string);
-  }
-  if (!pair) {
-    for (const s of byId.values()) {
-      if (s.type === 'candidate-pair' && s.state === 'succeeded' && (s.nominated === true || s.selected === true)) pair = s;
-    }
-  }
+  const pair = selectedPair(byId);
   const local = pair ? byId.get(str(pair.localCandidateId) ?? '') : undefined;
   const remote = pair ? byId.get(str(pair.remoteCandidateId) ?? '') : undefined;
   const localType = str(local?.candidateType);
@@ -53,7 +73,10 @@ export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample 
   const route: Route = !pair || !localType ? 'unknown' : localType === 'relay' || remoteType === 'relay' ? 'relay' : 'direct';
   const protocol = str(local?.relayProtocol) ?? str(local?.protocol);
 
-  let rttMs = num(pair?.currentRoundTripTime) !== undefined ? (num(pair?.currentRoundTripTime) as number) * 1000 : undefined;
+  // Firefox reports currentRoundTripTime 0 on every pair: 0 means "not measured" there, and the
+  // RTCP round trip (remote-inbound-rtp) stands in.
+  const pairRtt = num(pair?.currentRoundTripTime);
+  let rttMs = pairRtt !== undefined && pairRtt > 0 ? pairRtt * 1000 : undefined;
   let packetsReceived = 0;
   let packetsLost = 0;
   let bytesReceived = 0;
@@ -68,7 +91,7 @@ export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample 
         framesDecoded += num(s.framesDecoded) ?? 0;
         framesPerSecond = num(s.framesPerSecond) ?? framesPerSecond;
       }
-    } else if (s.type === 'remote-inbound-rtp' && rttMs === undefined && num(s.roundTripTime) !== undefined) {
+    } else if (s.type === 'remote-inbound-rtp' && rttMs === undefined && (num(s.roundTripTime) ?? 0) > 0) {
       rttMs = (num(s.roundTripTime) as number) * 1000;
     }
   }

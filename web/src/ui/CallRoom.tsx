@@ -19,6 +19,16 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
           <Icon name="wifi" size={18} /> Reconnecting… The call continues; we are restoring the connection to the lesson server.
         </div>
       ) : null}
+      {snap.network.weakLocal ? (
+        <div className="banner weak" role="status" data-testid="weak-connection" data-video={snap.network.video}>
+          <Icon name="wifi" size={18} /> Your connection is weak. We lowered your video so your voice stays clear.
+          {snap.network.offerAudioOnly ? (
+            <button type="button" className="button small" onClick={() => void controller.acceptAudioOnly()} data-testid="audio-only">
+              Switch to audio only
+            </button>
+          ) : null}
+        </div>
+      ) : null}
       <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
       <div className={`stage count-${Math.min(peers.length, 4)}`}>
         {alone ? (

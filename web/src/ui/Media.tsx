@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
+import { resumeVideoEvent } from '../call/lifecycle';
 
 /** A <video> bound to a MediaStream. Remote videos carry the audio too, so they are not muted. */
 export function StreamVideo({
@@ -36,6 +37,15 @@ export function StreamVideo({
       }
     });
   }, [source, muted]);
+  // Back from the background (or a network change): a suspended element plays again.
+  useEffect(() => {
+    const again = () => {
+      const v = ref.current;
+      if (v?.srcObject && v.paused) void v.play().catch(() => {});
+    };
+    window.addEventListener(resumeVideoEvent, again);
+    return () => window.removeEventListener(resumeVideoEvent, again);
+  }, []);
   return (
     <>
       <video

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { type AdaptationState, adapt, encodingFor, initialAdaptation, outboundPath, type PathSample, videoLevels } from './adaptation';
+
+const clean: PathSample = { outboundLossPercent: 0, inboundLossPercent: 0, rttMs: 40, availableOutgoingKbps: 3000 };
+
+/** Feeds samples every 2 s, as the controller's stats loop does; returns every result. */
+function run(samples: PathSample[], from: AdaptationState = initialAdaptation) {
+  let state = from;
+  return samples.map((s, i) => {
+    const r = adapt(state, s, i * 2000);
+    state = r.state;
+    return r;
+  });
+}
+
+describe('adapt', () => {
+  it('stays at full quality on a clean path', () => {
+    const out = run(Array(10).fill(clean));
+    expect(out.every((r) => r.video.name === 'full' && !r.weakLocal && !r.offerAudioOnly)).toBe(true);
+  });
+
+  it('drops at once to what the bandwidth estimate fits, and tells the user their own connection is weak', () => {
+    const [r] = run([{ ...clean, availableOutgoingKbps: 300 }]);
+    expect(r?.video.name).toBe('low');
+    expect(r?.weakLocal).toBe(true);
+  });
+
+  it('steps down one level per lossy sample, to the lowest, then offers audio only after 10 s there', () => {
+    const lossy = { ...clean, outboundLossPercent: 20, availableOutgoingKbps: undefined };
+    const out = run(Array(10).fill(lossy));
+    expect(out.map((r) => r.video.name).slice(0, 4)).toEqual(['reduced', 'low', 'minimal', 'minimal']);
+    expect(out[3]?.offerAudioOnly).toBe(false);
+    expect(out[8]?.offerAudioOnly).toBe(true);
+  });
+
+  it('steps down on a long round trip alone (Firefox: no bandwidth estimate)', () => {
+    const [r] = run([{ outboundLossPercent: 0, inboundLossPercent: 0, rttMs: 900, availableOutgoingKbps: undefined }]);
+    expect(r?.video.name).toBe('reduced');
+  });
+
+  it('recovers one step at a time after 8 s of a good path, and not while loss is shaky', () => {
+    const down = run([
+      { ...clean, outboundLossPercent: 30 },
+      { ...clean, outboundLossPercent: 30 },
+    ]);
+    const low = down[1]?.state as AdaptationState;
+    expect(videoLevels[low.level]?.name).toBe('low');
+    const shaky = run(Array(8).fill({ ...clean, outboundLossPercent: 4 }), low);
+    expect(shaky.every((r) => r.video.name === 'low')).toBe(true);
+    const good = run(Array(12).fill(clean), low);
+    const names = good.map((r) => r.video.name);
+    // 0 s good since, 8 s up one step, 16 s up another
+    expect(names[3]).toBe('low');
+    expect(names[4]).toBe('reduced');
+    expect(names[8]).toBe('full');
+    expect(good[11]?.weakLocal).toBe(false);
+  });
+
+  it('blames the other side when only what we receive is lossy', () => {
+    const [r] = run([{ ...clean, inboundLossPercent: 25 }]);
+    expect(r).toMatchObject({ weakLocal: false, weakRemote: true });
+    expect(r?.video.name).toBe('full');
+  });
+});
+
+describe('encodingFor', () => {
+  it('scales the camera down but keeps a shared screen sharp, trading frame rate', () => {
+    const low = videoLevels[2];
+    if (!low) throw new Error('no low level');
+    expect(encodingFor(low, '')).toEqual({ maxBitrate: 250_000, scaleResolutionDownBy: 2, maxFramerate: 15 });
+    expect(encodingFor(videoLevels[0] as never, 'detail')).toEqual({ maxBitrate: 1_500_000, scaleResolutionDownBy: 1, maxFramerate: 15 });
+  });
+});
+
+describe('outboundPath', () => {
+  const report = (sent: number, lost: number, available?: number) => [
+    { id: 'O', type: 'outbound-rtp', kind: 'video', packetsSent: sent },
+    { id: 'OA', type: 'outbound-rtp', kind: 'audio', packetsSent: 999 },
+    { id: 'R', type: 'remote-inbound-rtp', kind: 'video', packetsLost: lost },
+    { id: 'P', type: 'candidate-pair', state: 'succeeded', nominated: true, ...(available ? { availableOutgoingBitrate: available } : {}) },
+  ];
+  it('computes loss on our video over the interval and reads the bandwidth estimate', () => {
+    const first = outboundPath(report(1000, 10, 2_000_000), undefined);
+    expect(first).toMatchObject({ outboundLossPercent: undefined, availableOutgoingKbps: 2000 });
+    const second = outboundPath(report(1500, 60), first.sample);
+    expect(second).toMatchObject({ outboundLossPercent: 10, availableOutgoingKbps: undefined });
+  });
+});
