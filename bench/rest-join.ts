@@ -29,6 +29,7 @@ import {
   rpc,
 } from '@lessoncall/proto';
 import autocannon from 'autocannon';
+import { type Activity, activityMeter } from './lib/activity';
 import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
 import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, startProcess, waitReady } from './lib/processes';
 import { idleMeter, median, medianOfRounds, ratio } from './lib/rounds';
@@ -243,7 +244,14 @@ async function main() {
     const standIns = standInMeetings(getMeetings);
     await getMeetingRun(16, 2, standIns, bareGateway);
     type Cpu = ReturnType<ReturnType<typeof cpuMeter>>;
-    type Run = Awaited<ReturnType<typeof joinRun>> & { idleShare: number; round: number; cpu: Cpu; cpuMsPerRequest: Record<string, number> };
+    type Run = Awaited<ReturnType<typeof joinRun>> & {
+      idleShare: number;
+      round: number;
+      cpu: Cpu;
+      cpuMsPerRequest: Record<string, number>;
+      /** Full stack only: NATS messages and Postgres commits/rows per answered request. */
+      perRequest?: Record<keyof Activity, number>;
+    };
     // Where a request's cost lands: CPU milliseconds per answered request, per process.
     const perRequest = (used: Cpu, r: Awaited<ReturnType<typeof joinRun>>): Record<string, number> =>
       Object.fromEntries(
@@ -259,11 +267,16 @@ async function main() {
     const runs: Run[] = [];
     const measured = async (n: number, run: () => Promise<Awaited<ReturnType<typeof joinRun>>>, procs: readonly Measured[], prepare?: () => Promise<void>) => {
       await prepare?.();
+      const activity = procs === fullProcs ? await activityMeter(h.nats.monitorUrl, h.postgres!.url) : undefined;
       const idle = idleMeter();
       const cpu = cpuMeter(procs);
       const result = await run();
       const used = cpu();
-      const r: Run = { ...result, ...idle(), round: n, cpu: used, cpuMsPerRequest: perRequest(used, result) };
+      const idleShare = idle();
+      const act = await activity?.();
+      const r: Run = { ...result, ...idleShare, round: n, cpu: used, cpuMsPerRequest: perRequest(used, result) };
+      if (act)
+        r.perRequest = Object.fromEntries(Object.entries(act).map(([k, v]) => [k, round(v / Math.max(1, result.ok), 2)])) as Record<keyof Activity, number>;
       const unit = r.name.startsWith('GET') ? 'req/s' : 'joins/s';
       console.log(
         `  round ${n}/${rounds} ${r.name} c=${r.connections}: ${r.requestsPerSecond} ${unit}, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, non-2xx ${r.non2xx} ${JSON.stringify(r.statusCodes)} (machine idle ${Math.round(r.idleShare * 100)}%)`,
@@ -300,6 +313,13 @@ async function main() {
       }),
     );
     for (const [k, m] of Object.entries(cpuMsPerRequest)) console.log(`${k}: CPU ms per request ${JSON.stringify(m)}`);
+    // NATS messages and Postgres commits/rows per request (full stack), median over the rounds.
+    const activityPerRequest = Object.fromEntries(
+      [...groups]
+        .filter(([, rs]) => rs[0]?.perRequest)
+        .map(([k, rs]) => [k, Object.fromEntries(Object.keys(rs[0]!.perRequest!).map((f) => [f, median(rs.map((r) => r.perRequest![f as keyof Activity]))]))]),
+    );
+    for (const [k, m] of Object.entries(activityPerRequest)) console.log(`${k}: per request ${JSON.stringify(m)}`);
     const joinKey = (alone: boolean, c: number) => `POST /api/video/meetings/:meetingId/join${alone ? aloneLabel : ''} c=${c}`;
     const ratioToGatewayAlone = Object.fromEntries(
       connectionsList.map((c) => [
@@ -329,7 +349,7 @@ async function main() {
       },
       target: { joinsPerSecond: 1500, p99Ms: 50, fullStackShareOfGatewayAlone: 0.5 },
       load: { before: loadBefore, after: loadavg() },
-      headline: { median: medians, ratioToGatewayAlone, cpuMsPerRequest },
+      headline: { median: medians, ratioToGatewayAlone, cpuMsPerRequest, activityPerRequest },
       verdict: {
         p99Met: best.some((m) => m.p99Ms <= 50),
         halfOfGatewayAlone: Object.values(ratioToGatewayAlone).some((r) => (r.joinsPerSecond ?? 0) >= 0.5),

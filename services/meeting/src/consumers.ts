@@ -1,6 +1,7 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import {
+  type Clock,
   consumeEvents,
   invalidRequest,
   type JetStreamClient,
@@ -75,8 +76,8 @@ function eventTime(event: ReceivedEvent<unknown>): Date {
 }
 
 /** booking.confirmed / cancelled / rescheduled → meetings. */
-export function consumeBookings(d: ConsumerDeps & { bookings: Bookings }): Promise<RunningConsumer> {
-  const { bookings, metrics, logger } = d;
+export function consumeBookings(d: ConsumerDeps & { bookings: Bookings; clock: Clock }): Promise<RunningConsumer> {
+  const { bookings, metrics, logger, clock } = d;
   const count = (type: string, outcome: string) => metrics.bookingEvents.inc({ type, outcome });
 
   /** A field check that fails is counted here; kit dead-letters the invalid_request. */
@@ -100,7 +101,11 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings }): Promi
           throw invalidRequest('bookingId', `booking ${input.bookingId} already has meeting ${r.row.meeting_id} for other people`);
         }
         count(type, r.created ? 'created' : 'replayed');
-        if (r.created) metrics.meetingsCreated.inc({ via: 'booking' });
+        if (r.created) {
+          metrics.meetingsCreated.inc({ via: 'booking' });
+          // The booking → meeting service level: from the booking system's change to our commit.
+          metrics.bookingToMeeting.observe(Math.max(0, clock.now().getTime() - eventTime(event).getTime()) / 1000);
+        }
         logger.debug({ meetingId: r.row.meeting_id, bookingId: input.bookingId, created: r.created }, 'booking confirmed');
         return;
       }

@@ -55,6 +55,12 @@ export function createMeetingMetrics(registry: Registry) {
       help: 'Attendance asked of the participant service that did not come (meeting.ended went without it, or a no-show check waits for the next sweep)',
       registers,
     }),
+    bookingToMeeting: new Histogram({
+      name: 'meeting_booking_to_meeting_seconds',
+      help: 'From booking.confirmed (its ce-time) to its meeting committed',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
     createBatchSize: new Histogram({
       name: 'meeting_create_batch_size',
       help: 'Meetings inserted per database transaction',

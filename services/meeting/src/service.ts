@@ -88,7 +88,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       retry: { baseMs: config.BOOKING_RETRY_BASE_MS, maxMs: config.BOOKING_RETRY_MAX_MS },
       retryAlertMs: config.BOOKING_RETRY_ALERT_MS,
     };
-    consumers.push(await consumeBookings({ ...consumerDeps, bookings }));
+    consumers.push(await consumeBookings({ ...consumerDeps, bookings, clock }));
     consumers.push(await consumeParticipants({ ...consumerDeps, lifecycle }));
 
     let sweeping: Promise<SweepResult> | undefined;

@@ -5,6 +5,7 @@ import type { TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import { buildOpenApi } from '../openapi/document';
 import { type JsonSchema, protoJsonSchemas } from '../openapi/jsonschema';
+import { clientReportRoutes } from './client-report';
 import { devRoutes, devSchemas } from './dev';
 import { cors, securityHeaders } from './headers';
 import { meetingRoutes, restMessages, restSchemas } from './meetings';
@@ -51,7 +52,12 @@ export function restRoutes(
 ): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
     ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
-    api: [...meetingRoutes(config, runtime), ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []), openApiRoute(document)],
+    api: [
+      ...meetingRoutes(config, runtime),
+      ...clientReportRoutes(runtime.registry, runtime.logger),
+      ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
+      openApiRoute(document),
+    ],
   };
 }
 

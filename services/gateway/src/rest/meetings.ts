@@ -84,7 +84,7 @@ export const restSchemas: Record<string, JsonSchema> = {
   },
 };
 
-const meetingIdParam: Record<string, JsonSchema> = { meetingId: { type: 'string', pattern: '^MID-[A-Z0-9]{16}$' } };
+export const meetingIdParam: Record<string, JsonSchema> = { meetingId: { type: 'string', pattern: '^MID-[A-Z0-9]{16}$' } };
 
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a user id (uuid)');
 const passcode = z.string().min(1, 'is required').max(32);
@@ -133,13 +133,13 @@ function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unkno
   return toJson(schema, message, { alwaysEmitImplicit: true });
 }
 
-function meetingIdOf(call: Call<unknown, unknown>): string {
+export function meetingIdOf(call: Call<unknown, unknown>): string {
   const id = call.params.meetingId ?? '';
   if (!isValidMeetingId(id)) throw new ServiceError('meeting_not_found', `no meeting ${JSON.stringify(id)}`, { meetingId: id });
   return id;
 }
 
-function actor(call: Call<unknown, unknown>): Identity {
+export function actor(call: Call<unknown, unknown>): Identity {
   if (!call.identity) throw new ServiceError('unauthenticated', 'an access token is required');
   return call.identity;
 }

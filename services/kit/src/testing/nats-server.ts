@@ -15,6 +15,8 @@ export interface NatsCredentials {
 export interface NatsServer {
   url: string;
   port: number;
+  /** The HTTP monitoring endpoint (`/varz`, `/jsz`, `/connz`): message counts for benchmarks, JetStream state for drills. */
+  monitorUrl: string;
   /** Present when started with `auth`: each role's credentials, and the test driver's. */
   credentials?: Record<NatsRole | 'driver', NatsCredentials>;
   /** Kill -9 and start again on the same port and store: a NATS restart. */
@@ -42,8 +44,9 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const bin = requireBinary(['nats-server'], 'nats-server');
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-nats-'));
   const port = await freePort();
+  const monitorPort = await freePort();
   const url = `nats://127.0.0.1:${port}`;
-  const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', join(dir, 'js')];
+  const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', join(dir, 'js')];
   let credentials: NatsServer['credentials'];
   if (options.auth) {
     const users = natsRoles.map((role) => ({ role, ...newUser(url, inboxPrefix(role)) }));
@@ -62,6 +65,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   return {
     url,
     port,
+    monitorUrl: `http://127.0.0.1:${monitorPort}`,
     ...(credentials ? { credentials } : {}),
     async restart() {
       await stopProcess(child, 'SIGKILL');
