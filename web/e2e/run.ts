@@ -37,6 +37,8 @@ const resultsDir = join(webDir, 'e2e/results');
 
 interface Ctx {
   stack: E2eStack;
+  /** Relayed Chromium join reports the gateway had counted before the main call. */
+  joinReportsBefore?: number;
   browser: Browser;
   /** Launched by the first Firefox scenario. */
   firefox?: PuppeteerBrowser;
@@ -316,8 +318,18 @@ scenario('both click Join the instant it is enabled, camera slow to start: every
   for (const p of [tutor, student]) await p.context.close();
 });
 
+/** The gateway's count of relayed Chromium joins that reached media (the browsers' join reports). */
+async function joinReports(c: Ctx): Promise<number> {
+  const text = await (await fetch(`${c.stack.env.GATEWAY_URL}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('gateway_client_join_to_media_seconds_count{') && l.includes('relayed="true"') && l.includes('browser="chromium"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 scenario('tutor and student join and both see the other’s video, relayed by coturn', async (c) => {
   const tutor = need(c.tutor, 'tutor');
+  c.joinReportsBefore = await joinReports(c);
   await tutor.page.getByTestId('lobby-join').click();
   await tutor.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
   await tutor.page.getByTestId('waiting').waitFor();
@@ -335,6 +347,11 @@ scenario('tutor and student join and both see the other’s video, relayed by co
   const names = await tutor.page.getByTestId('tile-remote').getAttribute('data-name');
   if (names !== 'Demo Student') throw new Error(`tutor sees ${names}`);
   await shot(tutor.page, 'call-two-people');
+});
+
+scenario('both browsers tell the gateway how long their join took to show the other (the join-to-media service level)', async (c) => {
+  const before = c.joinReportsBefore ?? 0;
+  await eventually('two relayed join reports counted', async () => (await joinReports(c)) >= before + 2);
 });
 
 scenario('participant list shows both, with live mute state', async (c) => {

@@ -5,6 +5,7 @@
  */
 import { newTraceparent } from './trace';
 import { GatewayError } from './errors';
+import type { JoinReport } from './join-report';
 import { type MeetingView, type ParticipantView, parseMeetingJson, parseParticipantJson } from './protocol';
 
 export interface MeetingDetails {
@@ -61,6 +62,15 @@ export class GatewayApi {
     await this.call('POST', `/api/video/meetings/${encodeURIComponent(meetingId)}/end`, { headers: { authorization: `Bearer ${accessToken}` } });
   }
 
+  /** The join's outcome for the service levels; keepalive, so it is sent even as the page unloads. */
+  async reportJoin(meetingId: string, report: JoinReport, accessToken: string): Promise<void> {
+    await this.call('POST', `/api/video/meetings/${encodeURIComponent(meetingId)}/client-report`, {
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(report),
+      keepalive: true,
+    });
+  }
+
   /** The local dev issuer's settings, or undefined when it is off (404). */
   async devConfig(): Promise<DevConfig | undefined> {
     try {
@@ -83,7 +93,7 @@ export class GatewayApi {
     return { accessToken: body.accessToken, userId: body.userId, expiresAt: Number.isFinite(expiresAt) ? expiresAt : Date.now() + 3_600_000 };
   }
 
-  private async call(method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}): Promise<unknown> {
+  private async call(method: string, path: string, init: { headers?: Record<string, string>; body?: string; keepalive?: boolean } = {}): Promise<unknown> {
     let res: Response;
     try {
       res = await this.fetchImpl(`${this.baseUrl}${path}`, {
@@ -91,6 +101,7 @@ export class GatewayApi {
         // Each request starts a trace the gateway continues (services, Postgres, events).
         headers: { accept: 'application/json', traceparent: this.traceparent(), ...init.headers },
         ...(init.body ? { body: init.body } : {}),
+        ...(init.keepalive ? { keepalive: true } : {}),
       });
     } catch (err) {
       throw new GatewayError('unavailable', 'the lesson server did not answer', {}, { cause: err });

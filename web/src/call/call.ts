@@ -8,6 +8,17 @@ import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
 import type { Adaptation, VideoLevel } from './adaptation';
+import {
+  browserOf,
+  hasRelayCandidate,
+  hasRemoteMedia,
+  iceFailureReason,
+  isRelayed,
+  type JoinReport,
+  JoinReporter,
+  noMediaTimeoutMs,
+  reasonForJoinError,
+} from './join-report';
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { mark } from './marks';
 import { LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
@@ -16,7 +27,7 @@ import { type MeetingView, type ParticipantView, participantView, rtcIceServers,
 import { SenderAdapter } from './sender-adapter';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
-import type { PeerQuality } from './stats';
+import type { PeerQuality, StatLike } from './stats';
 
 export type MeetingLoad =
   | { status: 'idle' }
@@ -140,6 +151,13 @@ export class CallController {
   private readonly adapters = new Map<string, SenderAdapter>();
   private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
   private timers: ReturnType<typeof setInterval>[] = [];
+  /** The join service level: how long until the other participant's media, as the gateway is told. */
+  private readonly reporter = new JoinReporter(
+    (report) => void this.sendJoinReport(report),
+    () => globalThis.performance?.now() ?? Date.now(),
+    browserOf(globalThis.navigator?.userAgent ?? ''),
+  );
+  private mediaWatch: ReturnType<typeof setInterval> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private renewing = false;
@@ -385,6 +403,7 @@ export class CallController {
   async join(): Promise<void> {
     if (!this.dispatch({ type: 'join' })) return;
     mark('join');
+    this.reporter.joinClicked();
     this.mutedByOther = false;
     // The lobby keeps Join disabled while devices settle; a programmatic join waits here instead.
     await this.mediaSettled();
@@ -422,6 +441,8 @@ export class CallController {
     } catch (err) {
       if (this.signaling === signaling) this.signaling = undefined;
       const error = describeError(err);
+      if (err instanceof GatewayError) this.reporter.failed(reasonForJoinError(err.code, err.message), err.code);
+      else this.reporter.failed('other');
       if (err instanceof GatewayError && err.code === 'meeting_not_started') this.meetingLoad = this.loadError(err);
       this.dispatch({ type: 'join-rejected', error });
       return;
@@ -531,7 +552,51 @@ export class CallController {
     link.setMeta({ screenSharing: this.screenSharing });
     this.links.set(sessionId, link);
     this.remote.set(sessionId, { connection: 'new', screenSharing: false });
+    // Arrivals after ours called peerPresent() on peerJoined already; anyone else was here first.
+    this.reporter.peerPresent(true);
+    this.watchFirstMedia(sessionId, link);
     return link;
+  }
+
+  /**
+   * Until the first remote media (or the timeout), a cheap getStats every 100 ms: the join
+   * report's time is to the frame, not to the next 2 s stats poll.
+   */
+  private watchFirstMedia(sessionId: string, link: PeerLink) {
+    if (!this.reporter.waiting || this.mediaWatch) return;
+    const stop = () => {
+      clearInterval(this.mediaWatch);
+      this.mediaWatch = undefined;
+    };
+    let busy = false;
+    this.mediaWatch = setInterval(() => {
+      if (busy) return;
+      if (!this.reporter.waiting || this.links.get(sessionId) !== link) return stop();
+      busy = true;
+      void link.pc
+        .getStats()
+        .then((report) => {
+          const stats = [...(report.values() as IterableIterator<StatLike>)];
+          if (hasRemoteMedia(stats)) this.reporter.media(isRelayed(stats));
+          else if ((this.reporter.waitedMs() ?? 0) > noMediaTimeoutMs) {
+            const connected = link.pc.connectionState === 'connected';
+            this.reporter.failed(connected ? 'no_remote_media' : iceFailureReason(this.opts.forceRelay, hasRelayCandidate(stats)));
+          }
+        })
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+          if (!this.reporter.waiting) stop();
+        });
+    }, 100);
+  }
+
+  private async sendJoinReport(report: JoinReport) {
+    try {
+      await this.opts.api.reportJoin?.(this.opts.meetingId, report, await this.opts.auth.accessToken());
+    } catch (err) {
+      this.opts.log('join report not sent', err);
+    }
   }
 
   private updateRemote(
@@ -578,6 +643,7 @@ export class CallController {
         const p = m.kind.value.participant;
         if (!p || p.sessionId === this.sessionId) return;
         mark('peer-joined');
+        this.reporter.peerPresent();
         const isNew = !this.roster.has(p.sessionId);
         this.roster.set(p.sessionId, participantView(p));
         if (isNew) this.notify(`${this.nameOf(p.sessionId)} joined`);
@@ -781,6 +847,9 @@ export class CallController {
 
   private endCall() {
     this.stopLoops();
+    this.reporter.abandon();
+    clearInterval(this.mediaWatch);
+    this.mediaWatch = undefined;
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = undefined;
     const s = this.signaling;
