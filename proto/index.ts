@@ -1,4 +1,5 @@
 export * from './gen/lessoncall/v1/booking_pb';
+export * from './gen/lessoncall/v1/chat_pb';
 export * from './gen/lessoncall/v1/common_pb';
 export * from './gen/lessoncall/v1/meeting_pb';
 export * from './gen/lessoncall/v1/participant_pb';

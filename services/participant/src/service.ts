@@ -13,6 +13,10 @@ import {
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  ChatHistoryRequestSchema,
+  ChatHistoryResponseSchema,
+  ChatSendRequestSchema,
+  ChatSendResponseSchema,
   JoinRequestSchema,
   JoinResponseSchema,
   LeaveRequestSchema,
@@ -29,6 +33,7 @@ import {
   rpc,
   streams,
 } from '@lessoncall/proto';
+import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
 import type { Context } from './context';
 import { join } from './join';
@@ -96,6 +101,8 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantPresence, PresenceReportSchema, PresenceAckSchema, presence),
     endpoint(rpc.participantAttendance, AttendanceRequestSchema, AttendanceResponseSchema, attendance),
     endpoint(rpc.participantLiveSessions, LiveSessionsRequestSchema, LiveSessionsResponseSchema, liveSessions),
+    endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
+    endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

@@ -4,6 +4,8 @@ import { type Runtime, request, ServiceError } from '@lessoncall/kit';
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  ChatHistoryRequestSchema,
+  ChatHistoryResponseSchema,
   CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
   EndMeetingRequestSchema,
@@ -46,6 +48,7 @@ export const restMessages: DescMessage[] = [
   MuteResponseSchema,
   ListParticipantsResponseSchema,
   AttendanceResponseSchema,
+  ChatHistoryResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
@@ -428,6 +431,24 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           AttendanceResponseSchema,
         );
         return { body: json(AttendanceResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/chat',
+      operationId: 'getChat',
+      summary: "The meeting's chat transcript (its latest 500 messages, oldest first)",
+      description: "For the meeting's tutor or student only; anyone else gets 404, as for a meeting that does not exist.",
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'Chat messages, oldest first', schema: ref('ChatHistoryResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantChatHistory, ChatHistoryRequestSchema, { meetingId, userId: who.userId }, ChatHistoryResponseSchema);
+        return { body: json(ChatHistoryResponseSchema, res) };
       },
     }),
   ];
