@@ -70,6 +70,7 @@ export const rpc = {
   participantLiveSessions: 'svc.participant.live_sessions',
   participantChatSend: 'svc.participant.chat_send',
   participantChatHistory: 'svc.participant.chat_history',
+  participantRecord: 'svc.participant.record',
   turnCredentials: 'svc.turn.credentials',
 } as const;
 

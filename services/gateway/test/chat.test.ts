@@ -192,4 +192,42 @@ describe('chat over the WebSocket', () => {
     say(reloaded.c, 'h-3', 'third');
     expect((await tutor.c.next('chat')).message?.text).toBe('third');
   });
+
+  it('serves the lesson record after the meeting ends, to its tutor and student only', async () => {
+    const m = await backend.createMeeting();
+    const other = await backend.createMeeting();
+    const tutor = await joined(m, 'tutor');
+    const student = await joined(m, 'student');
+    say(student.c, 'q-1', 'what about x?');
+    await student.c.next('chat');
+    const path = `/api/video/meetings/${m.meetingId}/record`;
+    const early = await call(gw.url, 'GET', path, { token: await gw.tokenFor(m.tutorId) });
+    expect(early.status).toBe(409);
+    expect(early.body.code).toBe('conflict');
+
+    const ended = await call(gw.url, 'POST', `/api/video/meetings/${m.meetingId}/end`, { token: await gw.tokenFor(m.tutorId) });
+    expect(ended.status).toBe(200);
+    await tutor.c.next('meetingEnded');
+    for (const userId of [m.tutorId, m.studentId]) {
+      // The participant service learns of the end from meeting.ended: eventually ready.
+      let res = await call(gw.url, 'GET', path, { token: await gw.tokenFor(userId) });
+      for (let i = 0; i < 50 && res.status === 409; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await call(gw.url, 'GET', path, { token: await gw.tokenFor(userId) });
+      }
+      expect(res.status).toBe(200);
+      const rec = res.body.record;
+      expect(rec.meetingId).toBe(m.meetingId);
+      expect(rec.transcript.map((x: { text: string; userType: string }) => [x.text, x.userType])).toEqual([['what about x?', 'student']]);
+      expect(rec.attendance.entries.map((e: { userType: string }) => e.userType).sort()).toEqual(['student', 'tutor']);
+      // No quality reports arrived and there is no whiteboard: absent, not zeros.
+      expect(rec.quality ?? []).toEqual([]);
+      expect(rec).not.toHaveProperty('board');
+    }
+    for (const userId of [other.tutorId, '44444444-4444-4444-8444-444444444444']) {
+      const res = await call(gw.url, 'GET', path, { token: await gw.tokenFor(userId) });
+      expect(res.status).toBe(404);
+      expect(res.body.code).toBe('meeting_not_found');
+    }
+  });
 });

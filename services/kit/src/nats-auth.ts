@@ -72,6 +72,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantLiveSessions,
       rpc.participantChatSend,
       rpc.participantChatHistory,
+      rpc.participantRecord,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',

@@ -21,7 +21,7 @@ export const chatHistoryLimit = 500;
 
 const clientMessageIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
-interface ChatRow {
+export interface ChatRow {
   id: string;
   meeting_id: string;
   session_id: string;

@@ -29,6 +29,8 @@ import {
   MuteResponseSchema,
   PresenceAckSchema,
   PresenceReportSchema,
+  RecordRequestSchema,
+  RecordResponseSchema,
   queues,
   rpc,
   streams,
@@ -40,6 +42,7 @@ import { join } from './join';
 import { consumeMeetings } from './meetings-consumer';
 import { createParticipantMetrics } from './metrics';
 import { attendance, list, liveSessions } from './queries';
+import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
 
@@ -103,6 +106,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantLiveSessions, LiveSessionsRequestSchema, LiveSessionsResponseSchema, liveSessions),
     endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
     endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
+    endpoint(rpc.participantRecord, RecordRequestSchema, RecordResponseSchema, record),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

@@ -6,6 +6,8 @@ import {
   AttendanceResponseSchema,
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
+  RecordRequestSchema,
+  RecordResponseSchema,
   CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
   EndMeetingRequestSchema,
@@ -49,6 +51,7 @@ export const restMessages: DescMessage[] = [
   ListParticipantsResponseSchema,
   AttendanceResponseSchema,
   ChatHistoryResponseSchema,
+  RecordResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
@@ -449,6 +452,25 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const meetingId = meetingIdOf(c);
         const res = await call(rpc.participantChatHistory, ChatHistoryRequestSchema, { meetingId, userId: who.userId }, ChatHistoryResponseSchema);
         return { body: json(ChatHistoryResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/record',
+      operationId: 'getLessonRecord',
+      summary: 'The lesson record: attendance, chat transcript, call quality (once the meeting has ended)',
+      description:
+        "For the meeting's tutor or student only (404 for anyone else); 409 `conflict` while the meeting has not ended. `board` is absent until the whiteboard exists.",
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'The lesson record', schema: ref('RecordResponse') } },
+      problems: [404, 409],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantRecord, RecordRequestSchema, { meetingId, userId: who.userId }, RecordResponseSchema);
+        return { body: json(RecordResponseSchema, res) };
       },
     }),
   ];
