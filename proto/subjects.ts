@@ -37,6 +37,8 @@ export const subjects = {
   participantJoined: (meetingId: string) => `participant.joined.${token(meetingId)}`,
   participantLeft: (meetingId: string) => `participant.left.${token(meetingId)}`,
   muteChanged: (meetingId: string) => `mute.changed.${token(meetingId)}`,
+  /** Core NATS fan-out of a stored chat message to the gateways holding the meeting's sockets (the table is the record; a miss is healed by the history on resume). */
+  chatPosted: (meetingId: string) => `chat.posted.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -66,6 +68,9 @@ export const rpc = {
   participantPresence: 'svc.participant.presence',
   participantAttendance: 'svc.participant.attendance',
   participantLiveSessions: 'svc.participant.live_sessions',
+  participantChatSend: 'svc.participant.chat_send',
+  participantChatHistory: 'svc.participant.chat_history',
+  participantRecord: 'svc.participant.record',
   turnCredentials: 'svc.turn.credentials',
 } as const;
 

@@ -13,6 +13,7 @@ export const tableOwners = {
   video_meeting_outbox: 'meeting',
   video_participants: 'participant',
   participant_meetings: 'participant',
+  video_chat_messages: 'participant',
 } as const satisfies Record<string, string>;
 
 export type Table = keyof typeof tableOwners;

@@ -40,6 +40,10 @@ export const configSchema = {
   WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Messages per second per session, with bursts of twice that. */
   WS_RATE_PER_SECOND: z.coerce.number().int().positive().default(50),
+  /** Chat messages one session may send per minute, on average (a typing human sends a few); more answers `rate_limited`. */
+  CHAT_RATE_PER_MINUTE: z.coerce.number().int().positive().default(30),
+  /** Chat messages a session may send at once before CHAT_RATE_PER_MINUTE applies (a pasted burst of lines). */
+  CHAT_BURST: z.coerce.number().int().positive().default(10),
   WS_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   /** On SIGTERM: how long sockets get to move to another replica before the process exits. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),

@@ -70,6 +70,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantAttendance,
       // The roster view re-reads a meeting's live sessions after a miss.
       rpc.participantLiveSessions,
+      rpc.participantChatSend,
+      rpc.participantChatHistory,
+      rpc.participantRecord,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -79,7 +82,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       `$JS.API.STREAM.MSG.GET.KV_${gatewayKv}`,
       `$KV.${gatewayKv}.>`,
     ],
-    subscribe: ['signal.deliver.*', 'participant.joined.*', 'participant.left.*', 'mute.changed.*', 'meeting.ended.*', 'meeting.cancelled.*'],
+    subscribe: ['signal.deliver.*', 'participant.joined.*', 'participant.left.*', 'mute.changed.*', 'meeting.ended.*', 'meeting.cancelled.*', 'chat.posted.*'],
     allowResponses: false,
   },
   meeting: {
@@ -109,6 +112,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.turnCredentials,
       'participant.>',
       'mute.changed.>',
+      // Core NATS fan-out of stored chat messages to the gateways.
+      'chat.posted.*',
       'meeting.no_show.*',
       'deadletter.>',
       jsAccountInfo,

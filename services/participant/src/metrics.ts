@@ -7,6 +7,8 @@ export interface ParticipantMetrics {
   turnFallbacks: Counter<'reason'>;
   deadLetters: Counter<string>;
   eventRetries: Counter<string>;
+  chatMessages: Counter<string>;
+  chatDuplicates: Counter<string>;
 }
 
 export function createParticipantMetrics(registry: Registry): ParticipantMetrics {
@@ -46,6 +48,12 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
       name: 'participant_event_retries_total',
       help: 'Redeliveries asked for after a failure, by event type and failure (transient, unknown)',
       labelNames: ['subject', 'failure'],
+      registers: [registry],
+    }),
+    chatMessages: new Counter({ name: 'participant_chat_messages_total', help: 'Chat messages stored', registers: [registry] }),
+    chatDuplicates: new Counter({
+      name: 'participant_chat_duplicates_total',
+      help: 'Chat sends answered with the already stored message (a resend with a known client message id)',
       registers: [registry],
     }),
   };

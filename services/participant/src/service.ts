@@ -13,6 +13,10 @@ import {
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  ChatHistoryRequestSchema,
+  ChatHistoryResponseSchema,
+  ChatSendRequestSchema,
+  ChatSendResponseSchema,
   JoinRequestSchema,
   JoinResponseSchema,
   LeaveRequestSchema,
@@ -25,16 +29,20 @@ import {
   MuteResponseSchema,
   PresenceAckSchema,
   PresenceReportSchema,
+  RecordRequestSchema,
+  RecordResponseSchema,
   queues,
   rpc,
   streams,
 } from '@lessoncall/proto';
+import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
 import type { Context } from './context';
 import { join } from './join';
 import { consumeMeetings } from './meetings-consumer';
 import { createParticipantMetrics } from './metrics';
 import { attendance, list, liveSessions } from './queries';
+import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
 
@@ -96,6 +104,9 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantPresence, PresenceReportSchema, PresenceAckSchema, presence),
     endpoint(rpc.participantAttendance, AttendanceRequestSchema, AttendanceResponseSchema, attendance),
     endpoint(rpc.participantLiveSessions, LiveSessionsRequestSchema, LiveSessionsResponseSchema, liveSessions),
+    endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
+    endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
+    endpoint(rpc.participantRecord, RecordRequestSchema, RecordResponseSchema, record),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

@@ -8,6 +8,7 @@ import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
 import type { Adaptation, VideoLevel } from './adaptation';
+import { ChatStore } from './chat';
 import {
   browserOf,
   hasRelayCandidate,
@@ -165,6 +166,8 @@ export class CallController {
   private snapshotValue: CallSnapshot;
   private dirty = false;
   private disposed = false;
+  /** The call's chat (web/src/call/chat.ts); its panel subscribes to it directly. */
+  readonly chat = new ChatStore({ send: (requestId, clientMessageId, text) => this.signaling?.chat(requestId, clientMessageId, text) });
 
   constructor(options: CallOptions) {
     this.opts = {
@@ -461,6 +464,7 @@ export class CallController {
 
   /** The roster and ICE servers of a welcome; offers to everyone we have no connection with. */
   private applyWelcome(welcome: Welcome, resumed: boolean) {
+    this.chat.setSelf(welcome.sessionId, this.opts.auth.user()?.userId);
     this.iceServers = rtcIceServers(welcome.iceServers);
     if (welcome.meeting) this.meeting = { ...(this.meeting ?? ({} as MeetingView)), ...withoutEmpty(welcome.meeting) };
     const others = welcome.participants.map(participantView).filter((p) => p.sessionId !== welcome.sessionId);
@@ -694,6 +698,12 @@ export class CallController {
         this.changed();
         return;
       }
+      case 'chat':
+        if (m.kind.value.message) this.chat.posted(m.kind.value.message);
+        return;
+      case 'chatHistory':
+        this.chat.history(m.kind.value.messages);
+        return;
       case 'meetingEnded':
         this.endCall();
         this.dispatch({ type: 'meeting-ended', message: describeMeetingEnd(m.kind.value.reason) });
@@ -702,6 +712,8 @@ export class CallController {
         const e = m.kind.value;
         // The session ended on the server: the socket closes next and the client rejoins by itself.
         if (e.code === 'session_not_found') return;
+        // A refused chat message is shown on the message itself (the server's reason names the limit).
+        if (this.chat.failed(m.requestId, e.code === 'rate_limited' ? 'Too many messages at once; wait a moment and send again.' : e.message)) return;
         this.notify(describeError(new GatewayError(e.code, e.message, { retryAfterSeconds: e.retryAfterSeconds, attemptsLeft: e.attemptsLeft })).title);
         return;
       }

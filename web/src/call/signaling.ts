@@ -171,6 +171,11 @@ export class SignalingClient {
     return requestId;
   }
 
+  /** A chat message; queued while reconnecting (the client message id makes a resend harmless). */
+  chat(requestId: string, clientMessageId: string, text: string): void {
+    this.sendOrQueue({ requestId, kind: { case: 'chatSend', value: { clientMessageId, text } } }, true);
+  }
+
   /** Leaves the meeting for good: tells the gateway, closes, never reconnects. */
   leave(): void {
     if (this.stateValue === 'closed') return;

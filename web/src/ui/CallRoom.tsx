@@ -1,19 +1,28 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
 import { Icon } from './icons';
+import { ChatPanel, ChatToggle, useChat } from './ChatPanel';
 import { Avatar, StreamVideo } from './Media';
 import { ParticipantPanel } from './ParticipantPanel';
 import { QualityPill } from './QualityPill';
 
 export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const [panelOpen, setPanelOpen] = useState(false);
+  // One side panel at a time: opening the chat closes the participant list, and the other way round.
+  const chatOpen = useChat(controller.chat).open;
+  useEffect(() => {
+    if (chatOpen) setPanelOpen(false);
+  }, [chatOpen]);
+  useEffect(() => {
+    if (panelOpen) controller.chat.setOpen(false);
+  }, [panelOpen, controller]);
   const { self, peers, local } = snap;
   const reconnecting = snap.call.phase === 'reconnecting';
   const alone = peers.length === 0;
   const waitingFor = self.userType === 'tutor' ? 'your student' : 'your tutor';
 
   return (
-    <main className={`call${panelOpen ? ' with-panel' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
+    <main className={`call${panelOpen || chatOpen ? ' with-panel' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
       {reconnecting ? (
         <div className="banner" role="status" data-testid="reconnecting-banner">
           <Icon name="wifi" size={18} /> Reconnecting… The call continues; we are restoring the connection to the lesson server.
@@ -119,6 +128,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
           <Icon name="people" />
           <span className="count">{peers.length + 1}</span>
         </button>
+        <ChatToggle chat={controller.chat} />
         <button
           type="button"
           className="round leave"
@@ -144,6 +154,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
       </nav>
 
       {panelOpen ? <ParticipantPanel controller={controller} snap={snap} onClose={() => setPanelOpen(false)} /> : null}
+      <ChatPanel chat={controller.chat} />
     </main>
   );
 }

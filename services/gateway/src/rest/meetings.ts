@@ -4,6 +4,10 @@ import { type Runtime, request, ServiceError } from '@lessoncall/kit';
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  ChatHistoryRequestSchema,
+  ChatHistoryResponseSchema,
+  RecordRequestSchema,
+  RecordResponseSchema,
   CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
   EndMeetingRequestSchema,
@@ -46,6 +50,8 @@ export const restMessages: DescMessage[] = [
   MuteResponseSchema,
   ListParticipantsResponseSchema,
   AttendanceResponseSchema,
+  ChatHistoryResponseSchema,
+  RecordResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
@@ -428,6 +434,43 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           AttendanceResponseSchema,
         );
         return { body: json(AttendanceResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/chat',
+      operationId: 'getChat',
+      summary: "The meeting's chat transcript (its latest 500 messages, oldest first)",
+      description: "For the meeting's tutor or student only; anyone else gets 404, as for a meeting that does not exist.",
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'Chat messages, oldest first', schema: ref('ChatHistoryResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantChatHistory, ChatHistoryRequestSchema, { meetingId, userId: who.userId }, ChatHistoryResponseSchema);
+        return { body: json(ChatHistoryResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/record',
+      operationId: 'getLessonRecord',
+      summary: 'The lesson record: attendance, chat transcript, call quality (once the meeting has ended)',
+      description:
+        "For the meeting's tutor or student only (404 for anyone else); 409 `conflict` while the meeting has not ended. `board` is absent until the whiteboard exists.",
+      tags: ['meetings'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'The lesson record', schema: ref('RecordResponse') } },
+      problems: [404, 409],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantRecord, RecordRequestSchema, { meetingId, userId: who.userId }, RecordResponseSchema);
+        return { body: json(RecordResponseSchema, res) };
       },
     }),
   ];

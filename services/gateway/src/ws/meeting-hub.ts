@@ -1,5 +1,7 @@
 import { decode, type Logger, type Msg, type NatsConnection, request, type Subscription, systemClock } from '@lessoncall/kit';
 import {
+  type ChatMessage,
+  ChatPostedSchema,
   LiveSessionsRequestSchema,
   LiveSessionsResponseSchema,
   MeetingEndedSchema,
@@ -18,7 +20,8 @@ export type MeetingEvent =
   | { type: 'joined'; participant: Participant }
   | { type: 'left'; participant: Participant; reason: string }
   | { type: 'mute'; change: MuteChanged }
-  | { type: 'ended'; reason: string };
+  | { type: 'ended'; reason: string }
+  | { type: 'chat'; message: ChatMessage };
 
 export type MeetingListener = (event: MeetingEvent) => void;
 
@@ -39,7 +42,7 @@ export interface MeetingHubOptions {
 /**
  * One set of core NATS subscriptions per meeting per gateway process, shared by all of that
  * meeting's sockets here: with 20k sockets the bus carries each event once per gateway, and
- * the process holds five subscriptions per meeting, not per socket.
+ * the process holds six subscriptions per meeting, not per socket.
  *
  * The same events keep a roster view of those meetings — the signaling service's `Roster`,
  * seeded from each welcome's participant list and re-read after a miss or a NATS reconnect —
@@ -148,6 +151,11 @@ export class MeetingHub {
       subscribe(subjects.muteChanged(meetingId), (m) => ({ type: 'mute', change: decode(MuteChangedSchema, m.data) }));
       subscribe(subjects.meetingEnded(meetingId), (m) => ({ type: 'ended', reason: decode(MeetingEndedSchema, m.data).reason }));
       subscribe(subjects.meetingCancelled(meetingId), () => ({ type: 'ended', reason: 'cancelled' }));
+      subscribe(subjects.chatPosted(meetingId), (m) => {
+        const message = decode(ChatPostedSchema, m.data).message;
+        if (!message || message.meetingId !== meetingId) throw new Error('chat.posted without a message of this meeting');
+        return { type: 'chat', message };
+      });
       room = created;
       this.#rooms.set(meetingId, room);
     }

@@ -1,5 +1,9 @@
 import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
 import {
+  ChatHistoryRequestSchema,
+  ChatHistoryResponseSchema,
+  ChatSendRequestSchema,
+  ChatSendResponseSchema,
   type Hello,
   JoinRequestSchema,
   JoinResponseSchema,
@@ -9,6 +13,7 @@ import {
   MuteResponseSchema,
   type OutgoingSignal,
   rpc,
+  type SendChat,
   type SetMedia,
   subjects,
   wsCloseCodes,
@@ -61,6 +66,7 @@ export class Session implements SignalEndpoint {
   readonly #clientKey: string;
   readonly #bucket: TokenBucket;
   readonly #abuse: WindowCounter;
+  readonly #chatBucket: TokenBucket;
   #state: State = 'hello';
   #logger: Logger;
   #helloTimer: NodeJS.Timeout | undefined;
@@ -90,6 +96,7 @@ export class Session implements SignalEndpoint {
     const { WS_RATE_PER_SECOND: rate, WS_ABUSE_RATE_FACTOR: factor } = ctx.config;
     this.#bucket = new TokenBucket(rate, rate * 2, ctx.now);
     this.#abuse = new WindowCounter(rate * factor, 1000, ctx.now);
+    this.#chatBucket = new TokenBucket(ctx.config.CHAT_RATE_PER_MINUTE / 60, ctx.config.CHAT_BURST, ctx.now);
     this.#sequencer = new SignalSequencer({
       waitMs: ctx.config.SIGNAL_REORDER_WAIT_MS,
       maxHeld: ctx.config.SIGNAL_REORDER_MAX,
@@ -162,6 +169,10 @@ export class Session implements SignalEndpoint {
         case 'leave':
           this.#requireJoined();
           void this.#leave(requestId);
+          return;
+        case 'chatSend':
+          this.#requireJoined();
+          this.#chat(requestId, kind.value);
           return;
         default:
           throw new ServiceError('invalid_request', 'unknown message kind', { field: 'kind' });
@@ -315,6 +326,7 @@ export class Session implements SignalEndpoint {
         if (e.type === 'joined' && known.has(e.participant.sessionId)) continue;
         this.#onMeetingEvent(e);
       }
+      void this.#sendChatHistory();
       // No presence report here: the join or resume that just answered recorded the session as
       // connected on this gateway in the same transaction (one request and one write less per hello).
     } catch (err) {
@@ -364,6 +376,56 @@ export class Session implements SignalEndpoint {
       );
     } catch (err) {
       this.#sendError(requestId, this.#asServiceError(err));
+    }
+  }
+
+  /**
+   * The sender's copy comes back as the reply (with its requestId), also for a resend the service
+   * recognised as a duplicate; the others get it from chat.posted. Rate-limited per session here,
+   * before the bus: a flood costs the gateway a token check, not a transaction.
+   */
+  #chat(requestId: string, chat: SendChat): void {
+    if (!this.#chatBucket.take()) {
+      throw new ServiceError('rate_limited', `at most ${this.#ctx.config.CHAT_RATE_PER_MINUTE} chat messages per minute`, {
+        field: 'text',
+        retryAfterSeconds: Math.ceil(60 / this.#ctx.config.CHAT_RATE_PER_MINUTE),
+      });
+    }
+    void (async () => {
+      try {
+        const res = await request(
+          this.#ctx.nc,
+          rpc.participantChatSend,
+          ChatSendRequestSchema,
+          { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, clientMessageId: chat.clientMessageId, text: chat.text },
+          ChatSendResponseSchema,
+          { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
+        );
+        if (res.message) this.#send(serverMessage(requestId, { case: 'chat', value: { message: res.message } }), 'chat');
+      } catch (err) {
+        this.#sendError(requestId, this.#asServiceError(err));
+      }
+    })();
+  }
+
+  /**
+   * After every welcome, join and resume alike: what was said so far, and what this socket may
+   * have missed while it was away. Sent after the welcome so the join itself waits for nothing.
+   */
+  async #sendChatHistory(): Promise<void> {
+    try {
+      const res = await request(
+        this.#ctx.nc,
+        rpc.participantChatHistory,
+        ChatHistoryRequestSchema,
+        { meetingId: this.meetingId, userId: this.userId },
+        ChatHistoryResponseSchema,
+        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
+      );
+      this.#push({ case: 'chatHistory', value: { messages: res.messages, truncated: res.truncated } });
+    } catch (err) {
+      // The call goes on without it; the client is told, and a resume asks again.
+      this.#sendError('', this.#asServiceError(err));
     }
   }
 
@@ -433,6 +495,10 @@ export class Session implements SignalEndpoint {
         return;
       case 'mute':
         this.#push({ case: 'muteChanged', value: e.change });
+        return;
+      case 'chat':
+        // The sender has its copy as the reply to its send.
+        if (e.message.sessionId !== this.sessionId) this.#push({ case: 'chat', value: { message: e.message } });
         return;
       case 'ended':
         this.#presenceSettled = true;
