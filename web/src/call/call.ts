@@ -10,7 +10,8 @@ import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type
 import type { Adaptation, VideoLevel } from './adaptation';
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { mark } from './marks';
-import { LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
+import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange, fallbackSteps } from './devices';
+import { type Devices, LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
 import { type LocalTracks, PeerLink } from './peer';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { SenderAdapter } from './sender-adapter';
@@ -75,6 +76,10 @@ export interface CallSnapshot {
   signalingRttMs: number | undefined;
   /** How our video adapts to the network (the weakest peer decides). */
   network: NetworkState;
+  /** The speaker remote audio plays on (setSinkId); undefined: the system default. */
+  speakerId: string | undefined;
+  /** The browser can route audio to a chosen speaker (setSinkId; not Safari before 18.4). */
+  canPickSpeaker: boolean;
 }
 
 export interface NetworkState {
@@ -138,6 +143,7 @@ export class CallController {
   private nextNotice = 1;
   private signalingRttMs: number | undefined;
   private readonly adapters = new Map<string, SenderAdapter>();
+  private speakerId: string | undefined;
   private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
   private timers: ReturnType<typeof setInterval>[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -159,7 +165,11 @@ export class CallController {
     };
     this.passcode = options.passcode;
     this.displayName = options.auth.user()?.displayName ?? '';
-    this.media = new LocalMedia(() => this.changed(), options.mediaDevices);
+    this.media = new LocalMedia(
+      () => this.changed(),
+      options.mediaDevices,
+      (before, after) => void this.onDevicesChanged(before, after),
+    );
     this.snapshotValue = this.buildSnapshot();
   }
 
@@ -218,6 +228,8 @@ export class CallController {
       notices: this.notices,
       signalingRttMs: this.signalingRttMs,
       network: this.network,
+      speakerId: this.speakerId,
+      canPickSpeaker: canPickSpeaker(),
     };
   }
 
@@ -371,6 +383,44 @@ export class CallController {
   async selectCamera(deviceId: string): Promise<void> {
     const track = await this.settle(this.media.selectCamera(deviceId));
     if (!this.screenSharing) await this.sendVideo(track);
+  }
+
+  /** Remote audio plays on this output (the video elements apply it with setSinkId). */
+  selectSpeaker(deviceId: string): void {
+    this.speakerId = deviceId || undefined;
+    this.changed();
+  }
+
+  /**
+   * A device was plugged or unplugged: the one in use gone → the default, with a notice (the
+   * peers get the new track with replaceTrack, no renegotiation); a new headset → offered.
+   */
+  private async onDevicesChanged(before: Devices, after: Devices) {
+    const lists = (d: Devices): DeviceLists => ({ camera: d.cameras, microphone: d.microphones, speaker: d.speakers });
+    const m = this.media.snapshot();
+    const change = deviceChange(lists(before), lists(after), {
+      ...(m.cameraDeviceId ? { camera: m.cameraDeviceId } : {}),
+      ...(m.microphoneDeviceId ? { microphone: m.microphoneDeviceId } : {}),
+      ...(this.speakerId ? { speaker: this.speakerId } : {}),
+    });
+    for (const step of fallbackSteps(change, { cameraOff: this.cameraOff, screenSharing: this.screenSharing })) {
+      if (step.kind === 'speaker') {
+        // The default alias plays on whatever the OS picks now; no id is the same thing.
+        this.speakerId = undefined;
+      } else if (step.kind === 'microphone') {
+        const track = await this.settle(this.media.switchDevice('audio', step.deviceId));
+        if (track) track.enabled = !this.audioMuted;
+        this.attachMeter();
+        for (const l of this.links.values()) await l.setTrack('audio', track);
+      } else if (!step.acquire) {
+        await this.media.selectCamera(step.deviceId ?? '');
+      } else {
+        const track = await this.settle(this.media.switchDevice('video', step.deviceId));
+        if (step.sendToPeers) await this.sendVideo(track);
+      }
+    }
+    for (const line of describeDeviceChange(change)) this.notify(line);
+    this.changed();
   }
 
   async selectMicrophone(deviceId: string): Promise<void> {
@@ -861,7 +911,7 @@ export class CallController {
       weakLocal: adaptations.some((a) => a.weakLocal),
       offerAudioOnly: adaptations.some((a) => a.offerAudioOnly) && !this.cameraOff,
     };
-    if (next.weakLocal && !this.network.weakLocal) this.notify('Your connection is weak — we lowered your video so the lesson keeps going.');
+    // Weak: the banner says so for as long as it lasts (CallRoom); recovery is a passing notice.
     if (!next.weakLocal && this.network.weakLocal) this.notify('Your connection recovered; your video quality is coming back.');
     if (JSON.stringify(next) !== JSON.stringify(this.network)) {
       this.network = next;

@@ -17,7 +17,7 @@ function lobby(over: { settling?: boolean; meetingLoad?: CallSnapshot['meetingLo
       videoError: undefined,
       cameraDeviceId: undefined,
       microphoneDeviceId: undefined,
-      devices: { cameras: [], microphones: [] },
+      devices: { cameras: [], microphones: [], speakers: [] },
       audioMessage: undefined,
       videoMessage: undefined,
       settling: over.settling ?? false,

@@ -13,6 +13,8 @@ export interface DeviceOption {
 export interface Devices {
   cameras: DeviceOption[];
   microphones: DeviceOption[];
+  /** Audio outputs (for setSinkId); Safari before 18.4 lists none. */
+  speakers: DeviceOption[];
 }
 
 export interface LocalMediaSnapshot {
@@ -39,15 +41,20 @@ export class LocalMedia {
   private videoError: MediaAccessError | undefined;
   private cameraId: string | undefined;
   private micId: string | undefined;
-  private devices: Devices = { cameras: [], microphones: [] };
+  private devices: Devices = { cameras: [], microphones: [], speakers: [] };
   /** After close(), a getUserMedia that was still pending must not leave a camera running. */
   private closed = false;
   private readonly md: MediaDevices | undefined;
-  private readonly onDeviceChange = () => void this.refreshDevices();
+  private readonly onDeviceChange = () => {
+    const before = this.devices;
+    void this.refreshDevices().then(() => this.devicesChanged?.(before, this.devices));
+  };
 
   constructor(
     private readonly changed: () => void,
     mediaDevices: MediaDevices | undefined = globalThis.navigator?.mediaDevices,
+    /** After a `devicechange` (a device plugged or unplugged), with the lists before and after. */
+    private readonly devicesChanged?: (before: Devices, after: Devices) => void,
   ) {
     this.md = mediaDevices;
     this.stream = new MediaStream();
@@ -190,6 +197,17 @@ export class LocalMedia {
     return this.video;
   }
 
+  /** Switches to this device (undefined: the system default) even when the old one is gone (unplugged). */
+  async switchDevice(kind: 'audio' | 'video', deviceId: string | undefined): Promise<MediaStreamTrack | undefined> {
+    if (kind === 'audio') this.micId = deviceId;
+    else this.cameraId = deviceId;
+    const enabled = (kind === 'audio' ? this.audio : this.video)?.enabled ?? true;
+    const track = await this.acquire(kind);
+    if (track) track.enabled = enabled;
+    this.changed();
+    return track;
+  }
+
   async selectMicrophone(deviceId: string): Promise<MediaStreamTrack | undefined> {
     this.micId = deviceId;
     const enabled = this.audio?.enabled ?? true;
@@ -239,7 +257,7 @@ export class LocalMedia {
     const list = await this.md.enumerateDevices().catch(() => [] as MediaDeviceInfo[]);
     const pick = (kind: MediaDeviceKind, noun: string) =>
       list.filter((d) => d.kind === kind && d.deviceId).map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${noun} ${i + 1}` }));
-    this.devices = { cameras: pick('videoinput', 'Camera'), microphones: pick('audioinput', 'Microphone') };
+    this.devices = { cameras: pick('videoinput', 'Camera'), microphones: pick('audioinput', 'Microphone'), speakers: pick('audiooutput', 'Speaker') };
     this.changed();
   }
 
