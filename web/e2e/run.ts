@@ -412,7 +412,7 @@ scenario('the tutor shares the screen: the student sees it, then the camera agai
   await framesAdvance(student.page, 'camera again');
 });
 
-scenario('in the call: the device panel switches camera, microphone and speaker without renegotiating', async (c) => {
+scenario('in the call: the device panel switches camera, microphone and speaker, and a share mixes its sound, without renegotiating', async (c) => {
   const m = await c.bookings.book({ title: 'Devices in the call' });
   const tutor = await openParticipant(c.browser, 'tutor-devices', meetingUrl(c, m, 'tutor'));
   const student = await openParticipant(c.browser, 'student-devices', meetingUrl(c, m, 'student'));
@@ -469,6 +469,24 @@ scenario('in the call: the device panel switches camera, microphone and speaker 
     );
   }
   await shot(page, 'call-devices');
+  // Screen share with sound: Chromium's fake capture may or may not give the tab's audio; say which.
+  const micSent = await connection();
+  await page.getByTestId('control-devices').click();
+  await page.getByTestId('control-share').click();
+  await page.locator('[data-testid="control-share"][aria-pressed="true"]').waitFor({ timeout: 10_000 });
+  await eventually('the screen is sent', async () => /screen/i.test((await connection()).video?.label ?? ''));
+  const sharing = await connection();
+  if (sharing.sdp !== before.sdp) throw new Error('the share renegotiated');
+  const hasSound = await page.evaluate(() => window.__lessoncall?.snapshot().local.screenAudio ?? false);
+  if (hasSound) {
+    if (sharing.audio?.id === micSent.audio?.id) throw new Error('the share has sound but the microphone alone is sent');
+  } else if (sharing.audio?.id !== micSent.audio?.id) {
+    throw new Error('no sound in the share, yet the audio sender changed');
+  }
+  console.log(`    fake screen capture with audio: ${hasSound ? 'yes, mixed with the microphone' : 'no audio track (the mix is not exercised here)'}`);
+  await page.getByTestId('control-share').click();
+  await eventually('the microphone alone is sent again', async () => (await connection()).audio?.id === micSent.audio?.id);
+  await framesAdvance(tutor.page, 'after the share');
   c.others = c.others.filter((p) => p !== tutor && p !== student);
   for (const p of [tutor, student]) await p.context.close();
 });

@@ -8,6 +8,7 @@ import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
 import type { Adaptation, VideoLevel } from './adaptation';
+import { AudioMix } from './audio-mix';
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { mark } from './marks';
 import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange, fallbackSteps } from './devices';
@@ -144,6 +145,8 @@ export class CallController {
   private signalingRttMs: number | undefined;
   private readonly adapters = new Map<string, SenderAdapter>();
   private speakerId: string | undefined;
+  /** While a screen share has sound: the mic and the tab's audio, mixed (the one audio sender sends it). */
+  private mix: AudioMix | undefined;
   private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
   private timers: ReturnType<typeof setInterval>[] = [];
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -411,7 +414,7 @@ export class CallController {
         const track = await this.settle(this.media.switchDevice('audio', step.deviceId));
         if (track) track.enabled = !this.audioMuted;
         this.attachMeter();
-        for (const l of this.links.values()) await l.setTrack('audio', track);
+        await this.sendAudio(track);
       } else if (!step.acquire) {
         await this.media.selectCamera(step.deviceId ?? '');
       } else {
@@ -427,7 +430,7 @@ export class CallController {
     const track = await this.settle(this.media.selectMicrophone(deviceId));
     if (track) track.enabled = !this.audioMuted;
     this.attachMeter();
-    for (const l of this.links.values()) await l.setTrack('audio', track);
+    await this.sendAudio(track);
   }
 
   // ── Joining and the call ─────────────────────────────────────────────────
@@ -607,7 +610,7 @@ export class CallController {
 
   private localTracks(): LocalTracks {
     const m = this.media.snapshot();
-    return { audio: m.audioTrack, video: m.screenTrack ?? (this.cameraOff ? undefined : m.videoTrack), stream: m.stream };
+    return { audio: this.mix?.track ?? m.audioTrack, video: m.screenTrack ?? (this.cameraOff ? undefined : m.videoTrack), stream: m.stream };
   }
 
   private nameOf(sessionId: string) {
@@ -738,7 +741,7 @@ export class CallController {
         return;
       }
       this.attachMeter();
-      for (const l of this.links.values()) await l.setTrack('audio', track);
+      await this.sendAudio(track);
     }
     this.applyOwnMute(muted);
     if (!muted) this.mutedByOther = false;
@@ -762,6 +765,15 @@ export class CallController {
     this.changed();
   }
 
+  /** The microphone changed: the peers get it, or, while a share has sound, the mix takes it. */
+  private async sendAudio(mic: MediaStreamTrack | undefined) {
+    if (this.mix) {
+      this.mix.setMic(mic);
+      return;
+    }
+    for (const l of this.links.values()) await l.setTrack('audio', mic);
+  }
+
   private async sendVideo(track: MediaStreamTrack | undefined) {
     for (const l of this.links.values()) await l.setTrack('video', track);
   }
@@ -773,14 +785,20 @@ export class CallController {
       return;
     }
     let track: MediaStreamTrack;
+    let sound: MediaStreamTrack | undefined;
     try {
-      track = await this.media.startScreen(() => this.stopScreenShare(false));
+      ({ video: track, audio: sound } = await this.media.startScreen(() => this.stopScreenShare(false)));
     } catch (err) {
       const msg = describeError(err);
       if (msg.code !== 'screen_cancelled') this.notify(msg.title);
       return;
     }
     this.screenSharing = true;
+    if (sound) {
+      // One audio sender: the tab's sound and the microphone mixed, swapped in with replaceTrack.
+      this.mix = new AudioMix(this.media.snapshot().audioTrack, sound);
+      for (const l of this.links.values()) await l.setTrack('audio', this.mix.track);
+    }
     await this.sendVideo(track);
     for (const l of this.links.values()) l.setMeta({ screenSharing: true });
     this.changed();
@@ -790,6 +808,13 @@ export class CallController {
     if (!this.screenSharing) return;
     this.screenSharing = false;
     if (stopTrack) this.media.stopScreen();
+    const mix = this.mix;
+    this.mix = undefined;
+    if (mix) {
+      // Back to the microphone alone; the mix is closed once no sender uses it.
+      const mic = this.media.snapshot().audioTrack;
+      void Promise.all([...this.links.values()].map((l) => l.setTrack('audio', mic))).finally(() => mix.close());
+    }
     const camera = this.cameraOff ? undefined : this.media.snapshot().videoTrack;
     this.changed();
     // Tell the others once the camera is what they receive again.

@@ -13,6 +13,7 @@ function lobby(over: { settling?: boolean; meetingLoad?: CallSnapshot['meetingLo
       audioTrack: undefined,
       videoTrack: undefined,
       screenTrack: undefined,
+      screenAudio: false,
       audioError: undefined,
       videoError: undefined,
       cameraDeviceId: undefined,

@@ -22,6 +22,8 @@ export interface LocalMediaSnapshot {
   audioTrack: MediaStreamTrack | undefined;
   videoTrack: MediaStreamTrack | undefined;
   screenTrack: MediaStreamTrack | undefined;
+  /** The screen share has sound (the tab's audio), mixed into what the peers hear. */
+  screenAudio: boolean;
   audioError: MediaAccessError | undefined;
   videoError: MediaAccessError | undefined;
   cameraDeviceId: string | undefined;
@@ -37,6 +39,8 @@ export class LocalMedia {
   private audio: MediaStreamTrack | undefined;
   private video: MediaStreamTrack | undefined;
   private screen: MediaStreamTrack | undefined;
+  /** The shared tab's sound, while a share has it. */
+  private screenAudio: MediaStreamTrack | undefined;
   private audioError: MediaAccessError | undefined;
   private videoError: MediaAccessError | undefined;
   private cameraId: string | undefined;
@@ -67,6 +71,7 @@ export class LocalMedia {
       audioTrack: this.audio,
       videoTrack: this.video,
       screenTrack: this.screen,
+      screenAudio: !!this.screenAudio,
       audioError: this.audioError,
       videoError: this.videoError,
       cameraDeviceId: this.cameraId,
@@ -218,18 +223,21 @@ export class LocalMedia {
   }
 
   /** Starts a screen capture; `ended` fires when the user stops it from the browser's own bar. Throws MediaAccessError. */
-  async startScreen(ended: () => void): Promise<MediaStreamTrack> {
+  async startScreen(ended: () => void): Promise<{ video: MediaStreamTrack; audio: MediaStreamTrack | undefined }> {
     if (!this.md?.getDisplayMedia) throw new MediaAccessError('media_failed', 'screen');
     let s: MediaStream;
     try {
-      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+      // audio: the tab's sound where the browser offers it (Chromium: a tab, or the whole system on
+      // Windows/ChromeOS, if the user ticks "share audio"); Firefox and Safari give none.
+      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
     } catch (err) {
       throw mediaErrorFrom(err, 'screen');
     }
     const track = s.getVideoTracks()[0];
+    const audio = s.getAudioTracks()[0];
     if (!track) throw new MediaAccessError('media_failed', 'screen');
     if (this.closed) {
-      track.stop();
+      for (const t of s.getTracks()) t.stop();
       throw new MediaAccessError('media_failed', 'screen');
     }
     // Text and slides: keep resolution, drop frames first.
@@ -237,18 +245,23 @@ export class LocalMedia {
     track.addEventListener('ended', () => {
       if (this.screen === track) {
         this.screen = undefined;
+        this.screenAudio?.stop();
+        this.screenAudio = undefined;
         ended();
         this.changed();
       }
     });
     this.screen = track;
+    this.screenAudio = audio;
     this.changed();
-    return track;
+    return { video: track, audio };
   }
 
   stopScreen(): void {
     this.screen?.stop();
+    this.screenAudio?.stop();
     this.screen = undefined;
+    this.screenAudio = undefined;
     this.changed();
   }
 
@@ -263,11 +276,12 @@ export class LocalMedia {
 
   /** Stops every device (the call is over); start() can acquire them again. */
   stop(): void {
-    for (const t of [this.audio, this.video, this.screen]) t?.stop();
+    for (const t of [this.audio, this.video, this.screen, this.screenAudio]) t?.stop();
     for (const t of this.stream.getTracks()) this.stream.removeTrack(t);
     this.audio = undefined;
     this.video = undefined;
     this.screen = undefined;
+    this.screenAudio = undefined;
   }
 
   /** For good (the page leaves the meeting): stops everything, and whatever a pending request still delivers. */
