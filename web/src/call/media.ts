@@ -229,7 +229,10 @@ export class LocalMedia {
     try {
       // audio: the tab's sound where the browser offers it (Chromium: a tab, or the whole system on
       // Windows/ChromeOS, if the user ticks "share audio"); Firefox and Safari give none.
-      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
+      // Asked only where display audio exists (Chromium lists its display-audio constraint):
+      // Firefox 153 with audio requested stops decoding after an ICE restart in the browser suite.
+      const audio = 'suppressLocalAudioPlayback' in (this.md.getSupportedConstraints?.() ?? {});
+      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio });
     } catch (err) {
       throw mediaErrorFrom(err, 'screen');
     }
