@@ -429,6 +429,85 @@ scenario('the tutor shares the screen: the student sees it, then the camera agai
   await framesAdvance(student.page, 'camera again');
 });
 
+scenario('in the call: the device panel switches camera, microphone and speaker, and a share mixes its sound, without renegotiating', async (c) => {
+  const m = await c.bookings.book({ title: 'Devices in the call' });
+  const tutor = await openParticipant(c.browser, 'tutor-devices', meetingUrl(c, m, 'tutor'));
+  const student = await openParticipant(c.browser, 'student-devices', meetingUrl(c, m, 'student'));
+  c.others.push(tutor, student);
+  for (const p of [tutor, student]) {
+    await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled());
+    await p.page.getByTestId('lobby-join').click();
+  }
+  await bothSeeVideo(tutor.page, student.page);
+  const page = student.page;
+  const connection = async () => {
+    const all = Object.values(await page.evaluate(() => window.__lessoncall?.connections() ?? {}));
+    if (all.length !== 1 || !all[0]) throw new Error(`student has ${all.length} connections`);
+    const sender = (kind: string) => all[0]?.senders.find((s) => s.kind === kind);
+    return { sdp: all[0].localSdp, transceivers: all[0].transceivers, video: sender('video'), audio: sender('audio') };
+  };
+  const before = await connection();
+  await page.getByTestId('control-devices').click();
+  const panel = page.getByTestId('device-panel');
+  await panel.waitFor();
+  const options = (id: string) =>
+    page
+      .getByTestId(id)
+      .locator('option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  const cameras = await options('call-camera-select');
+  const mics = await options('call-mic-select');
+  const speakers = (await page.getByTestId('call-speaker-select').count()) ? await options('call-speaker-select') : [];
+  console.log(`    Chromium's fake devices: ${cameras.length} camera(s), ${mics.length} microphone(s), ${speakers.length} speaker choice(s)`);
+  // One fake camera: picking it again still opens it anew (a new track), which is the path a second camera takes.
+  const current = await page.getByTestId('call-camera-select').inputValue();
+  await page.getByTestId('call-camera-select').selectOption(cameras.find((id) => id !== current) ?? current);
+  const camera = await eventually('the new camera track is sent', async () => {
+    const now = await connection();
+    return now.video?.id && now.video.id !== before.video?.id ? now : undefined;
+  });
+  if (camera.sdp !== before.sdp || camera.transceivers !== before.transceivers) throw new Error('switching the camera renegotiated');
+  const micNow = await page.getByTestId('call-mic-select').inputValue();
+  const mic = mics.find((id) => id !== micNow);
+  if (!mic) throw new Error(`only one microphone listed: ${JSON.stringify(mics)}`);
+  await page.getByTestId('call-mic-select').selectOption(mic);
+  const switched = await eventually('the new microphone track is sent', async () => {
+    const now = await connection();
+    return now.audio?.id && now.audio.id !== before.audio?.id ? now : undefined;
+  });
+  if (switched.sdp !== before.sdp || switched.transceivers !== before.transceivers) throw new Error('switching the microphone renegotiated');
+  await framesAdvance(tutor.page, 'after the switch');
+  await showsRemoteMediaOn(tutor);
+  const speaker = speakers.find((id) => id !== '');
+  if (speaker) {
+    await page.getByTestId('call-speaker-select').selectOption(speaker);
+    await eventually('remote audio plays on the chosen speaker', async () =>
+      page.getByTestId('remote-video').evaluate((v, id) => (v as HTMLVideoElement & { sinkId?: string }).sinkId === id, speaker),
+    );
+  }
+  await shot(page, 'call-devices');
+  // Screen share with sound: Chromium's fake capture may or may not give the tab's audio; say which.
+  const micSent = await connection();
+  await page.getByTestId('control-devices').click();
+  await page.getByTestId('control-share').click();
+  await page.locator('[data-testid="control-share"][aria-pressed="true"]').waitFor({ timeout: 10_000 });
+  await eventually('the screen is sent', async () => /screen/i.test((await connection()).video?.label ?? ''));
+  const sharing = await connection();
+  if (sharing.sdp !== before.sdp) throw new Error('the share renegotiated');
+  const hasSound = await page.evaluate(() => window.__lessoncall?.snapshot().local.screenAudio ?? false);
+  if (hasSound) {
+    if (sharing.audio?.id === micSent.audio?.id) throw new Error('the share has sound but the microphone alone is sent');
+  } else if (sharing.audio?.id !== micSent.audio?.id) {
+    throw new Error('no sound in the share, yet the audio sender changed');
+  }
+  console.log(`    fake screen capture with audio: ${hasSound ? 'yes, mixed with the microphone' : 'no audio track (the mix is not exercised here)'}`);
+  await page.getByTestId('control-share').click();
+  await eventually('the microphone alone is sent again', async () => (await connection()).audio?.id === micSent.audio?.id);
+  await framesAdvance(tutor.page, 'after the share');
+  c.others = c.others.filter((p) => p !== tutor && p !== student);
+  for (const p of [tutor, student]) await p.context.close();
+});
+
 scenario('at phone width the call fits the screen and every control is reachable', async (c) => {
   const student = need(c.student, 'student');
   const page = student.page;

@@ -20,9 +20,11 @@ import {
   noMediaTimeoutMs,
   reasonForJoinError,
 } from './join-report';
+import { AudioMix } from './audio-mix';
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { mark } from './marks';
-import { LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
+import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange, fallbackSteps } from './devices';
+import { type Devices, LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
 import { type LocalTracks, PeerLink } from './peer';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { SenderAdapter } from './sender-adapter';
@@ -87,6 +89,10 @@ export interface CallSnapshot {
   signalingRttMs: number | undefined;
   /** How our video adapts to the network (the weakest peer decides). */
   network: NetworkState;
+  /** The speaker remote audio plays on (setSinkId); undefined: the system default. */
+  speakerId: string | undefined;
+  /** The browser can route audio to a chosen speaker (setSinkId; not Safari before 18.4). */
+  canPickSpeaker: boolean;
 }
 
 export interface NetworkState {
@@ -150,6 +156,9 @@ export class CallController {
   private nextNotice = 1;
   private signalingRttMs: number | undefined;
   private readonly adapters = new Map<string, SenderAdapter>();
+  private speakerId: string | undefined;
+  /** While a screen share has sound: the mic and the tab's audio, mixed (the one audio sender sends it). */
+  private mix: AudioMix | undefined;
   private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
   private timers: ReturnType<typeof setInterval>[] = [];
   /** The join service level: how long until the other participant's media, as the gateway is told. */
@@ -180,7 +189,11 @@ export class CallController {
     };
     this.passcode = options.passcode;
     this.displayName = options.auth.user()?.displayName ?? '';
-    this.media = new LocalMedia(() => this.changed(), options.mediaDevices);
+    this.media = new LocalMedia(
+      () => this.changed(),
+      options.mediaDevices,
+      (before, after) => void this.onDevicesChanged(before, after),
+    );
     this.snapshotValue = this.buildSnapshot();
   }
 
@@ -239,6 +252,8 @@ export class CallController {
       notices: this.notices,
       signalingRttMs: this.signalingRttMs,
       network: this.network,
+      speakerId: this.speakerId,
+      canPickSpeaker: canPickSpeaker(),
     };
   }
 
@@ -394,11 +409,49 @@ export class CallController {
     if (!this.screenSharing) await this.sendVideo(track);
   }
 
+  /** Remote audio plays on this output (the video elements apply it with setSinkId). */
+  selectSpeaker(deviceId: string): void {
+    this.speakerId = deviceId || undefined;
+    this.changed();
+  }
+
+  /**
+   * A device was plugged or unplugged: the one in use gone → the default, with a notice (the
+   * peers get the new track with replaceTrack, no renegotiation); a new headset → offered.
+   */
+  private async onDevicesChanged(before: Devices, after: Devices) {
+    const lists = (d: Devices): DeviceLists => ({ camera: d.cameras, microphone: d.microphones, speaker: d.speakers });
+    const m = this.media.snapshot();
+    const change = deviceChange(lists(before), lists(after), {
+      ...(m.cameraDeviceId ? { camera: m.cameraDeviceId } : {}),
+      ...(m.microphoneDeviceId ? { microphone: m.microphoneDeviceId } : {}),
+      ...(this.speakerId ? { speaker: this.speakerId } : {}),
+    });
+    for (const step of fallbackSteps(change, { cameraOff: this.cameraOff, screenSharing: this.screenSharing })) {
+      if (step.kind === 'speaker') {
+        // The default alias plays on whatever the OS picks now; no id is the same thing.
+        this.speakerId = undefined;
+      } else if (step.kind === 'microphone') {
+        const track = await this.settle(this.media.switchDevice('audio', step.deviceId));
+        if (track) track.enabled = !this.audioMuted;
+        this.attachMeter();
+        await this.sendAudio(track);
+      } else if (!step.acquire) {
+        await this.media.selectCamera(step.deviceId ?? '');
+      } else {
+        const track = await this.settle(this.media.switchDevice('video', step.deviceId));
+        if (step.sendToPeers) await this.sendVideo(track);
+      }
+    }
+    for (const line of describeDeviceChange(change)) this.notify(line);
+    this.changed();
+  }
+
   async selectMicrophone(deviceId: string): Promise<void> {
     const track = await this.settle(this.media.selectMicrophone(deviceId));
     if (track) track.enabled = !this.audioMuted;
     this.attachMeter();
-    for (const l of this.links.values()) await l.setTrack('audio', track);
+    await this.sendAudio(track);
   }
 
   // ── Joining and the call ─────────────────────────────────────────────────
@@ -626,7 +679,7 @@ export class CallController {
 
   private localTracks(): LocalTracks {
     const m = this.media.snapshot();
-    return { audio: m.audioTrack, video: m.screenTrack ?? (this.cameraOff ? undefined : m.videoTrack), stream: m.stream };
+    return { audio: this.mix?.track ?? m.audioTrack, video: m.screenTrack ?? (this.cameraOff ? undefined : m.videoTrack), stream: m.stream };
   }
 
   private nameOf(sessionId: string) {
@@ -766,7 +819,7 @@ export class CallController {
         return;
       }
       this.attachMeter();
-      for (const l of this.links.values()) await l.setTrack('audio', track);
+      await this.sendAudio(track);
     }
     this.applyOwnMute(muted);
     if (!muted) this.mutedByOther = false;
@@ -790,6 +843,15 @@ export class CallController {
     this.changed();
   }
 
+  /** The microphone changed: the peers get it, or, while a share has sound, the mix takes it. */
+  private async sendAudio(mic: MediaStreamTrack | undefined) {
+    if (this.mix) {
+      this.mix.setMic(mic);
+      return;
+    }
+    for (const l of this.links.values()) await l.setTrack('audio', mic);
+  }
+
   private async sendVideo(track: MediaStreamTrack | undefined) {
     for (const l of this.links.values()) await l.setTrack('video', track);
   }
@@ -801,14 +863,20 @@ export class CallController {
       return;
     }
     let track: MediaStreamTrack;
+    let sound: MediaStreamTrack | undefined;
     try {
-      track = await this.media.startScreen(() => this.stopScreenShare(false));
+      ({ video: track, audio: sound } = await this.media.startScreen(() => this.stopScreenShare(false)));
     } catch (err) {
       const msg = describeError(err);
       if (msg.code !== 'screen_cancelled') this.notify(msg.title);
       return;
     }
     this.screenSharing = true;
+    if (sound) {
+      // One audio sender: the tab's sound and the microphone mixed, swapped in with replaceTrack.
+      this.mix = new AudioMix(this.media.snapshot().audioTrack, sound);
+      for (const l of this.links.values()) await l.setTrack('audio', this.mix.track);
+    }
     await this.sendVideo(track);
     for (const l of this.links.values()) l.setMeta({ screenSharing: true });
     this.changed();
@@ -818,6 +886,13 @@ export class CallController {
     if (!this.screenSharing) return;
     this.screenSharing = false;
     if (stopTrack) this.media.stopScreen();
+    const mix = this.mix;
+    this.mix = undefined;
+    if (mix) {
+      // Back to the microphone alone; the mix is closed once no sender uses it.
+      const mic = this.media.snapshot().audioTrack;
+      void Promise.all([...this.links.values()].map((l) => l.setTrack('audio', mic))).finally(() => mix.close());
+    }
     const camera = this.cameraOff ? undefined : this.media.snapshot().videoTrack;
     this.changed();
     // Tell the others once the camera is what they receive again.
@@ -942,7 +1017,7 @@ export class CallController {
       weakLocal: adaptations.some((a) => a.weakLocal),
       offerAudioOnly: adaptations.some((a) => a.offerAudioOnly) && !this.cameraOff,
     };
-    if (next.weakLocal && !this.network.weakLocal) this.notify('Your connection is weak — we lowered your video so the lesson keeps going.');
+    // Weak: the banner says so for as long as it lasts (CallRoom); recovery is a passing notice.
     if (!next.weakLocal && this.network.weakLocal) this.notify('Your connection recovered; your video quality is coming back.');
     if (JSON.stringify(next) !== JSON.stringify(this.network)) {
       this.network = next;

@@ -21,7 +21,10 @@ export interface LessoncallDebug {
   /** The RTCConfiguration of the first peer connection (ICE servers with their TURN credentials, transport policy). */
   rtcConfiguration(): RTCConfiguration | undefined;
   /** Per remote session: what each sender sends, how many transceivers, and the local SDP (it changes only on renegotiation). */
-  connections(): Record<string, { senders: { kind: string | undefined; label: string | undefined }[]; transceivers: number; localSdp: string | undefined }>;
+  connections(): Record<
+    string,
+    { senders: { kind: string | undefined; label: string | undefined; id: string | undefined }[]; transceivers: number; localSdp: string | undefined }
+  >;
 }
 
 declare global {
@@ -68,7 +71,7 @@ export function exposeForTests(c: CallController): () => void {
       const out: ReturnType<LessoncallDebug['connections']> = {};
       for (const [id, pc] of c.peerConnections()) {
         out[id] = {
-          senders: pc.getSenders().map((s) => ({ kind: s.track?.kind, label: s.track?.label })),
+          senders: pc.getSenders().map((s) => ({ kind: s.track?.kind, label: s.track?.label, id: s.track?.id })),
           transceivers: pc.getTransceivers().length,
           localSdp: pc.localDescription?.sdp,
         };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange } from './devices';
+import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange, fallbackSteps } from './devices';
 
 const laptop: DeviceLists = {
   camera: [{ deviceId: 'cam1', label: 'FaceTime HD Camera' }],
@@ -62,5 +62,31 @@ describe('canPickSpeaker', () => {
   it('follows setSinkId (absent in Safari before 18.4)', () => {
     expect(canPickSpeaker({ setSinkId() {} })).toBe(true);
     expect(canPickSpeaker({})).toBe(false);
+  });
+});
+
+describe('fallbackSteps', () => {
+  const unplugged = deviceChange({ ...withHeadset, camera: [...laptop.camera, { deviceId: 'usb', label: 'USB cam' }] }, laptop, {
+    camera: 'usb',
+    microphone: 'hs',
+    speaker: 'hs-out',
+  });
+
+  it('reopens the default microphone and camera and hands both to the peers; the speaker goes back to the default', () => {
+    expect(fallbackSteps(unplugged, { cameraOff: false, screenSharing: false })).toEqual([
+      { kind: 'camera', deviceId: 'cam1', acquire: true, sendToPeers: true },
+      { kind: 'microphone', deviceId: 'default', acquire: true, sendToPeers: true },
+      { kind: 'speaker', deviceId: 'default', acquire: false, sendToPeers: false },
+    ]);
+  });
+
+  it('does not turn a camera that is off back on, only points it at the default', () => {
+    const [camera] = fallbackSteps(unplugged, { cameraOff: true, screenSharing: false });
+    expect(camera).toMatchObject({ kind: 'camera', acquire: false, sendToPeers: false });
+  });
+
+  it('keeps the screen going to the peers while it is shared', () => {
+    const [camera] = fallbackSteps(unplugged, { cameraOff: false, screenSharing: true });
+    expect(camera).toMatchObject({ kind: 'camera', acquire: true, sendToPeers: false });
   });
 });

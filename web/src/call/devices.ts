@@ -55,3 +55,28 @@ export function describeDeviceChange(c: DeviceChange): string[] {
 export function canPickSpeaker(proto: object | undefined = globalThis.HTMLMediaElement?.prototype): boolean {
   return !!proto && 'setSinkId' in proto;
 }
+
+/** One step of the controller's response to a lost device. */
+export interface FallbackStep {
+  kind: DeviceKind;
+  /** The device to use now; undefined: the system default (no `deviceId` constraint). */
+  deviceId: string | undefined;
+  /** Open the new device now (getUserMedia); false: only remember it for when it is turned on. */
+  acquire: boolean;
+  /** Hand the new track to every peer (replaceTrack, no renegotiation). */
+  sendToPeers: boolean;
+}
+
+/**
+ * What the call does about each lost device. A camera that is off is not opened (the light
+ * must not come on), only pointed at the default so turning it on later works; while the
+ * screen is shared the camera is reopened but the peers keep getting the screen.
+ */
+export function fallbackSteps(change: DeviceChange, state: { cameraOff: boolean; screenSharing: boolean }): FallbackStep[] {
+  return change.fallbacks.map((f) => {
+    const deviceId = f.to?.deviceId;
+    if (f.kind === 'speaker') return { kind: f.kind, deviceId, acquire: false, sendToPeers: false };
+    if (f.kind === 'microphone') return { kind: f.kind, deviceId, acquire: true, sendToPeers: true };
+    return { kind: f.kind, deviceId, acquire: !state.cameraOff, sendToPeers: !state.cameraOff && !state.screenSharing };
+  });
+}

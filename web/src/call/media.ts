@@ -13,6 +13,8 @@ export interface DeviceOption {
 export interface Devices {
   cameras: DeviceOption[];
   microphones: DeviceOption[];
+  /** Audio outputs (for setSinkId); Safari before 18.4 lists none. */
+  speakers: DeviceOption[];
 }
 
 export interface LocalMediaSnapshot {
@@ -20,6 +22,8 @@ export interface LocalMediaSnapshot {
   audioTrack: MediaStreamTrack | undefined;
   videoTrack: MediaStreamTrack | undefined;
   screenTrack: MediaStreamTrack | undefined;
+  /** The screen share has sound (the tab's audio), mixed into what the peers hear. */
+  screenAudio: boolean;
   audioError: MediaAccessError | undefined;
   videoError: MediaAccessError | undefined;
   cameraDeviceId: string | undefined;
@@ -35,19 +39,26 @@ export class LocalMedia {
   private audio: MediaStreamTrack | undefined;
   private video: MediaStreamTrack | undefined;
   private screen: MediaStreamTrack | undefined;
+  /** The shared tab's sound, while a share has it. */
+  private screenAudio: MediaStreamTrack | undefined;
   private audioError: MediaAccessError | undefined;
   private videoError: MediaAccessError | undefined;
   private cameraId: string | undefined;
   private micId: string | undefined;
-  private devices: Devices = { cameras: [], microphones: [] };
+  private devices: Devices = { cameras: [], microphones: [], speakers: [] };
   /** After close(), a getUserMedia that was still pending must not leave a camera running. */
   private closed = false;
   private readonly md: MediaDevices | undefined;
-  private readonly onDeviceChange = () => void this.refreshDevices();
+  private readonly onDeviceChange = () => {
+    const before = this.devices;
+    void this.refreshDevices().then(() => this.devicesChanged?.(before, this.devices));
+  };
 
   constructor(
     private readonly changed: () => void,
     mediaDevices: MediaDevices | undefined = globalThis.navigator?.mediaDevices,
+    /** After a `devicechange` (a device plugged or unplugged), with the lists before and after. */
+    private readonly devicesChanged?: (before: Devices, after: Devices) => void,
   ) {
     this.md = mediaDevices;
     this.stream = new MediaStream();
@@ -60,6 +71,7 @@ export class LocalMedia {
       audioTrack: this.audio,
       videoTrack: this.video,
       screenTrack: this.screen,
+      screenAudio: !!this.screenAudio,
       audioError: this.audioError,
       videoError: this.videoError,
       cameraDeviceId: this.cameraId,
@@ -190,6 +202,17 @@ export class LocalMedia {
     return this.video;
   }
 
+  /** Switches to this device (undefined: the system default) even when the old one is gone (unplugged). */
+  async switchDevice(kind: 'audio' | 'video', deviceId: string | undefined): Promise<MediaStreamTrack | undefined> {
+    if (kind === 'audio') this.micId = deviceId;
+    else this.cameraId = deviceId;
+    const enabled = (kind === 'audio' ? this.audio : this.video)?.enabled ?? true;
+    const track = await this.acquire(kind);
+    if (track) track.enabled = enabled;
+    this.changed();
+    return track;
+  }
+
   async selectMicrophone(deviceId: string): Promise<MediaStreamTrack | undefined> {
     this.micId = deviceId;
     const enabled = this.audio?.enabled ?? true;
@@ -200,18 +223,24 @@ export class LocalMedia {
   }
 
   /** Starts a screen capture; `ended` fires when the user stops it from the browser's own bar. Throws MediaAccessError. */
-  async startScreen(ended: () => void): Promise<MediaStreamTrack> {
+  async startScreen(ended: () => void): Promise<{ video: MediaStreamTrack; audio: MediaStreamTrack | undefined }> {
     if (!this.md?.getDisplayMedia) throw new MediaAccessError('media_failed', 'screen');
     let s: MediaStream;
     try {
-      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+      // audio: the tab's sound where the browser offers it (Chromium: a tab, or the whole system on
+      // Windows/ChromeOS, if the user ticks "share audio"); Firefox and Safari give none.
+      // Asked only where display audio exists (Chromium lists its display-audio constraint):
+      // Firefox 153 with audio requested stops decoding after an ICE restart in the browser suite.
+      const audio = 'suppressLocalAudioPlayback' in (this.md.getSupportedConstraints?.() ?? {});
+      s = await this.md.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio });
     } catch (err) {
       throw mediaErrorFrom(err, 'screen');
     }
     const track = s.getVideoTracks()[0];
+    const audio = s.getAudioTracks()[0];
     if (!track) throw new MediaAccessError('media_failed', 'screen');
     if (this.closed) {
-      track.stop();
+      for (const t of s.getTracks()) t.stop();
       throw new MediaAccessError('media_failed', 'screen');
     }
     // Text and slides: keep resolution, drop frames first.
@@ -219,18 +248,23 @@ export class LocalMedia {
     track.addEventListener('ended', () => {
       if (this.screen === track) {
         this.screen = undefined;
+        this.screenAudio?.stop();
+        this.screenAudio = undefined;
         ended();
         this.changed();
       }
     });
     this.screen = track;
+    this.screenAudio = audio;
     this.changed();
-    return track;
+    return { video: track, audio };
   }
 
   stopScreen(): void {
     this.screen?.stop();
+    this.screenAudio?.stop();
     this.screen = undefined;
+    this.screenAudio = undefined;
     this.changed();
   }
 
@@ -239,17 +273,18 @@ export class LocalMedia {
     const list = await this.md.enumerateDevices().catch(() => [] as MediaDeviceInfo[]);
     const pick = (kind: MediaDeviceKind, noun: string) =>
       list.filter((d) => d.kind === kind && d.deviceId).map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${noun} ${i + 1}` }));
-    this.devices = { cameras: pick('videoinput', 'Camera'), microphones: pick('audioinput', 'Microphone') };
+    this.devices = { cameras: pick('videoinput', 'Camera'), microphones: pick('audioinput', 'Microphone'), speakers: pick('audiooutput', 'Speaker') };
     this.changed();
   }
 
   /** Stops every device (the call is over); start() can acquire them again. */
   stop(): void {
-    for (const t of [this.audio, this.video, this.screen]) t?.stop();
+    for (const t of [this.audio, this.video, this.screen, this.screenAudio]) t?.stop();
     for (const t of this.stream.getTracks()) this.stream.removeTrack(t);
     this.audio = undefined;
     this.video = undefined;
     this.screen = undefined;
+    this.screenAudio = undefined;
   }
 
   /** For good (the page leaves the meeting): stops everything, and whatever a pending request still delivers. */

@@ -3,6 +3,7 @@ import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
 import { Icon } from './icons';
 import { ChatPanel, ChatToggle, useChat } from './ChatPanel';
 import { Avatar, StreamVideo } from './Media';
+import { DevicePanel } from './DevicePanel';
 import { ParticipantPanel } from './ParticipantPanel';
 import { QualityPill } from './QualityPill';
 
@@ -16,6 +17,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
   useEffect(() => {
     if (panelOpen) controller.chat.setOpen(false);
   }, [panelOpen, controller]);
+  const [devicesOpen, setDevicesOpen] = useState(false);
   const { self, peers, local } = snap;
   const reconnecting = snap.call.phase === 'reconnecting';
   const alone = peers.length === 0;
@@ -45,7 +47,9 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
             <p>Waiting for {waitingFor} to join…</p>
           </div>
         ) : (
-          peers.map((p) => <RemoteTile key={p.participant.sessionId} peer={p} speaking={snap.activeSpeaker === p.participant.sessionId} />)
+          peers.map((p) => (
+            <RemoteTile key={p.participant.sessionId} peer={p} speaking={snap.activeSpeaker === p.participant.sessionId} sinkId={snap.speakerId} />
+          ))
         )}
         <section
           className={`tile self${alone ? ' large' : ' small'}${snap.activeSpeaker === 'self' ? ' speaking' : ''}`}
@@ -131,6 +135,18 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
         <ChatToggle chat={controller.chat} />
         <button
           type="button"
+          className={`round ${devicesOpen ? 'active' : ''}`}
+          aria-pressed={devicesOpen}
+          aria-expanded={devicesOpen}
+          aria-label="Camera, microphone and speaker"
+          title="Devices"
+          data-testid="control-devices"
+          onClick={() => setDevicesOpen((o) => !o)}
+        >
+          <Icon name="tune" />
+        </button>
+        <button
+          type="button"
           className="round leave"
           aria-label="Leave the lesson"
           title="Leave"
@@ -153,13 +169,14 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
         ) : null}
       </nav>
 
+      {devicesOpen ? <DevicePanel controller={controller} snap={snap} /> : null}
       {panelOpen ? <ParticipantPanel controller={controller} snap={snap} onClose={() => setPanelOpen(false)} /> : null}
       <ChatPanel chat={controller.chat} />
     </main>
   );
 }
 
-function RemoteTile({ peer, speaking }: { peer: RemotePeer; speaking: boolean }) {
+function RemoteTile({ peer, speaking, sinkId }: { peer: RemotePeer; speaking: boolean; sinkId: string | undefined }) {
   const p = peer.participant;
   const showVideo = peer.stream && (peer.screenSharing || !p.cameraOff);
   const connecting = peer.connection === 'new' || peer.connection === 'connecting';
@@ -176,7 +193,7 @@ function RemoteTile({ peer, speaking }: { peer: RemotePeer; speaking: boolean })
       aria-label={`${p.displayName}, ${p.userType}${p.audioMuted ? ', muted' : ''}${p.cameraOff ? ', camera off' : ''}${peer.screenSharing ? ', sharing screen' : ''}`}
     >
       {/* The element stays while the camera is off: it plays the audio. */}
-      <StreamVideo stream={peer.stream} muted={false} contain={peer.screenSharing} testId="remote-video" label={`${p.displayName}'s video`} />
+      <StreamVideo stream={peer.stream} muted={false} contain={peer.screenSharing} testId="remote-video" label={`${p.displayName}'s video`} sinkId={sinkId} />
       {!showVideo ? (
         <div className="tile-cover">
           <Avatar name={p.displayName} />

@@ -10,6 +10,7 @@ export function StreamVideo({
   testId,
   label,
   contain,
+  sinkId,
 }: {
   stream?: MediaStream | undefined;
   /** Show just this track (the self view of a screen share). */
@@ -19,6 +20,8 @@ export function StreamVideo({
   testId?: string;
   label: string;
   contain?: boolean;
+  /** The speaker to play on (setSinkId, where the browser has it); undefined: the default. */
+  sinkId?: string | undefined;
 }) {
   const ref = useRef<HTMLVideoElement>(null);
   const [needsClick, setNeedsClick] = useState(false);
@@ -37,6 +40,11 @@ export function StreamVideo({
       }
     });
   }, [source, muted]);
+  useEffect(() => {
+    const v = ref.current as (HTMLVideoElement & { setSinkId?: (id: string) => Promise<void> }) | null;
+    // Safari before 18.4 has no setSinkId: audio stays on the system output (the picker is hidden there).
+    if (v?.setSinkId && (sinkId !== undefined || v.sinkId)) void v.setSinkId(sinkId ?? '').catch(() => {});
+  }, [sinkId]);
   // Back from the background (or a network change): a suspended element plays again.
   useEffect(() => {
     const again = () => {
