@@ -515,7 +515,17 @@ scenario('at phone width the call fits the screen and every control is reachable
   await page.setViewportSize({ width: 390, height: 844 });
   try {
     await page.waitForTimeout(300);
-    for (const id of ['control-mic', 'control-camera', 'control-share', 'control-participants', 'control-leave', 'tile-remote', 'tile-self']) {
+    for (const id of [
+      'control-mic',
+      'control-camera',
+      'control-share',
+      'control-participants',
+      'control-chat',
+      'control-devices',
+      'control-leave',
+      'tile-remote',
+      'tile-self',
+    ]) {
       const box = await page.getByTestId(id).boundingBox();
       if (!box || box.x < 0 || box.y < 0 || box.x + box.width > 390 || box.y + box.height > 844)
         throw new Error(`${id} is outside the screen: ${JSON.stringify(box)}`);
