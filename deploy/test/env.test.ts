@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envOf } from './support/k8s';
 import { chartDir, repoDir, SERVICES, type ServiceName } from './support/paths';
-import { componentName, find, rendered, VALUE_SET_NAMES, VARIANTS } from './support/render';
+import { componentName, find, render, rendered, VALUE_SET_NAMES, VARIANTS } from './support/render';
 
 // What each Deployment sets must be exactly what that service reads: services/<name>/src/config.ts
 // exports `configSchema` (a zod object, or its shape), whose keys are the env var names.
@@ -138,5 +138,23 @@ describe('site-specific settings', () => {
       const env = envOf(find(manifests, 'Deployment', componentName('gateway')).spec.template.spec.containers[0], manifests);
       for (const key of SITE_SPECIFIC.gateway ?? []) expect(env.has(key), `${set}: ${key}`).toBe(true);
     }
+  });
+});
+
+describe('JetStream replicas', () => {
+  const replicasOf = (manifests: ReturnType<typeof rendered>) =>
+    SERVICES.map(
+      (service) => envOf(find(manifests, 'Deployment', componentName(service)).spec.template.spec.containers[0], manifests).get('JETSTREAM_REPLICAS')?.value,
+    );
+
+  it('puts every stream on each of the in-cluster NATS servers, up to 3', () => {
+    expect(new Set(replicasOf(rendered('default')))).toEqual(new Set(['3']));
+    expect(new Set(replicasOf(render({ set: { 'nats.replicas': 5 } })))).toEqual(new Set(['3']));
+    expect(new Set(replicasOf(render({ set: { 'nats.replicas': 1 } })))).toEqual(new Set(['1']));
+  });
+
+  it('takes nats.streamReplicas for an external NATS', () => {
+    const external = render({ set: { 'nats.enabled': false, 'nats.externalUrl': 'nats://nats.example:4222', 'nats.streamReplicas': 3 } });
+    expect(new Set(replicasOf(external))).toEqual(new Set(['3']));
   });
 });

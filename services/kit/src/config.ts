@@ -27,6 +27,12 @@ export const commonConfig = {
     .string()
     .regex(/^_INBOX(\.[A-Za-z0-9_-]+)*$/, 'must be _INBOX or _INBOX.<role>')
     .default('_INBOX'),
+  /**
+   * Copies of every JetStream stream and KV bucket this service creates: 3 on a three-node
+   * cluster, so a node lost loses no event and stops no consumer (the chart sets it from
+   * nats.replicas). An existing stream is brought to this count.
+   */
+  JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   /** OTLP/HTTP collector (e.g. http://otel-collector:4318); traces are exported only when set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */

@@ -26,6 +26,7 @@ export interface StreamSpec {
   /** Duplicate-detection window for Nats-Msg-Id (default 2 min). */
   duplicateWindowMs?: number;
   maxAgeMs?: number;
+  /** Copies across the cluster; undefined keeps an existing stream's count (and creates with 1). */
   replicas?: number;
 }
 
@@ -38,13 +39,15 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
     max_age: nanos(spec.maxAgeMs ?? 7 * 24 * 3600_000),
     num_replicas: spec.replicas ?? 1,
   };
+  const replicas = spec.replicas;
   try {
     const info = await jsm.streams.info(spec.name);
     const same =
       JSON.stringify([...info.config.subjects].sort()) === JSON.stringify([...config.subjects!].sort()) &&
       info.config.duplicate_window === config.duplicate_window &&
-      info.config.max_age === config.max_age;
-    if (!same) await jsm.streams.update(spec.name, { ...info.config, ...config });
+      info.config.max_age === config.max_age &&
+      (replicas === undefined || info.config.num_replicas === replicas);
+    if (!same) await jsm.streams.update(spec.name, { ...info.config, ...config, num_replicas: replicas ?? info.config.num_replicas });
   } catch (err) {
     if (!isNotFound(err)) throw err;
     try {

@@ -18,6 +18,7 @@ export interface RuntimeConfig {
   HEALTH_PORT?: number;
   DATABASE_URL?: string;
   DATABASE_POOL_SIZE?: number;
+  JETSTREAM_REPLICAS?: number;
 }
 
 /** What every service process holds: logger, bus, metrics, tracing, and optionally Postgres. */
@@ -51,7 +52,9 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
   const nc = await connectNats({ url: config.NATS_URL, name: service, logger, nkeySeed: config.NATS_NKEY_SEED, inboxPrefix: config.NATS_INBOX_PREFIX });
   const jsm = await nc.jetstreamManager();
   const js = nc.jetstream();
-  const db = config.DATABASE_URL ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service, sessionRole: 'service_role' }) : undefined;
+  const db = config.DATABASE_URL
+    ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service, sessionRole: 'service_role' })
+    : undefined;
   const checks: Record<string, ReadinessCheck> = {
     nats: async () => {
       if (nc.isClosed()) throw new Error('closed');

@@ -34,7 +34,11 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
   const clock = deps.clock ?? systemClock;
   const consumers: RunningConsumer[] = [];
   try {
-    await Promise.all([streams.bookings, streams.meetings, streams.participants, streams.deadLetters].map((spec) => ensureStream(jsm, spec)));
+    await Promise.all(
+      [streams.bookings, streams.meetings, streams.participants, streams.deadLetters].map((spec) =>
+        ensureStream(jsm, { ...spec, replicas: config.JETSTREAM_REPLICAS }),
+      ),
+    );
     const consumerSpec = { maxDeliver: config.BOOKING_MAX_DELIVER, ackWaitMs: config.BOOKING_ACK_WAIT_MS };
     await ensureConsumer(jsm, { stream: streams.bookings.name, durable: bookingsDurable, ...consumerSpec, maxAckPending: config.BOOKING_BATCH_SIZE * 4 });
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.>', ...consumerSpec });

@@ -68,9 +68,9 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   const ctx: Context = { config, db, nc, js, logger, clock: deps.clock ?? systemClock, metrics: createParticipantMetrics(runtime.registry) };
 
   try {
-    await ensureStream(jsm, streams.participants);
+    await ensureStream(jsm, { ...streams.participants, replicas: config.JETSTREAM_REPLICAS });
     // Consumed here, owned by the meeting service; whoever starts first creates it.
-    await ensureStream(jsm, streams.meetings);
+    await ensureStream(jsm, { ...streams.meetings, replicas: config.JETSTREAM_REPLICAS });
   } catch (err) {
     await runtime.close();
     throw err;

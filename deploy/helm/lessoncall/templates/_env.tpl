@@ -7,6 +7,8 @@ secrets and pod facts to the container's env ("lessoncall.podEnv.<name>").
 
 {{- define "lessoncall.env.common" -}}
 NATS_URL: {{ include "lessoncall.natsUrl" . }}
+{{- /* Every stream and KV bucket on as many servers as the in-cluster NATS has, up to 3 (R5 costs more than it saves). */}}
+JETSTREAM_REPLICAS: {{ if .Values.nats.enabled }}{{ min (int .Values.nats.replicas) 3 | quote }}{{ else }}{{ .Values.nats.streamReplicas | default 1 | quote }}{{ end }}
 {{- with .Values.telemetry.otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . }}
 {{- end }}

@@ -97,6 +97,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
     syncMs: config.REST_RATE_SYNC_MS,
     clock,
     logger: runtime.logger,
+    replicas: config.JETSTREAM_REPLICAS,
   });
 
   app.use(observe(runtime.logger, runtime.registry));

@@ -22,6 +22,8 @@ export interface RateLimiterOptions {
   syncMs: number;
   clock: Clock;
   logger: Logger;
+  /** Copies of the bucket across the NATS cluster (JETSTREAM_REPLICAS). */
+  replicas?: number;
 }
 
 interface Entry {
@@ -63,7 +65,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   const bucket = (): Promise<KV> => {
     if (clock.now().getTime() < storeDownUntil) return Promise.reject(new Error('rate limit store backing off after a failure'));
-    kv ??= options.js.views.kv(options.bucket, { history: 1, ttl: windowMs * 2, storage: StorageType.Memory }).catch((err) => {
+    kv ??= options.js.views.kv(options.bucket, { history: 1, ttl: windowMs * 2, storage: StorageType.Memory, replicas: options.replicas ?? 1 }).catch((err) => {
       kv = undefined;
       throw err;
     });

@@ -1,16 +1,26 @@
 import { type ConnectionOptions, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, nkeyAuthenticator } from 'nats';
 import { Db } from '../db';
 import type { NatsRole } from '../nats-auth';
-import { type NatsCredentials, type NatsServer, startNats } from './nats-server';
+import { type NatsCluster, type NatsCredentials, type NatsServer, startNats, startNatsCluster } from './nats-server';
 import { type PostgresServer, startPostgres } from './postgres';
 
-export { type NatsCredentials, type NatsServer, type NatsServerOptions, startNats } from './nats-server';
+export {
+  type NatsCluster,
+  type NatsClusterNode,
+  type NatsCredentials,
+  type NatsServer,
+  type NatsServerOptions,
+  startNats,
+  startNatsCluster,
+} from './nats-server';
 export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
 export { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 
 export interface Harness {
   nats: NatsServer;
+  /** With `setup({ natsCluster: n })`: the cluster's nodes (kill one for a drill); `nats` then stands for the whole cluster. */
+  cluster: NatsCluster | undefined;
   /** The test itself: anonymous, or with `auth` the full-access driver user. */
   nc: NatsConnection;
   /**
@@ -32,13 +42,20 @@ export interface Harness {
  * Starts the real servers an integration test needs and returns connected clients, the
  * way nats.js's test helpers do. Call `cleanup()` in afterAll.
  */
-export async function setup(options: { postgres?: boolean; auth?: boolean } = {}): Promise<Harness> {
-  const [nats, postgres] = await Promise.all([startNats({ auth: options.auth ?? false }), options.postgres ? startPostgres() : Promise.resolve(undefined)]);
+export async function setup(options: { postgres?: boolean; auth?: boolean; natsCluster?: number } = {}): Promise<Harness> {
+  if (options.natsCluster && options.auth)
+    throw new Error('setup: a NATS cluster runs without authorization (natsCluster and auth together are not supported)');
+  const [cluster, postgres] = await Promise.all([
+    options.natsCluster ? startNatsCluster({ size: options.natsCluster }) : Promise.resolve(undefined),
+    options.postgres ? startPostgres() : Promise.resolve(undefined),
+  ]);
+  const nats = cluster ? clusterAsServer(cluster) : await startNats({ auth: options.auth ?? false });
   const nc = await connect({ ...connectionOptions(nats.url, nats.credentials?.driver), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const db = postgres ? new Db({ url: postgres.url, max: 5 }) : undefined;
   const extra: NatsConnection[] = [];
   return {
     nats,
+    cluster,
     nc,
     natsEnv: (role) => ({ ...(nats.credentials?.[role] ?? { NATS_URL: nats.url }) }),
     async connectAs(role, more = {}) {
@@ -59,6 +76,22 @@ export async function setup(options: { postgres?: boolean; auth?: boolean } = {}
 }
 
 function connectionOptions(url: string, creds: NatsCredentials | undefined): ConnectionOptions {
-  if (!creds) return { servers: url };
-  return { servers: url, authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.NATS_NKEY_SEED)), inboxPrefix: creds.NATS_INBOX_PREFIX };
+  if (!creds) return { servers: url.split(',') };
+  return { servers: url.split(','), authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.NATS_NKEY_SEED)), inboxPrefix: creds.NATS_INBOX_PREFIX };
+}
+
+/** The cluster seen as one server: its URLs, the first node's monitoring, all nodes restarted together. */
+function clusterAsServer(cluster: NatsCluster): NatsServer {
+  const first = cluster.nodes[0]!;
+  return {
+    url: cluster.url,
+    port: first.port,
+    monitorUrl: first.monitorUrl,
+    async restart() {
+      for (const n of cluster.nodes) await n.kill();
+      await Promise.all(cluster.nodes.map((n) => n.start()));
+      await cluster.jetStreamReady();
+    },
+    stop: () => cluster.stop(),
+  };
 }

@@ -78,3 +78,93 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     },
   };
 }
+
+export interface NatsClusterNode {
+  name: string;
+  port: number;
+  monitorUrl: string;
+  /** Kill -9: the node is gone (its store stays for `start`). */
+  kill(): Promise<void>;
+  /** Starts a killed node again on the same ports and store. */
+  start(): Promise<void>;
+}
+
+export interface NatsCluster {
+  /** Every node's client URL, comma-separated (what NATS_URL takes). */
+  url: string;
+  nodes: NatsClusterNode[];
+  /** Resolves once the JetStream meta group has a leader (after a start or a node lost). */
+  jetStreamReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real nats-server cluster with JetStream (each node its own process, ports and store) on
+ * loopback: what the chart runs, for drills that lose a node. No authorization.
+ */
+export async function startNatsCluster(options: { size?: number } = {}): Promise<NatsCluster> {
+  const size = options.size ?? 3;
+  const bin = requireBinary(['nats-server'], 'nats-server');
+  const dir = await mkdtemp(join(tmpdir(), 'lessoncall-nats-cluster-'));
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() })),
+  );
+  const children: (ReturnType<typeof spawnServer> | undefined)[] = [];
+  const configOf = (i: number) => {
+    const p = ports[i]!;
+    const routes = ports.filter((_, j) => j !== i).map((q) => `"nats-route://127.0.0.1:${q.cluster}"`);
+    return [
+      `server_name: "n${i}"`,
+      `listen: "127.0.0.1:${p.client}"`,
+      `http: "127.0.0.1:${p.monitor}"`,
+      `jetstream { store_dir: ${JSON.stringify(join(dir, `n${i}`))} }`,
+      `cluster { name: "lessoncall-test", listen: "127.0.0.1:${p.cluster}", routes: [${routes.join(', ')}] }`,
+    ].join('\n');
+  };
+  for (let i = 0; i < size; i++) await writeFile(join(dir, `n${i}.conf`), configOf(i));
+  const startNode = async (i: number) => {
+    const child = spawnServer(bin, ['-c', join(dir, `n${i}.conf`)]);
+    children[i] = child;
+    await waitFor(`nats-server n${i}`, () => tcpOpen(ports[i]!.client), 10_000, child.output);
+  };
+  await Promise.all(ports.map((_, i) => startNode(i)));
+  const monitorUrl = (i: number) => `http://127.0.0.1:${ports[i]!.monitor}`;
+  const cluster: NatsCluster = {
+    url: ports.map((p) => `nats://127.0.0.1:${p.client}`).join(','),
+    nodes: ports.map((p, i) => ({
+      name: `n${i}`,
+      port: p.client,
+      monitorUrl: monitorUrl(i),
+      async kill() {
+        const child = children[i];
+        children[i] = undefined;
+        if (child) await stopProcess(child, 'SIGKILL');
+      },
+      start: () => startNode(i),
+    })),
+    async jetStreamReady(timeoutMs = 20_000) {
+      await waitFor(
+        'a JetStream meta leader',
+        async () => {
+          for (let i = 0; i < size; i++) {
+            if (!children[i]) continue;
+            try {
+              const jsz = (await (await fetch(`${monitorUrl(i)}/jsz`)).json()) as { meta_cluster?: { leader?: string } };
+              if (jsz.meta_cluster?.leader) return true;
+            } catch {
+              // not answering yet
+            }
+          }
+          return false;
+        },
+        timeoutMs,
+      );
+    },
+    async stop() {
+      await Promise.all(children.map((c) => (c ? stopProcess(c) : undefined)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await cluster.jetStreamReady();
+  return cluster;
+}
