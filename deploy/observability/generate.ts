@@ -233,12 +233,12 @@ export function runbookMarkdown(): string {
   ];
   for (const slo of slos) {
     lines.push(`#### ${burnAlertName(slo)}`, '', `${slo.title}, objective ${slo.objective * 100}%. ${slo.meaning}`, '');
-    slo.firstChecks.forEach((c, i) => lines.push(`${i + 1}. ${c}`));
+    lines.push(...slo.firstChecks.map((c, i) => `${i + 1}. ${c}`));
     lines.push('');
   }
   for (const t of thresholdAlerts) {
     lines.push(`#### ${t.alert}`, '', `${t.summary} (${t.severity}, for ${t.for}). ${t.meaning}`, '');
-    t.firstChecks.forEach((c, i) => lines.push(`${i + 1}. ${c}`));
+    lines.push(...t.firstChecks.map((c, i) => `${i + 1}. ${c}`));
     lines.push('');
   }
   return lines.join('\n');

@@ -693,73 +693,77 @@ scenario('chat: tutor and student chat (plain text, safe links, unread badge, ke
 
 // ── A bad network ─────────────────────────────────────────────────────────
 
-scenario('the student’s uplink turns bad: their video steps down, they are told, the call stays up, then it recovers', async (c) => {
-  const turn = /turn:([\d.]+):(\d+)\?transport=udp/.exec(c.stack.env.TURN_URLS);
-  if (!turn) throw new Error(`no UDP TURN URL in ${c.stack.env.TURN_URLS}`);
-  const impair = await UdpImpairment.start({ host: turn[1] as string, port: Number(turn[2]) });
-  const m = await c.bookings.book({ title: 'Bad network' });
-  // The student reaches coturn only through the impairing relay: UDP, its port.
-  const throughRelay = async (context: BrowserContext) => {
-    await context.addInitScript((port) => {
-      type Cfg = RTCConfiguration | undefined;
-      const rewrite = (cfg: Cfg): Cfg =>
-        cfg && {
-          ...cfg,
-          iceServers: (cfg.iceServers ?? [])
-            .map((s) => ({
-              ...s,
-              urls: ([] as string[])
-                .concat(s.urls)
-                .filter((u) => /^turn:[^?]+\?transport=udp$/.test(u))
-                .map((u) => u.replace(/^turn:[^?]+/, `turn:127.0.0.1:${port}`)),
-            }))
-            .filter((s) => s.urls.length > 0),
+scenario(
+  'the student’s uplink turns bad: their video steps down, they are told, the call stays up, then it recovers',
+  async (c) => {
+    const turn = /turn:([\d.]+):(\d+)\?transport=udp/.exec(c.stack.env.TURN_URLS);
+    if (!turn) throw new Error(`no UDP TURN URL in ${c.stack.env.TURN_URLS}`);
+    const impair = await UdpImpairment.start({ host: turn[1] as string, port: Number(turn[2]) });
+    const m = await c.bookings.book({ title: 'Bad network' });
+    // The student reaches coturn only through the impairing relay: UDP, its port.
+    const throughRelay = async (context: BrowserContext) => {
+      await context.addInitScript((port) => {
+        type Cfg = RTCConfiguration | undefined;
+        const rewrite = (cfg: Cfg): Cfg =>
+          cfg && {
+            ...cfg,
+            iceServers: (cfg.iceServers ?? [])
+              .map((s) => ({
+                ...s,
+                urls: ([] as string[])
+                  .concat(s.urls)
+                  .filter((u) => /^turn:[^?]+\?transport=udp$/.test(u))
+                  .map((u) => u.replace(/^turn:[^?]+/, `turn:127.0.0.1:${port}`)),
+              }))
+              .filter((s) => s.urls.length > 0),
+          };
+        const Native = window.RTCPeerConnection;
+        const setConfiguration = Native.prototype.setConfiguration;
+        Native.prototype.setConfiguration = function (cfg?: RTCConfiguration) {
+          return setConfiguration.call(this, rewrite(cfg));
         };
-      const Native = window.RTCPeerConnection;
-      const setConfiguration = Native.prototype.setConfiguration;
-      Native.prototype.setConfiguration = function (cfg?: RTCConfiguration) {
-        return setConfiguration.call(this, rewrite(cfg));
-      };
-      window.RTCPeerConnection = class extends Native {
-        constructor(cfg?: RTCConfiguration) {
-          super(rewrite(cfg));
-        }
-      };
-    }, impair.port);
-  };
-  const tutor = await openParticipant(c.browser, 'tutor-bad-network', meetingUrl(c, m, 'tutor'));
-  const student = await openParticipant(c.browser, 'student-bad-network', meetingUrl(c, m, 'student'), undefined, throughRelay);
-  c.others.push(tutor, student);
-  const bitrate = async () => Object.values(await student.page.evaluate(() => window.__lessoncall?.videoEncodings() ?? {}))[0]?.maxBitrate;
-  try {
-    for (const p of [tutor, student]) {
-      await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled(), 20_000);
-      await p.page.getByTestId('lobby-join').click();
+        window.RTCPeerConnection = class extends Native {
+          constructor(cfg?: RTCConfiguration) {
+            super(rewrite(cfg));
+          }
+        };
+      }, impair.port);
+    };
+    const tutor = await openParticipant(c.browser, 'tutor-bad-network', meetingUrl(c, m, 'tutor'));
+    const student = await openParticipant(c.browser, 'student-bad-network', meetingUrl(c, m, 'student'), undefined, throughRelay);
+    c.others.push(tutor, student);
+    const bitrate = async () => Object.values(await student.page.evaluate(() => window.__lessoncall?.videoEncodings() ?? {}))[0]?.maxBitrate;
+    try {
+      for (const p of [tutor, student]) {
+        await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled(), 20_000);
+        await p.page.getByTestId('lobby-join').click();
+      }
+      await bothSeeVideo(tutor.page, student.page);
+      await eventually('full quality to start with', async () => (await bitrate()) === 1_500_000, 15_000);
+      if (impair.counts.forwarded === 0) throw new Error('the student’s media does not go through the impairing relay');
+      impair.set({ loss: 0.15, rateKbps: 250 });
+      await eventually('the student’s sender lowered its bitrate', async () => ((await bitrate()) ?? Infinity) < 1_500_000, 30_000);
+      await student.page.getByTestId('weak-connection').waitFor({ timeout: 30_000 });
+      await shot(student.page, 'weak-connection');
+      const lowest = await bitrate();
+      // The call stayed up: the same connection, the tutor still decodes the student's video.
+      await framesAdvance(tutor.page, 'tutor, while the student’s uplink is bad');
+      if ((await student.page.getByTestId('call-room').getAttribute('data-phase')) !== 'in-call') throw new Error('the student left the call');
+      impair.set({ loss: 0, rateKbps: undefined });
+      await eventually('back to full quality', async () => (await bitrate()) === 1_500_000, 90_000, 500);
+      await student.page.getByTestId('weak-connection').waitFor({ state: 'detached', timeout: 10_000 });
+      await framesAdvance(tutor.page, 'after the recovery');
+      console.log(
+        `    bad network: maxBitrate 1500 → ${Math.round((lowest ?? 0) / 1000)} kbps → 1500; relay dropped ${impair.counts.dropped} of ${impair.counts.dropped + impair.counts.forwarded} packets`,
+      );
+    } finally {
+      impair.close();
+      await tutor.context.close().catch(() => {});
+      await student.context.close().catch(() => {});
     }
-    await bothSeeVideo(tutor.page, student.page);
-    await eventually('full quality to start with', async () => (await bitrate()) === 1_500_000, 15_000);
-    if (impair.counts.forwarded === 0) throw new Error('the student’s media does not go through the impairing relay');
-    impair.set({ loss: 0.15, rateKbps: 250 });
-    await eventually('the student’s sender lowered its bitrate', async () => ((await bitrate()) ?? Infinity) < 1_500_000, 30_000);
-    await student.page.getByTestId('weak-connection').waitFor({ timeout: 30_000 });
-    await shot(student.page, 'weak-connection');
-    const lowest = await bitrate();
-    // The call stayed up: the same connection, the tutor still decodes the student's video.
-    await framesAdvance(tutor.page, 'tutor, while the student’s uplink is bad');
-    if ((await student.page.getByTestId('call-room').getAttribute('data-phase')) !== 'in-call') throw new Error('the student left the call');
-    impair.set({ loss: 0, rateKbps: undefined });
-    await eventually('back to full quality', async () => (await bitrate()) === 1_500_000, 90_000, 500);
-    await student.page.getByTestId('weak-connection').waitFor({ state: 'detached', timeout: 10_000 });
-    await framesAdvance(tutor.page, 'after the recovery');
-    console.log(
-      `    bad network: maxBitrate 1500 → ${Math.round((lowest ?? 0) / 1000)} kbps → 1500; relay dropped ${impair.counts.dropped} of ${impair.counts.dropped + impair.counts.forwarded} packets`,
-    );
-  } finally {
-    impair.close();
-    await tutor.context.close().catch(() => {});
-    await student.context.close().catch(() => {});
-  }
-});
+  },
+  1,
+);
 
 // ── Chromium ↔ Firefox ────────────────────────────────────────────────────
 
@@ -787,8 +791,9 @@ async function chromiumFirefox(c: Ctx, firefoxAs: 'tutor' | 'student') {
   }
 }
 
-scenario('Chromium tutor, Firefox student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'student'));
-scenario('Firefox tutor, Chromium student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'tutor'));
+// Self-contained (their own meeting and browsers) and sensitive to a starved CPU (Firefox's decoder after an ICE restart): one reported retry.
+scenario('Chromium tutor, Firefox student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'student'), 1);
+scenario('Firefox tutor, Chromium student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'tutor'), 1);
 
 scenario('no Content-Security-Policy violations and no page errors along the way', async (c) => {
   const all = [c.tutor, c.student].filter((p): p is Participant => !!p);
