@@ -193,7 +193,10 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
   const { js, nc, logger } = options;
   await ensureStream(await js.jetstreamManager(), streams.deadLetters);
   const consumer = await js.consumers.get(options.stream, options.durable);
-  const messages = await consumer.consume({ max_messages: options.batch ?? 256 });
+  // expires 10 s (heartbeats every 5 s) instead of 30 s: when the NATS server holding the pull
+  // is lost, two missed heartbeats re-issue it on the others in ≈ 10 s rather than ≈ 60 s
+  // (cluster.test.ts loses one). A pull request per 10 s per consumer costs the server nothing.
+  const messages = await consumer.consume({ max_messages: options.batch ?? 256, expires: 10_000 });
   const maxDeliver = options.maxDeliver ?? 5;
   const retry = options.retry ?? defaultRetryPolicy;
   const retryAlertMs = options.retryAlertMs ?? 5 * 60_000;
