@@ -29,7 +29,7 @@ async function postgresCounters(db: Db): Promise<{ commits: number; rows: number
   return { commits: Number(rows[0]?.commits ?? 0), rows: Number(rows[0]?.rows ?? 0) };
 }
 
-/** Starts counting; the returned function gives the difference since. Commits include the meter's own two reads. */
+/** Starts counting; the returned function gives the difference since (less the meter's own first read, a transaction of its own). */
 export async function activityMeter(natsMonitorUrl: string, postgresUrl: string): Promise<() => Promise<Activity>> {
   const db = new Db({ url: postgresUrl, max: 1, applicationName: 'bench-activity' });
   const [n0, p0] = await Promise.all([natsCounters(natsMonitorUrl), postgresCounters(db)]);

@@ -170,7 +170,10 @@ export function plan(figures: Figures, workload: Workload, assumptions: Assumpti
     components.push({ component: kind, replicas, cores, reason, utilisation });
   }
 
-  const natsMessagesPerSecond = joinsPerSecond * figures.join.natsMessages + signalsPerSecond * 3 + presencePerSecond * 2;
+  // Not measured: a signal is published once on the direct path and twice via the signaling
+  // service; 3 also counts the delivery to the receiving gateway (an upper bound).
+  const natsMessagesPerSignal = 3;
+  const natsMessagesPerSecond = joinsPerSecond * figures.join.natsMessages + signalsPerSecond * natsMessagesPerSignal + presencePerSecond * 2;
   const natsCores = demand('nats-server');
   // JetStream replicas = 3 needs three servers; more when one server's CPU does not hold the rate.
   const natsServers = Math.max(3, Math.ceil(natsCores / (a.natsCores * a.targetUtilisation)) | 1);

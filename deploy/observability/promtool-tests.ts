@@ -89,7 +89,7 @@ export function promtoolTests(rulesPath: string) {
           exp_alerts: pages.map((b) => {
             const rule = annotationsOf(burnAlertName(slo), b.long);
             if (!rule) throw new Error(`no generated alert ${burnAlertName(slo)} for ${b.long}`);
-            return { exp_labels: rule.labels, exp_annotations: expandValue(rule.annotations, slo.name, s.burning) };
+            return { exp_labels: rule.labels, exp_annotations: expandValue(rule.annotations, slo.name) };
           }),
         },
       ],
@@ -126,7 +126,7 @@ export function promtoolTests(rulesPath: string) {
 }
 
 /** The description carries `{{ $value | humanizePercentage }}`: the error ratio each burning scenario has. */
-function expandValue(annotations: Record<string, string>, slo: string, _series: Series[]): Record<string, string> {
+function expandValue(annotations: Record<string, string>, slo: string): Record<string, string> {
   const ratios: Record<string, string> = {
     join_availability: '10%',
     // 90 slow of 100, plus 20 failures: 110 of 120.

@@ -650,7 +650,7 @@ export class CallController {
 
   private async sendJoinReport(report: JoinReport) {
     try {
-      await this.opts.api.reportJoin?.(this.opts.meetingId, report, await this.opts.auth.accessToken());
+      await this.opts.api.reportJoin(this.opts.meetingId, report, await this.opts.auth.accessToken());
     } catch (err) {
       this.opts.log('join report not sent', err);
     }

@@ -19,6 +19,8 @@ export const joinFailureReasons = [
   'other',
 ] as const;
 
+const browser = z.enum(['chromium', 'firefox', 'webkit', 'other']);
+
 /**
  * What the browser saw of one join, sent once it knows: the time from Join (or from the other
  * participant's arrival, when they came later) to the first remote frame, or why there was none.
@@ -30,7 +32,7 @@ export const clientReportBody = z.discriminatedUnion('outcome', [
       /** Milliseconds from Join (or the other's arrival) to the first decoded remote frame (or audio, when their camera is off). */
       toFirstMediaMs: z.number().int().min(0).max(600_000),
       relayed: z.boolean(),
-      browser: z.enum(['chromium', 'firefox', 'webkit', 'other']),
+      browser,
     })
     .strict(),
   z
@@ -42,7 +44,7 @@ export const clientReportBody = z.discriminatedUnion('outcome', [
         .string()
         .regex(/^[a-z_]{1,40}$/)
         .optional(),
-      browser: z.enum(['chromium', 'firefox', 'webkit', 'other']),
+      browser,
     })
     .strict(),
 ]);
@@ -90,7 +92,7 @@ export function clientReportRoutes(registry: Registry, logger: Logger): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const b = c.body as z.infer<typeof clientReportBody>;
+        const b = c.body;
         if (b.outcome === 'media') {
           metrics.toFirstMedia.observe({ relayed: String(b.relayed), browser: b.browser }, b.toFirstMediaMs / 1000);
         } else {
