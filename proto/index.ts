@@ -6,6 +6,7 @@ export * from './gen/lessoncall/v1/participant_pb';
 export * from './gen/lessoncall/v1/record_pb';
 export * from './gen/lessoncall/v1/signal_pb';
 export * from './gen/lessoncall/v1/turn_pb';
+export * from './gen/lessoncall/v1/tutor_pb';
 export * from './gen/lessoncall/v1/ws_pb';
 export * from './subjects';
 export * from './lib/meeting-links';

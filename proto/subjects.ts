@@ -39,6 +39,8 @@ export const subjects = {
   muteChanged: (meetingId: string) => `mute.changed.${token(meetingId)}`,
   /** Core NATS fan-out of a stored chat message to the gateways holding the meeting's sockets (the table is the record; a miss is healed by the history on resume). */
   chatPosted: (meetingId: string) => `chat.posted.${token(meetingId)}`,
+  /** Core NATS: the tutor asked a session to unmute; every gateway of the meeting hears it, only the target's socket is told (a prompt is worth nothing later, so it is not stored). */
+  tutorUnmuteAsked: (meetingId: string) => `tutor.unmute_asked.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -71,6 +73,9 @@ export const rpc = {
   participantChatSend: 'svc.participant.chat_send',
   participantChatHistory: 'svc.participant.chat_history',
   participantRecord: 'svc.participant.record',
+  participantRemove: 'svc.participant.remove',
+  participantAllowRejoin: 'svc.participant.allow_rejoin',
+  participantAskUnmute: 'svc.participant.ask_unmute',
   turnCredentials: 'svc.turn.credentials',
 } as const;
 

@@ -14,6 +14,7 @@ export const tableOwners = {
   video_participants: 'participant',
   participant_meetings: 'participant',
   video_chat_messages: 'participant',
+  participant_removals: 'participant',
 } as const satisfies Record<string, string>;
 
 export type Table = keyof typeof tableOwners;

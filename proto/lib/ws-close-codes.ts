@@ -13,6 +13,8 @@ export const wsCloseCodes = {
   clientDropped: 4000,
   /** The client heard nothing from the gateway for too long (a half-open connection). */
   idle: 4001,
+  /** The tutor removed this session from the lesson (a `removed` message came first): do not resume or rejoin. */
+  removed: 4403,
   /** The same session was resumed on another socket. */
   superseded: 4409,
 } as const;

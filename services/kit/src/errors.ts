@@ -21,6 +21,8 @@ export const httpStatusOf: Record<ErrorCodeName, number> = {
   not_in_meeting: 403,
   passcode_invalid: 403,
   resume_rejected: 403,
+  not_tutor: 403,
+  removed_from_meeting: 403,
   meeting_not_found: 404,
   session_not_found: 404,
   meeting_not_started: 409,

@@ -73,6 +73,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantChatSend,
       rpc.participantChatHistory,
       rpc.participantRecord,
+      // Tutor controls.
+      rpc.participantRemove,
+      rpc.participantAllowRejoin,
+      rpc.participantAskUnmute,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -82,7 +86,16 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       `$JS.API.STREAM.MSG.GET.KV_${gatewayKv}`,
       `$KV.${gatewayKv}.>`,
     ],
-    subscribe: ['signal.deliver.*', 'participant.joined.*', 'participant.left.*', 'mute.changed.*', 'meeting.ended.*', 'meeting.cancelled.*', 'chat.posted.*'],
+    subscribe: [
+      'signal.deliver.*',
+      'participant.joined.*',
+      'participant.left.*',
+      'mute.changed.*',
+      'meeting.ended.*',
+      'meeting.cancelled.*',
+      'chat.posted.*',
+      'tutor.unmute_asked.*',
+    ],
     allowResponses: false,
   },
   meeting: {
@@ -114,6 +127,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'mute.changed.>',
       // Core NATS fan-out of stored chat messages to the gateways.
       'chat.posted.*',
+      // Core NATS: the tutor's ask to unmute, for the gateway holding the target's socket.
+      'tutor.unmute_asked.*',
       'meeting.no_show.*',
       'deadletter.>',
       jsAccountInfo,

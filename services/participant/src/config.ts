@@ -28,6 +28,8 @@ export const configSchema = {
   MEETING_TIMEOUT_MS: positiveInt(2_000),
   /** svc.turn.credentials: no answer in this time and the join succeeds with no ICE servers. */
   TURN_TIMEOUT_MS: positiveInt(1_000),
+  /** Least time between two of the tutor's asks to unmute one session (the student's prompt is not a nag). */
+  UNMUTE_ASK_INTERVAL_SECONDS: positiveInt(15),
   /** Longest display name accepted on join. */
   DISPLAY_NAME_MAX_LENGTH: positiveInt(80),
 };

@@ -34,14 +34,14 @@ export function publishJoined(ctx: Context, row: SessionRow): Promise<void> {
   );
 }
 
-/** participant.left, once per session whatever closed it (left, timeout, ended). */
-export function publishLeft(ctx: Context, row: SessionRow): Promise<void> {
+/** participant.left, once per session whatever closed it (left, timeout, ended, removed by `removedBy`). */
+export function publishLeft(ctx: Context, row: SessionRow, removedBy = ''): Promise<void> {
   return publish('participant.left', () =>
     publishEvent(
       ctx.js,
       subjects.participantLeft(row.meeting_id),
       ParticipantLeftSchema,
-      { participant: participantFromRow(row), reason: row.left_reason ?? '' },
+      { participant: participantFromRow(row), reason: row.left_reason ?? '', removedByUserId: removedBy },
       { id: `participant.left:${row.session_id}`, source: eventSource, time: row.left_at ?? ctx.clock.now() },
     ),
   );

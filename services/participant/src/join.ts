@@ -17,6 +17,7 @@ import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken } from './resume-token';
 import { meetingOf, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
+import { removedError } from './tutor-controls';
 import * as valid from './validate';
 
 type JoinReply = MessageInitShape<typeof JoinResponseSchema>;
@@ -137,6 +138,8 @@ function joinRefusal(err: unknown, meetingId: string, max: number): ServiceError
       return new ServiceError('meeting_cancelled', 'the meeting was cancelled', { meetingId });
     case 'LC003':
       return new ServiceError('meeting_full', `the meeting already has ${max} participants`, { meetingId });
+    case 'LC005':
+      return removedError(meetingId);
     default:
       return undefined;
   }

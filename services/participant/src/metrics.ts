@@ -28,7 +28,7 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
     }),
     closed: new Counter({
       name: 'participant_sessions_closed_total',
-      help: 'Sessions closed, by reason (left, timeout, ended)',
+      help: 'Sessions closed, by reason (left, timeout, ended, removed)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -11,6 +11,10 @@ import {
   systemClock,
 } from '@lessoncall/kit';
 import {
+  AllowRejoinRequestSchema,
+  AllowRejoinResponseSchema,
+  AskUnmuteRequestSchema,
+  AskUnmuteResponseSchema,
   AttendanceRequestSchema,
   AttendanceResponseSchema,
   ChatHistoryRequestSchema,
@@ -31,6 +35,8 @@ import {
   PresenceReportSchema,
   RecordRequestSchema,
   RecordResponseSchema,
+  RemoveRequestSchema,
+  RemoveResponseSchema,
   queues,
   rpc,
   streams,
@@ -45,6 +51,7 @@ import { attendance, list, liveSessions } from './queries';
 import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
+import { allowRejoin, askUnmute, remove } from './tutor-controls';
 
 export interface ParticipantService {
   runtime: Runtime;
@@ -107,6 +114,9 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
     endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
     endpoint(rpc.participantRecord, RecordRequestSchema, RecordResponseSchema, record),
+    endpoint(rpc.participantRemove, RemoveRequestSchema, RemoveResponseSchema, remove),
+    endpoint(rpc.participantAllowRejoin, AllowRejoinRequestSchema, AllowRejoinResponseSchema, allowRejoin),
+    endpoint(rpc.participantAskUnmute, AskUnmuteRequestSchema, AskUnmuteResponseSchema, askUnmute),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

@@ -45,8 +45,11 @@ export async function leave(ctx: Context, req: LeaveRequest): Promise<MessageIni
 /**
  * svc.participant.mute: audio mute or camera off. A participant changes their own sessions
  * through row-level security (the policy lets a user update is_muted/camera_off of their own live
- * rows). Host control: the meeting's tutor may mute a student's audio — not unmute it, and not
- * turn a camera off; a student can never change the tutor's state.
+ * rows). Host control: the meeting's tutor may mute a student's audio and turn a student's camera
+ * off — never unmute or turn a camera on (asking to unmute is a prompt, svc.participant.ask_unmute);
+ * a student can never change the tutor's state. The student may turn the camera on again: there
+ * is no lock, because in a one-to-one lesson the tutor's answer to a student who will not comply
+ * is to remove them, and a lock would be a second state to keep right in every client.
  */
 export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitShape<typeof MuteResponseSchema>> {
   const meetingId = valid.meetingId(req.meetingId);
@@ -84,8 +87,8 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
       if (updated.rowCount !== targets.rows.length) throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
       return { kind: 'own' as const, rows: updated.rows };
     }
-    const hostMute = meeting.tutor_id === actor && kind === 'audio' && req.muted && targets.rows.every((t) => t.user_type === 'student');
-    if (!hostMute) throw new ServiceError('forbidden', 'only the tutor may mute a student, and only their audio', { meetingId });
+    const hostMute = meeting.tutor_id === actor && req.muted && targets.rows.every((t) => t.user_type === 'student');
+    if (!hostMute) throw new ServiceError('forbidden', "only the tutor may mute a student or turn a student's camera off", { meetingId });
     return { kind: 'host' as const, sessionIds: targets.rows.map((t) => t.session_id) };
   });
 
@@ -95,7 +98,7 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
   } else {
     const updated = await ctx.db.asService((tx) =>
       tx.query<SessionRow>(
-        `update video_participants set is_muted = true where meeting_id = $1 and session_id = any($2) and left_at is null returning ${sessionColumns}`,
+        `update video_participants set ${column} = true where meeting_id = $1 and session_id = any($2) and left_at is null returning ${sessionColumns}`,
         [meetingId, decided.sessionIds],
       ),
     );

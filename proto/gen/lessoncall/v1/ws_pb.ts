@@ -16,13 +16,15 @@ import type { Signal } from "./signal_pb";
 import { file_lessoncall_v1_signal } from "./signal_pb";
 import type { IceServer } from "./turn_pb";
 import { file_lessoncall_v1_turn } from "./turn_pb";
+import type { AllowRejoin, AllowRejoinResponse, AskUnmute, AskUnmuteResponse, RemovedNotice, RemoveParticipant, RemoveResponse, UnmuteAsked } from "./tutor_pb";
+import { file_lessoncall_v1_tutor } from "./tutor_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file lessoncall/v1/ws.proto.
  */
 export const file_lessoncall_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIrMBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQipwIKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIAEIGCgRraW5kIvoBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEhEKCXVzZXJfdHlwZRgDIAEoCRInCgdtZWV0aW5nGAQgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEjAKDHBhcnRpY2lwYW50cxgFIAMoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQSLQoLaWNlX3NlcnZlcnMYBiADKAsyGC5sZXNzb25jYWxsLnYxLkljZVNlcnZlchIXCg9pY2VfdHRsX3NlY29uZHMYByABKA0SDwoHcmVzdW1lZBgIIAEoCCJdCg5JbmNvbWluZ1NpZ25hbBIXCg9mcm9tX3Nlc3Npb25faWQYASABKAkSJQoGc2lnbmFsGAIgASgLMhUubGVzc29uY2FsbC52MS5TaWduYWwSCwoDc2VxGAMgASgNIj0KClBlZXJKb2luZWQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50IksKCFBlZXJMZWZ0Ei8KC3BhcnRpY2lwYW50GAEgASgLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBIOCgZyZWFzb24YAiABKAkiOAoSTWVldGluZ0VuZGVkTm90aWNlEhIKCm1lZXRpbmdfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIh0KCVJlY29ubmVjdBIQCghhZnRlcl9tcxgBIAEoDSIaCgRQb25nEhIKCnNlbnRfYXRfbXMYASABKAQiuAQKDVNlcnZlck1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIpCgd3ZWxjb21lGAogASgLMhYubGVzc29uY2FsbC52MS5XZWxjb21lSAASLwoGc2lnbmFsGAsgASgLMh0ubGVzc29uY2FsbC52MS5JbmNvbWluZ1NpZ25hbEgAEjAKC3BlZXJfam9pbmVkGAwgASgLMhkubGVzc29uY2FsbC52MS5QZWVySm9pbmVkSAASLAoJcGVlcl9sZWZ0GA0gASgLMhcubGVzc29uY2FsbC52MS5QZWVyTGVmdEgAEjIKDG11dGVfY2hhbmdlZBgOIAEoCzIaLmxlc3NvbmNhbGwudjEuTXV0ZUNoYW5nZWRIABI6Cg1tZWV0aW5nX2VuZGVkGA8gASgLMiEubGVzc29uY2FsbC52MS5NZWV0aW5nRW5kZWROb3RpY2VIABIsCgVlcnJvchgQIAEoCzIbLmxlc3NvbmNhbGwudjEuU2VydmljZUVycm9ySAASLQoJcmVjb25uZWN0GBEgASgLMhgubGVzc29uY2FsbC52MS5SZWNvbm5lY3RIABIjCgRwb25nGBIgASgLMhMubGVzc29uY2FsbC52MS5Qb25nSAASKQoEY2hhdBgUIAEoCzIZLmxlc3NvbmNhbGwudjEuQ2hhdFBvc3RlZEgAEjIKDGNoYXRfaGlzdG9yeRgVIAEoCzIaLmxlc3NvbmNhbGwudjEuQ2hhdEhpc3RvcnlIAEIGCgRraW5kYgZwcm90bzM", [file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn]);
+  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIrMBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQiywMKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI+ChJyZW1vdmVfcGFydGljaXBhbnQYKCABKAsyIC5sZXNzb25jYWxsLnYxLlJlbW92ZVBhcnRpY2lwYW50SAASLgoKYXNrX3VubXV0ZRgpIAEoCzIYLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlSAASMgoMYWxsb3dfcmVqb2luGCogASgLMhoubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pbkgAQgYKBGtpbmQi+gEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSEQoJdXNlcl90eXBlGAMgASgJEicKB21lZXRpbmcYBCABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSMAoMcGFydGljaXBhbnRzGAUgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBItCgtpY2Vfc2VydmVycxgGIAMoCzIYLmxlc3NvbmNhbGwudjEuSWNlU2VydmVyEhcKD2ljZV90dGxfc2Vjb25kcxgHIAEoDRIPCgdyZXN1bWVkGAggASgIIl0KDkluY29taW5nU2lnbmFsEhcKD2Zyb21fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iPQoKUGVlckpvaW5lZBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQiSwoIUGVlckxlZnQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50Eg4KBnJlYXNvbhgCIAEoCSI4ChJNZWV0aW5nRW5kZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiHQoJUmVjb25uZWN0EhAKCGFmdGVyX21zGAEgASgNIhoKBFBvbmcSEgoKc2VudF9hdF9tcxgBIAEoBCLWBgoNU2VydmVyTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgJEikKB3dlbGNvbWUYCiABKAsyFi5sZXNzb25jYWxsLnYxLldlbGNvbWVIABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLkluY29taW5nU2lnbmFsSAASMAoLcGVlcl9qb2luZWQYDCABKAsyGS5sZXNzb25jYWxsLnYxLlBlZXJKb2luZWRIABIsCglwZWVyX2xlZnQYDSABKAsyFy5sZXNzb25jYWxsLnYxLlBlZXJMZWZ0SAASMgoMbXV0ZV9jaGFuZ2VkGA4gASgLMhoubGVzc29uY2FsbC52MS5NdXRlQ2hhbmdlZEgAEjoKDW1lZXRpbmdfZW5kZWQYDyABKAsyIS5sZXNzb25jYWxsLnYxLk1lZXRpbmdFbmRlZE5vdGljZUgAEiwKBWVycm9yGBAgASgLMhsubGVzc29uY2FsbC52MS5TZXJ2aWNlRXJyb3JIABItCglyZWNvbm5lY3QYESABKAsyGC5sZXNzb25jYWxsLnYxLlJlY29ubmVjdEgAEiMKBHBvbmcYEiABKAsyEy5sZXNzb25jYWxsLnYxLlBvbmdIABIpCgRjaGF0GBQgASgLMhkubGVzc29uY2FsbC52MS5DaGF0UG9zdGVkSAASMgoMY2hhdF9oaXN0b3J5GBUgASgLMhoubGVzc29uY2FsbC52MS5DaGF0SGlzdG9yeUgAEi8KB3JlbW92ZWQYKCABKAsyHC5sZXNzb25jYWxsLnYxLlJlbW92ZWROb3RpY2VIABIyCgx1bm11dGVfYXNrZWQYKSABKAsyGi5sZXNzb25jYWxsLnYxLlVubXV0ZUFza2VkSAASPAoTcGFydGljaXBhbnRfcmVtb3ZlZBgqIAEoCzIdLmxlc3NvbmNhbGwudjEuUmVtb3ZlUmVzcG9uc2VIABI7Cg91bm11dGVfYXNrX3NlbnQYKyABKAsyIC5sZXNzb25jYWxsLnYxLkFza1VubXV0ZVJlc3BvbnNlSAASPAoOcmVqb2luX2FsbG93ZWQYLCABKAsyIi5sZXNzb25jYWxsLnYxLkFsbG93UmVqb2luUmVzcG9uc2VIAEIGCgRraW5kYgZwcm90bzM", [file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn, file_lessoncall_v1_tutor]);
 
 /**
  * First message on /api/video/ws: authenticates and joins or resumes.
@@ -223,6 +225,26 @@ export type ClientMessage = Message<"lessoncall.v1.ClientMessage"> & {
      */
     value: SendChat;
     case: "chatSend";
+  } | {
+    /**
+     * Tutor controls (40–49).
+     *
+     * @generated from field: lessoncall.v1.RemoveParticipant remove_participant = 40;
+     */
+    value: RemoveParticipant;
+    case: "removeParticipant";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.AskUnmute ask_unmute = 41;
+     */
+    value: AskUnmute;
+    case: "askUnmute";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.AllowRejoin allow_rejoin = 42;
+     */
+    value: AllowRejoin;
+    case: "allowRejoin";
   } | { case: undefined; value?: undefined };
 };
 
@@ -493,6 +515,43 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
      */
     value: ChatHistory;
     case: "chatHistory";
+  } | {
+    /**
+     * Tutor controls (40–49).
+     * To the removed client, before its socket closes with 4403.
+     *
+     * @generated from field: lessoncall.v1.RemovedNotice removed = 40;
+     */
+    value: RemovedNotice;
+    case: "removed";
+  } | {
+    /**
+     * To the target of an ask only.
+     *
+     * @generated from field: lessoncall.v1.UnmuteAsked unmute_asked = 41;
+     */
+    value: UnmuteAsked;
+    case: "unmuteAsked";
+  } | {
+    /**
+     * Replies to the tutor (with its requestId).
+     *
+     * @generated from field: lessoncall.v1.RemoveResponse participant_removed = 42;
+     */
+    value: RemoveResponse;
+    case: "participantRemoved";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.AskUnmuteResponse unmute_ask_sent = 43;
+     */
+    value: AskUnmuteResponse;
+    case: "unmuteAskSent";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.AllowRejoinResponse rejoin_allowed = 44;
+     */
+    value: AllowRejoinResponse;
+    case: "rejoinAllowed";
   } | { case: undefined; value?: undefined };
 };
 

@@ -11,6 +11,7 @@ import { cors, securityHeaders } from './headers';
 import { meetingRoutes, restMessages, restSchemas } from './meetings';
 import { observe } from './observe';
 import { opsRoutes, opsSchemas } from './ops';
+import { tutorControlMessages, tutorControlRoutes } from './tutor-controls';
 import { problemOf, problemTypeBase, sendProblem } from './problem';
 import { createRateLimiter } from './ratelimit';
 import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
@@ -54,6 +55,7 @@ export function restRoutes(
     ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
     api: [
       ...meetingRoutes(config, runtime),
+      ...tutorControlRoutes(config, runtime),
       ...clientReportRoutes(runtime.registry, runtime.logger),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
       openApiRoute(document),
@@ -78,7 +80,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
     () => {
       openapi ??= buildOpenApi(
         [...routes.ops, ...routes.api],
-        { ...protoJsonSchemas(restMessages), ...restSchemas, ...devSchemas, ...opsSchemas },
+        { ...protoJsonSchemas([...restMessages, ...tutorControlMessages]), ...restSchemas, ...devSchemas, ...opsSchemas },
         {
           title: 'lessoncall gateway',
           version: '1.0.0',

@@ -135,7 +135,7 @@ const byBookingQuery = z.object({ bookingId: z.string().min(1).max(128) });
 const getMeetingQuery = z.object({ passcode: z.string().max(32).optional() });
 const participantsQuery = z.object({ includeLeft: z.enum(['true', 'false']).optional() });
 
-function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unknown {
+export function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unknown {
   return toJson(schema, message, { alwaysEmitImplicit: true });
 }
 
@@ -156,10 +156,15 @@ function displayNameOf(identity: Identity): string {
   return typeof fromToken === 'string' ? fromToken.slice(0, 200) : '';
 }
 
+/** A request to a service with the gateway's deadline, as every route makes it. */
+export function serviceCaller(config: GatewayConfig, runtime: Runtime) {
+  return <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O) =>
+    request(runtime.nc, subject, req, body, res, { timeoutMs: config.REQUEST_TIMEOUT_MS });
+}
+
 /** The meeting and participant endpoints: each validates, asks its service over NATS, and answers its proto JSON. */
 export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
-  const call = <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O) =>
-    request(runtime.nc, subject, req, body, res, { timeoutMs: config.REQUEST_TIMEOUT_MS });
+  const call = serviceCaller(config, runtime);
 
   return [
     defineRoute({
@@ -367,7 +372,8 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       path: '/api/video/meetings/:meetingId/mute',
       operationId: 'muteParticipant',
       summary: 'Mute or unmute (audio), or turn a camera off or on (video)',
-      description: 'Your own session by default; the tutor may mute another participant (userId or targetSessionId).',
+      description:
+        'Your own session by default. The tutor may mute a student\'s audio or turn a student\'s camera off (`kind: "video"`, `isMuted: true`) by userId or targetSessionId, never the reverse: the student turns it back on (and is asked to unmute with `POST …/participants/:sessionId/ask-unmute`).',
       tags: ['participants'],
       access: 'user',
       params: meetingIdParam,

@@ -24,6 +24,8 @@ const titles: Record<ErrorCodeName, string> = {
   not_in_meeting: 'Not in this meeting',
   passcode_invalid: 'Wrong passcode',
   resume_rejected: 'Session cannot be resumed',
+  not_tutor: 'Only the tutor may do this',
+  removed_from_meeting: 'Removed from this lesson',
   meeting_not_found: 'Meeting not found',
   session_not_found: 'Session not found',
   meeting_not_started: 'Meeting has not started yet',

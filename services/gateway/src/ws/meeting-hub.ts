@@ -12,16 +12,19 @@ import {
   ParticipantLeftSchema,
   rpc,
   subjects,
+  type UnmuteAsked,
+  UnmuteAskedSchema,
 } from '@lessoncall/proto';
 import { Roster, type SnapshotMark } from '@lessoncall/signaling/roster';
 
 /** What a socket in a meeting is told about, decoded once per gateway, not once per socket. */
 export type MeetingEvent =
   | { type: 'joined'; participant: Participant }
-  | { type: 'left'; participant: Participant; reason: string }
+  | { type: 'left'; participant: Participant; reason: string; removedByUserId: string }
   | { type: 'mute'; change: MuteChanged }
   | { type: 'ended'; reason: string }
-  | { type: 'chat'; message: ChatMessage };
+  | { type: 'chat'; message: ChatMessage }
+  | { type: 'unmuteAsked'; asked: UnmuteAsked };
 
 export type MeetingListener = (event: MeetingEvent) => void;
 
@@ -42,7 +45,7 @@ export interface MeetingHubOptions {
 /**
  * One set of core NATS subscriptions per meeting per gateway process, shared by all of that
  * meeting's sockets here: with 20k sockets the bus carries each event once per gateway, and
- * the process holds six subscriptions per meeting, not per socket.
+ * the process holds seven subscriptions per meeting, not per socket.
  *
  * The same events keep a roster view of those meetings — the signaling service's `Roster`,
  * seeded from each welcome's participant list and re-read after a miss or a NATS reconnect —
@@ -146,7 +149,7 @@ export class MeetingHub {
       subscribe(subjects.participantJoined(meetingId), (m) => ({ type: 'joined', participant: required(decode(ParticipantJoinedSchema, m.data).participant) }));
       subscribe(subjects.participantLeft(meetingId), (m) => {
         const e = decode(ParticipantLeftSchema, m.data);
-        return { type: 'left', participant: required(e.participant), reason: e.reason };
+        return { type: 'left', participant: required(e.participant), reason: e.reason, removedByUserId: e.removedByUserId };
       });
       subscribe(subjects.muteChanged(meetingId), (m) => ({ type: 'mute', change: decode(MuteChangedSchema, m.data) }));
       subscribe(subjects.meetingEnded(meetingId), (m) => ({ type: 'ended', reason: decode(MeetingEndedSchema, m.data).reason }));
@@ -155,6 +158,11 @@ export class MeetingHub {
         const message = decode(ChatPostedSchema, m.data).message;
         if (!message || message.meetingId !== meetingId) throw new Error('chat.posted without a message of this meeting');
         return { type: 'chat', message };
+      });
+      subscribe(subjects.tutorUnmuteAsked(meetingId), (m) => {
+        const asked = decode(UnmuteAskedSchema, m.data);
+        if (asked.meetingId !== meetingId) throw new Error('tutor.unmute_asked of another meeting');
+        return { type: 'unmuteAsked', asked };
       });
       room = created;
       this.#rooms.set(meetingId, room);

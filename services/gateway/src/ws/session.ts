@@ -1,5 +1,10 @@
 import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
+import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import {
+  AllowRejoinRequestSchema,
+  AllowRejoinResponseSchema,
+  AskUnmuteRequestSchema,
+  AskUnmuteResponseSchema,
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   ChatSendRequestSchema,
@@ -12,6 +17,8 @@ import {
   MuteRequestSchema,
   MuteResponseSchema,
   type OutgoingSignal,
+  RemoveRequestSchema,
+  RemoveResponseSchema,
   rpc,
   type SendChat,
   type SetMedia,
@@ -29,6 +36,9 @@ import { type Now, TokenBucket, WindowCounter } from './rate-limit';
 import type { SignalEndpoint, SignalRouter } from './router';
 import { SignalSequencer } from './sequencer';
 import { readEnvelope, renderIncomingSignal } from './signal-wire';
+
+/** What the removed client shows; the same words as the participant service's removed_from_meeting. */
+const removedMessage = 'The tutor removed you from this lesson';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
@@ -173,6 +183,50 @@ export class Session implements SignalEndpoint {
         case 'chatSend':
           this.#requireJoined();
           this.#chat(requestId, kind.value);
+          return;
+        // Tutor controls: the participant service decides who may; the gateway only routes.
+        case 'removeParticipant': {
+          this.#requireJoined();
+          const targetSessionId = requireToken(kind.value.targetSessionId, 'targetSessionId');
+          this.#ask(
+            requestId,
+            rpc.participantRemove,
+            RemoveRequestSchema,
+            { meetingId: this.meetingId, userId: this.userId, targetSessionId },
+            RemoveResponseSchema,
+            (value) => ({
+              case: 'participantRemoved',
+              value,
+            }),
+          );
+          return;
+        }
+        case 'askUnmute': {
+          this.#requireJoined();
+          const targetSessionId = requireToken(kind.value.targetSessionId, 'targetSessionId');
+          this.#ask(
+            requestId,
+            rpc.participantAskUnmute,
+            AskUnmuteRequestSchema,
+            { meetingId: this.meetingId, userId: this.userId, targetSessionId },
+            AskUnmuteResponseSchema,
+            (value) => ({
+              case: 'unmuteAskSent',
+              value,
+            }),
+          );
+          return;
+        }
+        case 'allowRejoin':
+          this.#requireJoined();
+          this.#ask(
+            requestId,
+            rpc.participantAllowRejoin,
+            AllowRejoinRequestSchema,
+            { meetingId: this.meetingId, userId: this.userId, targetUserId: kind.value.userId },
+            AllowRejoinResponseSchema,
+            (value) => ({ case: 'rejoinAllowed', value }),
+          );
           return;
         default:
           throw new ServiceError('invalid_request', 'unknown message kind', { field: 'kind' });
@@ -409,6 +463,30 @@ export class Session implements SignalEndpoint {
   }
 
   /**
+   * A request on behalf of this socket's user in its meeting (the caller stamps meetingId and
+   * userId from the socket, never the client's), answered to this socket with the request's id,
+   * or with its error.
+   */
+  #ask<I extends DescMessage, O extends DescMessage>(
+    requestId: string,
+    subject: string,
+    schema: I,
+    body: MessageInitShape<I>,
+    response: O,
+    reply: (value: MessageShape<O>) => ServerKind,
+  ): void {
+    void (async () => {
+      try {
+        const res = await request(this.#ctx.nc, subject, schema, body, response, { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS });
+        const kind = reply(res);
+        this.#send(serverMessage(requestId, kind), kind.case ?? 'none');
+      } catch (err) {
+        this.#sendError(requestId, this.#asServiceError(err));
+      }
+    })();
+  }
+
+  /**
    * After every welcome, join and resume alike: what was said so far, and what this socket may
    * have missed while it was away. Sent after the welcome so the join itself waits for nothing.
    */
@@ -485,6 +563,10 @@ export class Session implements SignalEndpoint {
         return;
       case 'left':
         if (e.participant.sessionId === this.sessionId) {
+          if (e.reason === 'removed') {
+            this.#removed(e.removedByUserId);
+            return;
+          }
           // Our own session ended elsewhere (timed out, ended by the participant service): this socket has nothing left to do.
           this.gone();
           return;
@@ -500,6 +582,10 @@ export class Session implements SignalEndpoint {
         // The sender has its copy as the reply to its send.
         if (e.message.sessionId !== this.sessionId) this.#push({ case: 'chat', value: { message: e.message } });
         return;
+      case 'unmuteAsked':
+        // Every gateway of the meeting hears the ask; only the target's socket is told.
+        if (e.asked.targetSessionId === this.sessionId) this.#push({ case: 'unmuteAsked', value: e.asked });
+        return;
       case 'ended':
         this.#presenceSettled = true;
         this.#push({ case: 'meetingEnded', value: { meetingId: this.meetingId, reason: e.reason } });
@@ -507,6 +593,13 @@ export class Session implements SignalEndpoint {
         return;
     }
   };
+
+  /** The tutor removed this session: say why, then close with a code that tells the client not to come back. */
+  #removed(byUserId: string): void {
+    this.#presenceSettled = true;
+    this.#push({ case: 'removed', value: { meetingId: this.meetingId, byUserId, message: removedMessage } });
+    this.close(closeCodes.removed, 'removed by the tutor', 'removed');
+  }
 
   /** Another socket on this process resumed the same session: this one is stale; the session lives on there. */
   #supersede(): void {
