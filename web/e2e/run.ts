@@ -691,6 +691,114 @@ scenario('chat: tutor and student chat (plain text, safe links, unread badge, ke
   c.others = c.others.filter((p) => p !== tutor && p !== student);
 });
 
+// ── Tutor controls ────────────────────────────────────────────────────────
+
+/** Its own lesson and browser contexts, so `E2E_ONLY='tutor controls'` runs it alone. */
+scenario('tutor controls: ask to unmute (the student unmutes), camera off, remove (the student sees why) and allow back', async (c) => {
+  const m = await c.bookings.book({ title: 'Tutor controls lesson' });
+  const join = async (p: Participant) => {
+    await eventually(`${p.name} can join`, async () => p.page.getByTestId('lobby-join').isEnabled());
+    await p.page.getByTestId('lobby-join').click();
+    await p.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+  };
+  const open = async (as: 'tutor' | 'student') => {
+    const p = await openParticipant(c.browser, `controls-${as}`, meetingUrl(c, m, as));
+    c.others.push(p);
+    return p;
+  };
+  const tutor = await open('tutor');
+  const student = await open('student');
+  await join(tutor);
+  await join(student);
+  await bothSeeVideo(tutor.page, student.page);
+  const row = tutor.page.locator('[data-testid="participant-row"][data-name="Demo Student"]');
+  const tile = tutor.page.getByTestId('tile-remote');
+
+  // Ask to unmute: the student is muted; the tutor asks; a prompt, not an unmute.
+  await student.page.getByTestId('control-mic').click();
+  await tutor.page.getByTestId('control-participants').click();
+  await row.and(tutor.page.locator('[data-muted="true"]')).waitFor({ timeout: 10_000 });
+  // Keyboard: the button is reachable and Enter presses it.
+  await row.getByTestId('participant-ask-unmute').focus();
+  await tutor.page.keyboard.press('Enter');
+  const prompt = student.page.getByTestId('unmute-prompt');
+  await prompt.waitFor({ timeout: 10_000 });
+  if (!((await prompt.textContent()) ?? '').includes('The tutor asks you to unmute')) throw new Error(`the prompt says ${await prompt.textContent()}`);
+  if ((await student.page.getByTestId('control-mic').getAttribute('aria-pressed')) !== 'true') throw new Error('the ask unmuted the student by itself');
+  await tutor.page.getByTestId('notice').filter({ hasText: 'Asked Demo Student to unmute' }).waitFor({ timeout: 5_000 });
+  await shot(student.page, 'tutor-ask-unmute');
+  // The Unmute button has the focus: Enter answers.
+  const focused = await student.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  if (focused !== 'unmute-accept') throw new Error(`the prompt's Unmute button is not focused (${focused})`);
+  await student.page.keyboard.press('Enter');
+  await prompt.waitFor({ state: 'detached' });
+  await student.page.locator('[data-testid="control-mic"][aria-pressed="false"]').waitFor({ timeout: 10_000 });
+  await row.and(tutor.page.locator('[data-muted="false"]')).waitFor({ timeout: 10_000 });
+  await tile.and(tutor.page.locator('[data-muted="false"]')).waitFor({ timeout: 10_000 });
+
+  // Camera off: the student's camera stops; both sides show it; the student may turn it on again.
+  await row.getByTestId('participant-camera-off').click();
+  await student.page.getByTestId('camera-off-by-tutor').waitFor({ timeout: 10_000 });
+  await student.page.locator('[data-testid="control-camera"][aria-pressed="true"]').waitFor();
+  await tile.and(tutor.page.locator('[data-camera-off="true"]')).waitFor({ timeout: 10_000 });
+  // Nothing on the student's video sender any more (replaceTrack(null)): no video leaves the browser.
+  await eventually('the student stops sending video', async () => {
+    const conns = await student.page.evaluate(() => window.__lessoncall?.connections() ?? {});
+    const senders = Object.values(conns).flatMap((x) => x.senders);
+    return senders.length > 0 && !senders.some((x) => x.kind === 'video');
+  });
+  await shot(student.page, 'tutor-camera-off');
+  await student.page.getByTestId('control-camera').click();
+  await tile.and(tutor.page.locator('[data-camera-off="false"]')).waitFor({ timeout: 10_000 });
+  await student.page.getByTestId('camera-off-by-tutor').waitFor({ state: 'detached' });
+
+  // Remove: a confirmation first (keyboard: the confirm button has the focus), then the student is out and told why.
+  await row.getByTestId('participant-remove').click();
+  const confirm = tutor.page.getByTestId('remove-confirm');
+  await confirm.waitFor();
+  // At phone width the panel and its controls stay on screen.
+  const size = tutor.page.viewportSize() ?? { width: 1280, height: 800 };
+  await tutor.page.setViewportSize({ width: 390, height: 844 });
+  try {
+    await tutor.page.waitForTimeout(300);
+    for (const id of ['remove-confirm-yes', 'remove-confirm-no']) {
+      const box = await tutor.page.getByTestId(id).boundingBox();
+      if (!box || box.x < 0 || box.y < 0 || box.x + box.width > 390 || box.y + box.height > 844) throw new Error(`${id} is off screen: ${JSON.stringify(box)}`);
+    }
+    if (await tutor.page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth)) throw new Error('the page scrolls sideways at phone width');
+    await shot(tutor.page, 'tutor-remove-confirm-phone');
+  } finally {
+    await tutor.page.setViewportSize(size);
+  }
+  const active = await tutor.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
+  if (active !== 'remove-confirm-yes') throw new Error(`the confirm button is not focused (${active})`);
+  await tutor.page.keyboard.press('Enter');
+  const failed = student.page.locator('[data-testid="failed-screen"][data-code="removed_from_meeting"]');
+  await failed.waitFor({ timeout: 10_000 });
+  if (!((await failed.textContent()) ?? '').includes('The tutor removed you from this lesson'))
+    throw new Error(`the student sees: ${await failed.textContent()}`);
+  await shot(student.page, 'tutor-removed');
+  await tile.waitFor({ state: 'detached', timeout: 10_000 });
+  await tutor.page.getByTestId('notice').filter({ hasText: 'Demo Student was removed from the lesson' }).waitFor({ timeout: 5_000 });
+  await tutor.page.locator('[data-testid="removed-row"]').waitFor();
+
+  // Back to the lobby and Join: refused, with the same words.
+  await student.page.getByTestId('rejoin-button').click();
+  await join(student).catch(() => {});
+  const lobbyError = student.page.getByTestId('lobby-error');
+  await lobbyError.waitFor({ timeout: 10_000 });
+  if (!((await lobbyError.textContent()) ?? '').includes('The tutor removed you')) throw new Error(`the lobby says: ${await lobbyError.textContent()}`);
+
+  // The tutor allows the student back: the next Join gets in.
+  await shot(tutor.page, 'tutor-removed-list');
+  await tutor.page.getByTestId('participant-allow').click();
+  await tutor.page.getByTestId('removed-list').waitFor({ state: 'detached', timeout: 10_000 });
+  await join(student);
+  await bothSeeVideo(tutor.page, student.page);
+  for (const p of [tutor, student]) await p.page.context().close();
+  c.others = c.others.filter((p) => p !== tutor && p !== student);
+});
+
 // ── A bad network ─────────────────────────────────────────────────────────
 
 scenario(

@@ -66,7 +66,8 @@ export async function findOrStartStack(log: (line: string) => void = console.log
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-e2e-'));
   // mkdtemp makes it 0700; Postgres runs as its own user (when we are root) and must reach its data dir inside.
   await chmod(dir, 0o755);
-  const stack = await startStack({ dir, persistent: false, log: (l) => log(`  stack: ${l}`) });
+  // Free ports only: the usual ones belong to `npm start`, and parallel runs on one machine must not collide.
+  const stack = await startStack({ dir, persistent: false, freePorts: true, log: (l) => log(`  stack: ${l}`) });
   return {
     env: stack.env as StackEnv,
     external: false,

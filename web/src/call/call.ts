@@ -31,6 +31,7 @@ import { SenderAdapter } from './sender-adapter';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
 import type { PeerQuality, StatLike } from './stats';
+import { TutorControls, type TutorControlsSnapshot } from './tutor-controls';
 
 export type MeetingLoad =
   | { status: 'idle' }
@@ -93,6 +94,8 @@ export interface CallSnapshot {
   speakerId: string | undefined;
   /** The browser can route audio to a chosen speaker (setSinkId; not Safari before 18.4). */
   canPickSpeaker: boolean;
+  /** The tutor's controls: the prompt to unmute, the camera turned off, who was removed. */
+  tutor: TutorControlsSnapshot;
 }
 
 export interface NetworkState {
@@ -177,6 +180,7 @@ export class CallController {
   private disposed = false;
   /** The call's chat (web/src/call/chat.ts); its panel subscribes to it directly. */
   readonly chat = new ChatStore({ send: (requestId, clientMessageId, text) => this.signaling?.chat(requestId, clientMessageId, text) });
+  private readonly tutor = new TutorControls({ notify: (text) => this.notify(text), changed: () => this.changed() });
 
   constructor(options: CallOptions) {
     this.opts = {
@@ -254,6 +258,7 @@ export class CallController {
       network: this.network,
       speakerId: this.speakerId,
       canPickSpeaker: canPickSpeaker(),
+      tutor: this.tutor.snapshot(),
     };
   }
 
@@ -461,6 +466,7 @@ export class CallController {
     mark('join');
     this.reporter.joinClicked();
     this.mutedByOther = false;
+    this.tutor.reset();
     // The lobby keeps Join disabled while devices settle; a programmatic join waits here instead.
     await this.mediaSettled();
     if (this.state.phase !== 'joining') return; // left while waiting
@@ -687,6 +693,7 @@ export class CallController {
   }
 
   private onMessage(m: ServerMessage) {
+    if (this.tutor.handle(m, { ofUser: (userId) => [...this.roster.values()].find((p) => p.userId === userId)?.displayName })) return;
     switch (m.kind.case) {
       case 'signal': {
         const { fromSessionId, signal } = m.kind.value;
@@ -734,13 +741,16 @@ export class CallController {
       case 'muteChanged': {
         const c = m.kind.value;
         if (c.sessionId === this.sessionId) {
+          const byOther = !!c.byUserId && c.byUserId !== this.opts.auth.user()?.userId;
           if (c.kind === 'audio') {
-            const byOther = !!c.byUserId && c.byUserId !== this.opts.auth.user()?.userId;
             if (c.muted && byOther && !this.audioMuted) {
               this.applyOwnMute(true);
               this.mutedByOther = true;
               this.notify('The tutor muted your microphone');
             }
+            if (!c.muted) this.tutor.answerUnmute();
+          } else if (c.muted && byOther) {
+            void this.cameraOffByTutor();
           }
           this.changed();
           return;
@@ -822,7 +832,10 @@ export class CallController {
       await this.sendAudio(track);
     }
     this.applyOwnMute(muted);
-    if (!muted) this.mutedByOther = false;
+    if (!muted) {
+      this.mutedByOther = false;
+      this.tutor.answerUnmute();
+    }
     if (isLive(this.state)) this.signaling?.setMedia('audio', muted);
   }
 
@@ -840,6 +853,21 @@ export class CallController {
     }
     if (!this.screenSharing) await this.sendVideo(track);
     if (isLive(this.state)) this.signaling?.setMedia('video', off);
+    if (!off) this.tutor.setCameraOffByTutor(false);
+    this.changed();
+  }
+
+  /**
+   * The tutor turned our camera off (the server already records it off): stop sending video and
+   * release the camera, as our own button would; we may turn it on again.
+   */
+  private async cameraOffByTutor() {
+    this.tutor.setCameraOffByTutor(true);
+    this.notify('The tutor turned your camera off. You can turn it on again.');
+    if (this.cameraOff) return;
+    this.cameraOff = true;
+    await this.media.setCameraOn(false);
+    if (!this.screenSharing) await this.sendVideo(undefined);
     this.changed();
   }
 
@@ -905,6 +933,39 @@ export class CallController {
   muteParticipant(sessionId: string): void {
     if (!isLive(this.state)) return;
     this.signaling?.setMedia('audio', true, sessionId);
+  }
+
+  // ── Tutor controls (the participant service decides who may) ─────────────
+
+  /** Tutor: remove the participant of that session from the lesson (every tab of theirs; they cannot rejoin until allowed). */
+  removeParticipant(sessionId: string): void {
+    if (!isLive(this.state) || !this.signaling) return;
+    this.tutor.sent(this.signaling.removeParticipant(sessionId), 'remove', this.nameOf(sessionId));
+  }
+
+  /** Tutor: let a removed user join again. */
+  allowRejoin(userId: string): void {
+    if (!isLive(this.state) || !this.signaling) return;
+    const name = this.tutor.snapshot().removed.find((r) => r.userId === userId)?.displayName ?? 'They';
+    this.tutor.sent(this.signaling.allowRejoin(userId), 'allow', name);
+  }
+
+  /** Tutor: a prompt on the student's screen, never a forced unmute. */
+  askToUnmute(sessionId: string): void {
+    if (!isLive(this.state) || !this.signaling) return;
+    this.tutor.sent(this.signaling.askUnmute(sessionId), 'ask', this.nameOf(sessionId));
+  }
+
+  /** Tutor: turn a student's camera off (the student may turn it on again). */
+  turnCameraOff(sessionId: string): void {
+    if (!isLive(this.state)) return;
+    this.signaling?.setMedia('video', true, sessionId);
+  }
+
+  /** Student: the answer to the tutor's ask: Unmute, or Not now. */
+  async answerUnmuteAsk(unmute: boolean): Promise<void> {
+    this.tutor.answerUnmute();
+    if (unmute && (this.audioMuted || !this.media.snapshot().audioTrack)) await this.toggleMic();
   }
 
   leave(): void {

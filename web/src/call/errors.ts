@@ -24,7 +24,9 @@ export type GatewayErrorCode =
   | 'conflict'
   | 'unavailable'
   | 'internal'
-  | 'resume_rejected';
+  | 'resume_rejected'
+  | 'not_tutor'
+  | 'removed_from_meeting';
 
 export interface GatewayErrorDetails {
   /** HTTP status, for REST answers. */
@@ -280,6 +282,17 @@ export function describeGatewayError(e: GatewayError): UserMessage {
         fix: 'Open the lesson link again, exactly as you received it.',
         retryable: false,
       };
+    case 'removed_from_meeting':
+      return {
+        ...base,
+        title: 'The tutor removed you from this lesson',
+        detail: 'You cannot rejoin this lesson unless the tutor lets you back in.',
+        fix: 'If this was a mistake, ask your tutor to let you back in, then join again.',
+        // The tutor can lift the removal: a later join may succeed.
+        retryable: true,
+      };
+    case 'not_tutor':
+      return { ...base, title: 'Only the tutor can do that', detail: "This control is the lesson's tutor's.", retryable: false };
     case 'resume_rejected':
     case 'session_not_found':
     case 'not_in_meeting':
@@ -326,5 +339,6 @@ export function describeMeetingEnd(reason: string): UserMessage {
 export function describePeerLeft(name: string, reason: string): string {
   if (reason === 'timeout') return `${name} lost their connection`;
   if (reason === 'ended') return `${name} left (the lesson ended)`;
+  if (reason === 'removed') return `${name} was removed from the lesson`;
   return `${name} left the lesson`;
 }

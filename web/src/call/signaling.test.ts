@@ -224,6 +224,46 @@ describe('SignalingClient', () => {
     expect(g.receivedOf('hello')).toHaveLength(1);
   });
 
+  it('a removal notice ends the call for good: no resume, no fresh join', async () => {
+    const g = await gateway();
+    const { c, rec } = client(g);
+    const w = await c.join();
+    const socket = g.sessions.get(w.sessionId)?.socket;
+    if (!socket) throw new Error('no socket');
+    g.send(socket, {
+      kind: { case: 'removed', value: { meetingId: 'MID-ABCDEFGHJKMNPQRS', byUserId: 'tutor', message: 'The tutor removed you from this lesson' } },
+    });
+    socket.close(wsCloseCodes.removed, 'removed by the tutor');
+    await until('closed', () => rec.closed.length === 1);
+    expect(rec.closed[0]).toMatchObject({ type: 'rejected', error: { code: 'removed_from_meeting', message: 'The tutor removed you from this lesson' } });
+    expect(rec.messages.map((m) => m.kind.case)).toContain('removed');
+    // Sentinel: a socket of a second client joins and gets its welcome; the removed one never said hello again.
+    await client(g).c.join();
+    expect(g.receivedOf('hello')).toHaveLength(2);
+    expect(rec.reconnecting).toEqual([]);
+  });
+
+  it('the removal close code alone (the notice lost) ends the call the same way', async () => {
+    const g = await gateway();
+    const { c, rec } = client(g);
+    const w = await c.join();
+    g.sessions.get(w.sessionId)?.socket?.close(wsCloseCodes.removed, 'removed by the tutor');
+    await until('closed', () => rec.closed.length === 1);
+    expect(rec.closed[0]).toMatchObject({ type: 'rejected', error: { code: 'removed_from_meeting' } });
+    expect(rec.reconnecting).toEqual([]);
+  });
+
+  it('removed while away: the refused resume ends the call instead of joining afresh', async () => {
+    const g = await gateway();
+    const { c, rec } = client(g);
+    const w = await c.join();
+    g.options.rejectHellos = [{ code: 'removed_from_meeting' }];
+    g.drop(w.sessionId);
+    await until('closed', () => rec.closed.length === 1);
+    expect(rec.closed[0]).toMatchObject({ type: 'rejected', error: { code: 'removed_from_meeting' } });
+    expect(g.receivedOf('hello').map((m) => m.kind.value.resumeSessionId)).toEqual(['', w.sessionId]);
+  });
+
   it('gives up after the deadline when the gateway never comes back', async () => {
     const g = await gateway();
     const { c, rec } = client(g, { reconnect: { initialDelayMs: 20, maxDelayMs: 50, giveUpAfterMs: 300 } });

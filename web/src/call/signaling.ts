@@ -176,6 +176,26 @@ export class SignalingClient {
     this.sendOrQueue({ requestId, kind: { case: 'chatSend', value: { clientMessageId, text } } }, true);
   }
 
+  /** Tutor controls (the participant service decides who may): each answers with its requestId. */
+  removeParticipant(targetSessionId: string): string {
+    return this.request({ case: 'removeParticipant', value: { targetSessionId } });
+  }
+
+  askUnmute(targetSessionId: string): string {
+    return this.request({ case: 'askUnmute', value: { targetSessionId } });
+  }
+
+  allowRejoin(userId: string): string {
+    return this.request({ case: 'allowRejoin', value: { userId } });
+  }
+
+  /** Not queued: an action the tutor took while the socket was down is theirs to repeat, not ours to replay late. */
+  private request(kind: ClientMessageInit['kind']): string {
+    const requestId = this.requestId();
+    this.sendOrQueue({ requestId, kind }, false);
+    return requestId;
+  }
+
   /** Leaves the meeting for good: tells the gateway, closes, never reconnects. */
   leave(): void {
     if (this.stateValue === 'closed') return;
@@ -277,6 +297,11 @@ export class SignalingClient {
     this.requestedDelayMs = undefined;
     socket.onmessage = (ev) => this.onMessage(socket, ev.data);
     socket.onclose = (ev) => {
+      if (ev.code === wsCloseCodes.removed && socket === this.socket) {
+        // The tutor removed us (the notice, if it came first, already ended things): no resume.
+        this.shutdown({ type: 'rejected', error: removedError() }, wsCloseCodes.normal, 'removed');
+        return;
+      }
       if (ev.code === wsCloseCodes.superseded && socket === this.socket) {
         // Our session was resumed on another connection (another tab took it over): fighting back would loop.
         this.shutdown(
@@ -331,6 +356,11 @@ export class SignalingClient {
         this.events.message?.(msg);
         this.shutdown({ type: 'ended' }, wsCloseCodes.normal, 'meeting ended');
         return;
+      case 'removed':
+        // As terminal: the gateway closes with 4403 next, and a resume or rejoin would be refused.
+        this.events.message?.(msg);
+        this.shutdown({ type: 'rejected', error: removedError(msg.kind.value.message) }, wsCloseCodes.normal, 'removed');
+        return;
       default:
         this.events.message?.(msg);
     }
@@ -378,7 +408,10 @@ export class SignalingClient {
     } catch (err) {
       if (this.stateValue !== 'reconnecting') return;
       const e = err instanceof GatewayError ? err : new GatewayError('unavailable', String(err), {}, { cause: err });
-      if (resumeRefusedCodes.has(e.code)) {
+      if (e.code === 'removed_from_meeting') {
+        // Removed while we were away: neither this session nor a new one may come back.
+        this.shutdown({ type: 'rejected', error: e }, wsCloseCodes.normal, e.code);
+      } else if (resumeRefusedCodes.has(e.code)) {
         // The session is gone (grace period over, or another device took it): join afresh at once.
         this.sessionId = undefined;
         this.resumeToken = undefined;
@@ -453,6 +486,10 @@ export class SignalingClient {
     }
     this.events.closed?.(reason);
   }
+}
+
+function removedError(message = 'The tutor removed you from this lesson'): GatewayError {
+  return new GatewayError('removed_from_meeting', message);
 }
 
 function detach(s: WebSocketLike) {

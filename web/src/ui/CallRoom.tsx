@@ -6,6 +6,7 @@ import { Avatar, StreamVideo } from './Media';
 import { DevicePanel } from './DevicePanel';
 import { ParticipantPanel } from './ParticipantPanel';
 import { QualityPill } from './QualityPill';
+import { TutorPrompts } from './TutorPrompts';
 
 export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const [panelOpen, setPanelOpen] = useState(false);
@@ -40,6 +41,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
           ) : null}
         </div>
       ) : null}
+      <TutorPrompts controller={controller} snap={snap} />
       <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
       <div className={`stage count-${Math.min(peers.length, 4)}`}>
         {alone ? (
