@@ -537,7 +537,7 @@ describe('when services do not answer, and rate limits', () => {
   });
 
   it('limits each client across gateway replicas (shared in NATS KV): 429 with Retry-After', async () => {
-    const env = { REST_RATE_PER_MINUTE: '5', REST_RATE_SYNC_MS: '0', TRUST_PROXY_HOPS: '1' };
+    const env = { REST_RATE_PER_MINUTE: '5', REST_RATE_SYNC_MS: '0', TRUSTED_PROXY_CIDRS: '127.0.0.1/32' };
     const [a, b] = await Promise.all([startTestGateway(bare, env), startTestGateway(bare, env)]);
     try {
       const client = { 'x-forwarded-for': `10.1.2.${Math.floor(Math.random() * 250)}` };
