@@ -62,7 +62,14 @@ export async function localCall(name: string, meeting: BenchMeeting, gateways: s
     for (const p of peers) p.close();
     throw err;
   }
-  return { name, meeting, peers, close: () => peers.forEach((p) => p.close()) };
+  return {
+    name,
+    meeting,
+    peers,
+    close: () => {
+      for (const p of peers) p.close();
+    },
+  };
 }
 
 export interface NamespacedCall extends Call {
@@ -86,7 +93,9 @@ export async function namespacedCall(
   relays.push(turnRelay);
   const gwRelays = await Promise.all(gateways.map((g) => ShapedRelay.start({ host: ns.hostIp, target: { host: '127.0.0.1', port: g.port }, udp: false })));
   relays.push(...gwRelays);
-  const closeRelays = () => relays.forEach((r) => r.close());
+  const closeRelays = () => {
+    for (const r of relays) r.close();
+  };
   const base = { meetingId: meeting.meetingId, passcode: meeting.passcode };
   const tutor = await DrillPeer.join({ ...base, gateways: gateways.map((g) => g.wsUrl), accessToken: await token(meeting.tutorId), displayName: 'Tutor' }, 0);
   tutor.polite = true;
