@@ -346,6 +346,18 @@ describe('errors, limits and headers', () => {
     expectProblem(huge, 413, 'message_too_large');
   });
 
+  it('answers headers too large for the HTTP parser (a huge token) with a counted problem, not a bare 431', async () => {
+    // Found by the drills' hostile input: Node refused these before express, with no body and no code.
+    const res = await fetch(`${gw.url}/api/video/meetings/MID-AAAAAAAAAAAAAAAA`, { headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toMatchObject({ status: 431, code: 'message_too_large' });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_http_unparsed_requests_total\{[^}]*reason="header_too_large"[^}]*\} [1-9]/);
+    // The server is still there for the next, sane request.
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
+
   it('sets security headers, request ids and trace ids on every answer', async () => {
     const res = await call(gw.url, 'GET', '/api/video/openapi.json', { headers: { 'x-request-id': 'req-abc.123' } });
     expect(res.headers.get('x-request-id')).toBe('req-abc.123');
