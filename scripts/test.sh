@@ -5,6 +5,7 @@
 #
 #   npm test                 everything
 #   npm test -- --no-e2e     everything but the browser tests
+#   npm test -- --no-drills  without the short reliability drill (bench/drills, ≈ 3 min)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,9 +14,11 @@ cd "$ROOT"
 . "$ROOT/scripts/lib/setup.sh"
 
 RUN_E2E=1
+RUN_DRILLS=1
 for a in "$@"; do
   case "$a" in
   --no-e2e) RUN_E2E=0 ;;
+  --no-drills) RUN_DRILLS=0 ;;
   esac
 done
 
@@ -108,6 +111,8 @@ check "README config table" pnpm exec tsx scripts/config-docs.ts --check
 vitest_project "unit tests" unit
 vitest_project "integration tests" integration
 counted "pgTAP (RLS)" bash scripts/test-db.sh
+# One fault of each kind under load, and the hostile input: one count per fault (npm run drills -- --short).
+if [ "$RUN_DRILLS" = 1 ]; then counted "drills (short)" pnpm exec tsx bench/drills/run.ts --short; fi
 if [ -f scripts/deploy-check.sh ]; then counted "deploy check" bash scripts/deploy-check.sh; fi
 if [ "$RUN_E2E" = 1 ] && [ -f web/package.json ] && grep -q '"test:e2e"' web/package.json; then
   counted "browser e2e" pnpm --filter @lessoncall/web test:e2e

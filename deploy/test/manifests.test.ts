@@ -220,6 +220,20 @@ describe.each(ALL_SETS)('%s values', (set) => {
       }
     });
 
+    it('lets only the ingress controller reach the gateway when there is an ingress, and trusts its X-Forwarded-For by CIDR', () => {
+      const d = find(manifests, 'Deployment', componentName('gateway'));
+      const rules = policiesFor(d.spec.template.metadata.labels).flatMap((p) => p.spec.ingress ?? []);
+      const env = envOf(d.spec.template.spec.containers[0], manifests);
+      const ingressOn = manifests.some((m) => m.kind === 'Ingress');
+      expect(env.has('TRUST_PROXY_HOPS')).toBe(false);
+      if (ingressOn) {
+        expect(rules.map((r) => r.from)).toEqual([[{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } } }]]);
+        expect(env.get('TRUSTED_PROXY_CIDRS')?.value).toMatch(/^(\d+\.\d+\.\d+\.\d+\/\d+|[0-9a-f:]+\/\d+)(,.+)?$/);
+      } else {
+        expect(env.has('TRUSTED_PROXY_CIDRS')).toBe(false);
+      }
+    });
+
     it('lets the services reach only DNS, NATS, Postgres (meeting, participant), OTLP and the JWKS', () => {
       for (const service of SERVICES) {
         const d = find(manifests, 'Deployment', componentName(service));

@@ -56,6 +56,9 @@ ensure_system_packages() {
   # shellcheck disable=SC2207
   missing+=($(_missing_postgres))
   command -v unzip >/dev/null || missing+=(unzip)
+  # The drills' network faults: namespaces and veth pairs (iproute2), loss and blackouts (iptables).
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v iptables >/dev/null || missing+=(iptables)
   # shellcheck disable=SC2207
   if [ "${1:-}" = with-browser ]; then missing+=($(_missing_browser)); fi
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi

@@ -55,8 +55,8 @@ values
   ('d0000000-0000-4000-8000-000000000004', 'MID-PGTAPRLSBBBBBBBB',
    'b0000000-0000-4000-8000-0000000000b1', 'tutor', 'pgtap-b-tutor-1', null, null);
 
-insert into public.video_passcode_failures (meeting_id, client_key, failures)
-values ('MID-PGTAPRLSAAAAAAAA', 'pgtap-client', 2);
+insert into public.video_passcode_failures (meeting_id, user_id, client_key, failures)
+values ('MID-PGTAPRLSAAAAAAAA', 'a0000000-0000-4000-8000-0000000000a2', 'pgtap-client', 2);
 
 reset role;
 
@@ -199,9 +199,9 @@ select throws_ok(
   '42501', null, 'a user cannot update their meeting'
 );
 select throws_ok(
-  $$ update public.video_meetings set failed_passcode_attempts = 0, locked_until = null
+  $$ update public.video_meetings set passcode = '000000'
      where meeting_id = 'MID-PGTAPRLSAAAAAAAA' $$,
-  '42501', null, 'a user cannot reset the passcode lockout of their meeting'
+  '42501', null, 'a user cannot change the passcode of their meeting'
 );
 select throws_ok(
   $$ delete from public.video_meetings where meeting_id = 'MID-PGTAPRLSAAAAAAAA' $$,
@@ -382,8 +382,7 @@ select results_eq(
   'service_role updates any column of any session'
 );
 select results_eq(
-  $$ update public.video_meetings set status = 'completed', ended_at = now(),
-       failed_passcode_attempts = 0, locked_until = null
+  $$ update public.video_meetings set status = 'completed', ended_at = now()
      where meeting_id = 'MID-PGTAPRLSAAAAAAAA' returning status $$,
   array['completed'],
   'service_role updates meetings'

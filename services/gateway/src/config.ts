@@ -1,5 +1,6 @@
 import { commonConfig, loadConfig } from '@lessoncall/kit';
 import { z } from 'zod';
+import { parseTrustedProxies } from './client-address';
 
 /** Every environment variable the gateway reads; the Helm chart's env is checked against these keys. */
 export const configSchema = {
@@ -35,8 +36,10 @@ export const configSchema = {
    */
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(3_000),
   REST_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(16_384),
-  /** Requests per minute per client (shared across replicas). */
+  /** Requests per minute per client address (shared across replicas). */
   REST_RATE_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  /** Requests per minute per signed-in user on authenticated routes, on top of the per-address limit (shared across replicas). */
+  REST_USER_RATE_PER_MINUTE: z.coerce.number().int().positive().default(300),
   WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Messages per second per session, with bursts of twice that. */
   WS_RATE_PER_SECOND: z.coerce.number().int().positive().default(50),
@@ -47,8 +50,21 @@ export const configSchema = {
   WS_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   /** On SIGTERM: how long sockets get to move to another replica before the process exits. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  /** Trust X-Forwarded-For from this many proxies (the ingress) for client keys. */
-  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).default(0),
+  /**
+   * Proxies (the ingress controller) whose X-Forwarded-For gives the client's address for rate
+   * limits and passcode lockout: comma-separated CIDRs. Empty: the direct peer is the client.
+   * Replaces TRUST_PROXY_HOPS, which trusted any peer's header.
+   */
+  TRUSTED_PROXY_CIDRS: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      try {
+        parseTrustedProxies(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    }),
   /** Allowed clock skew when checking exp/nbf/iat of access tokens. */
   JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(30),
   /** How long fetched signing keys are trusted before the JWKS is fetched again. */
@@ -107,6 +123,13 @@ export const configSchema = {
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env) {
+  // Removed rather than kept as an alias: a hop count trusts whatever any pod sends, and quietly
+  // ignoring it would key every client by the ingress's address (one shared rate limit).
+  if (env.TRUST_PROXY_HOPS !== undefined) {
+    throw new Error(
+      "gateway: invalid configuration:\n  TRUST_PROXY_HOPS was removed: set TRUSTED_PROXY_CIDRS to the ingress controller's addresses (e.g. 10.0.0.0/8)",
+    );
+  }
   const config = loadConfig('gateway', configSchema, env);
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL) {
     throw new Error('gateway: invalid configuration:\n  JWT_SECRET or JWT_JWKS_URL is required (how access tokens are verified)');

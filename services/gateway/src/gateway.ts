@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import { createRuntime, type Logger, type Runtime, type RuntimeOptions } from '@lessoncall/kit';
 import { createTokenVerifier, type TokenVerifier } from './auth/index';
 import type { GatewayConfig } from './config';
+import { clientErrorHandler } from './rest/client-error';
 import { createRestApp } from './rest/index';
 import { attachWebSocket } from './ws/index';
 
@@ -22,6 +23,7 @@ export async function startGateway(
   let draining = false;
   const app = createRestApp({ config, runtime, verifier, isDraining: () => draining });
   const server = createServer(app);
+  server.on('clientError', clientErrorHandler(runtime.registry));
   const ws = attachWebSocket({ server, config, runtime, verifier });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

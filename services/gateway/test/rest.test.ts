@@ -346,6 +346,18 @@ describe('errors, limits and headers', () => {
     expectProblem(huge, 413, 'message_too_large');
   });
 
+  it('answers headers too large for the HTTP parser (a huge token) with a counted problem, not a bare 431', async () => {
+    // Found by the drills' hostile input: Node refused these before express, with no body and no code.
+    const res = await fetch(`${gw.url}/api/video/meetings/MID-AAAAAAAAAAAAAAAA`, { headers: { authorization: `Bearer ${'a'.repeat(20_000)}` } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await res.json()).toMatchObject({ status: 431, code: 'message_too_large' });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toMatch(/gateway_http_unparsed_requests_total\{[^}]*reason="header_too_large"[^}]*\} [1-9]/);
+    // The server is still there for the next, sane request.
+    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+  });
+
   it('sets security headers, request ids and trace ids on every answer', async () => {
     const res = await call(gw.url, 'GET', '/api/video/openapi.json', { headers: { 'x-request-id': 'req-abc.123' } });
     expect(res.headers.get('x-request-id')).toBe('req-abc.123');
@@ -537,7 +549,7 @@ describe('when services do not answer, and rate limits', () => {
   });
 
   it('limits each client across gateway replicas (shared in NATS KV): 429 with Retry-After', async () => {
-    const env = { REST_RATE_PER_MINUTE: '5', REST_RATE_SYNC_MS: '0', TRUST_PROXY_HOPS: '1' };
+    const env = { REST_RATE_PER_MINUTE: '5', REST_RATE_SYNC_MS: '0', TRUSTED_PROXY_CIDRS: '127.0.0.1/32' };
     const [a, b] = await Promise.all([startTestGateway(bare, env), startTestGateway(bare, env)]);
     try {
       const client = { 'x-forwarded-for': `10.1.2.${Math.floor(Math.random() * 250)}` };

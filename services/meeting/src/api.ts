@@ -91,7 +91,7 @@ export function serveApi(d: ApiDeps): Subscription[] {
         if (!row) throw notFound(meetingId);
         // RLS already limits the meeting to its tutor and student; a passcode, when given (the
         // lobby checking a link), is verified with the same lockout as joining.
-        if (req.passcode !== '') await d.passcodes.check(row, req.passcode, normalizeClientKey(req.clientKey));
+        if (req.passcode !== '') await d.passcodes.check(row, userId, req.passcode, normalizeClientKey(req.clientKey));
         return { meeting: d.events.meeting(row) };
       },
     }),
@@ -112,7 +112,7 @@ export function serveApi(d: ApiDeps): Subscription[] {
         if (!row) throw notFound(meetingId);
         const userType = userTypeOf(row, userId);
         if (!userType) throw new ServiceError('not_a_participant', 'you are neither the tutor nor the student of this lesson', { meetingId });
-        await d.passcodes.check(row, req.passcode, normalizeClientKey(req.clientKey));
+        await d.passcodes.check(row, userId, req.passcode, normalizeClientKey(req.clientKey));
         const access = checkMeetingAccessibility(
           { status: row.status, scheduledStart: row.scheduled_start, scheduledEnd: row.scheduled_end },
           d.clock.now(),

@@ -18,7 +18,7 @@ export const configSchema = {
   JOIN_LEAD_MINUTES: minutes(15),
   /** …until this long after its scheduled end; then the sweep closes it. */
   JOIN_GRACE_MINUTES: minutes(15),
-  /** Wrong passcodes per meeting (and per client) inside the window before the lock. */
+  /** Wrong passcodes per meeting, user and client key inside the window before that key is locked. */
   PASSCODE_MAX_FAILURES: positive(5),
   PASSCODE_FAILURE_WINDOW_MINUTES: positive(15),
   PASSCODE_LOCK_MINUTES: positive(15),

@@ -6,7 +6,7 @@ export interface LockoutPolicy {
   lockMs: number;
 }
 
-/** A failure counter as stored per meeting (video_meetings) and per client (video_passcode_failures). */
+/** A failure counter as stored per meeting, user and client key (video_passcode_failures). */
 export interface FailureCounter {
   failures: number;
   windowStartedAt: Date | null;

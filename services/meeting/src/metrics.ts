@@ -44,7 +44,7 @@ export function createMeetingMetrics(registry: Registry) {
     passcodeFailures: new Counter({ name: 'meeting_passcode_failures_total', help: 'Wrong passcodes', registers }),
     passcodeLocks: new Counter({
       name: 'meeting_passcode_locks_total',
-      help: 'Passcode locks set, by scope (meeting or client)',
+      help: 'Passcode locks set, by scope (client: one meeting, user and client key)',
       labelNames: ['scope'] as const,
       registers,
     }),

@@ -21,9 +21,6 @@ const row: MeetingRow = {
   started_at: null,
   ended_at: null,
   end_reason: null,
-  failed_passcode_attempts: 0,
-  passcode_window_started_at: null,
-  locked_until: null,
   created_at: new Date('2026-02-01T00:00:00Z'),
   updated_at: new Date('2026-02-01T00:00:00Z'),
 };

@@ -20,16 +20,13 @@ export interface MeetingRow {
   started_at: Date | null;
   ended_at: Date | null;
   end_reason: string | null;
-  failed_passcode_attempts: number;
-  passcode_window_started_at: Date | null;
-  locked_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
 export const meetingColumns = `meeting_id, booking_id, tutor_id, student_id, title, tutor_name, student_name, passcode, status,
-  scheduled_start, scheduled_end, started_at, ended_at, end_reason, failed_passcode_attempts, passcode_window_started_at,
-  locked_until, created_at, updated_at`;
+  scheduled_start, scheduled_end, started_at, ended_at, end_reason,
+  created_at, updated_at`;
 
 const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
 

@@ -3,29 +3,34 @@ import { type FailureCounter, type LockoutPolicy, emptyCounter, lockedForSeconds
 import type { MeetingMetrics } from './metrics';
 import type { MeetingRow } from './model';
 
-interface ClientRow {
+interface CounterRow {
   failures: number;
   window_started_at: Date;
   locked_until: Date | null;
 }
 
-const meetingCounter = (row: Pick<MeetingRow, 'failed_passcode_attempts' | 'passcode_window_started_at' | 'locked_until'>): FailureCounter => ({
-  failures: row.failed_passcode_attempts,
-  windowStartedAt: row.passcode_window_started_at,
-  lockedUntil: row.locked_until,
-});
-
-const clientCounter = (row: ClientRow | undefined): FailureCounter =>
+const toCounter = (row: CounterRow | undefined): FailureCounter =>
   row ? { failures: row.failures, windowStartedAt: row.window_started_at, lockedUntil: row.locked_until } : emptyCounter;
+
+/** The key of a check that came without one (a caller other than the gateway): one shared counter per user. */
+export const noClientKey = '-';
 
 function lockedError(meetingId: string, retryAfterSeconds: number): ServiceError {
   return new ServiceError('passcode_locked', 'too many wrong passcodes: try again later', { meetingId, retryAfterSeconds });
 }
 
+type Verdict = { kind: 'ok' } | { kind: 'locked'; seconds: number } | { kind: 'failed'; attemptsLeft: number; lockedNow: boolean };
+
 /**
- * Passcode checks with lockout. Failures are counted per meeting and per client key in
- * Postgres, so every replica sees them; after the maximum inside the window, checks are
- * refused until the lock expires, whether or not the next passcode is right.
+ * Passcode checks with lockout, counted per (meeting, user, client key) in Postgres so every
+ * replica sees them: one party's typos never lock the other party, nor the same user on another
+ * network. Every verdict, right or wrong, is decided in the transaction that holds the
+ * counter's row lock, never from a row read before it: of any number of concurrent guesses, at
+ * most the maximum are judged, and everything after the lock is refused, the right passcode too.
+ *
+ * A right passcode does not clear the count: failures expire with their window. Clearing would
+ * grant a fresh allowance after every right try, so "at most N wrong guesses judged per key and
+ * window" would no longer hold whatever the interleaving.
  */
 export class Passcodes {
   readonly #db: Db;
@@ -43,95 +48,53 @@ export class Passcodes {
   }
 
   /** Resolves when `passcode` is right; throws passcode_locked or passcode_invalid otherwise. */
-  async check(meeting: MeetingRow, passcode: string, rawClientKey: string | undefined): Promise<void> {
-    const clientKey = rawClientKey === undefined ? undefined : lockoutClientKey(rawClientKey);
-    const now = this.#clock.now();
+  async check(meeting: Pick<MeetingRow, 'meeting_id' | 'passcode'>, userId: string, passcode: string, rawClientKey: string | undefined): Promise<void> {
     const meetingId = meeting.meeting_id;
-    const client = clientKey ? await this.#clientRow(meetingId, clientKey) : undefined;
-    const locked = lockedForSeconds(meetingCounter(meeting), now) ?? lockedForSeconds(clientCounter(client), now);
-    if (locked !== undefined) {
-      this.#metrics.passcodeLockedRefusals.inc();
-      throw lockedError(meetingId, locked);
-    }
-    if (passcodeMatches(passcode, meeting.passcode)) {
-      if (meeting.failed_passcode_attempts > 0 || (client?.failures ?? 0) > 0) await this.#reset(meetingId, clientKey);
-      return;
-    }
-    await this.#fail(meetingId, clientKey);
-  }
-
-  async #clientRow(meetingId: string, clientKey: string): Promise<ClientRow | undefined> {
-    const { rows } = await this.#db.autocommit.query<ClientRow>(
-      'select failures, window_started_at, locked_until from video_passcode_failures where meeting_id = $1 and client_key = $2',
-      [meetingId, clientKey],
-    );
-    return rows[0];
-  }
-
-  async #reset(meetingId: string, clientKey: string | undefined): Promise<void> {
-    await this.#db.asService(async (tx) => {
-      await tx.query(
-        `update video_meetings set failed_passcode_attempts = 0, passcode_window_started_at = null, locked_until = null
-         where meeting_id = $1 and failed_passcode_attempts > 0`,
-        [meetingId],
-      );
-      if (clientKey) await tx.query('delete from video_passcode_failures where meeting_id = $1 and client_key = $2', [meetingId, clientKey]);
-    });
-  }
-
-  async #fail(meetingId: string, clientKey: string | undefined): Promise<never> {
+    const key = [meetingId, userId, rawClientKey === undefined ? noClientKey : lockoutClientKey(rawClientKey)];
+    // The comparison needs no lock (a meeting's passcode never changes); the verdict does.
+    const matches = passcodeMatches(passcode, meeting.passcode);
     const now = this.#clock.now();
-    // The meeting row lock serialises concurrent failures of one meeting, so none is lost.
-    const outcome = await this.#db.asService(async (tx) => {
-      const { rows } = await tx.query<MeetingRow>(
-        'select failed_passcode_attempts, passcode_window_started_at, locked_until from video_meetings where meeting_id = $1 for update',
-        [meetingId],
-      );
-      const current = rows[0];
-      if (!current) return { kind: 'locked' as const, seconds: 1 };
-      const client = clientKey
-        ? (
-            await tx.query<ClientRow>(
-              'select failures, window_started_at, locked_until from video_passcode_failures where meeting_id = $1 and client_key = $2',
-              [meetingId, clientKey],
-            )
-          ).rows[0]
-        : undefined;
-      // Locked by a concurrent failure since we looked.
-      const locked = lockedForSeconds(meetingCounter(current), now) ?? lockedForSeconds(clientCounter(client), now);
-      if (locked !== undefined) return { kind: 'locked' as const, seconds: locked };
-      const m = registerFailure(meetingCounter(current), now, this.#policy);
-      await tx.query('update video_meetings set failed_passcode_attempts = $2, passcode_window_started_at = $3, locked_until = $4 where meeting_id = $1', [
-        meetingId,
-        m.counter.failures,
-        m.counter.windowStartedAt,
-        m.counter.lockedUntil,
-      ]);
-      let attemptsLeft = m.attemptsLeft;
-      let clientLockedNow = false;
-      if (clientKey) {
-        const c = registerFailure(clientCounter(client), now, this.#policy);
-        await tx.query(
-          `insert into video_passcode_failures (meeting_id, client_key, failures, window_started_at, locked_until) values ($1, $2, $3, $4, $5)
-           on conflict (meeting_id, client_key) do update
-             set failures = excluded.failures, window_started_at = excluded.window_started_at, locked_until = excluded.locked_until`,
-          [meetingId, clientKey, c.counter.failures, c.counter.windowStartedAt, c.counter.lockedUntil],
+    const verdict = await this.#db.asService(async (tx): Promise<Verdict> => {
+      const where = 'meeting_id = $1 and user_id = $2 and client_key = $3';
+      if (matches) {
+        // No row means no failures: nothing to lock, nothing can be locked.
+        const { rows } = await tx.query<CounterRow>(
+          `select failures, window_started_at, locked_until from video_passcode_failures where ${where} for update`,
+          key,
         );
-        attemptsLeft = Math.min(attemptsLeft, c.attemptsLeft);
-        clientLockedNow = c.lockedNow;
+        const locked = lockedForSeconds(toCounter(rows[0]), now);
+        return locked === undefined ? { kind: 'ok' } : { kind: 'locked', seconds: locked };
       }
-      return { kind: 'failed' as const, attemptsLeft, meetingLockedNow: m.lockedNow, clientLockedNow };
+      // A wrong guess creates its counter or locks the existing one, in one statement: two first
+      // failures at once cannot both start from zero (the second waits on the key, then locks).
+      const { rows } = await tx.query<CounterRow>(
+        `insert into video_passcode_failures as f (meeting_id, user_id, client_key, failures, window_started_at) values ($1, $2, $3, 0, $4)
+         on conflict (meeting_id, user_id, client_key) do update set failures = f.failures
+         returning failures, window_started_at, locked_until`,
+        [...key, now],
+      );
+      const current = toCounter(rows[0]);
+      const locked = lockedForSeconds(current, now);
+      if (locked !== undefined) return { kind: 'locked', seconds: locked };
+      const r = registerFailure(current, now, this.#policy);
+      await tx.query(`update video_passcode_failures set failures = $4, window_started_at = $5, locked_until = $6 where ${where}`, [
+        ...key,
+        r.counter.failures,
+        r.counter.windowStartedAt,
+        r.counter.lockedUntil,
+      ]);
+      return { kind: 'failed', attemptsLeft: r.attemptsLeft, lockedNow: r.lockedNow };
     });
-    if (outcome.kind === 'locked') {
+    if (verdict.kind === 'ok') return;
+    if (verdict.kind === 'locked') {
       this.#metrics.passcodeLockedRefusals.inc();
-      throw lockedError(meetingId, outcome.seconds);
+      throw lockedError(meetingId, verdict.seconds);
     }
     this.#metrics.passcodeFailures.inc();
-    if (outcome.meetingLockedNow) this.#metrics.passcodeLocks.inc({ scope: 'meeting' });
-    if (outcome.clientLockedNow) this.#metrics.passcodeLocks.inc({ scope: 'client' });
-    if (outcome.meetingLockedNow || outcome.clientLockedNow) {
-      this.#logger.warn({ meetingId, scope: outcome.meetingLockedNow ? 'meeting' : 'client' }, 'passcode entry locked after repeated failures');
+    if (verdict.lockedNow) {
+      this.#metrics.passcodeLocks.inc({ scope: 'client' });
+      this.#logger.warn({ meetingId }, 'passcode entry locked for one user and client after repeated failures');
     }
-    throw new ServiceError('passcode_invalid', 'wrong passcode', { meetingId, attemptsLeft: outcome.attemptsLeft });
+    throw new ServiceError('passcode_invalid', 'wrong passcode', { meetingId, attemptsLeft: verdict.attemptsLeft });
   }
 }

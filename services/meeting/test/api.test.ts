@@ -173,8 +173,6 @@ describe('svc.meeting.* endpoints', () => {
       expect(left).toEqual([4, 3, 2, 1, 0]);
       const locked = await failure(verify(id, m.passcode));
       expect([locked.code, locked.retryAfterSeconds, locked.status]).toEqual(['passcode_locked', 900, 423]);
-      // Another user, another client: the meeting is locked for everybody.
-      expect((await failure(verify(id, m.passcode, student, '10.0.0.9'))).code).toBe('passcode_locked');
       expect((await failure(get(id, tutor, m.passcode))).code).toBe('passcode_locked');
 
       clock.advance(14 * minute);
@@ -186,22 +184,90 @@ describe('svc.meeting.* endpoints', () => {
 
       const metrics = await svc.runtime.registry.getMetricsAsJSON();
       const locks = metrics.find((x) => x.name === 'meeting_passcode_locks_total');
-      expect(locks?.values.find((v) => v.labels.scope === 'meeting')?.value).toBeGreaterThanOrEqual(1);
+      expect(locks?.values.find((v) => v.labels.scope === 'client')?.value).toBeGreaterThanOrEqual(1);
     });
 
-    it('counts per client too: a guesser stays locked out after the real user gets in', async () => {
+    it("locks one user on one client: the student's 5 failures do not lock the tutor", async () => {
       clock.set(at(0));
       const m = await create('api-lock-2');
       const id = m.meeting!.meetingId;
-      for (let i = 0; i < 4; i++) await failure(verify(id, wrong(m.passcode), student, 'guesser'));
-      // The real tutor gets in: the meeting's counter is cleared, the guesser's is not.
-      expect((await verify(id, m.passcode, tutor, 'tutor-laptop')).userType).toBe('tutor');
-      const fifth = await failure(verify(id, wrong(m.passcode), student, 'guesser'));
-      expect([fifth.code, fifth.attemptsLeft]).toEqual(['passcode_invalid', 0]);
-      expect((await failure(verify(id, m.passcode, student, 'guesser'))).code).toBe('passcode_locked');
-      expect((await verify(id, m.passcode, student, 'student-phone')).userType).toBe('student');
-      const { rows } = await h.db!.pool.query('select client_key, failures, locked_until from video_passcode_failures where meeting_id = $1', [id]);
-      expect(rows).toEqual([{ client_key: 'guesser', failures: 5, locked_until: new Date(at(15)) }]);
+      // Same client address for both (one household, one NAT): still two counters.
+      for (let i = 0; i < 5; i++) await failure(verify(id, wrong(m.passcode), student, '198.51.100.7'));
+      expect((await failure(verify(id, m.passcode, student, '198.51.100.7'))).code).toBe('passcode_locked');
+      expect((await verify(id, m.passcode, tutor, '198.51.100.7')).userType).toBe('tutor');
+      expect((await get(id, tutor, m.passcode)).meeting?.meetingId).toBe(id);
+      // The tutor's own typo counts from five, not from the student's zero.
+      const typo = await failure(verify(id, wrong(m.passcode), tutor, '198.51.100.7'));
+      expect([typo.code, typo.attemptsLeft]).toEqual(['passcode_invalid', 4]);
+      // The student on another network is a different key; an IPv6 neighbour in the same /64 is not.
+      expect((await verify(id, m.passcode, student, '203.0.113.9')).userType).toBe('student');
+      for (let i = 0; i < 5; i++) await failure(verify(id, wrong(m.passcode), student, '2001:db8:1:2::a'));
+      expect((await failure(verify(id, m.passcode, student, '2001:db8:1:2:ffff::1'))).code).toBe('passcode_locked');
+      const { rows } = await h.db!.pool.query<{ user_id: string; client_key: string; failures: number; locked: boolean }>(
+        'select user_id, client_key, failures, locked_until is not null as locked from video_passcode_failures where meeting_id = $1 order by user_id, client_key',
+        [id],
+      );
+      expect(rows).toEqual([
+        { user_id: tutor, client_key: '198.51.100.7', failures: 1, locked: false },
+        { user_id: student, client_key: '198.51.100.7', failures: 5, locked: true },
+        { user_id: student, client_key: '2001:db8:1:2::/64', failures: 5, locked: true },
+      ]);
+    });
+
+    it('judges at most 5 of 50 parallel wrong guesses and refuses the right one once locked', async () => {
+      clock.set(at(0));
+      // The right guess at a few places in the burst: early, it races the first failures; late,
+      // the lock. Each place gets its own meeting.
+      for (const [round, rightAt] of [3, 6, 12, 40].entries()) {
+        const m = await create(`api-lock-3-${round}`);
+        const id = m.meeting!.meetingId;
+        const guesses = Array.from({ length: 51 }, (_, i) => (i === rightAt ? m.passcode : wrong(m.passcode)));
+        const outcomes = await Promise.all(
+          guesses.map((p) =>
+            verify(id, p, student, '192.0.2.50').then(
+              () => 'ok',
+              (e: unknown) => (e instanceof ServiceError ? e.code : String(e)),
+            ),
+          ),
+        );
+        const count = (code: string) => outcomes.filter((o) => o === code).length;
+        const right = outcomes[rightAt];
+        expect({ round, invalid: count('passcode_invalid'), right }).toEqual({ round, invalid: 5, right: expect.stringMatching(/^(ok|passcode_locked)$/) });
+        expect(count('passcode_locked')).toBe(right === 'ok' ? 45 : 46);
+        // Once locked, the right passcode is refused too.
+        expect((await failure(verify(id, m.passcode, student, '192.0.2.50'))).code).toBe('passcode_locked');
+      }
+    });
+
+    it('judges a right guess after a failure that holds the lock, not from the row it read before', async () => {
+      clock.set(at(0));
+      const m = await create('api-lock-4');
+      const id = m.meeting!.meetingId;
+      for (let i = 0; i < 4; i++) await failure(verify(id, wrong(m.passcode), student, '192.0.2.60'));
+      // Play the fifth failure by hand: hold the counter's row lock, as a concurrent failure does.
+      const holder = await h.db!.pool.connect();
+      try {
+        await holder.query('begin');
+        await holder.query("select 1 from video_passcode_failures where meeting_id = $1 and client_key = '192.0.2.60' for update", [id]);
+        const right = verify(id, m.passcode, student, '192.0.2.60').then(
+          () => 'ok',
+          (e: unknown) => (e instanceof ServiceError ? e.code : String(e)),
+        );
+        // The right guess must wait for that lock: a backend of the service blocks on it.
+        await expect
+          .poll(async () => (await h.db!.pool.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock'")).rows[0].n, {
+            timeout: 5_000,
+          })
+          .toBe(1);
+        await holder.query("update video_passcode_failures set failures = 5, locked_until = $2 where meeting_id = $1 and client_key = '192.0.2.60'", [
+          id,
+          at(15),
+        ]);
+        await holder.query('commit');
+        expect(await right).toBe('passcode_locked');
+      } finally {
+        holder.release();
+      }
     });
   });
 });

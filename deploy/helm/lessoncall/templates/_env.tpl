@@ -27,7 +27,7 @@ SUPABASE_URL: {{ trimSuffix "/" . }}
 {{- end }}
 {{- if .Values.ingress.enabled }}
 # Client addresses (rate limits) come from the ingress controller's X-Forwarded-For.
-TRUST_PROXY_HOPS: "1"
+TRUSTED_PROXY_CIDRS: {{ join "," .Values.gateway.trustedProxyCidrs | quote }}
 {{- end }}
 {{- with .Values.auth.jwksUrl }}
 JWT_JWKS_URL: {{ . }}

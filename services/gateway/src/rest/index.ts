@@ -9,6 +9,7 @@ import { clientReportRoutes } from './client-report';
 import { devRoutes, devSchemas } from './dev';
 import { cors, securityHeaders } from './headers';
 import { meetingRoutes, restMessages, restSchemas } from './meetings';
+import { clientAddress, parseTrustedProxies } from '../client-address';
 import { observe } from './observe';
 import { opsRoutes, opsSchemas } from './ops';
 import { tutorControlMessages, tutorControlRoutes } from './tutor-controls';
@@ -71,7 +72,9 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.set('trust proxy', config.TRUST_PROXY_HOPS);
+  // Client addresses come from clientAddress (TRUSTED_PROXY_CIDRS), the same walk as WebSocket upgrades.
+  app.set('trust proxy', false);
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXY_CIDRS);
 
   let openapi: JsonSchema | undefined;
   const routes = restRoutes(
@@ -95,6 +98,21 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
     js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
     bucket: 'gateway_ratelimit',
     limit: config.REST_RATE_PER_MINUTE,
+    windowMs: 60_000,
+    syncMs: config.REST_RATE_SYNC_MS,
+    clock,
+    logger: runtime.logger,
+    replicas: config.JETSTREAM_REPLICAS,
+  });
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    req.clientKey = clientAddress(req, trusted);
+    next();
+  });
+  const perUser = createRateLimiter({
+    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+    bucket: 'gateway_ratelimit',
+    limit: config.REST_USER_RATE_PER_MINUTE,
     windowMs: 60_000,
     syncMs: config.REST_RATE_SYNC_MS,
     clock,
@@ -127,7 +145,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   });
   app.use('/api', express.json({ limit: config.REST_BODY_LIMIT_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
   const api = express.Router();
-  for (const route of routes.api) mount(api, route, verifier);
+  for (const route of routes.api) mount(api, route, verifier, perUser);
   app.use(api);
 
   if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL));

@@ -3,6 +3,7 @@ import type { Request, Response, Router } from 'express';
 import type { z } from 'zod';
 import { bearerToken, type Identity, type TokenVerifier } from '../auth/index';
 import type { JsonSchema } from '../openapi/jsonschema';
+import type { RateLimiter } from './ratelimit';
 
 /** Who may call a route: anyone, a signed-in user, or a user or the booking system's service credential. */
 export type Access = 'public' | 'user' | 'user_or_service';
@@ -86,15 +87,34 @@ export function fromZodError(error: z.ZodError, where: 'body' | 'query'): Servic
   return invalidRequest(field || where, field ? `${field}: ${issue.message}` : issue.message);
 }
 
+declare global {
+  namespace Express {
+    interface Request {
+      /** The client's address as `clientAddress` finds it (set first thing by the app). */
+      clientKey: string;
+    }
+  }
+}
+
 export function clientKeyOf(req: Request): string {
-  const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+  return req.clientKey;
 }
 
 const hasBody = (req: Request) => Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
 
+async function takeUserQuota(limiter: RateLimiter, userId: string, res: Response): Promise<void> {
+  const d = await limiter.take(`user:${userId}`);
+  // The tighter of the two limits is what the client sees in the RateLimit-* headers.
+  if (d.remaining < Number(res.getHeader('RateLimit-Remaining') ?? Number.POSITIVE_INFINITY)) {
+    res.setHeader('RateLimit-Limit', String(d.limit));
+    res.setHeader('RateLimit-Remaining', String(d.remaining));
+    res.setHeader('RateLimit-Reset', String(d.resetSeconds));
+  }
+  if (!d.allowed) throw new ServiceError('rate_limited', `more than ${d.limit} requests per minute from this account`, { retryAfterSeconds: d.resetSeconds });
+}
+
 /** Registers a route: authentication, input validation, the handler, and its JSON reply. */
-export function mount(router: Router, spec: AnyRoute, verifier: TokenVerifier): void {
+export function mount(router: Router, spec: AnyRoute, verifier: TokenVerifier, perUser?: RateLimiter): void {
   router[spec.method](spec.path, async (req: Request, res: Response) => {
     let identity: Identity | undefined;
     if (spec.access !== 'public') {
@@ -104,6 +124,9 @@ export function mount(router: Router, spec: AnyRoute, verifier: TokenVerifier): 
       if (spec.access === 'user' && identity.role !== 'authenticated') {
         throw new ServiceError('forbidden', "this endpoint needs a user's access token, not a service credential");
       }
+      // Per user as well as per address: one account behind many addresses (or one address
+      // shared by a whole school) is limited by what that account does.
+      if (perUser && identity.role === 'authenticated') await takeUserQuota(perUser, identity.userId, res);
     }
     let body: unknown;
     if (spec.body) {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Runtime } from '@lessoncall/kit';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../auth/index';
+import { clientAddress, parseTrustedProxies } from '../client-address';
 import type { GatewayConfig } from '../config';
 import { MeetingHub } from './meeting-hub';
 import { createWsMetrics } from './metrics';
@@ -97,6 +98,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     clientTracking: false,
   });
   let draining = false;
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXY_CIDRS);
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, text: string) => {
@@ -106,7 +108,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     if (draining) return refuse(503, 'Service Unavailable');
     const origin = req.headers.origin;
     if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) return refuse(403, 'Forbidden');
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, clientAddress(req, config.TRUST_PROXY_HOPS)));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, clientAddress(req, trusted)));
   });
 
   function accept(ws: WebSocket, clientKey: string): void {
@@ -183,19 +185,6 @@ function pathOf(url: string | undefined): string {
   if (!url) return '';
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
-}
-
-/** The client's address; behind `hops` trusted proxies it is that many entries from the right of X-Forwarded-For. */
-export function clientAddress(req: IncomingMessage, hops: number): string {
-  const direct = req.socket.remoteAddress ?? '';
-  if (hops <= 0) return direct;
-  const header = req.headers['x-forwarded-for'];
-  const forwarded = (Array.isArray(header) ? header.join(',') : (header ?? ''))
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const chain = [...forwarded, direct];
-  return chain[Math.max(0, chain.length - 1 - hops)] ?? direct;
 }
 
 function toBuffer(data: RawData): Buffer {
