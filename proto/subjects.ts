@@ -72,6 +72,8 @@ export const rpc = {
   participantChatHistory: 'svc.participant.chat_history',
   participantRecord: 'svc.participant.record',
   turnCredentials: 'svc.turn.credentials',
+  /** Short-lived TURN credentials for the lobby's connection check (before Join). */
+  turnPrecallCredentials: 'svc.turn.precall_credentials',
 } as const;
 
 export const queues = {

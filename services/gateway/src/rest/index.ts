@@ -11,6 +11,7 @@ import { cors, securityHeaders } from './headers';
 import { meetingRoutes, restMessages, restSchemas } from './meetings';
 import { observe } from './observe';
 import { opsRoutes, opsSchemas } from './ops';
+import { precallRoutes } from './precall';
 import { problemOf, problemTypeBase, sendProblem } from './problem';
 import { createRateLimiter } from './ratelimit';
 import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
@@ -49,11 +50,13 @@ export function restRoutes(
   runtime: Runtime,
   document: () => JsonSchema = () => ({}),
   isDraining?: () => boolean,
+  clock: Clock = systemClock,
 ): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
     ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
     api: [
       ...meetingRoutes(config, runtime),
+      ...precallRoutes(config, runtime, clock),
       ...clientReportRoutes(runtime.registry, runtime.logger),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
       openApiRoute(document),
@@ -87,6 +90,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
       return openapi;
     },
     isDraining,
+    clock,
   );
 
   const limiter = createRateLimiter({

@@ -28,6 +28,7 @@ import {
   MuteResponseSchema,
   ParticipantSchema,
   rpc,
+  TurnCredentialsResponseSchema,
   VerifyJoinRequestSchema,
   VerifyJoinResponseSchema,
 } from '@lessoncall/proto';
@@ -52,6 +53,8 @@ export const restMessages: DescMessage[] = [
   AttendanceResponseSchema,
   ChatHistoryResponseSchema,
   RecordResponseSchema,
+  // The lobby's connection check (rest/precall.ts).
+  TurnCredentialsResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
@@ -135,7 +138,7 @@ const byBookingQuery = z.object({ bookingId: z.string().min(1).max(128) });
 const getMeetingQuery = z.object({ passcode: z.string().max(32).optional() });
 const participantsQuery = z.object({ includeLeft: z.enum(['true', 'false']).optional() });
 
-function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unknown {
+export function json<D extends DescMessage>(schema: D, message: MessageShape<D>): unknown {
   return toJson(schema, message, { alwaysEmitImplicit: true });
 }
 
