@@ -3,6 +3,7 @@ export * from './gen/lessoncall/v1/chat_pb';
 export * from './gen/lessoncall/v1/common_pb';
 export * from './gen/lessoncall/v1/meeting_pb';
 export * from './gen/lessoncall/v1/participant_pb';
+export * from './gen/lessoncall/v1/precall_pb';
 export * from './gen/lessoncall/v1/record_pb';
 export * from './gen/lessoncall/v1/signal_pb';
 export * from './gen/lessoncall/v1/turn_pb';

@@ -77,6 +77,8 @@ export const rpc = {
   participantAllowRejoin: 'svc.participant.allow_rejoin',
   participantAskUnmute: 'svc.participant.ask_unmute',
   turnCredentials: 'svc.turn.credentials',
+  /** Short-lived TURN credentials for the lobby's connection check (before Join). */
+  turnPrecallCredentials: 'svc.turn.precall_credentials',
 } as const;
 
 export const queues = {

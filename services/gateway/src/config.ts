@@ -40,6 +40,10 @@ export const configSchema = {
   REST_RATE_PER_MINUTE: z.coerce.number().int().positive().default(600),
   /** Requests per minute per signed-in user on authenticated routes, on top of the per-address limit (shared across replicas). */
   REST_USER_RATE_PER_MINUTE: z.coerce.number().int().positive().default(300),
+  /** Lobby connection checks (TURN credentials before Join) one user may ask for per minute; a check asks once, "test again" once more. */
+  PRECALL_RATE_PER_USER: z.coerce.number().int().positive().default(6),
+  /** Lobby connection checks per minute from one client address (higher than per user: students behind one school NAT share it). */
+  PRECALL_RATE_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Messages per second per session, with bursts of twice that. */
   WS_RATE_PER_SECOND: z.coerce.number().int().positive().default(50),

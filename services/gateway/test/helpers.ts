@@ -12,6 +12,7 @@ import { loadParticipantConfig, type ParticipantService, startParticipantService
 import { loadSignalingConfig, type SignalingService, startSignalingService } from '@lessoncall/signaling';
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 import type { Clock } from '@lessoncall/kit';
+import { expect } from 'vitest';
 
 export const demoTutorId = '11111111-1111-4111-8111-111111111111';
 export const demoStudentId = '22222222-2222-4222-8222-222222222222';
@@ -204,4 +205,14 @@ export async function call(
     parsed = undefined;
   }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** An RFC 9457 answer with this status and stable code, its request id, and no stack trace. */
+export function expectProblem(res: ApiResponse, status: number, code: string): void {
+  expect(res.status, res.text).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body.code).toBe(code);
+  expect(res.body.status).toBe(status);
+  expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
+  expect(res.text).not.toMatch(/\bat .*\.ts:\d+/);
 }

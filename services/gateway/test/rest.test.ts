@@ -12,7 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth/index';
 import { loadGatewayConfig } from '../src/config';
 import { createRestApp, openApiPath } from '../src/rest/index';
-import { type ApiResponse, type Backend, call, demoStudentId, demoTutorId, openApiChecker, startBackend, startTestGateway, type TestGateway } from './helpers';
+import {
+  type ApiResponse,
+  type Backend,
+  call,
+  demoStudentId,
+  demoTutorId,
+  expectProblem,
+  openApiChecker,
+  startBackend,
+  startTestGateway,
+  type TestGateway,
+} from './helpers';
 
 const tutor = demoTutorId;
 const student = demoStudentId;
@@ -39,15 +50,6 @@ async function newMeeting(overrides: Record<string, unknown> = {}) {
   const res = await api('POST', '/api/video/meetings', { token: await gw.serviceToken(), body });
   expect(res.status, res.text).toBe(201);
   return { ...(res.body as { meetingId: string; passcode: string; url: string }), bookingId: body.bookingId as string };
-}
-
-function expectProblem(res: ApiResponse, status: number, code: string) {
-  expect(res.status, res.text).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body.code).toBe(code);
-  expect(res.body.status).toBe(status);
-  expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
-  expect(res.text).not.toMatch(/\bat .*\.ts:\d+/);
 }
 
 beforeAll(async () => {

@@ -77,6 +77,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantRemove,
       rpc.participantAllowRejoin,
       rpc.participantAskUnmute,
+      // The lobby's connection check, before Join.
+      rpc.turnPrecallCredentials,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -147,7 +149,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   },
   turn: {
     publish: [jsAccountInfo],
-    subscribe: [rpc.turnCredentials],
+    subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
     allowResponses: true,
   },
   // The booking system (and `npm run book`): announces bookings, watches what became of them.

@@ -18,6 +18,12 @@ export const configSchema = {
   STUN_URLS: csv().pipe(z.array(stunUrl)),
   /** Lifetime of a credential; clients ask again before it runs out. */
   TURN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
+  /**
+   * Lifetime of a lobby connection-check credential (svc.turn.precall_credentials). The check
+   * takes about 15 s; a short life keeps a credential handed out before Join from being a
+   * free relay for long.
+   */
+  TURN_PRECALL_TTL_SECONDS: z.coerce.number().int().min(30).max(3_600).default(300),
 };
 
 export type TurnConfig = ReturnType<typeof loadTurnConfig>;

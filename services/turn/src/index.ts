@@ -1,3 +1,3 @@
 export { configSchema, loadTurnConfig, type TurnConfig } from './config';
 export { type TurnRestCredential, turnRestCredential } from './credentials';
-export { iceServersFor, startTurnService, type TurnDeps, type TurnService } from './service';
+export { iceServersFor, precallIceServersFor, startTurnService, type TurnDeps, type TurnService } from './service';

@@ -3,6 +3,7 @@ import { type Clock, Counter, createRuntime, invalidRequest, type Logger, type R
 import {
   type IceServerSchema,
   isValidMeetingId,
+  PrecallCredentialsRequestSchema,
   queues,
   rpc,
   TurnCredentialsRequestSchema,
@@ -27,6 +28,7 @@ export interface TurnService {
 }
 
 type IceServersConfig = Pick<TurnConfig, 'TURN_SECRET' | 'TURN_URLS' | 'STUN_URLS' | 'TURN_TTL_SECONDS'>;
+type PrecallConfig = Pick<TurnConfig, 'TURN_SECRET' | 'TURN_URLS' | 'TURN_PRECALL_TTL_SECONDS'>;
 
 /** The RTCConfiguration.iceServers a participant gets: STUN, then TURN with a credential that expires. */
 export function iceServersFor(config: IceServersConfig, userId: string, now: Date): TurnCredentialsResponse {
@@ -37,34 +39,71 @@ export function iceServersFor(config: IceServersConfig, userId: string, now: Dat
   return create(TurnCredentialsResponseSchema, { iceServers, ttlSeconds: config.TURN_TTL_SECONDS, expiresAt: timestampFromDate(expiresAt) });
 }
 
-/** Answers `svc.turn.credentials` in the `turn` queue group. Stateless: run as many replicas as wanted. */
+/**
+ * The lobby's connection check: TURN only (it forces relay, one URL per transport) with the
+ * short precall TTL, so a credential handed out before Join expires minutes later.
+ */
+export function precallIceServersFor(config: PrecallConfig, userId: string, now: Date): TurnCredentialsResponse {
+  const ttl = config.TURN_PRECALL_TTL_SECONDS;
+  const { username, credential, expiresAt } = turnRestCredential(config.TURN_SECRET, userId, now, ttl);
+  return create(TurnCredentialsResponseSchema, {
+    iceServers: [{ urls: config.TURN_URLS, username, credential }],
+    ttlSeconds: ttl,
+    expiresAt: timestampFromDate(expiresAt),
+  });
+}
+
+function validateAsker(req: { userId: string; meetingId: string }): void {
+  if (!uuidPattern.test(req.userId)) throw invalidRequest('userId', 'userId must be a uuid');
+  if (!isValidMeetingId(req.meetingId)) throw invalidRequest('meetingId', 'meetingId must be MID- followed by 16 letters or digits');
+}
+
+/** Answers `svc.turn.credentials` and `svc.turn.precall_credentials` in the `turn` queue group. Stateless: run as many replicas as wanted. */
 export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}): Promise<TurnService> {
   const runtime = await createRuntime('turn', config, { logger: deps.logger, ...(deps.telemetry === false ? { telemetry: false } : {}) });
   const clock = deps.clock ?? systemClock;
   const { logger } = runtime;
-  const issued = new Counter({ name: 'turn_credentials_issued_total', help: 'TURN REST credentials issued', registers: [runtime.registry] });
-
-  const sub = serve(runtime.nc, {
-    subject: rpc.turnCredentials,
-    queue: queues.turn,
-    request: TurnCredentialsRequestSchema,
-    response: TurnCredentialsResponseSchema,
-    logger,
-    handler: async (req) => {
-      if (!uuidPattern.test(req.userId)) throw invalidRequest('userId', 'userId must be a uuid');
-      if (!isValidMeetingId(req.meetingId)) throw invalidRequest('meetingId', 'meetingId must be MID- followed by 16 letters or digits');
-      const res = iceServersFor(config, req.userId, clock.now());
-      issued.inc();
-      logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds }, 'issued TURN credentials');
-      return res;
-    },
+  const issued = new Counter({
+    name: 'turn_credentials_issued_total',
+    help: 'TURN REST credentials issued, by purpose (call: with a join; precall: the lobby check)',
+    labelNames: ['purpose'],
+    registers: [runtime.registry],
   });
 
-  logger.info({ turnUrls: config.TURN_URLS, stunUrls: config.STUN_URLS, ttlSeconds: config.TURN_TTL_SECONDS }, 'turn service ready');
+  /** Both endpoints: the same checks, one issuer each, counted by purpose. */
+  const credentialsEndpoint = (
+    subject: string,
+    request: typeof TurnCredentialsRequestSchema | typeof PrecallCredentialsRequestSchema,
+    purpose: 'call' | 'precall',
+    issue: (userId: string, now: Date) => TurnCredentialsResponse,
+  ) =>
+    serve(runtime.nc, {
+      subject,
+      queue: queues.turn,
+      request,
+      response: TurnCredentialsResponseSchema,
+      logger,
+      handler: async (req: { userId: string; meetingId: string }) => {
+        validateAsker(req);
+        const res = issue(req.userId, clock.now());
+        issued.inc({ purpose });
+        logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds, purpose }, 'issued TURN credentials');
+        return res;
+      },
+    });
+  const subs = [
+    credentialsEndpoint(rpc.turnCredentials, TurnCredentialsRequestSchema, 'call', (userId, now) => iceServersFor(config, userId, now)),
+    credentialsEndpoint(rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, 'precall', (userId, now) => precallIceServersFor(config, userId, now)),
+  ];
+
+  logger.info(
+    { turnUrls: config.TURN_URLS, stunUrls: config.STUN_URLS, ttlSeconds: config.TURN_TTL_SECONDS, precallTtlSeconds: config.TURN_PRECALL_TTL_SECONDS },
+    'turn service ready',
+  );
   return {
     runtime,
     async stop() {
-      await sub.drain().catch(() => {});
+      await Promise.all(subs.map((sub) => sub.drain().catch(() => {})));
       await runtime.close();
     },
   };

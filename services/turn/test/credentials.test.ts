@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createLogger, ManualClock, request, ServiceError } from '@lessoncall/kit';
 import { type CoturnServer, type Harness, setup, startCoturn } from '@lessoncall/kit/testing';
-import { rpc, TurnCredentialsRequestSchema, TurnCredentialsResponseSchema } from '@lessoncall/proto';
+import { PrecallCredentialsRequestSchema, rpc, TurnCredentialsRequestSchema, TurnCredentialsResponseSchema } from '@lessoncall/proto';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iceServersFor, loadTurnConfig, startTurnService, type TurnConfig, type TurnService } from '../src/index';
@@ -28,6 +28,9 @@ describe('turn service with the local coturn', () => {
 
   const credentials = (body: { userId: string; meetingId: string }) =>
     request(h.nc, rpc.turnCredentials, TurnCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
+
+  const precall = (body: { userId: string; meetingId: string }) =>
+    request(h.nc, rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
 
   beforeAll(async () => {
     [h, coturn] = await Promise.all([setup({ auth: true }), startCoturn({ secret, config: 'local' })]);
@@ -58,6 +61,47 @@ describe('turn service with the local coturn', () => {
     const expiry = Date.parse('2026-03-02T10:00:00Z') / 1000;
     expect(turn.username).toBe(`${expiry}:${userId}`);
     expect(turn.credential).toBe(createHmac('sha1', secret).update(turn.username).digest('base64'));
+  });
+
+  it('answers svc.turn.precall_credentials with TURN only and the short precall TTL', async () => {
+    clock.set('2026-03-02T09:00:00Z');
+    const res = await precall({ userId, meetingId });
+    expect(res.ttlSeconds).toBe(300);
+    expect(timestampDate(res.expiresAt!).toISOString()).toBe('2026-03-02T09:05:00.000Z');
+    expect(res.iceServers).toHaveLength(1);
+    const turn = res.iceServers[0]!;
+    expect(turn.urls).toEqual(coturn.turnUrls);
+    expect(turn.username).toBe(`${Date.parse('2026-03-02T09:05:00Z') / 1000}:${userId}`);
+    expect(turn.credential).toBe(createHmac('sha1', secret).update(turn.username).digest('base64'));
+    const bad = await precall({ userId: 'someone', meetingId }).catch((e) => e);
+    expect(bad).toBeInstanceOf(ServiceError);
+    expect(bad.field).toBe('userId');
+  });
+
+  it('a precall credential allocates a relay on coturn, and is refused once its few minutes have passed', async () => {
+    const peer = await echoPeer('127.0.0.1');
+    try {
+      clock.set(new Date());
+      const fresh = turnOf(await precall({ userId, meetingId }));
+      const ok = await uclient({
+        port: coturn.port,
+        username: fresh.username,
+        credential: fresh.credential,
+        peer: '127.0.0.1',
+        peerPort: peer.port,
+        messages: 3,
+        until: (p) => p.received >= 3,
+      });
+      expect(ok.allocationFailed, ok.output).toBe(false);
+      expect(ok.received, ok.output).toBeGreaterThanOrEqual(3);
+      // Issued six minutes ago with the 5-minute precall TTL: expired by coturn's clock.
+      clock.set(new Date(Date.now() - 6 * 60_000));
+      const old = turnOf(await precall({ userId, meetingId }));
+      const refused = await uclient({ port: coturn.port, username: old.username, credential: old.credential, peer: '127.0.0.1', peerPort: peer.port });
+      expect(refused.allocationFailed, refused.output).toBe(true);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('rejects a request without a valid userId or meetingId, naming the field', async () => {

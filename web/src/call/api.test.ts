@@ -20,25 +20,46 @@ describe('problemToError', () => {
   });
 });
 
+/** A GatewayApi whose fetch answers `body` with 200 and remembers what it was asked. */
+function recording(body: unknown) {
+  const asked: { url: string; init: RequestInit | undefined } = { url: '', init: undefined };
+  const api = new GatewayApi('http://gw', async (input, init) => {
+    asked.url = input;
+    asked.init = init;
+    return new Response(JSON.stringify(body), { status: 200 });
+  });
+  return { api, asked };
+}
+
 describe('GatewayApi', () => {
+  it('asks for the connection check’s TURN servers with the passcode, keeping only well-formed entries', async () => {
+    const { api, asked } = recording({
+      iceServers: [{ urls: ['turn:t:3478?transport=udp'], username: '1:u', credential: 'c' }, { urls: [] }, 'junk'],
+      ttlSeconds: 300,
+      expiresAt: '2030-01-01T10:05:00Z',
+    });
+    expect(await api.precallIceServers('MID-ABCDEFGHJKMNPQRS', '123456', 'tok')).toEqual([
+      { urls: ['turn:t:3478?transport=udp'], username: '1:u', credential: 'c' },
+    ]);
+    expect(asked.url).toBe('http://gw/api/video/meetings/MID-ABCDEFGHJKMNPQRS/precall');
+    expect(asked.init?.method).toBe('POST');
+    expect(asked.init?.body).toBe('{"passcode":"123456"}');
+    expect(asked.init?.headers).toMatchObject({ authorization: 'Bearer tok' });
+    const refused = await new GatewayApi('http://gw', respond(429, { code: 'rate_limited', retryAfterSeconds: 30 }))
+      .precallIceServers('MID-ABCDEFGHJKMNPQRS', '123456', 'tok')
+      .catch((e) => e);
+    expect(refused).toMatchObject({ code: 'rate_limited', retryAfterSeconds: 30 });
+  });
+
   it('sends the token and passcode and reads the meeting in proto3 JSON', async () => {
-    let seen: RequestInit | undefined;
-    let url = '';
-    const api = new GatewayApi('http://gw', async (input, init) => {
-      url = input;
-      seen = init;
-      return new Response(
-        JSON.stringify({
-          meeting: { meetingId: 'MID-ABCDEFGHJKMNPQRS', title: 'Algebra', status: 'pending', scheduledStart: '2030-01-01T10:00:00Z', futureField: 1 },
-          participants: [{ sessionId: 's1', userId: 'u1', userType: 'tutor', displayName: 'Ada', isMuted: true, connected: true }],
-        }),
-        { status: 200 },
-      );
+    const { api, asked } = recording({
+      meeting: { meetingId: 'MID-ABCDEFGHJKMNPQRS', title: 'Algebra', status: 'pending', scheduledStart: '2030-01-01T10:00:00Z', futureField: 1 },
+      participants: [{ sessionId: 's1', userId: 'u1', userType: 'tutor', displayName: 'Ada', isMuted: true, connected: true }],
     });
     const d = await api.getMeeting('MID-ABCDEFGHJKMNPQRS', '123456', 'tok');
-    expect(url).toBe('http://gw/api/video/meetings/MID-ABCDEFGHJKMNPQRS');
-    expect(seen?.headers).toMatchObject({ authorization: 'Bearer tok', 'x-meeting-passcode': '123456' });
-    expect(seen?.headers).toMatchObject({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
+    expect(asked.url).toBe('http://gw/api/video/meetings/MID-ABCDEFGHJKMNPQRS');
+    expect(asked.init?.headers).toMatchObject({ authorization: 'Bearer tok', 'x-meeting-passcode': '123456' });
+    expect(asked.init?.headers).toMatchObject({ traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/) });
     expect(d.meeting).toMatchObject({ title: 'Algebra', status: 'pending', scheduledStart: new Date('2030-01-01T10:00:00Z') });
     expect(d.participants[0]).toMatchObject({ displayName: 'Ada', userType: 'tutor', audioMuted: true, connected: true });
   });

@@ -57,6 +57,18 @@ export class GatewayApi {
     };
   }
 
+  /**
+   * TURN servers for the lobby's connection check, before Join (the call's come with the
+   * welcome): the meeting's passcode is needed, the join window is not; they expire in minutes.
+   */
+  async precallIceServers(meetingId: string, passcode: string, accessToken: string): Promise<RTCIceServer[]> {
+    const body = (await this.call('POST', `/api/video/meetings/${encodeURIComponent(meetingId)}/precall`, {
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ passcode }),
+    })) as { iceServers?: unknown } | undefined;
+    return Array.isArray(body?.iceServers) ? body.iceServers.flatMap(iceServerOf) : [];
+  }
+
   /** Ends the lesson for everyone (its tutor only); everyone in it gets meetingEnded. */
   async endMeeting(meetingId: string, accessToken: string): Promise<void> {
     await this.call('POST', `/api/video/meetings/${encodeURIComponent(meetingId)}/end`, { headers: { authorization: `Bearer ${accessToken}` } });
@@ -116,6 +128,19 @@ export class GatewayApi {
     if (res.ok) return body;
     throw problemToError(res.status, body, res.headers.get('retry-after'));
   }
+}
+
+function iceServerOf(s: unknown): RTCIceServer[] {
+  const o = (typeof s === 'object' && s ? s : {}) as Record<string, unknown>;
+  const urls = Array.isArray(o.urls) ? o.urls.filter((u): u is string => typeof u === 'string') : [];
+  if (urls.length === 0) return [];
+  return [
+    {
+      urls,
+      ...(typeof o.username === 'string' && o.username ? { username: o.username } : {}),
+      ...(typeof o.credential === 'string' && o.credential ? { credential: o.credential } : {}),
+    },
+  ];
 }
 
 /** A demo user as the gateway lists it ({userId, displayName, userType}; older builds said {as, name}). */

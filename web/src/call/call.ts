@@ -26,6 +26,8 @@ import { mark } from './marks';
 import { canPickSpeaker, type DeviceLists, describeDeviceChange, deviceChange, fallbackSteps } from './devices';
 import { type Devices, LevelMeter, LocalMedia, type LocalMediaSnapshot } from './media';
 import { type LocalTracks, PeerLink } from './peer';
+import { PrecallCheck } from './precall-check';
+import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { SenderAdapter } from './sender-adapter';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
@@ -181,6 +183,16 @@ export class CallController {
   /** The call's chat (web/src/call/chat.ts); its panel subscribes to it directly. */
   readonly chat = new ChatStore({ send: (requestId, clientMessageId, text) => this.signaling?.chat(requestId, clientMessageId, text) });
   private readonly tutor = new TutorControls({ notify: (text) => this.notify(text), changed: () => this.changed() });
+  /** The lobby's connection check (precall-check.ts); its panel subscribes to it directly. Join cancels it. */
+  readonly precall = new PrecallCheck({
+    credentials: async () => this.opts.api.precallIceServers(this.opts.meetingId, this.passcode ?? '', await this.opts.auth.accessToken()),
+    tracks: () => {
+      const local = this.media.snapshot();
+      return { audio: local.audioTrack, video: local.videoTrack, cameraOff: this.cameraOff };
+    },
+    relay: (transport, server, signal) => probeRelay(transport, server, signal),
+    loopback: (server, tracks, signal) => loopbackCall(server, tracks, signal),
+  });
 
   constructor(options: CallOptions) {
     this.opts = {
@@ -463,6 +475,8 @@ export class CallController {
 
   async join(): Promise<void> {
     if (!this.dispatch({ type: 'join' })) return;
+    // The check's loopback call would compete with the lesson for the uplink.
+    this.precall.cancel();
     mark('join');
     this.reporter.joinClicked();
     this.mutedByOther = false;
@@ -1129,6 +1143,7 @@ export class CallController {
 
   dispose(): void {
     if (this.disposed) return;
+    this.precall.cancel();
     if (isLive(this.state) || this.state.phase === 'joining') this.signaling?.leave();
     this.endCall();
     this.media.close();

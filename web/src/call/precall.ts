@@ -1,8 +1,11 @@
 /**
- * The pre-call check's pieces that need no browser: which TURN transports to probe, and what
- * the results mean in plain words. The lobby component and the ICE probes that fill in
- * `PrecallResult` are not built yet (see the README); this is the part they will share.
+ * The pre-call check's pieces that need no browser: which TURN transports to probe, which one
+ * the loopback call uses, what its getStats samples measure, and what the results mean in plain
+ * words. The probes themselves (RTCPeerConnection) are in precall-probe.ts, the run's state
+ * machine in precall-check.ts, the lobby's view in ui/PrecallCheck.tsx.
  */
+import { outboundPath } from './adaptation';
+import { type StatLike, summarizeStats } from './stats';
 
 export type TurnTransport = 'udp' | 'tcp' | 'tls';
 
@@ -16,10 +19,16 @@ export interface TransportResult {
 
 export interface PrecallResult {
   transports: TransportResult[];
+  /** Round trip of the loopback call through the relay (to it and back); else the fastest allocation. */
+  rttMs?: number;
   /** From the loopback call through the relay; undefined when it could not run. */
   uploadKbps?: number;
-  camera: boolean;
-  microphone: boolean;
+  /** The relay was reached but the loopback call through it did not connect. */
+  loopbackFailed?: boolean;
+  /** Frames decoded at the far end of the loopback call; undefined: the camera is off, not tested. */
+  camera: boolean | undefined;
+  /** Sound arrived at the far end of the loopback call; undefined: not tested. */
+  microphone: boolean | undefined;
 }
 
 export interface PrecallVerdict {
@@ -66,8 +75,12 @@ export function describePrecall(r: PrecallResult): PrecallVerdict {
     const via = by('tcp') ? 'TCP' : 'TLS';
     lines.push(`Your network blocks UDP; the lesson will still work through our relay over ${via}, with a little more delay.`);
   }
+  if (anyRelay && r.loopbackFailed) {
+    warn();
+    lines.push('We reached our relay, but a test call through it did not connect. If the lesson does not connect either, try another network.');
+  }
   const rtts = r.transports.flatMap((x) => (x.reachable && x.rttMs !== undefined ? [x.rttMs] : []));
-  const rtt = rtts.length ? Math.min(...rtts) : undefined;
+  const rtt = r.rttMs ?? (rtts.length ? Math.min(...rtts) : undefined);
   if (rtt !== undefined && rtt > 300) {
     warn();
     lines.push(`The connection is slow to answer (${Math.round(rtt)} ms); expect a short delay when you talk.`);
@@ -78,14 +91,98 @@ export function describePrecall(r: PrecallResult): PrecallVerdict {
   } else if (r.uploadKbps !== undefined && r.uploadKbps < goodUploadKbps) {
     lines.push(`Your upload (${Math.round(r.uploadKbps)} kbit/s) is enough for the lesson, not for full video quality.`);
   }
-  if (!r.camera) {
+  if (r.camera === false) {
     warn();
     lines.push('Your camera is not working; the other side will see your name instead of video.');
+  } else if (r.camera === undefined) {
+    lines.push('Your camera is off, so it was not tested.');
   }
-  if (!r.microphone) {
+  if (r.microphone === false) {
     level = 'bad';
     lines.push('Your microphone is not working; the other side will not hear you.');
   }
   if (lines.length === 0) lines.push('Everything works: your network, camera and microphone are ready for the lesson.');
   return { level, lines };
+}
+
+/** The transport the loopback call (and the lesson, when it must relay) uses: UDP first. */
+export function loopbackTransport(results: readonly TransportResult[]): TurnTransport | undefined {
+  for (const t of ['udp', 'tcp', 'tls'] as const) if (results.some((r) => r.transport === t && r.reachable)) return t;
+  return undefined;
+}
+
+/** A gathered candidate is a relay one (Firefox and Chromium both fill `type`; the SDP line always says it). */
+export function isRelayCandidate(c: { type?: string | null; candidate: string }): boolean {
+  return c.type === 'relay' || / typ relay( |$)/.test(c.candidate);
+}
+
+/** One look at both ends of the loopback call. */
+export interface LoopbackSample {
+  atMs: number;
+  /** The sender's round trip (candidate pair, or RTCP where the pair says 0: Firefox). */
+  rttMs: number | undefined;
+  /** The sender's bandwidth estimate (Chromium only). */
+  availableOutgoingKbps: number | undefined;
+  /** Everything the sender has sent, audio and video. */
+  bytesSent: number;
+  /** Video frames the receiving end decoded. */
+  framesDecoded: number;
+  /** The receiving end's audio: energy so far and the latest level (RTP stats or the receiver's sources). */
+  audioEnergy: number;
+  audioLevel: number;
+}
+
+const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+export function loopbackSample(sender: readonly StatLike[], receiver: readonly StatLike[], atMs: number, sourceAudioLevel = 0): LoopbackSample {
+  let bytesSent = 0;
+  for (const s of sender) if (s.type === 'outbound-rtp') bytesSent += num(s.bytesSent) ?? 0;
+  let audioEnergy = 0;
+  let audioLevel = sourceAudioLevel;
+  for (const s of receiver) {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'audio') continue;
+    audioEnergy += num(s.totalAudioEnergy) ?? 0;
+    audioLevel = Math.max(audioLevel, num(s.audioLevel) ?? 0);
+  }
+  return {
+    atMs,
+    rttMs: summarizeStats(sender, undefined, atMs).quality.rttMs,
+    availableOutgoingKbps: outboundPath(sender, undefined).availableOutgoingKbps,
+    bytesSent,
+    framesDecoded: summarizeStats(receiver, undefined, atMs).quality.framesDecoded,
+    audioEnergy,
+    audioLevel,
+  };
+}
+
+/** Send rates are read over at least this long: one sample apart is mostly jitter. */
+const rateWindowMs = 900;
+
+/**
+ * What the loopback call measured. The upload is a lower bound: the larger of the sender's
+ * bandwidth estimate and what it actually sent per second — a few seconds is not long enough
+ * for congestion control to find the ceiling of a fast line, and a slow one shows at once.
+ */
+export function loopbackMeasures(
+  samples: readonly LoopbackSample[],
+  tested: { camera: boolean; microphone: boolean },
+): Pick<PrecallResult, 'rttMs' | 'uploadKbps' | 'camera' | 'microphone'> {
+  const rtts = samples.flatMap((s) => (s.rttMs !== undefined ? [s.rttMs] : [])).sort((a, b) => a - b);
+  const rttMs = rtts.length ? rtts[Math.floor(rtts.length / 2)] : undefined;
+  let upload: number | undefined;
+  const better = (kbps: number | undefined) => {
+    if (kbps !== undefined && kbps > 0) upload = Math.max(upload ?? 0, kbps);
+  };
+  for (const [i, s] of samples.entries()) {
+    better(s.availableOutgoingKbps);
+    const from = samples.slice(0, i).findLast((p) => s.atMs - p.atMs >= rateWindowMs);
+    if (from) better(((s.bytesSent - from.bytesSent) * 8) / (s.atMs - from.atMs));
+  }
+  const last = samples.at(-1);
+  return {
+    ...(rttMs !== undefined ? { rttMs } : {}),
+    ...(upload !== undefined ? { uploadKbps: Math.round(upload) } : {}),
+    camera: tested.camera ? (last?.framesDecoded ?? 0) > 0 : undefined,
+    microphone: tested.microphone ? samples.some((s) => s.audioEnergy > 0 || s.audioLevel > 0) : undefined,
+  };
 }

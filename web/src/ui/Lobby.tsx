@@ -6,6 +6,7 @@ import { formatLessonTime } from './hooks';
 import { Icon } from './icons';
 import { Avatar, MicMeter, StreamVideo } from './Media';
 import { MessagePanel } from './Message';
+import { PrecallPanel } from './PrecallCheck';
 
 export function Lobby({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const { meeting, meetingLoad, local, self } = snap;
@@ -112,6 +113,7 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
             action={micMsg.retryable ? { label: 'Try again', onClick: () => void controller.retryMedia() } : undefined}
           />
         ) : null}
+        <PrecallPanel check={controller.precall} />
       </section>
 
       <section className="lobby-side" aria-labelledby="lesson-title">

@@ -13,6 +13,7 @@ import { clientAddress, parseTrustedProxies } from '../client-address';
 import { observe } from './observe';
 import { opsRoutes, opsSchemas } from './ops';
 import { tutorControlMessages, tutorControlRoutes } from './tutor-controls';
+import { precallRoutes } from './precall';
 import { problemOf, problemTypeBase, sendProblem } from './problem';
 import { createRateLimiter } from './ratelimit';
 import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
@@ -51,12 +52,14 @@ export function restRoutes(
   runtime: Runtime,
   document: () => JsonSchema = () => ({}),
   isDraining?: () => boolean,
+  clock: Clock = systemClock,
 ): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
     ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
     api: [
       ...meetingRoutes(config, runtime),
       ...tutorControlRoutes(config, runtime),
+      ...precallRoutes(config, runtime, clock),
       ...clientReportRoutes(runtime.registry, runtime.logger),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
       openApiRoute(document),
@@ -92,6 +95,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
       return openapi;
     },
     isDraining,
+    clock,
   );
 
   const limiter = createRateLimiter({

@@ -28,6 +28,7 @@ import {
   MuteResponseSchema,
   ParticipantSchema,
   rpc,
+  TurnCredentialsResponseSchema,
   VerifyJoinRequestSchema,
   VerifyJoinResponseSchema,
 } from '@lessoncall/proto';
@@ -52,6 +53,8 @@ export const restMessages: DescMessage[] = [
   AttendanceResponseSchema,
   ChatHistoryResponseSchema,
   RecordResponseSchema,
+  // The lobby's connection check (rest/precall.ts).
+  TurnCredentialsResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
