@@ -33,12 +33,20 @@ export const subjects = {
   meetingCancelled: (meetingId: string) => `meeting.cancelled.${token(meetingId)}`,
   meetingRescheduled: (meetingId: string) => `meeting.rescheduled.${token(meetingId)}`,
   meetingNoShow: (meetingId: string) => `meeting.no_show.${token(meetingId)}`,
+  /** The lesson record, once per meeting after its end (published by the participant service, which owns what it holds). */
+  meetingRecordReady: (meetingId: string) => `meeting.record_ready.${token(meetingId)}`,
 
   participantJoined: (meetingId: string) => `participant.joined.${token(meetingId)}`,
   participantLeft: (meetingId: string) => `participant.left.${token(meetingId)}`,
   muteChanged: (meetingId: string) => `mute.changed.${token(meetingId)}`,
   /** Core NATS fan-out of a stored chat message to the gateways holding the meeting's sockets (the table is the record; a miss is healed by the history on resume). */
   chatPosted: (meetingId: string) => `chat.posted.${token(meetingId)}`,
+  /** Core NATS fan-out of a stored whiteboard update (the table is the record; a miss is healed by the state exchange on resume). */
+  boardUpdated: (meetingId: string) => `board.updated.${token(meetingId)}`,
+  /** Core NATS: the tutor locked, unlocked or cleared the board. */
+  boardControlled: (meetingId: string) => `board.controlled.${token(meetingId)}`,
+  /** Both board subjects of one meeting (the gateway's one subscription per meeting). */
+  boardAny: (meetingId: string) => `board.*.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -71,6 +79,10 @@ export const rpc = {
   participantChatSend: 'svc.participant.chat_send',
   participantChatHistory: 'svc.participant.chat_history',
   participantRecord: 'svc.participant.record',
+  participantBoardAppend: 'svc.participant.board_append',
+  participantBoardState: 'svc.participant.board_state',
+  participantBoardControl: 'svc.participant.board_control',
+  participantQualityReport: 'svc.participant.quality_report',
   turnCredentials: 'svc.turn.credentials',
 } as const;
 

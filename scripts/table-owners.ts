@@ -14,6 +14,9 @@ export const tableOwners = {
   video_participants: 'participant',
   participant_meetings: 'participant',
   video_chat_messages: 'participant',
+  video_boards: 'participant',
+  video_board_updates: 'participant',
+  video_call_quality: 'participant',
 } as const satisfies Record<string, string>;
 
 export type Table = keyof typeof tableOwners;

@@ -73,6 +73,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantChatSend,
       rpc.participantChatHistory,
       rpc.participantRecord,
+      rpc.participantBoardAppend,
+      rpc.participantBoardState,
+      rpc.participantBoardControl,
+      rpc.participantQualityReport,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -82,7 +86,16 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       `$JS.API.STREAM.MSG.GET.KV_${gatewayKv}`,
       `$KV.${gatewayKv}.>`,
     ],
-    subscribe: ['signal.deliver.*', 'participant.joined.*', 'participant.left.*', 'mute.changed.*', 'meeting.ended.*', 'meeting.cancelled.*', 'chat.posted.*'],
+    subscribe: [
+      'signal.deliver.*',
+      'participant.joined.*',
+      'participant.left.*',
+      'mute.changed.*',
+      'meeting.ended.*',
+      'meeting.cancelled.*',
+      'chat.posted.*',
+      'board.*.*',
+    ],
     allowResponses: false,
   },
   meeting: {
@@ -114,7 +127,12 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'mute.changed.>',
       // Core NATS fan-out of stored chat messages to the gateways.
       'chat.posted.*',
+      // ...and of whiteboard updates and the tutor's lock/clear.
+      'board.updated.*',
+      'board.controlled.*',
       'meeting.no_show.*',
+      // The lesson record, once the meeting has ended (the booking role subscribes to meeting.>).
+      'meeting.record_ready.*',
       'deadletter.>',
       jsAccountInfo,
       ...manageStream(streams.meetings.name),

@@ -13,6 +13,12 @@ import {
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  BoardAppendRequestSchema,
+  BoardAppendResponseSchema,
+  BoardControlRequestSchema,
+  BoardControlResponseSchema,
+  BoardStateRequestSchema,
+  BoardStateResponseSchema,
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   ChatSendRequestSchema,
@@ -29,12 +35,15 @@ import {
   MuteResponseSchema,
   PresenceAckSchema,
   PresenceReportSchema,
+  QualityReportRequestSchema,
+  QualityReportResponseSchema,
   RecordRequestSchema,
   RecordResponseSchema,
   queues,
   rpc,
   streams,
 } from '@lessoncall/proto';
+import { boardAppend, boardControl, boardState } from './board';
 import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
 import type { Context } from './context';
@@ -42,6 +51,7 @@ import { join } from './join';
 import { consumeMeetings } from './meetings-consumer';
 import { createParticipantMetrics } from './metrics';
 import { attendance, list, liveSessions } from './queries';
+import { qualityReport } from './quality';
 import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
@@ -107,6 +117,10 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
     endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
     endpoint(rpc.participantRecord, RecordRequestSchema, RecordResponseSchema, record),
+    endpoint(rpc.participantBoardAppend, BoardAppendRequestSchema, BoardAppendResponseSchema, boardAppend),
+    endpoint(rpc.participantBoardState, BoardStateRequestSchema, BoardStateResponseSchema, boardState),
+    endpoint(rpc.participantBoardControl, BoardControlRequestSchema, BoardControlResponseSchema, boardControl),
+    endpoint(rpc.participantQualityReport, QualityReportRequestSchema, QualityReportResponseSchema, qualityReport),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

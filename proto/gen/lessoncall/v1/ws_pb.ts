@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { BoardAck, BoardControlled, BoardState, BoardUpdated, ControlBoard, SendBoardUpdate, SendQualityReport, SyncBoard } from "./board_pb";
+import { file_lessoncall_v1_board } from "./board_pb";
 import type { ChatHistory, ChatPosted, SendChat } from "./chat_pb";
 import { file_lessoncall_v1_chat } from "./chat_pb";
 import type { ServiceError } from "./common_pb";
@@ -22,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/ws.proto.
  */
 export const file_lessoncall_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIrMBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQipwIKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIAEIGCgRraW5kIvoBCgdXZWxjb21lEhIKCnNlc3Npb25faWQYASABKAkSFAoMcmVzdW1lX3Rva2VuGAIgASgJEhEKCXVzZXJfdHlwZRgDIAEoCRInCgdtZWV0aW5nGAQgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEjAKDHBhcnRpY2lwYW50cxgFIAMoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQSLQoLaWNlX3NlcnZlcnMYBiADKAsyGC5sZXNzb25jYWxsLnYxLkljZVNlcnZlchIXCg9pY2VfdHRsX3NlY29uZHMYByABKA0SDwoHcmVzdW1lZBgIIAEoCCJdCg5JbmNvbWluZ1NpZ25hbBIXCg9mcm9tX3Nlc3Npb25faWQYASABKAkSJQoGc2lnbmFsGAIgASgLMhUubGVzc29uY2FsbC52MS5TaWduYWwSCwoDc2VxGAMgASgNIj0KClBlZXJKb2luZWQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50IksKCFBlZXJMZWZ0Ei8KC3BhcnRpY2lwYW50GAEgASgLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBIOCgZyZWFzb24YAiABKAkiOAoSTWVldGluZ0VuZGVkTm90aWNlEhIKCm1lZXRpbmdfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIh0KCVJlY29ubmVjdBIQCghhZnRlcl9tcxgBIAEoDSIaCgRQb25nEhIKCnNlbnRfYXRfbXMYASABKAQiuAQKDVNlcnZlck1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIpCgd3ZWxjb21lGAogASgLMhYubGVzc29uY2FsbC52MS5XZWxjb21lSAASLwoGc2lnbmFsGAsgASgLMh0ubGVzc29uY2FsbC52MS5JbmNvbWluZ1NpZ25hbEgAEjAKC3BlZXJfam9pbmVkGAwgASgLMhkubGVzc29uY2FsbC52MS5QZWVySm9pbmVkSAASLAoJcGVlcl9sZWZ0GA0gASgLMhcubGVzc29uY2FsbC52MS5QZWVyTGVmdEgAEjIKDG11dGVfY2hhbmdlZBgOIAEoCzIaLmxlc3NvbmNhbGwudjEuTXV0ZUNoYW5nZWRIABI6Cg1tZWV0aW5nX2VuZGVkGA8gASgLMiEubGVzc29uY2FsbC52MS5NZWV0aW5nRW5kZWROb3RpY2VIABIsCgVlcnJvchgQIAEoCzIbLmxlc3NvbmNhbGwudjEuU2VydmljZUVycm9ySAASLQoJcmVjb25uZWN0GBEgASgLMhgubGVzc29uY2FsbC52MS5SZWNvbm5lY3RIABIjCgRwb25nGBIgASgLMhMubGVzc29uY2FsbC52MS5Qb25nSAASKQoEY2hhdBgUIAEoCzIZLmxlc3NvbmNhbGwudjEuQ2hhdFBvc3RlZEgAEjIKDGNoYXRfaGlzdG9yeRgVIAEoCzIaLmxlc3NvbmNhbGwudjEuQ2hhdEhpc3RvcnlIAEIGCgRraW5kYgZwcm90bzM", [file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn]);
+  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIrMBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQigQQKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI2Cgxib2FyZF91cGRhdGUYHiABKAsyHi5sZXNzb25jYWxsLnYxLlNlbmRCb2FyZFVwZGF0ZUgAEi4KCmJvYXJkX3N5bmMYHyABKAsyGC5sZXNzb25jYWxsLnYxLlN5bmNCb2FyZEgAEjQKDWJvYXJkX2NvbnRyb2wYICABKAsyGy5sZXNzb25jYWxsLnYxLkNvbnRyb2xCb2FyZEgAEjoKDnF1YWxpdHlfcmVwb3J0GCEgASgLMiAubGVzc29uY2FsbC52MS5TZW5kUXVhbGl0eVJlcG9ydEgAQgYKBGtpbmQi+gEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSEQoJdXNlcl90eXBlGAMgASgJEicKB21lZXRpbmcYBCABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSMAoMcGFydGljaXBhbnRzGAUgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBItCgtpY2Vfc2VydmVycxgGIAMoCzIYLmxlc3NvbmNhbGwudjEuSWNlU2VydmVyEhcKD2ljZV90dGxfc2Vjb25kcxgHIAEoDRIPCgdyZXN1bWVkGAggASgIIl0KDkluY29taW5nU2lnbmFsEhcKD2Zyb21fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iPQoKUGVlckpvaW5lZBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQiSwoIUGVlckxlZnQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50Eg4KBnJlYXNvbhgCIAEoCSI4ChJNZWV0aW5nRW5kZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiHQoJUmVjb25uZWN0EhAKCGFmdGVyX21zGAEgASgNIhoKBFBvbmcSEgoKc2VudF9hdF9tcxgBIAEoBCKGBgoNU2VydmVyTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgJEikKB3dlbGNvbWUYCiABKAsyFi5sZXNzb25jYWxsLnYxLldlbGNvbWVIABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLkluY29taW5nU2lnbmFsSAASMAoLcGVlcl9qb2luZWQYDCABKAsyGS5sZXNzb25jYWxsLnYxLlBlZXJKb2luZWRIABIsCglwZWVyX2xlZnQYDSABKAsyFy5sZXNzb25jYWxsLnYxLlBlZXJMZWZ0SAASMgoMbXV0ZV9jaGFuZ2VkGA4gASgLMhoubGVzc29uY2FsbC52MS5NdXRlQ2hhbmdlZEgAEjoKDW1lZXRpbmdfZW5kZWQYDyABKAsyIS5sZXNzb25jYWxsLnYxLk1lZXRpbmdFbmRlZE5vdGljZUgAEiwKBWVycm9yGBAgASgLMhsubGVzc29uY2FsbC52MS5TZXJ2aWNlRXJyb3JIABItCglyZWNvbm5lY3QYESABKAsyGC5sZXNzb25jYWxsLnYxLlJlY29ubmVjdEgAEiMKBHBvbmcYEiABKAsyEy5sZXNzb25jYWxsLnYxLlBvbmdIABIpCgRjaGF0GBQgASgLMhkubGVzc29uY2FsbC52MS5DaGF0UG9zdGVkSAASMgoMY2hhdF9oaXN0b3J5GBUgASgLMhoubGVzc29uY2FsbC52MS5DaGF0SGlzdG9yeUgAEjMKDGJvYXJkX3VwZGF0ZRgeIAEoCzIbLmxlc3NvbmNhbGwudjEuQm9hcmRVcGRhdGVkSAASMAoLYm9hcmRfc3RhdGUYHyABKAsyGS5sZXNzb25jYWxsLnYxLkJvYXJkU3RhdGVIABIsCglib2FyZF9hY2sYICABKAsyFy5sZXNzb25jYWxsLnYxLkJvYXJkQWNrSAASNwoNYm9hcmRfY29udHJvbBghIAEoCzIeLmxlc3NvbmNhbGwudjEuQm9hcmRDb250cm9sbGVkSABCBgoEa2luZGIGcHJvdG8z", [file_lessoncall_v1_board, file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn]);
 
 /**
  * First message on /api/video/ws: authenticates and joins or resumes.
@@ -223,6 +225,32 @@ export type ClientMessage = Message<"lessoncall.v1.ClientMessage"> & {
      */
     value: SendChat;
     case: "chatSend";
+  } | {
+    /**
+     * Whiteboard and call quality (30–39).
+     *
+     * @generated from field: lessoncall.v1.SendBoardUpdate board_update = 30;
+     */
+    value: SendBoardUpdate;
+    case: "boardUpdate";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.SyncBoard board_sync = 31;
+     */
+    value: SyncBoard;
+    case: "boardSync";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.ControlBoard board_control = 32;
+     */
+    value: ControlBoard;
+    case: "boardControl";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.SendQualityReport quality_report = 33;
+     */
+    value: SendQualityReport;
+    case: "qualityReport";
   } | { case: undefined; value?: undefined };
 };
 
@@ -493,6 +521,32 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
      */
     value: ChatHistory;
     case: "chatHistory";
+  } | {
+    /**
+     * Whiteboard (30–39).
+     *
+     * @generated from field: lessoncall.v1.BoardUpdated board_update = 30;
+     */
+    value: BoardUpdated;
+    case: "boardUpdate";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.BoardState board_state = 31;
+     */
+    value: BoardState;
+    case: "boardState";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.BoardAck board_ack = 32;
+     */
+    value: BoardAck;
+    case: "boardAck";
+  } | {
+    /**
+     * @generated from field: lessoncall.v1.BoardControlled board_control = 33;
+     */
+    value: BoardControlled;
+    case: "boardControl";
   } | { case: undefined; value?: undefined };
 };
 

@@ -1,5 +1,9 @@
 import { decode, type Logger, type Msg, type NatsConnection, request, type Subscription, systemClock } from '@lessoncall/kit';
 import {
+  type BoardControlled,
+  BoardControlledSchema,
+  type BoardUpdated,
+  BoardUpdatedSchema,
   type ChatMessage,
   ChatPostedSchema,
   LiveSessionsRequestSchema,
@@ -21,7 +25,9 @@ export type MeetingEvent =
   | { type: 'left'; participant: Participant; reason: string }
   | { type: 'mute'; change: MuteChanged }
   | { type: 'ended'; reason: string }
-  | { type: 'chat'; message: ChatMessage };
+  | { type: 'chat'; message: ChatMessage }
+  | { type: 'board'; update: BoardUpdated }
+  | { type: 'boardControl'; control: BoardControlled };
 
 export type MeetingListener = (event: MeetingEvent) => void;
 
@@ -42,7 +48,7 @@ export interface MeetingHubOptions {
 /**
  * One set of core NATS subscriptions per meeting per gateway process, shared by all of that
  * meeting's sockets here: with 20k sockets the bus carries each event once per gateway, and
- * the process holds six subscriptions per meeting, not per socket.
+ * the process holds seven subscriptions per meeting, not per socket.
  *
  * The same events keep a roster view of those meetings — the signaling service's `Roster`,
  * seeded from each welcome's participant list and re-read after a miss or a NATS reconnect —
@@ -155,6 +161,17 @@ export class MeetingHub {
         const message = decode(ChatPostedSchema, m.data).message;
         if (!message || message.meetingId !== meetingId) throw new Error('chat.posted without a message of this meeting');
         return { type: 'chat', message };
+      });
+      // One subscription for the board's two subjects (updated, controlled).
+      subscribe(subjects.boardAny(meetingId), (m) => {
+        if (m.subject === subjects.boardControlled(meetingId)) {
+          const control = decode(BoardControlledSchema, m.data);
+          if (control.meetingId !== meetingId) throw new Error('board.controlled of another meeting');
+          return { type: 'boardControl', control };
+        }
+        const update = decode(BoardUpdatedSchema, m.data);
+        if (update.meetingId !== meetingId || update.update.length === 0) throw new Error('board.updated without an update of this meeting');
+        return { type: 'board', update };
       });
       room = created;
       this.#rooms.set(meetingId, room);
