@@ -1,3 +1,4 @@
+export * from './gen/lessoncall/v1/board_pb';
 export * from './gen/lessoncall/v1/booking_pb';
 export * from './gen/lessoncall/v1/chat_pb';
 export * from './gen/lessoncall/v1/common_pb';

@@ -33,6 +33,8 @@ export const subjects = {
   meetingCancelled: (meetingId: string) => `meeting.cancelled.${token(meetingId)}`,
   meetingRescheduled: (meetingId: string) => `meeting.rescheduled.${token(meetingId)}`,
   meetingNoShow: (meetingId: string) => `meeting.no_show.${token(meetingId)}`,
+  /** The lesson record, once per meeting after its end (published by the participant service, which owns what it holds). */
+  meetingRecordReady: (meetingId: string) => `meeting.record_ready.${token(meetingId)}`,
 
   participantJoined: (meetingId: string) => `participant.joined.${token(meetingId)}`,
   participantLeft: (meetingId: string) => `participant.left.${token(meetingId)}`,
@@ -41,6 +43,12 @@ export const subjects = {
   chatPosted: (meetingId: string) => `chat.posted.${token(meetingId)}`,
   /** Core NATS: the tutor asked a session to unmute; every gateway of the meeting hears it, only the target's socket is told (a prompt is worth nothing later, so it is not stored). */
   tutorUnmuteAsked: (meetingId: string) => `tutor.unmute_asked.${token(meetingId)}`,
+  /** Core NATS fan-out of a stored whiteboard update (the table is the record; a miss is healed by the state exchange on resume). */
+  boardUpdated: (meetingId: string) => `board.updated.${token(meetingId)}`,
+  /** Core NATS: the tutor locked, unlocked or cleared the board. */
+  boardControlled: (meetingId: string) => `board.controlled.${token(meetingId)}`,
+  /** Both board subjects of one meeting (the gateway's one subscription per meeting). */
+  boardAny: (meetingId: string) => `board.*.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -76,6 +84,10 @@ export const rpc = {
   participantRemove: 'svc.participant.remove',
   participantAllowRejoin: 'svc.participant.allow_rejoin',
   participantAskUnmute: 'svc.participant.ask_unmute',
+  participantBoardAppend: 'svc.participant.board_append',
+  participantBoardState: 'svc.participant.board_state',
+  participantBoardControl: 'svc.participant.board_control',
+  participantQualityReport: 'svc.participant.quality_report',
   turnCredentials: 'svc.turn.credentials',
   /** Short-lived TURN credentials for the lobby's connection check (before Join). */
   turnPrecallCredentials: 'svc.turn.precall_credentials',

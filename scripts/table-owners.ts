@@ -15,6 +15,9 @@ export const tableOwners = {
   participant_meetings: 'participant',
   video_chat_messages: 'participant',
   participant_removals: 'participant',
+  video_boards: 'participant',
+  video_board_updates: 'participant',
+  video_call_quality: 'participant',
 } as const satisfies Record<string, string>;
 
 export type Table = keyof typeof tableOwners;

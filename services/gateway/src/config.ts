@@ -51,6 +51,12 @@ export const configSchema = {
   CHAT_RATE_PER_MINUTE: z.coerce.number().int().positive().default(30),
   /** Chat messages a session may send at once before CHAT_RATE_PER_MINUTE applies (a pasted burst of lines). */
   CHAT_BURST: z.coerce.number().int().positive().default(10),
+  /** Whiteboard updates one session may send per second, on average (the web client sends at most 10: it batches strokes every 100 ms); more answers `rate_limited`. */
+  BOARD_UPDATES_PER_SECOND: z.coerce.number().int().positive().default(20),
+  /** Whiteboard updates a session may send at once before BOARD_UPDATES_PER_SECOND applies (a paste, a resend after a resume). */
+  BOARD_BURST: z.coerce.number().int().positive().default(60),
+  /** Call quality samples one session may send per minute (the web client sends one per peer every 10 s). */
+  QUALITY_REPORTS_PER_MINUTE: z.coerce.number().int().positive().default(30),
   WS_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
   /** On SIGTERM: how long sockets get to move to another replica before the process exits. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),

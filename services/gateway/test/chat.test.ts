@@ -1,8 +1,7 @@
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
-import { createLogger } from '@lessoncall/kit';
+import type { ParticipantService } from '@lessoncall/participant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, call, startBackend, startTestGateway, testSecret, type TestGateway, type TestMeeting } from './helpers';
+import { type Backend, call, startBackend, restartParticipant, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
 import { WsClient } from './ws-client';
 
 const burst = 5;
@@ -172,16 +171,7 @@ describe('chat over the WebSocket', () => {
     expect(resumed.history.messages.map((x) => x.text)).toEqual(['first', 'second']);
 
     await backend.participant.stop();
-    restarted = await startParticipantService(
-      loadParticipantConfig({
-        DATABASE_URL: h.postgres!.url,
-        HEALTH_PORT: '0',
-        LOG_LEVEL: 'silent',
-        ...h.natsEnv('participant'),
-        RESUME_TOKEN_SECRET: testSecret(),
-      }),
-      { logger: createLogger('restarted', { level: 'silent' }), telemetry: false },
-    );
+    restarted = await restartParticipant(h);
     // The student reloads: a new session, and the transcript is still there.
     const reloaded = await joined(m, 'student');
     expect(reloaded.welcome.resumed).toBe(false);

@@ -101,6 +101,21 @@ export interface BackendOptions {
   signaling?: number;
 }
 
+/** A participant service as a restart brings it back (after `backend.participant.stop()`): a new process on the same NATS and database. */
+export function restartParticipant(h: Harness, overrides: Record<string, string> = {}): Promise<ParticipantService> {
+  return startParticipantService(
+    loadParticipantConfig({
+      DATABASE_URL: h.postgres?.url,
+      HEALTH_PORT: '0',
+      LOG_LEVEL: 'silent',
+      ...h.natsEnv('participant'),
+      RESUME_TOKEN_SECRET: testSecret(),
+      ...overrides,
+    }),
+    { logger: createLogger('restarted', { level: 'silent' }), telemetry: false },
+  );
+}
+
 /**
  * The real services behind the gateway, in-process against the harness's NATS and Postgres
  * (setup({ postgres: true })), with tracing left to the test file. REST and WebSocket tests

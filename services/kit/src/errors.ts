@@ -31,6 +31,8 @@ export const httpStatusOf: Record<ErrorCodeName, number> = {
   meeting_full: 409,
   conflict: 409,
   message_too_large: 413,
+  board_full: 413,
+  board_locked: 423,
   passcode_locked: 423,
   rate_limited: 429,
   internal: 500,

@@ -79,6 +79,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantAskUnmute,
       // The lobby's connection check, before Join.
       rpc.turnPrecallCredentials,
+      rpc.participantBoardAppend,
+      rpc.participantBoardState,
+      rpc.participantBoardControl,
+      rpc.participantQualityReport,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -97,6 +101,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'meeting.cancelled.*',
       'chat.posted.*',
       'tutor.unmute_asked.*',
+      'board.*.*',
     ],
     allowResponses: false,
   },
@@ -131,7 +136,12 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'chat.posted.*',
       // Core NATS: the tutor's ask to unmute, for the gateway holding the target's socket.
       'tutor.unmute_asked.*',
+      // ...and of whiteboard updates and the tutor's lock/clear.
+      'board.updated.*',
+      'board.controlled.*',
       'meeting.no_show.*',
+      // The lesson record, once the meeting has ended (the booking role subscribes to meeting.>).
+      'meeting.record_ready.*',
       'deadletter.>',
       jsAccountInfo,
       ...manageStream(streams.meetings.name),

@@ -32,6 +32,14 @@ export const configSchema = {
   UNMUTE_ASK_INTERVAL_SECONDS: positiveInt(15),
   /** Longest display name accepted on join. */
   DISPLAY_NAME_MAX_LENGTH: positiveInt(80),
+  /** Largest whiteboard update accepted, in bytes (a Yjs update; a stroke is a few hundred). Bigger answers `message_too_large`. */
+  BOARD_MAX_UPDATE_BYTES: positiveInt(32_768),
+  /** Largest stored board (snapshot + updates since), in bytes; an update past it answers `board_full` until the tutor clears the board. */
+  BOARD_MAX_BYTES: positiveInt(2_097_152),
+  /** Stored updates after which a board is folded into a new snapshot (the state a late joiner reads is one row then). */
+  BOARD_COMPACT_EVERY: positiveInt(64),
+  /** Largest board image a lesson record carries inline; a bigger one is marked omitted. */
+  RECORD_MAX_BOARD_IMAGE_BYTES: positiveInt(524_288),
 };
 
 export type ParticipantConfig = ReturnType<typeof loadParticipantConfig>;

@@ -12,6 +12,7 @@ import {
 } from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishLeft } from './events';
+import { publishRecordReady } from './record';
 import { applyMeeting, isClosed, lockMeeting, type MeetingStatus } from './projection';
 import { type SessionRow, sessionColumns } from './rows';
 
@@ -47,6 +48,8 @@ export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensur
       if (!meeting) throw invalidRequest('meeting', `${event.meta.type} without its meeting`);
       if (event.subject.split('.')[2] !== meeting.meetingId) throw invalidRequest('meeting.meetingId', 'the meeting is not the one the subject names');
       await projectMeeting(ctx, meeting);
+      // A lesson that took place leaves a record; a cancelled meeting leaves none.
+      if (meeting.status === 'completed') await publishRecordReady(ctx, meeting.meetingId);
     },
   });
 }

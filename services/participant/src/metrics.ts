@@ -9,6 +9,12 @@ export interface ParticipantMetrics {
   eventRetries: Counter<string>;
   chatMessages: Counter<string>;
   chatDuplicates: Counter<string>;
+  boardUpdates: Counter<string>;
+  boardBytes: Counter<string>;
+  boardFull: Counter<string>;
+  boardCompactions: Counter<string>;
+  qualityReports: Counter<string>;
+  recordsPublished: Counter<string>;
 }
 
 export function createParticipantMetrics(registry: Registry): ParticipantMetrics {
@@ -56,5 +62,15 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
       help: 'Chat sends answered with the already stored message (a resend with a known client message id)',
       registers: [registry],
     }),
+    boardUpdates: new Counter({ name: 'participant_board_updates_total', help: 'Whiteboard updates stored', registers: [registry] }),
+    boardBytes: new Counter({ name: 'participant_board_update_bytes_total', help: 'Bytes of whiteboard updates stored', registers: [registry] }),
+    boardFull: new Counter({
+      name: 'participant_board_full_total',
+      help: 'Whiteboard updates refused because the board reached BOARD_MAX_BYTES',
+      registers: [registry],
+    }),
+    boardCompactions: new Counter({ name: 'participant_board_compactions_total', help: 'Whiteboards folded into a new snapshot', registers: [registry] }),
+    qualityReports: new Counter({ name: 'participant_quality_reports_total', help: 'Call quality samples stored', registers: [registry] }),
+    recordsPublished: new Counter({ name: 'participant_records_published_total', help: 'meeting.record_ready events published', registers: [registry] }),
   };
 }

@@ -17,6 +17,12 @@ import {
   AskUnmuteResponseSchema,
   AttendanceRequestSchema,
   AttendanceResponseSchema,
+  BoardAppendRequestSchema,
+  BoardAppendResponseSchema,
+  BoardControlRequestSchema,
+  BoardControlResponseSchema,
+  BoardStateRequestSchema,
+  BoardStateResponseSchema,
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   ChatSendRequestSchema,
@@ -33,6 +39,8 @@ import {
   MuteResponseSchema,
   PresenceAckSchema,
   PresenceReportSchema,
+  QualityReportRequestSchema,
+  QualityReportResponseSchema,
   RecordRequestSchema,
   RecordResponseSchema,
   RemoveRequestSchema,
@@ -41,6 +49,7 @@ import {
   rpc,
   streams,
 } from '@lessoncall/proto';
+import { boardAppend, boardControl, boardState } from './board';
 import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
 import type { Context } from './context';
@@ -48,6 +57,7 @@ import { join } from './join';
 import { consumeMeetings } from './meetings-consumer';
 import { createParticipantMetrics } from './metrics';
 import { attendance, list, liveSessions } from './queries';
+import { qualityReport } from './quality';
 import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
@@ -117,6 +127,10 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantRemove, RemoveRequestSchema, RemoveResponseSchema, remove),
     endpoint(rpc.participantAllowRejoin, AllowRejoinRequestSchema, AllowRejoinResponseSchema, allowRejoin),
     endpoint(rpc.participantAskUnmute, AskUnmuteRequestSchema, AskUnmuteResponseSchema, askUnmute),
+    endpoint(rpc.participantBoardAppend, BoardAppendRequestSchema, BoardAppendResponseSchema, boardAppend),
+    endpoint(rpc.participantBoardState, BoardStateRequestSchema, BoardStateResponseSchema, boardState),
+    endpoint(rpc.participantBoardControl, BoardControlRequestSchema, BoardControlResponseSchema, boardControl),
+    endpoint(rpc.participantQualityReport, QualityReportRequestSchema, QualityReportResponseSchema, qualityReport),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

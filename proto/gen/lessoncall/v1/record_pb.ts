@@ -8,13 +8,15 @@ import type { ChatMessage } from "./chat_pb";
 import { file_lessoncall_v1_chat } from "./chat_pb";
 import type { Attendance } from "./meeting_pb";
 import { file_lessoncall_v1_meeting } from "./meeting_pb";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file lessoncall/v1/record.proto.
  */
 export const file_lessoncall_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("ChpsZXNzb25jYWxsL3YxL3JlY29yZC5wcm90bxINbGVzc29uY2FsbC52MSK6AQoSUGFydGljaXBhbnRRdWFsaXR5Eg8KB3VzZXJfaWQYASABKAkSGgoNbWVkaWFuX3J0dF9tcxgCIAEoAUgAiAEBEhcKCmxvc3NfcmF0aW8YAyABKAFIAYgBARIaCg1yZWxheWVkX3NoYXJlGAQgASgBSAKIAQESDwoHcmVwb3J0cxgFIAEoDUIQCg5fbWVkaWFuX3J0dF9tc0INCgtfbG9zc19yYXRpb0IQCg5fcmVsYXllZF9zaGFyZSLCAQoMTGVzc29uUmVjb3JkEhIKCm1lZXRpbmdfaWQYASABKAkSLQoKYXR0ZW5kYW5jZRgCIAEoCzIZLmxlc3NvbmNhbGwudjEuQXR0ZW5kYW5jZRIuCgp0cmFuc2NyaXB0GAMgAygLMhoubGVzc29uY2FsbC52MS5DaGF0TWVzc2FnZRIyCgdxdWFsaXR5GAQgAygLMiEubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudFF1YWxpdHlKBAgFEAZSBWJvYXJkIjQKDVJlY29yZFJlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIj0KDlJlY29yZFJlc3BvbnNlEisKBnJlY29yZBgBIAEoCzIbLmxlc3NvbmNhbGwudjEuTGVzc29uUmVjb3JkYgZwcm90bzM", [file_lessoncall_v1_chat, file_lessoncall_v1_meeting]);
+  fileDesc("ChpsZXNzb25jYWxsL3YxL3JlY29yZC5wcm90bxINbGVzc29uY2FsbC52MSK6AQoSUGFydGljaXBhbnRRdWFsaXR5Eg8KB3VzZXJfaWQYASABKAkSGgoNbWVkaWFuX3J0dF9tcxgCIAEoAUgAiAEBEhcKCmxvc3NfcmF0aW8YAyABKAFIAYgBARIaCg1yZWxheWVkX3NoYXJlGAQgASgBSAKIAQESDwoHcmVwb3J0cxgFIAEoDUIQCg5fbWVkaWFuX3J0dF9tc0INCgtfbG9zc19yYXRpb0IQCg5fcmVsYXllZF9zaGFyZSKgAgoMTGVzc29uUmVjb3JkEhIKCm1lZXRpbmdfaWQYASABKAkSLQoKYXR0ZW5kYW5jZRgCIAEoCzIZLmxlc3NvbmNhbGwudjEuQXR0ZW5kYW5jZRIuCgp0cmFuc2NyaXB0GAMgAygLMhoubGVzc29uY2FsbC52MS5DaGF0TWVzc2FnZRIyCgdxdWFsaXR5GAQgAygLMiEubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudFF1YWxpdHkSLgoLYm9hcmRfaW1hZ2UYBiABKAsyGS5sZXNzb25jYWxsLnYxLkJvYXJkSW1hZ2USLAoIZW5kZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSgQIBRAGUgVib2FyZCJwCgpCb2FyZEltYWdlEhIKCm1lZGlhX3R5cGUYASABKAkSDAoEZGF0YRgCIAEoCRIQCghlbGVtZW50cxgDIAEoDRINCgV3aWR0aBgEIAEoDRIOCgZoZWlnaHQYBSABKA0SDwoHb21pdHRlZBgGIAEoCCJBChJNZWV0aW5nUmVjb3JkUmVhZHkSKwoGcmVjb3JkGAEgASgLMhsubGVzc29uY2FsbC52MS5MZXNzb25SZWNvcmQiNAoNUmVjb3JkUmVxdWVzdBISCgptZWV0aW5nX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiPQoOUmVjb3JkUmVzcG9uc2USKwoGcmVjb3JkGAEgASgLMhsubGVzc29uY2FsbC52MS5MZXNzb25SZWNvcmRiBnByb3RvMw", [file_lessoncall_v1_chat, file_lessoncall_v1_meeting, file_google_protobuf_timestamp]);
 
 /**
  * Call quality of one participant over the lesson, from their clients' quality reports.
@@ -85,6 +87,19 @@ export type LessonRecord = Message<"lessoncall.v1.LessonRecord"> & {
    * @generated from field: repeated lessoncall.v1.ParticipantQuality quality = 4;
    */
   quality: ParticipantQuality[];
+
+  /**
+   * The final whiteboard as an image, rendered by the participant service from the stored
+   * board; absent when the lesson had no board.
+   *
+   * @generated from field: lessoncall.v1.BoardImage board_image = 6;
+   */
+  boardImage?: BoardImage | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp ended_at = 7;
+   */
+  endedAt?: Timestamp | undefined;
 };
 
 /**
@@ -93,6 +108,78 @@ export type LessonRecord = Message<"lessoncall.v1.LessonRecord"> & {
  */
 export const LessonRecordSchema: GenMessage<LessonRecord> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_record, 1);
+
+/**
+ * An image of the final whiteboard.
+ *
+ * @generated from message lessoncall.v1.BoardImage
+ */
+export type BoardImage = Message<"lessoncall.v1.BoardImage"> & {
+  /**
+   * image/svg+xml
+   *
+   * @generated from field: string media_type = 1;
+   */
+  mediaType: string;
+
+  /**
+   * The SVG document itself (self-contained: no scripts, no external references); empty when omitted.
+   *
+   * @generated from field: string data = 2;
+   */
+  data: string;
+
+  /**
+   * Drawn elements on the board (deleted ones not counted).
+   *
+   * @generated from field: uint32 elements = 3;
+   */
+  elements: number;
+
+  /**
+   * @generated from field: uint32 width = 4;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 5;
+   */
+  height: number;
+
+  /**
+   * The image was larger than the record carries (RECORD_MAX_BOARD_IMAGE_BYTES): data is empty.
+   *
+   * @generated from field: bool omitted = 6;
+   */
+  omitted: boolean;
+};
+
+/**
+ * Describes the message lessoncall.v1.BoardImage.
+ * Use `create(BoardImageSchema)` to create a new message.
+ */
+export const BoardImageSchema: GenMessage<BoardImage> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_record, 2);
+
+/**
+ * meeting.record_ready.<meetingId> (JetStream MEETINGS), published by the participant service
+ * once per meeting after meeting.ended: what the booking platform keeps of the lesson.
+ *
+ * @generated from message lessoncall.v1.MeetingRecordReady
+ */
+export type MeetingRecordReady = Message<"lessoncall.v1.MeetingRecordReady"> & {
+  /**
+   * @generated from field: lessoncall.v1.LessonRecord record = 1;
+   */
+  record?: LessonRecord | undefined;
+};
+
+/**
+ * Describes the message lessoncall.v1.MeetingRecordReady.
+ * Use `create(MeetingRecordReadySchema)` to create a new message.
+ */
+export const MeetingRecordReadySchema: GenMessage<MeetingRecordReady> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_record, 3);
 
 /**
  * svc.participant.record: for the meeting's tutor or student (row-level security decides).
@@ -116,7 +203,7 @@ export type RecordRequest = Message<"lessoncall.v1.RecordRequest"> & {
  * Use `create(RecordRequestSchema)` to create a new message.
  */
 export const RecordRequestSchema: GenMessage<RecordRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_record, 2);
+  messageDesc(file_lessoncall_v1_record, 4);
 
 /**
  * @generated from message lessoncall.v1.RecordResponse
@@ -133,5 +220,5 @@ export type RecordResponse = Message<"lessoncall.v1.RecordResponse"> & {
  * Use `create(RecordResponseSchema)` to create a new message.
  */
 export const RecordResponseSchema: GenMessage<RecordResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_record, 3);
+  messageDesc(file_lessoncall_v1_record, 5);
 

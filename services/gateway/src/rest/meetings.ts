@@ -467,9 +467,9 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       method: 'get',
       path: '/api/video/meetings/:meetingId/record',
       operationId: 'getLessonRecord',
-      summary: 'The lesson record: attendance, chat transcript, call quality (once the meeting has ended)',
+      summary: 'The lesson record: attendance, chat transcript, the final whiteboard, call quality (once the meeting has ended)',
       description:
-        "For the meeting's tutor or student only (404 for anyone else); 409 `conflict` while the meeting has not ended. `board` is absent until the whiteboard exists.",
+        "For the meeting's tutor or student only (404 for anyone else); 409 `conflict` while the meeting has not ended. The same record the booking platform gets as `meeting.record_ready.<meetingId>`. `boardImage` is the final whiteboard as an SVG document inline (`data`, image/svg+xml, rendered by the service from the stored board; no scripts or external references), absent when nobody drew; `quality` has one entry per participant whose client reported (median RTT, loss, share of time relayed), empty when none did.",
       tags: ['meetings'],
       access: 'user',
       params: meetingIdParam,

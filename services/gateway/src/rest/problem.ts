@@ -34,6 +34,8 @@ const titles: Record<ErrorCodeName, string> = {
   meeting_full: 'Meeting is full',
   conflict: 'Conflict',
   message_too_large: 'Request too large',
+  board_full: 'Whiteboard is full',
+  board_locked: 'Whiteboard is locked',
   passcode_locked: 'Passcode entry locked',
   rate_limited: 'Too many requests',
   internal: 'Internal error',

@@ -1,5 +1,9 @@
 import { decode, type Logger, type Msg, type NatsConnection, request, type Subscription, systemClock } from '@lessoncall/kit';
 import {
+  type BoardControlled,
+  BoardControlledSchema,
+  type BoardUpdated,
+  BoardUpdatedSchema,
   type ChatMessage,
   ChatPostedSchema,
   LiveSessionsRequestSchema,
@@ -24,7 +28,9 @@ export type MeetingEvent =
   | { type: 'mute'; change: MuteChanged }
   | { type: 'ended'; reason: string }
   | { type: 'chat'; message: ChatMessage }
-  | { type: 'unmuteAsked'; asked: UnmuteAsked };
+  | { type: 'unmuteAsked'; asked: UnmuteAsked }
+  | { type: 'board'; update: BoardUpdated }
+  | { type: 'boardControl'; control: BoardControlled };
 
 export type MeetingListener = (event: MeetingEvent) => void;
 
@@ -163,6 +169,17 @@ export class MeetingHub {
         const asked = decode(UnmuteAskedSchema, m.data);
         if (asked.meetingId !== meetingId) throw new Error('tutor.unmute_asked of another meeting');
         return { type: 'unmuteAsked', asked };
+      });
+      // One subscription for the board's two subjects (updated, controlled).
+      subscribe(subjects.boardAny(meetingId), (m) => {
+        if (m.subject === subjects.boardControlled(meetingId)) {
+          const control = decode(BoardControlledSchema, m.data);
+          if (control.meetingId !== meetingId) throw new Error('board.controlled of another meeting');
+          return { type: 'boardControl', control };
+        }
+        const update = decode(BoardUpdatedSchema, m.data);
+        if (update.meetingId !== meetingId || update.update.length === 0) throw new Error('board.updated without an update of this meeting');
+        return { type: 'board', update };
       });
       room = created;
       this.#rooms.set(meetingId, room);

@@ -5,6 +5,18 @@ import {
   AllowRejoinResponseSchema,
   AskUnmuteRequestSchema,
   AskUnmuteResponseSchema,
+  BoardAppendRequestSchema,
+  BoardAppendResponseSchema,
+  BoardControlRequestSchema,
+  BoardControlResponseSchema,
+  BoardStateRequestSchema,
+  BoardStateResponseSchema,
+  type ControlBoard,
+  QualityReportRequestSchema,
+  QualityReportResponseSchema,
+  type SendBoardUpdate,
+  type SendQualityReport,
+  type SyncBoard,
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   ChatSendRequestSchema,
@@ -77,6 +89,10 @@ export class Session implements SignalEndpoint {
   readonly #bucket: TokenBucket;
   readonly #abuse: WindowCounter;
   readonly #chatBucket: TokenBucket;
+  readonly #boardBucket: TokenBucket;
+  readonly #qualityBucket: TokenBucket;
+  /** The client asked for the board (SyncBoard): only then does it get the meeting's board updates. */
+  #boardOpen = false;
   #state: State = 'hello';
   #logger: Logger;
   #helloTimer: NodeJS.Timeout | undefined;
@@ -107,6 +123,12 @@ export class Session implements SignalEndpoint {
     this.#bucket = new TokenBucket(rate, rate * 2, ctx.now);
     this.#abuse = new WindowCounter(rate * factor, 1000, ctx.now);
     this.#chatBucket = new TokenBucket(ctx.config.CHAT_RATE_PER_MINUTE / 60, ctx.config.CHAT_BURST, ctx.now);
+    this.#boardBucket = new TokenBucket(ctx.config.BOARD_UPDATES_PER_SECOND, ctx.config.BOARD_BURST, ctx.now);
+    this.#qualityBucket = new TokenBucket(
+      ctx.config.QUALITY_REPORTS_PER_MINUTE / 60,
+      Math.max(1, Math.ceil(ctx.config.QUALITY_REPORTS_PER_MINUTE / 6)),
+      ctx.now,
+    );
     this.#sequencer = new SignalSequencer({
       waitMs: ctx.config.SIGNAL_REORDER_WAIT_MS,
       maxHeld: ctx.config.SIGNAL_REORDER_MAX,
@@ -194,10 +216,7 @@ export class Session implements SignalEndpoint {
             RemoveRequestSchema,
             { meetingId: this.meetingId, userId: this.userId, targetSessionId },
             RemoveResponseSchema,
-            (value) => ({
-              case: 'participantRemoved',
-              value,
-            }),
+            (value) => this.#send(serverMessage(requestId, { case: 'participantRemoved', value }), 'participantRemoved'),
           );
           return;
         }
@@ -210,10 +229,7 @@ export class Session implements SignalEndpoint {
             AskUnmuteRequestSchema,
             { meetingId: this.meetingId, userId: this.userId, targetSessionId },
             AskUnmuteResponseSchema,
-            (value) => ({
-              case: 'unmuteAskSent',
-              value,
-            }),
+            (value) => this.#send(serverMessage(requestId, { case: 'unmuteAskSent', value }), 'unmuteAskSent'),
           );
           return;
         }
@@ -225,8 +241,24 @@ export class Session implements SignalEndpoint {
             AllowRejoinRequestSchema,
             { meetingId: this.meetingId, userId: this.userId, targetUserId: kind.value.userId },
             AllowRejoinResponseSchema,
-            (value) => ({ case: 'rejoinAllowed', value }),
+            (value) => this.#send(serverMessage(requestId, { case: 'rejoinAllowed', value }), 'rejoinAllowed'),
           );
+          return;
+        case 'boardUpdate':
+          this.#requireJoined();
+          this.#boardUpdate(requestId, kind.value);
+          return;
+        case 'boardSync':
+          this.#requireJoined();
+          this.#boardSync(requestId, kind.value);
+          return;
+        case 'boardControl':
+          this.#requireJoined();
+          this.#boardControl(requestId, kind.value);
+          return;
+        case 'qualityReport':
+          this.#requireJoined();
+          this.#qualityReport(requestId, kind.value);
           return;
         default:
           throw new ServiceError('invalid_request', 'unknown message kind', { field: 'kind' });
@@ -445,45 +477,105 @@ export class Session implements SignalEndpoint {
         retryAfterSeconds: Math.ceil(60 / this.#ctx.config.CHAT_RATE_PER_MINUTE),
       });
     }
-    void (async () => {
-      try {
-        const res = await request(
-          this.#ctx.nc,
-          rpc.participantChatSend,
-          ChatSendRequestSchema,
-          { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, clientMessageId: chat.clientMessageId, text: chat.text },
-          ChatSendResponseSchema,
-          { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
-        );
+    this.#ask(
+      requestId,
+      rpc.participantChatSend,
+      ChatSendRequestSchema,
+      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, clientMessageId: chat.clientMessageId, text: chat.text },
+      ChatSendResponseSchema,
+      (res) => {
         if (res.message) this.#send(serverMessage(requestId, { case: 'chat', value: { message: res.message } }), 'chat');
-      } catch (err) {
-        this.#sendError(requestId, this.#asServiceError(err));
-      }
-    })();
+      },
+    );
   }
 
-  /**
-   * A request on behalf of this socket's user in its meeting (the caller stamps meetingId and
-   * userId from the socket, never the client's), answered to this socket with the request's id,
-   * or with its error.
-   */
+  /** One request to a service on behalf of this socket: the reply goes to `onReply`, a failure to the client as an error with the requestId. */
   #ask<I extends DescMessage, O extends DescMessage>(
     requestId: string,
     subject: string,
-    schema: I,
+    reqSchema: I,
     body: MessageInitShape<I>,
-    response: O,
-    reply: (value: MessageShape<O>) => ServerKind,
+    resSchema: O,
+    onReply: (res: MessageShape<O>) => void,
   ): void {
-    void (async () => {
-      try {
-        const res = await request(this.#ctx.nc, subject, schema, body, response, { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS });
-        const kind = reply(res);
-        this.#send(serverMessage(requestId, kind), kind.case ?? 'none');
-      } catch (err) {
-        this.#sendError(requestId, this.#asServiceError(err));
-      }
-    })();
+    request(this.#ctx.nc, subject, reqSchema, body, resSchema, { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS }).then(onReply, (err: unknown) =>
+      this.#sendError(requestId, this.#asServiceError(err)),
+    );
+  }
+
+  /**
+   * A whiteboard update: rate-limited here (a flood costs a token check, not a transaction),
+   * stored by the participant service, then acknowledged to the sender (which keeps it until
+   * then and sends it again after a resume: Yjs updates apply idempotently). The others get it
+   * from board.updated.
+   */
+  #boardUpdate(requestId: string, update: SendBoardUpdate): void {
+    if (!this.#boardBucket.take()) {
+      throw new ServiceError('rate_limited', `at most ${this.#ctx.config.BOARD_UPDATES_PER_SECOND} board updates per second`, {
+        field: 'update',
+        retryAfterSeconds: 1,
+      });
+    }
+    this.#ask(
+      requestId,
+      rpc.participantBoardAppend,
+      BoardAppendRequestSchema,
+      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, update: update.update },
+      BoardAppendResponseSchema,
+      (res) => this.#send(serverMessage(requestId, { case: 'boardAck', value: { sizeBytes: res.sizeBytes } }), 'boardAck'),
+    );
+  }
+
+  /**
+   * The state vector exchange, on opening the board and after every resume: the reply carries
+   * what the client lacks and the stored state vector (the client sends back what the board
+   * lacks). Updates are forwarded from now on; one that crosses the reply applies twice,
+   * which Yjs makes harmless.
+   */
+  #boardSync(requestId: string, sync: SyncBoard): void {
+    this.#boardOpen = true;
+    this.#ask(
+      requestId,
+      rpc.participantBoardState,
+      BoardStateRequestSchema,
+      { meetingId: this.meetingId, userId: this.userId, stateVector: sync.stateVector },
+      BoardStateResponseSchema,
+      (res) => {
+        if (res.state) this.#send(serverMessage(requestId, { case: 'boardState', value: res.state }), 'boardState');
+      },
+    );
+  }
+
+  /** The tutor locks, unlocks or clears the board; the service checks who is asking. The tutor gets the clearing update, then the reply. */
+  #boardControl(requestId: string, control: ControlBoard): void {
+    this.#ask(
+      requestId,
+      rpc.participantBoardControl,
+      BoardControlRequestSchema,
+      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, locked: control.locked, clear: control.clear },
+      BoardControlResponseSchema,
+      (res) => {
+        const by = { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId };
+        if (res.update.length > 0) this.#push({ case: 'boardUpdate', value: { ...by, update: res.update } });
+        const value = { meetingId: this.meetingId, locked: res.locked, cleared: control.clear, byUserId: this.userId, bySessionId: this.sessionId };
+        this.#send(serverMessage(requestId, { case: 'boardControl', value }), 'boardControl');
+      },
+    );
+  }
+
+  /** A call quality sample for the lesson record; no reply on success. */
+  #qualityReport(requestId: string, report: SendQualityReport): void {
+    if (!this.#qualityBucket.take()) {
+      throw new ServiceError('rate_limited', `at most ${this.#ctx.config.QUALITY_REPORTS_PER_MINUTE} quality reports per minute`, { retryAfterSeconds: 10 });
+    }
+    this.#ask(
+      requestId,
+      rpc.participantQualityReport,
+      QualityReportRequestSchema,
+      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, sample: report.sample },
+      QualityReportResponseSchema,
+      () => {},
+    );
   }
 
   /**
@@ -585,6 +677,14 @@ export class Session implements SignalEndpoint {
       case 'unmuteAsked':
         // Every gateway of the meeting hears the ask; only the target's socket is told.
         if (e.asked.targetSessionId === this.sessionId) this.#push({ case: 'unmuteAsked', value: e.asked });
+        return;
+      case 'board':
+        // The sender has its ack; a socket that never opened the board syncs when it does.
+        if (this.#boardOpen && e.update.sessionId !== this.sessionId) this.#push({ case: 'boardUpdate', value: e.update });
+        return;
+      case 'boardControl':
+        // The tutor's session has it as the reply to its request.
+        if (e.control.bySessionId !== this.sessionId) this.#push({ case: 'boardControl', value: e.control });
         return;
       case 'ended':
         this.#presenceSettled = true;
