@@ -196,11 +196,12 @@ async function main() {
       lessonsFinished: load.ledger.finishedLessons.length,
       requests: load.ledger.outcomes.length,
       requestsFailed: load.ledger.outcomes.filter((o) => !o.ok).length,
+      failureCodes: errorsIn(load, 0, Date.now()).codes,
     },
     faults: rows,
     hostile,
   };
-  log(`${passed} passed, ${failed} failed in ${durationS} s`);
+  log(`${passed} passed, ${failed} failed in ${durationS} s; load: ${JSON.stringify(result.load)}`);
   if (process.env.TEST_COUNTS_FILE) writeFileSync(process.env.TEST_COUNTS_FILE, `passed=${passed} failed=${failed}\n`);
   // Only a full, unfiltered run is the published figure; anything else goes to the temp dir.
   const published = !short && only === undefined;
