@@ -104,7 +104,8 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
           p.child.once('exit', (code, sig) => {
             if (!expectedExit) r.crashes.push({ at: Date.now(), code, signal: sig, output: p.output() });
           });
-          await waitReady(`${baseUrl}/readyz`, p, 90_000);
+          // Generous: on the shared 2-core machine a tsx start waits minutes for CPU at times.
+          await waitReady(`${baseUrl}/readyz`, p, 300_000);
         },
       };
       replicas.push(r);
