@@ -122,8 +122,11 @@ export class ResumableSocket {
       try {
         r = await openAndHello(this.options, this.gatewayIndex, undefined);
       } catch (err) {
-        if (err instanceof HelloFailed || i + 1 >= this.options.gateways.length) throw err;
+        // `unavailable` and no answer are worth another try (as the web client does), for up to 10 attempts.
+        const retryable = !(err instanceof HelloFailed) || err.code === 'unavailable' || err.code === 'timeout';
+        if (!retryable || i >= 10) throw err;
         this.gatewayIndex = (this.gatewayIndex + 1) % this.options.gateways.length;
+        if (err instanceof HelloFailed) await new Promise((r) => setTimeout(r, 500 * (i + 1)));
       }
     }
     this.welcome = r.welcome;
