@@ -236,12 +236,12 @@ function writeReadmeTable(rows: FaultRow[], result: { durationSeconds: number; m
     }),
     result.hostile
       ? `| hostile input: ${result.hostile.cases} cases (REST, WebSocket, CloudEvents, JWTs, passcode guessing) | – | – | – | ${result.hostile.problems.length} problems | ${result.hostile.bookingsWritten} written | ${result.hostile.sessionsWritten} written | – |`
-      : '',
+      : undefined,
     end,
   ];
   const before = readme.slice(0, readme.indexOf(start));
   const after = readme.slice(readme.indexOf(end) + end.length);
-  writeFileSync(file, before + lines.filter((l) => l !== '').join('\n') + after);
+  writeFileSync(file, before + lines.filter((l) => l !== undefined).join('\n') + after);
 }
 
 await main();
