@@ -139,16 +139,20 @@ export async function namespacedCall(
     closeRelays();
   };
   try {
-    const joined = await ask({
-      type: 'join',
-      options: {
-        ...base,
-        gateways: gwRelays.map((r) => `ws://${r.host}:${r.port}/api/video/ws`),
-        accessToken: await token(meeting.studentId),
-        displayName: 'Student (namespace)',
+    const joined = await ask(
+      {
+        type: 'join',
+        options: {
+          ...base,
+          gateways: gwRelays.map((r) => `ws://${r.host}:${r.port}/api/video/ws`),
+          accessToken: await token(meeting.studentId),
+          displayName: 'Student (namespace)',
+        },
+        turnVia: `${turnRelay.host}:${turnRelay.port}`,
       },
-      turnVia: `${turnRelay.host}:${turnRelay.port}`,
-    });
+      // Starting node with tsx and wrtc takes a while on a loaded machine.
+      90_000,
+    );
     if (joined.type !== 'joined') throw new Error(`peer in ${ns.name}: ${joined.type === 'error' ? joined.message : joined.type}`);
     tutor.remote = joined.sessionId;
     child.send({ type: 'offer', to: tutor.sessionId } satisfies ChildCommand);

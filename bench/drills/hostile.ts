@@ -276,7 +276,8 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   );
   byFamily.passcode = guesses.length;
   const statuses = guesses.map((g) => g.status);
-  if (statuses.some((x) => x !== 403 && x !== 423 && x !== 429)) problems.push(`passcode guessing: statuses ${[...new Set(statuses)].join(', ')}`);
+  // 503 (`unavailable`, a typed refusal) is what 40 requests at once may get on a saturated 2-core machine.
+  if (statuses.some((x) => x !== 403 && x !== 423 && x !== 429 && x !== 503)) problems.push(`passcode guessing: statuses ${[...new Set(statuses)].join(', ')}`);
   if (!statuses.includes(423)) problems.push('passcode guessing: 40 wrong passcodes from 20 addresses never locked the meeting');
   for (const g of guesses) if (!known.has(g.code)) problems.push(`passcode guessing: code ${g.code}`);
   const right = await rawGet(port, `/api/video/meetings/${locked.meetingId}`, '127.0.0.2', {

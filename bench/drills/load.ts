@@ -262,8 +262,9 @@ export class Load {
     let bothLeft = true;
     if (studentSession) {
       const s = L.sessions.get(studentSession);
-      const ok = s?.state === 'open' ? await socket.leave() : false;
-      L.record('ws-leave', ok, ok ? undefined : 'leave_unconfirmed');
+      const why = s?.state === 'open' ? await socket.leave() : `session_${s?.state}`;
+      const ok = why === undefined;
+      L.record('ws-leave', ok, why);
       if (s && s.state === 'open') {
         s.state = ok ? 'left' : 'unacked';
         s.leftAt = Date.now();

@@ -115,8 +115,20 @@ export class ResumableSocket {
     this.gatewayIndex = firstGateway;
   }
 
+  /** The first hello; a gateway that refuses the connection (down, draining) is skipped, as a load balancer would. */
   async open(): Promise<Welcome> {
-    const r = await openAndHello(this.options, this.gatewayIndex, undefined);
+    let r: Awaited<ReturnType<typeof openAndHello>> | undefined;
+    for (let i = 0; !r; i++) {
+      try {
+        r = await openAndHello(this.options, this.gatewayIndex, undefined);
+      } catch (err) {
+        // `unavailable` and no answer are worth another try (as the web client does), for up to 10 attempts.
+        const retryable = !(err instanceof HelloFailed) || err.code === 'unavailable' || err.code === 'timeout';
+        if (!retryable || i >= 10) throw err;
+        this.gatewayIndex = (this.gatewayIndex + 1) % this.options.gateways.length;
+        if (err instanceof HelloFailed) await new Promise((r) => setTimeout(r, 500 * (i + 1)));
+      }
+    }
     this.welcome = r.welcome;
     this.sessionId = r.welcome.sessionId;
     this.resumeToken = r.welcome.resumeToken;
@@ -193,17 +205,18 @@ export class ResumableSocket {
     }
   }
 
-  /** Leaves over the socket; true when the gateway confirmed it (a clean close, no error first). */
-  async leave(): Promise<boolean> {
+  /** Leaves over the socket: undefined when the gateway confirmed it (a clean close, no error first), else why not. */
+  async leave(): Promise<string | undefined> {
     this.closed = true;
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    const errorsBefore = Object.values(this.stats.errors).reduce((a, b) => a + b, 0);
+    if (!ws || ws.readyState !== WebSocket.OPEN) return `socket_${ws ? ws.readyState : 'none'}`;
+    const errorsBefore = { ...this.stats.errors };
     const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
     ws.send(JSON.stringify({ requestId: 'leave', leave: {} }));
     const code = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 10_000))]);
-    const errorsAfter = Object.values(this.stats.errors).reduce((a, b) => a + b, 0);
-    return code === 1000 && errorsAfter === errorsBefore;
+    const newErrors = Object.keys(this.stats.errors).filter((k) => (this.stats.errors[k] ?? 0) > (errorsBefore[k] ?? 0));
+    if (code === 1000 && newErrors.length === 0) return undefined;
+    return newErrors[0] ?? `close_${code}`;
   }
 
   close(): void {

@@ -196,15 +196,19 @@ async function main() {
       lessonsFinished: load.ledger.finishedLessons.length,
       requests: load.ledger.outcomes.length,
       requestsFailed: load.ledger.outcomes.filter((o) => !o.ok).length,
+      failureCodes: errorsIn(load, 0, Date.now()).codes,
     },
     faults: rows,
     hostile,
   };
-  log(`${passed} passed, ${failed} failed in ${durationS} s`);
+  log(`${passed} passed, ${failed} failed in ${durationS} s; load: ${JSON.stringify(result.load)}`);
   if (process.env.TEST_COUNTS_FILE) writeFileSync(process.env.TEST_COUNTS_FILE, `passed=${passed} failed=${failed}\n`);
   // Only a full, unfiltered run is the published figure; anything else goes to the temp dir.
-  const published = !short && only === undefined;
-  const out = published ? resolve(root, 'bench/results/drills.json') : resolve(tmpdir(), `lessoncall-drills-${process.pid}.json`);
+  // `--publish` with --short: the short profile's figures stand in the README (when no full run could finish).
+  const published = only === undefined && (!short || args.includes('--publish'));
+  const out = published
+    ? resolve(root, 'bench/results', short ? 'drills-short.json' : 'drills.json')
+    : resolve(tmpdir(), `lessoncall-drills-${process.pid}.json`);
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   log(`results: ${out}`);
   if (published) writeReadmeTable(rows, result);
@@ -222,7 +226,7 @@ function writeReadmeTable(rows: FaultRow[], result: { durationSeconds: number; m
   if (!readme.includes(start)) return;
   const lines = [
     start,
-    `Full drill: ${Math.round(result.durationSeconds / 60)} min ${result.durationSeconds % 60} s on this 2-core machine (${Math.round(result.machineIdleShareBefore * 100)} % idle before it started).`,
+    `${short ? 'Short profile (`--short`)' : 'Full drill'}: ${Math.floor(result.durationSeconds / 60)} min ${result.durationSeconds % 60} s on this 2-core machine (${Math.round(result.machineIdleShareBefore * 100)} % idle before it started), measured ${new Date().toISOString().slice(0, 10)}.`,
     '',
     '| fault | detection | signaling back | media back | requests failed in window | bookings lost / doubled | sessions wrong | attendance error |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -232,12 +236,12 @@ function writeReadmeTable(rows: FaultRow[], result: { durationSeconds: number; m
     }),
     result.hostile
       ? `| hostile input: ${result.hostile.cases} cases (REST, WebSocket, CloudEvents, JWTs, passcode guessing) | – | – | – | ${result.hostile.problems.length} problems | ${result.hostile.bookingsWritten} written | ${result.hostile.sessionsWritten} written | – |`
-      : '',
+      : undefined,
     end,
   ];
   const before = readme.slice(0, readme.indexOf(start));
   const after = readme.slice(readme.indexOf(end) + end.length);
-  writeFileSync(file, before + lines.filter((l) => l !== '').join('\n') + after);
+  writeFileSync(file, before + lines.filter((l) => l !== undefined).join('\n') + after);
 }
 
 await main();

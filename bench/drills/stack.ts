@@ -62,11 +62,11 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
     const database = { DATABASE_URL: h.postgres?.url ?? '' };
     const envOf: Record<(typeof services)[number], Record<string, string>> = {
       meeting: { ...database },
+      // One secret for both replicas, as in the chart: a session resumes on either.
       participant: { ...database, RESUME_TOKEN_SECRET: randomBytes(32).toString('hex') },
       signaling: {},
       turn: { TURN_SECRET: turnSecret, TURN_URLS: coturn.turnUrls.join(',') },
     };
-    // The two participant replicas must share the resume-token secret, as in the chart.
     const make = async (service: string, index: number, env: Record<string, string>): Promise<Replica> => {
       const port = await freePort();
       const isGateway = service === 'gateway';
@@ -104,16 +104,16 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
           p.child.once('exit', (code, sig) => {
             if (!expectedExit) r.crashes.push({ at: Date.now(), code, signal: sig, output: p.output() });
           });
-          await waitReady(`${baseUrl}/readyz`, p, 90_000);
+          // Generous: on the shared 2-core machine a tsx start waits minutes for CPU at times.
+          await waitReady(`${baseUrl}/readyz`, p, 300_000);
         },
       };
       replicas.push(r);
       await r.start();
       return r;
     };
-    for (const service of services) {
-      await Promise.all(Array.from({ length: n }, (_, i) => make(service, i + 1, envOf[service])));
-    }
+    // All at once: on a loaded 2-core machine each start is mostly waiting for CPU anyway.
+    await Promise.all(services.flatMap((service) => Array.from({ length: n }, (_, i) => make(service, i + 1, envOf[service]))));
     await Promise.all(Array.from({ length: n }, (_, i) => make('gateway', i + 1, {})));
   } catch (err) {
     await stopAll().catch(() => {});

@@ -151,7 +151,15 @@ export interface PublishOptions {
   id?: string;
   source: string;
   time?: Date;
+  /**
+   * How long to keep retrying while no server answers for the stream (503 "no responders", or a
+   * timeout): what a cluster shows while it elects a new stream leader after losing one.
+   * Default 10 s (elections on a loaded 2-core machine took over 4 s); 0: fail at once.
+   */
+  retryForMs?: number;
 }
+
+const publishRetryDelayMs = 250;
 
 /** Publishes an event as a CloudEvent to JetStream (acknowledged by the stream). */
 export async function publishEvent<D extends DescMessage>(
@@ -164,7 +172,21 @@ export async function publishEvent<D extends DescMessage>(
   await withSpan(`publish ${subject}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': subject } }, async () => {
     const h = cloudEventHeaders(subject, options.source, options);
     injectTraceContext(h);
-    await js.publish(subject, encode(schema, body), { headers: h, msgID: h.get('ce-id') });
+    const data = encode(schema, body);
+    const deadline = Date.now() + (options.retryForMs ?? 10_000);
+    for (;;) {
+      try {
+        await js.publish(subject, data, { headers: h, msgID: h.get('ce-id') });
+        return;
+      } catch (err) {
+        // No responders: the stream has no leader right now. A timeout: the leader went away with
+        // the publish unanswered — it may be stored, and sending it again is safe because
+        // Nats-Msg-Id (= ce-id) makes the stream drop the duplicate.
+        const code = (err as { code?: string }).code;
+        if ((code !== '503' && code !== 'TIMEOUT') || Date.now() + publishRetryDelayMs > deadline) throw err;
+        await new Promise((r) => setTimeout(r, publishRetryDelayMs));
+      }
+    }
   });
 }
 

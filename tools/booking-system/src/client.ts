@@ -35,10 +35,18 @@ export function bookingConfirmed(b: Booking): BookingConfirmed {
 }
 
 /** Publishes booking.confirmed (CloudEvents, Nats-Msg-Id = ce-id); returns the ce-id. */
-export async function publishBookingConfirmed(js: JetStreamClient, b: Booking, options: { id?: string; source?: string } = {}): Promise<string> {
+export async function publishBookingConfirmed(
+  js: JetStreamClient,
+  b: Booking,
+  options: { id?: string; source?: string; retryForMs?: number } = {},
+): Promise<string> {
   const id = options.id ?? crypto.randomUUID();
   try {
-    await publishEvent(js, subjects.bookingConfirmed, BookingConfirmedSchema, bookingConfirmed(b), { id, source: options.source ?? bookingSystemSource });
+    await publishEvent(js, subjects.bookingConfirmed, BookingConfirmedSchema, bookingConfirmed(b), {
+      id,
+      source: options.source ?? bookingSystemSource,
+      ...(options.retryForMs === undefined ? {} : { retryForMs: options.retryForMs }),
+    });
   } catch (err) {
     // JetStream answers "503" when no stream takes the subject; the meeting service creates it.
     if ((err as { code?: string }).code === '503') {
@@ -64,7 +72,8 @@ export async function bookAndWait(nc: NatsConnection, js: JetStreamClient, b: Bo
     })();
     // Unsubscribing after a timeout or a failed publish ends the loop above: nobody awaits it then.
     created.catch(() => {});
-    await publishBookingConfirmed(js, b);
+    // A stream without a leader for a moment (a cluster electing one) is retried within the same deadline.
+    await publishBookingConfirmed(js, b, { retryForMs: Math.min(timeoutMs, 10_000) });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(

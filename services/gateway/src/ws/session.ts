@@ -103,6 +103,8 @@ export class Session implements SignalEndpoint {
   #buffer: MeetingEvent[] | undefined;
   /** Set once the session needs no `disconnected` report on close: it left, its meeting ended, it was superseded or is gone. */
   #presenceSettled = false;
+  /** The client asked to leave: its own participant.left is the answer, not news to report as an error. */
+  #leaving = false;
   /** Each sender's signals, back in the order it numbered them. */
   readonly #sequencer: SignalSequencer;
   readonly viaSignalingUntil = new Map<string, number>();
@@ -292,6 +294,12 @@ export class Session implements SignalEndpoint {
   gone(): void {
     if (this.#state !== 'joined') return;
     this.#presenceSettled = true;
+    if (this.#leaving) {
+      // The leave's own event overtook its reply (found by the drills: every leave over the
+      // socket answered "this session has ended; join again"): a clean close, as the leave would.
+      this.close(closeCodes.normal, 'left', 'leave');
+      return;
+    }
     this.#sendError('', new ServiceError('session_not_found', 'this session has ended; join again'));
     this.close(closeCodes.normal, 'session ended', 'session_gone');
   }
@@ -600,6 +608,7 @@ export class Session implements SignalEndpoint {
   }
 
   async #leave(requestId: string): Promise<void> {
+    this.#leaving = true;
     try {
       await request(
         this.#ctx.nc,
