@@ -6,6 +6,7 @@
  * "passed=N failed=M" to $TEST_COUNTS_FILE for the repo's test runner.
  */
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -274,6 +275,159 @@ scenario('lobby: camera preview, microphone level, device pickers, lesson title'
   await eventually('join enabled', async () => page.getByTestId('lobby-join').isEnabled());
   await shot(page, 'lobby');
 });
+
+// ── The pre-call check ────────────────────────────────────────────────────
+
+interface PrecallSeen {
+  phase: string;
+  level: string | null;
+  rows: Record<string, { state: string | null; text: string }>;
+  verdict: string[];
+  joinEnabledWhileRunning: boolean;
+}
+
+/** Clicks "Test my connection", waits for the outcome, and reads what the panel says. */
+async function runPrecallCheck(page: DrivenPage, timeoutMs = 45_000): Promise<PrecallSeen> {
+  await page.click('precall-start');
+  let joinEnabledWhileRunning = false;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await page.evaluate(() => {
+      const panel = document.querySelector('[data-testid="precall"]');
+      const rows: Record<string, { state: string | null; text: string }> = {};
+      for (const row of panel?.querySelectorAll('[data-state]') ?? []) {
+        rows[(row.getAttribute('data-testid') ?? '').replace('precall-', '')] = { state: row.getAttribute('data-state'), text: row.textContent ?? '' };
+      }
+      const join = document.querySelector('[data-testid="lobby-join"]') as HTMLButtonElement | null;
+      return {
+        phase: panel?.getAttribute('data-phase') ?? 'missing',
+        level: panel?.getAttribute('data-level') ?? null,
+        rows,
+        verdict: [...(panel?.querySelectorAll('[data-testid="precall-verdict"] li') ?? [])].map((li) => li.textContent ?? ''),
+        joinEnabled: !!join && !join.disabled,
+      };
+    }, undefined);
+    if (seen.phase === 'running' && seen.joinEnabled) joinEnabledWhileRunning = true;
+    if (seen.phase === 'done' || seen.phase === 'failed') return { ...seen, joinEnabledWhileRunning };
+    if (Date.now() > end) throw new Error(`the connection check did not finish: ${JSON.stringify(seen)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function expectRows(seen: PrecallSeen, want: Record<string, string>) {
+  for (const [row, state] of Object.entries(want)) {
+    if (seen.rows[row]?.state !== state) throw new Error(`precall ${row}: ${JSON.stringify(seen.rows[row])}, expected ${state}; ${JSON.stringify(seen)}`);
+  }
+  if (!seen.joinEnabledWhileRunning) throw new Error('Join was not enabled while the check ran');
+}
+
+const precallFigures = (seen: PrecallSeen) =>
+  `round trip ${seen.rows.rtt?.text.replace(/^Round trip.?/, '')}, upload ${seen.rows.upload?.text.replace(/^Upload.?/, '')}`;
+
+/** The local coturn has no TLS listener (deploy/coturn/turnserver.local.conf: no-tls), so TLS is "not offered: not tested". */
+const precallLocal = { udp: 'ok', tcp: 'ok', tls: 'untested', rtt: 'ok', upload: 'ok', camera: 'ok', microphone: 'ok' };
+
+scenario(
+  'pre-call check in the lobby (Chromium): UDP and TCP reach the local coturn, round trip, upload, camera and microphone through a loopback call',
+  async (c) => {
+    const m = await c.bookings.book({ title: 'Connection check' });
+    const p = await openParticipant(c.browser, 'precall', meetingUrl(c, m, 'student'));
+    c.others.push(p);
+    try {
+      await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled(), 20_000);
+      const seen = await runPrecallCheck(fromPlaywright(p.page, p.logs, async () => {}));
+      expectRows(seen, precallLocal);
+      if (seen.level !== 'good') throw new Error(`verdict ${seen.level}: ${seen.verdict.join(' / ')}`);
+      await p.page.getByTestId('precall').scrollIntoViewIfNeeded();
+      await shot(p.page, 'precall-check');
+      console.log(`    pre-call check (Chromium): ${precallFigures(seen)}; ${seen.verdict.join(' ')}`);
+      // Phone width: nothing sticks out sideways, and the keyboard reaches "Test again".
+      await p.page.setViewportSize({ width: 390, height: 844 });
+      const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      if (overflow > 0) throw new Error(`at phone width the lobby is ${overflow} px too wide`);
+      await p.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      let reached = false;
+      for (let i = 0; i < 40 && !reached; i++) {
+        await p.page.keyboard.press('Tab');
+        reached = await p.page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'precall-start');
+      }
+      if (!reached) throw new Error('the keyboard does not reach the connection check’s button');
+      await p.page.getByTestId('precall').scrollIntoViewIfNeeded();
+      await shot(p.page, 'precall-phone');
+    } finally {
+      await p.context.close();
+    }
+  },
+);
+
+scenario('pre-call check with UDP to coturn dropped: "your network blocks UDP", and it still passes over TCP', async (c) => {
+  // A UDP port nobody listens on: what the browser sends there is lost, as behind a UDP-blocking firewall.
+  const closed = await new Promise<number>((resolve) => {
+    const sock = createSocket('udp4');
+    sock.bind(0, '127.0.0.1', () => {
+      const { port } = sock.address();
+      sock.close(() => resolve(port));
+    });
+  });
+  const m = await c.bookings.book({ title: 'Connection check without UDP' });
+  const p = await openParticipant(c.browser, 'precall-no-udp', meetingUrl(c, m, 'student'), undefined, async (context) => {
+    await context.addInitScript((port) => {
+      const rewrite = (cfg: RTCConfiguration | undefined): RTCConfiguration | undefined =>
+        cfg && {
+          ...cfg,
+          iceServers: (cfg.iceServers ?? []).map((s) => ({
+            ...s,
+            urls: ([] as string[]).concat(s.urls).map((u) => (/^turn:[^?]+\?transport=udp$/.test(u) ? u.replace(/^turn:[^?]+/, `turn:127.0.0.1:${port}`) : u)),
+          })),
+        };
+      const Native = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends Native {
+        constructor(cfg?: RTCConfiguration) {
+          super(rewrite(cfg));
+        }
+      };
+    }, closed);
+  });
+  c.others.push(p);
+  try {
+    await eventually('join enabled', async () => p.page.getByTestId('lobby-join').isEnabled(), 20_000);
+    const seen = await runPrecallCheck(fromPlaywright(p.page, p.logs, async () => {}));
+    expectRows(seen, { ...precallLocal, udp: 'bad' });
+    if (seen.level !== 'warn' || !seen.verdict.some((l) => /Your network blocks UDP; the lesson will still work through our relay over TCP/.test(l))) {
+      throw new Error(`verdict ${seen.level}: ${seen.verdict.join(' / ')}`);
+    }
+    await p.page.getByTestId('precall').scrollIntoViewIfNeeded();
+    await shot(p.page, 'precall-udp-blocked');
+    console.log(`    pre-call check, UDP blocked: ${precallFigures(seen)}`);
+  } finally {
+    await p.context.close();
+  }
+});
+
+// Its own browser and meeting; Firefox's start-up under a loaded CPU: one reported retry, like the other Firefox scenarios.
+scenario(
+  'pre-call check in the lobby (Firefox): the same check passes against the local coturn',
+  async (c) => {
+    const m = await c.bookings.book({ title: 'Connection check in Firefox' });
+    c.firefox ??= await launchFirefox();
+    const page = await openFirefoxPage(c.firefox, meetingUrl(c, m, 'student'));
+    try {
+      await eventually(
+        'join enabled',
+        async () => page.evaluate(() => !((document.querySelector('[data-testid="lobby-join"]') as HTMLButtonElement | null)?.disabled ?? true), undefined),
+        20_000,
+      );
+      const seen = await runPrecallCheck(page);
+      expectRows(seen, precallLocal);
+      await page.evaluate(() => document.querySelector('[data-testid="precall"]')?.scrollIntoView(), undefined);
+      await page.screenshot(join(screenshots, 'precall-firefox.png'));
+      console.log(`    pre-call check (Firefox): ${precallFigures(seen)}; ${seen.verdict.join(' ')}`);
+    } finally {
+      await page.close().catch(() => {});
+    }
+  },
+  1,
+);
 
 // ── The call ──────────────────────────────────────────────────────────────
 

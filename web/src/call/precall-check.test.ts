@@ -72,7 +72,7 @@ describe('PrecallCheck', () => {
       { transport: 'tcp', reachable: true, rttMs: 3 },
       { transport: 'tls', reachable: undefined },
     ]);
-    expect(done.result).toMatchObject({ rttMs: 4, uploadKbps: 2_000, camera: true, microphone: true });
+    expect(done.result).toMatchObject({ rttMs: 4, uploadKbps: 2_000, uploadEstimated: true, camera: true, microphone: true });
     expect(done.verdict.level).toBe('good');
   });
 

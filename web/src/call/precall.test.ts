@@ -87,6 +87,14 @@ describe('describePrecall with what the loopback call measured', () => {
     expect(v.lines[0]).toMatch(/reached our relay, but a test call through it did not connect/);
   });
 
+  it('a middling upload measured without a bandwidth estimate (Firefox) is a floor: no "not full quality" line', () => {
+    expect(describePrecall({ ...all, uploadKbps: 520, uploadEstimated: false })).toEqual({
+      level: 'good',
+      lines: ['Everything works: your network, camera and microphone are ready for the lesson.'],
+    });
+    expect(describePrecall({ ...all, uploadKbps: 200, uploadEstimated: false }).level).toBe('warn');
+  });
+
   it('a TLS transport the server does not offer says nothing', () => {
     expect(describePrecall({ ...all, transports: [...all.transports.slice(0, 2), { transport: 'tls', reachable: undefined }] }).level).toBe('good');
   });
@@ -156,6 +164,12 @@ describe('loopbackSample', () => {
     });
   });
 
+  it('hears the microphone at the sender’s media source, where Chromium’s receiver decodes no unplayed audio', () => {
+    const sender: StatLike[] = [{ id: 'S', type: 'media-source', kind: 'audio', totalAudioEnergy: 0.02, audioLevel: 0.3 }];
+    const receiver: StatLike[] = [{ id: 'IA', type: 'inbound-rtp', kind: 'audio', totalAudioEnergy: 0, audioLevel: 0 }];
+    expect(loopbackSample(sender, receiver, 0)).toMatchObject({ audioEnergy: 0.02, audioLevel: 0.3 });
+  });
+
   it('takes Firefox’s RTCP round trip (its pair says 0) and the receiver’s source level (no RTP audio level)', () => {
     const sender: StatLike[] = [
       { id: 'P', type: 'candidate-pair', state: 'succeeded', selected: true, currentRoundTripTime: 0 },
@@ -192,12 +206,12 @@ describe('loopbackMeasures', () => {
       tested,
     );
     // 1000 → 2000 ms: 150,000 bytes = 1,200 kbit/s, above the 600 estimate.
-    expect(m).toEqual({ rttMs: 12, uploadKbps: 1_200, camera: true, microphone: true });
+    expect(m).toEqual({ rttMs: 12, uploadKbps: 1_200, uploadEstimated: true, camera: true, microphone: true });
   });
 
   it('a camera that gives no frames and a silent microphone fail; untested ones stay undefined', () => {
     const samples = [sample(0), sample(1_000, { bytesSent: 1_000 })];
-    expect(loopbackMeasures(samples, tested)).toMatchObject({ camera: false, microphone: false, uploadKbps: 8 });
+    expect(loopbackMeasures(samples, tested)).toMatchObject({ camera: false, microphone: false, uploadKbps: 8, uploadEstimated: false });
     expect(loopbackMeasures(samples, { camera: false, microphone: true })).toMatchObject({ camera: undefined, microphone: false });
     expect(loopbackMeasures([], tested)).toEqual({ camera: false, microphone: false });
   });

@@ -23,11 +23,16 @@ export interface PrecallResult {
   rttMs?: number;
   /** From the loopback call through the relay; undefined when it could not run. */
   uploadKbps?: number;
+  /**
+   * False: the browser gave no bandwidth estimate (Firefox), so uploadKbps is only what five
+   * seconds of a ramping sender sent — a floor that says nothing about "full quality".
+   */
+  uploadEstimated?: boolean;
   /** The relay was reached but the loopback call through it did not connect. */
   loopbackFailed?: boolean;
   /** Frames decoded at the far end of the loopback call; undefined: the camera is off, not tested. */
   camera: boolean | undefined;
-  /** Sound arrived at the far end of the loopback call; undefined: not tested. */
+  /** The microphone's sound was captured and sent, or arrived, in the loopback call; undefined: not tested. */
   microphone: boolean | undefined;
 }
 
@@ -88,7 +93,7 @@ export function describePrecall(r: PrecallResult): PrecallVerdict {
   if (r.uploadKbps !== undefined && r.uploadKbps < minUploadKbps) {
     warn();
     lines.push(`Your upload is low (${Math.round(r.uploadKbps)} kbit/s): the other side will see lower-quality video; audio comes first.`);
-  } else if (r.uploadKbps !== undefined && r.uploadKbps < goodUploadKbps) {
+  } else if (r.uploadKbps !== undefined && r.uploadKbps < goodUploadKbps && r.uploadEstimated !== false) {
     lines.push(`Your upload (${Math.round(r.uploadKbps)} kbit/s) is enough for the lesson, not for full video quality.`);
   }
   if (r.camera === false) {
@@ -127,7 +132,7 @@ export interface LoopbackSample {
   bytesSent: number;
   /** Video frames the receiving end decoded. */
   framesDecoded: number;
-  /** The receiving end's audio: energy so far and the latest level (RTP stats or the receiver's sources). */
+  /** Sound: energy so far and the latest level, as captured at the sender (media-source) or received (RTP stats, the receiver's sources). */
   audioEnergy: number;
   audioLevel: number;
 }
@@ -136,14 +141,19 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : u
 
 export function loopbackSample(sender: readonly StatLike[], receiver: readonly StatLike[], atMs: number, sourceAudioLevel = 0): LoopbackSample {
   let bytesSent = 0;
-  for (const s of sender) if (s.type === 'outbound-rtp') bytesSent += num(s.bytesSent) ?? 0;
   let audioEnergy = 0;
   let audioLevel = sourceAudioLevel;
-  for (const s of receiver) {
-    if (s.type !== 'inbound-rtp' || s.kind !== 'audio') continue;
+  const sound = (s: StatLike) => {
     audioEnergy += num(s.totalAudioEnergy) ?? 0;
     audioLevel = Math.max(audioLevel, num(s.audioLevel) ?? 0);
+  };
+  for (const s of sender) {
+    if (s.type === 'outbound-rtp') bytesSent += num(s.bytesSent) ?? 0;
+    // What the microphone captured (Chromium): its receiving end decodes no audio that nothing plays.
+    else if (s.type === 'media-source' && s.kind === 'audio') sound(s);
   }
+  // What arrived (Firefox measures it without playing it).
+  for (const s of receiver) if (s.type === 'inbound-rtp' && s.kind === 'audio') sound(s);
   return {
     atMs,
     rttMs: summarizeStats(sender, undefined, atMs).quality.rttMs,
@@ -166,7 +176,7 @@ const rateWindowMs = 900;
 export function loopbackMeasures(
   samples: readonly LoopbackSample[],
   tested: { camera: boolean; microphone: boolean },
-): Pick<PrecallResult, 'rttMs' | 'uploadKbps' | 'camera' | 'microphone'> {
+): Pick<PrecallResult, 'rttMs' | 'uploadKbps' | 'uploadEstimated' | 'camera' | 'microphone'> {
   const rtts = samples.flatMap((s) => (s.rttMs !== undefined ? [s.rttMs] : [])).sort((a, b) => a - b);
   const rttMs = rtts.length ? rtts[Math.floor(rtts.length / 2)] : undefined;
   let upload: number | undefined;
@@ -181,7 +191,7 @@ export function loopbackMeasures(
   const last = samples.at(-1);
   return {
     ...(rttMs !== undefined ? { rttMs } : {}),
-    ...(upload !== undefined ? { uploadKbps: Math.round(upload) } : {}),
+    ...(upload !== undefined ? { uploadKbps: Math.round(upload), uploadEstimated: samples.some((s) => s.availableOutgoingKbps !== undefined) } : {}),
     camera: tested.camera ? (last?.framesDecoded ?? 0) > 0 : undefined,
     microphone: tested.microphone ? samples.some((s) => s.audioEnergy > 0 || s.audioLevel > 0) : undefined,
   };

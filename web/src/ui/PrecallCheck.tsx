@@ -70,7 +70,11 @@ function Results({ snap }: { snap: Extract<PrecallSnapshot, { phase: 'running' |
             testId="precall-upload"
             label="Upload"
             state={r.uploadKbps === undefined ? 'untested' : 'ok'}
-            text={r.uploadKbps === undefined ? 'Not measured' : `at least ${r.uploadKbps.toLocaleString('en')} kbit/s`}
+            text={
+              r.uploadKbps === undefined
+                ? 'Not measured'
+                : `at least ${r.uploadKbps.toLocaleString('en')} kbit/s${r.uploadEstimated === false ? ' (what 5 s sent; this browser gives no estimate)' : ''}`
+            }
           />
           {deviceRow('precall-camera', 'Camera', r.camera, 'Off: not tested')}
           {deviceRow('precall-microphone', 'Microphone', r.microphone, 'Not tested')}
