@@ -76,6 +76,7 @@ export const rpc = {
   participantRemove: 'svc.participant.remove',
   participantAllowRejoin: 'svc.participant.allow_rejoin',
   participantAskUnmute: 'svc.participant.ask_unmute',
+  participantRemovals: 'svc.participant.removals',
   turnCredentials: 'svc.turn.credentials',
 } as const;
 

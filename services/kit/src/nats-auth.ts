@@ -77,6 +77,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantRemove,
       rpc.participantAllowRejoin,
       rpc.participantAskUnmute,
+      rpc.participantRemovals,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',

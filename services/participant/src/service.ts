@@ -35,6 +35,8 @@ import {
   PresenceReportSchema,
   RecordRequestSchema,
   RecordResponseSchema,
+  RemovalsRequestSchema,
+  RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
   queues,
@@ -51,7 +53,7 @@ import { attendance, list, liveSessions } from './queries';
 import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
-import { allowRejoin, askUnmute, remove } from './tutor-controls';
+import { allowRejoin, askUnmute, removals, remove } from './tutor-controls';
 
 export interface ParticipantService {
   runtime: Runtime;
@@ -117,6 +119,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantRemove, RemoveRequestSchema, RemoveResponseSchema, remove),
     endpoint(rpc.participantAllowRejoin, AllowRejoinRequestSchema, AllowRejoinResponseSchema, allowRejoin),
     endpoint(rpc.participantAskUnmute, AskUnmuteRequestSchema, AskUnmuteResponseSchema, askUnmute),
+    endpoint(rpc.participantRemovals, RemovalsRequestSchema, RemovalsResponseSchema, removals),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

@@ -6,6 +6,8 @@ import {
   type AllowRejoinResponseSchema,
   type AskUnmuteRequest,
   type AskUnmuteResponseSchema,
+  type RemovalsRequest,
+  type RemovalsResponseSchema,
   type RemoveRequest,
   type RemoveResponseSchema,
   subjects,
@@ -159,4 +161,33 @@ export async function askUnmute(ctx: Context, req: AskUnmuteRequest): Promise<Me
   }
   ctx.logger.info({ meetingId, sessionId: targetSessionId, byUserId: actor }, 'the tutor asked a student to unmute');
   return { asked };
+}
+
+/**
+ * svc.participant.removals: the removals in force, read as the user, so RLS is the gate (the
+ * meeting's tutor and student; a stranger learns nothing, as for a meeting that does not exist).
+ */
+export async function removals(ctx: Context, req: RemovalsRequest): Promise<MessageInitShape<typeof RemovalsResponseSchema>> {
+  const meetingId = valid.meetingId(req.meetingId);
+  const userId = valid.userId(req.userId);
+  const rows = await ctx.db.asUser(userId, async (tx) => {
+    const visible = await tx.query('select 1 from participant_meetings where meeting_id = $1', [meetingId]);
+    if (!visible.rowCount) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+    const r = await tx.query<{ user_id: string; display_name: string | null; removed_by: string; removed_at: Date }>(
+      `select r.user_id, p.display_name, r.removed_by, r.removed_at
+       from participant_removals r left join video_participants p on p.session_id = r.session_id
+       where r.meeting_id = $1 and r.allowed_at is null
+       order by r.removed_at`,
+      [meetingId],
+    );
+    return r.rows;
+  });
+  return {
+    removed: rows.map((r) => ({
+      userId: r.user_id,
+      displayName: r.display_name ?? '',
+      removedByUserId: r.removed_by,
+      removedAt: timestampFromDate(r.removed_at),
+    })),
+  };
 }

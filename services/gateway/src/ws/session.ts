@@ -17,6 +17,8 @@ import {
   MuteRequestSchema,
   MuteResponseSchema,
   type OutgoingSignal,
+  RemovalsRequestSchema,
+  RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
   rpc,
@@ -381,6 +383,13 @@ export class Session implements SignalEndpoint {
         this.#onMeetingEvent(e);
       }
       void this.#sendChatHistory();
+      // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
+      if (res.userType === 'tutor') {
+        this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) => ({
+          case: 'removals',
+          value,
+        }));
+      }
       // No presence report here: the join or resume that just answered recorded the session as
       // connected on this gateway in the same transaction (one request and one write less per hello).
     } catch (err) {
