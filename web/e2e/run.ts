@@ -718,6 +718,7 @@ scenario('tutor controls: ask to unmute (the student unmutes), camera off, remov
   await student.page.getByTestId('control-mic').click();
   await tutor.page.getByTestId('control-participants').click();
   await row.and(tutor.page.locator('[data-muted="true"]')).waitFor({ timeout: 10_000 });
+  await shot(tutor.page, 'tutor-controls-panel');
   // Keyboard: the button is reachable and Enter presses it.
   await row.getByTestId('participant-ask-unmute').focus();
   await tutor.page.keyboard.press('Enter');

@@ -217,6 +217,40 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     expect((await tutor.c.next('peerJoined', (v) => v.participant?.sessionId === back.sessionId)).participant?.userId).toBe(m.studentId);
   });
 
+  it('joins racing a removal: each is refused or closed by it, and none of the student stays in', async () => {
+    const m = await backend.createMeeting();
+    const tutor = await joined(m, 'tutor');
+    const student = await joined(m, 'student');
+    const joinPath = `/api/video/meetings/${m.meetingId}/join`;
+    const [removal, ...joins] = await Promise.all([
+      rest('POST', `/api/video/meetings/${m.meetingId}/participants/${student.sessionId}/remove`, m.tutorId),
+      // The mesh holds 4: the tutor, the student's tab, and two more of the student's.
+      ...[1, 2].map(() => rest('POST', joinPath, m.studentId, { passcode: m.passcode })),
+    ]);
+    expect(removal?.status).toBe(200);
+    const closedByRemoval = new Set(removal?.body.closed.map((p: { sessionId: string }) => p.sessionId));
+    for (const j of joins) {
+      if (j.status === 200) expect(closedByRemoval.has(j.body.sessionId)).toBe(true);
+      else expect([j.status, j.body.code]).toEqual([403, 'removed_from_meeting']);
+    }
+    const live = await rest('GET', `/api/video/meetings/${m.meetingId}/participants`, m.tutorId);
+    expect(live.body.participants.map((p: { sessionId: string }) => p.sessionId)).toEqual([tutor.sessionId]);
+  });
+
+  it('a session that already left cannot be removed or asked: not_in_meeting, and no bar is set', async () => {
+    const m = await backend.createMeeting();
+    await joined(m, 'tutor');
+    const student = await joined(m, 'student', { audioMuted: true });
+    student.c.send({ kind: { case: 'leave', value: {} } });
+    await student.c.closed;
+    for (const action of ['remove', 'ask-unmute']) {
+      const res = await rest('POST', `/api/video/meetings/${m.meetingId}/participants/${student.sessionId}/${action}`, m.tutorId);
+      expect([res.status, res.body.code]).toEqual([403, 'not_in_meeting']);
+    }
+    expect((await rest('GET', `/api/video/meetings/${m.meetingId}/removals`, m.tutorId)).body.removed).toEqual([]);
+    await joined(m, 'student');
+  });
+
   it('the ask to unmute reaches only its target, is rate-limited, and the student unmuting is seen by the tutor', async () => {
     const m = await backend.createMeeting();
     const tutor = await joined(m, 'tutor');

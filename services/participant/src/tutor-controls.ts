@@ -73,10 +73,10 @@ export async function remove(ctx: Context, req: RemoveRequest): Promise<MessageI
   const { target, closed } = await ctx.db.asService(async (tx) => {
     const meeting = await lockAsTutor(tx, meetingId, actor);
     const target = await targetOf(tx, meeting, targetSessionId);
+    if (isClosed(meeting.status)) throw new ServiceError('meeting_ended', 'the meeting is over', { meetingId });
     if (target.left_at !== null && target.left_reason !== 'removed') {
       throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
     }
-    if (isClosed(meeting.status)) throw new ServiceError('meeting_ended', 'the meeting is over', { meetingId });
     await tx.query(
       `insert into participant_removals (meeting_id, user_id, session_id, removed_by, removed_at)
        values ($1, $2, $3, $4, $5)
