@@ -10,6 +10,7 @@ import {
   type RemovalsResponseSchema,
   type RemoveRequest,
   type RemoveResponseSchema,
+  removedFromLessonMessage,
   subjects,
   UnmuteAskedSchema,
 } from '@lessoncall/proto';
@@ -25,11 +26,8 @@ import * as valid from './validate';
  * every join of the meeting takes too; the gateway only routes them.
  */
 
-/** What the removed client shows (the gateway sends it with the notice). */
-export const removedMessage = 'The tutor removed you from this lesson';
-
 export function removedError(meetingId: string): ServiceError {
-  return new ServiceError('removed_from_meeting', removedMessage, { meetingId });
+  return new ServiceError('removed_from_meeting', removedFromLessonMessage, { meetingId });
 }
 
 /**

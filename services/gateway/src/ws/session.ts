@@ -21,6 +21,7 @@ import {
   RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
+  removedFromLessonMessage,
   rpc,
   type SendChat,
   type SetMedia,
@@ -38,9 +39,6 @@ import { type Now, TokenBucket, WindowCounter } from './rate-limit';
 import type { SignalEndpoint, SignalRouter } from './router';
 import { SignalSequencer } from './sequencer';
 import { readEnvelope, renderIncomingSignal } from './signal-wire';
-
-/** What the removed client shows; the same words as the participant service's removed_from_meeting. */
-const removedMessage = 'The tutor removed you from this lesson';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
@@ -606,7 +604,7 @@ export class Session implements SignalEndpoint {
   /** The tutor removed this session: say why, then close with a code that tells the client not to come back. */
   #removed(byUserId: string): void {
     this.#presenceSettled = true;
-    this.#push({ case: 'removed', value: { meetingId: this.meetingId, byUserId, message: removedMessage } });
+    this.#push({ case: 'removed', value: { meetingId: this.meetingId, byUserId, message: removedFromLessonMessage } });
     this.close(closeCodes.removed, 'removed by the tutor', 'removed');
   }
 
