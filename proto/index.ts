@@ -13,3 +13,4 @@ export * from './gen/lessoncall/v1/ws_pb';
 export * from './subjects';
 export * from './lib/meeting-links';
 export * from './lib/ws-close-codes';
+export * from './lib/tutor-controls';

@@ -88,6 +88,7 @@ export const rpc = {
   participantBoardState: 'svc.participant.board_state',
   participantBoardControl: 'svc.participant.board_control',
   participantQualityReport: 'svc.participant.quality_report',
+  participantRemovals: 'svc.participant.removals',
   turnCredentials: 'svc.turn.credentials',
   /** Short-lived TURN credentials for the lobby's connection check (before Join). */
   turnPrecallCredentials: 'svc.turn.precall_credentials',

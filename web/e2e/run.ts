@@ -872,14 +872,16 @@ scenario('tutor controls: ask to unmute (the student unmutes), camera off, remov
   await student.page.getByTestId('control-mic').click();
   await tutor.page.getByTestId('control-participants').click();
   await row.and(tutor.page.locator('[data-muted="true"]')).waitFor({ timeout: 10_000 });
+  await shot(tutor.page, 'tutor-controls-panel');
   // Keyboard: the button is reachable and Enter presses it.
   await row.getByTestId('participant-ask-unmute').focus();
   await tutor.page.keyboard.press('Enter');
+  // The tutor's notice first: it shows for a few seconds only.
+  await tutor.page.getByTestId('notice').filter({ hasText: 'Asked Demo Student to unmute' }).waitFor({ timeout: 10_000 });
   const prompt = student.page.getByTestId('unmute-prompt');
   await prompt.waitFor({ timeout: 10_000 });
   if (!((await prompt.textContent()) ?? '').includes('The tutor asks you to unmute')) throw new Error(`the prompt says ${await prompt.textContent()}`);
   if ((await student.page.getByTestId('control-mic').getAttribute('aria-pressed')) !== 'true') throw new Error('the ask unmuted the student by itself');
-  await tutor.page.getByTestId('notice').filter({ hasText: 'Asked Demo Student to unmute' }).waitFor({ timeout: 5_000 });
   await shot(student.page, 'tutor-ask-unmute');
   // The Unmute button has the focus: Enter answers.
   const focused = await student.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
@@ -927,13 +929,13 @@ scenario('tutor controls: ask to unmute (the student unmutes), camera off, remov
   const active = await tutor.page.evaluate(() => document.activeElement?.getAttribute('data-testid'));
   if (active !== 'remove-confirm-yes') throw new Error(`the confirm button is not focused (${active})`);
   await tutor.page.keyboard.press('Enter');
+  await tutor.page.getByTestId('notice').filter({ hasText: 'Demo Student was removed from the lesson' }).waitFor({ timeout: 10_000 });
   const failed = student.page.locator('[data-testid="failed-screen"][data-code="removed_from_meeting"]');
   await failed.waitFor({ timeout: 10_000 });
   if (!((await failed.textContent()) ?? '').includes('The tutor removed you from this lesson'))
     throw new Error(`the student sees: ${await failed.textContent()}`);
   await shot(student.page, 'tutor-removed');
   await tile.waitFor({ state: 'detached', timeout: 10_000 });
-  await tutor.page.getByTestId('notice').filter({ hasText: 'Demo Student was removed from the lesson' }).waitFor({ timeout: 5_000 });
   await tutor.page.locator('[data-testid="removed-row"]').waitFor();
 
   // Back to the lobby and Join: refused, with the same words.

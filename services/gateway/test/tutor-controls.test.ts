@@ -17,6 +17,8 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
   let h: Harness;
   let backend: Backend;
   let gw: TestGateway;
+  /** A second gateway replica: the student's other tab is held there. */
+  let gw2: TestGateway;
   let checker: ReturnType<typeof openApiChecker>;
   // The participant service's clock: the ask-to-unmute interval passes without sleeping.
   const clock = new ManualClock(new Date());
@@ -26,17 +28,23 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     h = await setup({ postgres: true, auth: true });
     backend = await startBackend(h, { clock, participant: { UNMUTE_ASK_INTERVAL_SECONDS: String(askIntervalSeconds) } });
     gw = await startTestGateway(h);
+    gw2 = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, GATEWAY_ID: 'gw-two' });
     checker = openApiChecker((await call(gw.url, 'GET', '/api/video/openapi.json')).body);
   });
   afterAll(async () => {
     for (const c of clients) c.close();
     await gw?.stop();
+    await gw2?.stop();
     await backend?.stop();
     await h?.cleanup();
   });
 
-  async function joined(m: TestMeeting, who: 'tutor' | 'student', extra: { audioMuted?: boolean; resume?: { sessionId: string; resumeToken: string } } = {}) {
-    const c = await WsClient.open(gw.wsUrl);
+  async function joined(
+    m: TestMeeting,
+    who: 'tutor' | 'student',
+    extra: { audioMuted?: boolean; resume?: { sessionId: string; resumeToken: string }; via?: TestGateway } = {},
+  ) {
+    const c = await WsClient.open((extra.via ?? gw).wsUrl);
     clients.push(c);
     const userId = who === 'tutor' ? m.tutorId : m.studentId;
     const welcome = await c.hello({
@@ -129,7 +137,8 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     const m = await backend.createMeeting();
     const tutor = await joined(m, 'tutor');
     const student = await joined(m, 'student');
-    const secondTab = await joined(m, 'student');
+    // On the other replica: the removal reaches it through the bus.
+    const secondTab = await joined(m, 'student', { via: gw2 });
     const left: ParticipantLeft[] = [];
     const events = h.nc.subscribe(subjects.participantLeft(m.meetingId), { callback: (_e, msg) => left.push(decode(ParticipantLeftSchema, msg.data)) });
     await h.nc.flush();
@@ -175,6 +184,19 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     const again = await rest('POST', `/api/video/meetings/${m.meetingId}/participants/${student.sessionId}/remove`, m.tutorId);
     expect([again.status, again.body.removedUserId, again.body.closed]).toEqual([200, m.studentId, []]);
 
+    // Who is removed: the meeting's tutor and student read it (REST), a stranger does not; and a
+    // tutor who reloads is told after the welcome, so "allow back" survives it.
+    const removalsPath = `/api/video/meetings/${m.meetingId}/removals`;
+    for (const userId of [m.tutorId, m.studentId]) {
+      const res = await rest('GET', removalsPath, userId);
+      expect(
+        res.body.removed.map((r: { userId: string; displayName: string; removedByUserId: string }) => [r.userId, r.displayName, r.removedByUserId]),
+      ).toEqual([[m.studentId, 'student', m.tutorId]]);
+    }
+    expect((await rest('GET', removalsPath, stranger)).status).toBe(404);
+    const reloaded = await joined(m, 'tutor');
+    expect((await reloaded.c.next('removals')).removed.map((r) => r.userId)).toEqual([m.studentId]);
+
     // Attendance: the student's two sessions, each ended at the removal.
     const attendance = await rest('GET', `/api/video/meetings/${m.meetingId}/attendance`, m.tutorId);
     const studentAttendance = attendance.body.attendance.entries.find((e: { userId: string }) => e.userId === m.studentId);
@@ -190,8 +212,43 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     expect(await helloError(joined(m, 'student', { resume: { sessionId: student.sessionId, resumeToken: student.welcome.resumeToken } }))).toBe(
       'removed_from_meeting',
     );
+    expect((await rest('GET', removalsPath, m.tutorId)).body.removed).toEqual([]);
     const back = await joined(m, 'student');
     expect((await tutor.c.next('peerJoined', (v) => v.participant?.sessionId === back.sessionId)).participant?.userId).toBe(m.studentId);
+  });
+
+  it('joins racing a removal: each is refused or closed by it, and none of the student stays in', async () => {
+    const m = await backend.createMeeting();
+    const tutor = await joined(m, 'tutor');
+    const student = await joined(m, 'student');
+    const joinPath = `/api/video/meetings/${m.meetingId}/join`;
+    const [removal, ...joins] = await Promise.all([
+      rest('POST', `/api/video/meetings/${m.meetingId}/participants/${student.sessionId}/remove`, m.tutorId),
+      // The mesh holds 4: the tutor, the student's tab, and two more of the student's.
+      ...[1, 2].map(() => rest('POST', joinPath, m.studentId, { passcode: m.passcode })),
+    ]);
+    expect(removal?.status).toBe(200);
+    const closedByRemoval = new Set(removal?.body.closed.map((p: { sessionId: string }) => p.sessionId));
+    for (const j of joins) {
+      if (j.status === 200) expect(closedByRemoval.has(j.body.sessionId)).toBe(true);
+      else expect([j.status, j.body.code]).toEqual([403, 'removed_from_meeting']);
+    }
+    const live = await rest('GET', `/api/video/meetings/${m.meetingId}/participants`, m.tutorId);
+    expect(live.body.participants.map((p: { sessionId: string }) => p.sessionId)).toEqual([tutor.sessionId]);
+  });
+
+  it('a session that already left cannot be removed or asked: not_in_meeting, and no bar is set', async () => {
+    const m = await backend.createMeeting();
+    await joined(m, 'tutor');
+    const student = await joined(m, 'student', { audioMuted: true });
+    student.c.send({ kind: { case: 'leave', value: {} } });
+    await student.c.closed;
+    for (const action of ['remove', 'ask-unmute']) {
+      const res = await rest('POST', `/api/video/meetings/${m.meetingId}/participants/${student.sessionId}/${action}`, m.tutorId);
+      expect([res.status, res.body.code]).toEqual([403, 'not_in_meeting']);
+    }
+    expect((await rest('GET', `/api/video/meetings/${m.meetingId}/removals`, m.tutorId)).body.removed).toEqual([]);
+    await joined(m, 'student');
   });
 
   it('the ask to unmute reaches only its target, is rate-limited, and the student unmuting is seen by the tutor', async () => {

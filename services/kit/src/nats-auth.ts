@@ -83,6 +83,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantBoardState,
       rpc.participantBoardControl,
       rpc.participantQualityReport,
+      rpc.participantRemovals,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',

@@ -43,6 +43,8 @@ import {
   QualityReportResponseSchema,
   RecordRequestSchema,
   RecordResponseSchema,
+  RemovalsRequestSchema,
+  RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
   queues,
@@ -61,7 +63,7 @@ import { qualityReport } from './quality';
 import { record } from './record';
 import { leave, mute, presence } from './sessions';
 import { type SweepResult, sweep } from './sweep';
-import { allowRejoin, askUnmute, remove } from './tutor-controls';
+import { allowRejoin, askUnmute, removals, remove } from './tutor-controls';
 
 export interface ParticipantService {
   runtime: Runtime;
@@ -131,6 +133,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     endpoint(rpc.participantBoardState, BoardStateRequestSchema, BoardStateResponseSchema, boardState),
     endpoint(rpc.participantBoardControl, BoardControlRequestSchema, BoardControlResponseSchema, boardControl),
     endpoint(rpc.participantQualityReport, QualityReportRequestSchema, QualityReportResponseSchema, qualityReport),
+    endpoint(rpc.participantRemovals, RemovalsRequestSchema, RemovalsResponseSchema, removals),
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);

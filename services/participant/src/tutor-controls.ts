@@ -6,8 +6,11 @@ import {
   type AllowRejoinResponseSchema,
   type AskUnmuteRequest,
   type AskUnmuteResponseSchema,
+  type RemovalsRequest,
+  type RemovalsResponseSchema,
   type RemoveRequest,
   type RemoveResponseSchema,
+  removedFromLessonMessage,
   subjects,
   UnmuteAskedSchema,
 } from '@lessoncall/proto';
@@ -23,11 +26,8 @@ import * as valid from './validate';
  * every join of the meeting takes too; the gateway only routes them.
  */
 
-/** What the removed client shows (the gateway sends it with the notice). */
-export const removedMessage = 'The tutor removed you from this lesson';
-
 export function removedError(meetingId: string): ServiceError {
-  return new ServiceError('removed_from_meeting', removedMessage, { meetingId });
+  return new ServiceError('removed_from_meeting', removedFromLessonMessage, { meetingId });
 }
 
 /**
@@ -71,10 +71,10 @@ export async function remove(ctx: Context, req: RemoveRequest): Promise<MessageI
   const { target, closed } = await ctx.db.asService(async (tx) => {
     const meeting = await lockAsTutor(tx, meetingId, actor);
     const target = await targetOf(tx, meeting, targetSessionId);
+    if (isClosed(meeting.status)) throw new ServiceError('meeting_ended', 'the meeting is over', { meetingId });
     if (target.left_at !== null && target.left_reason !== 'removed') {
       throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
     }
-    if (isClosed(meeting.status)) throw new ServiceError('meeting_ended', 'the meeting is over', { meetingId });
     await tx.query(
       `insert into participant_removals (meeting_id, user_id, session_id, removed_by, removed_at)
        values ($1, $2, $3, $4, $5)
@@ -159,4 +159,33 @@ export async function askUnmute(ctx: Context, req: AskUnmuteRequest): Promise<Me
   }
   ctx.logger.info({ meetingId, sessionId: targetSessionId, byUserId: actor }, 'the tutor asked a student to unmute');
   return { asked };
+}
+
+/**
+ * svc.participant.removals: the removals in force, read as the user, so RLS is the gate (the
+ * meeting's tutor and student; a stranger learns nothing, as for a meeting that does not exist).
+ */
+export async function removals(ctx: Context, req: RemovalsRequest): Promise<MessageInitShape<typeof RemovalsResponseSchema>> {
+  const meetingId = valid.meetingId(req.meetingId);
+  const userId = valid.userId(req.userId);
+  const rows = await ctx.db.asUser(userId, async (tx) => {
+    const visible = await tx.query('select 1 from participant_meetings where meeting_id = $1', [meetingId]);
+    if (!visible.rowCount) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
+    const r = await tx.query<{ user_id: string; display_name: string | null; removed_by: string; removed_at: Date }>(
+      `select r.user_id, p.display_name, r.removed_by, r.removed_at
+       from participant_removals r left join video_participants p on p.session_id = r.session_id
+       where r.meeting_id = $1 and r.allowed_at is null
+       order by r.removed_at`,
+      [meetingId],
+    );
+    return r.rows;
+  });
+  return {
+    removed: rows.map((r) => ({
+      userId: r.user_id,
+      displayName: r.display_name ?? '',
+      removedByUserId: r.removed_by,
+      removedAt: timestampFromDate(r.removed_at),
+    })),
+  };
 }

@@ -3,6 +3,8 @@
  * them into words a tutor or student understands (with how to fix it, where they can).
  */
 
+import { removedFromLessonMessage } from '@lessoncall/proto';
+
 /** The gateway's error codes (proto ErrorCode, wire form), plus transport failures seen by the client. */
 export type GatewayErrorCode =
   | 'invalid_request'
@@ -285,7 +287,7 @@ export function describeGatewayError(e: GatewayError): UserMessage {
     case 'removed_from_meeting':
       return {
         ...base,
-        title: 'The tutor removed you from this lesson',
+        title: removedFromLessonMessage,
         detail: 'You cannot rejoin this lesson unless the tutor lets you back in.',
         fix: 'If this was a mistake, ask your tutor to let you back in, then join again.',
         // The tutor can lift the removal: a later join may succeed.

@@ -5,7 +5,7 @@
  * the peer connections — and the media on them — never notice. Signals sent meanwhile are
  * queued and delivered after the resume.
  */
-import { type Welcome, wsCloseCodes } from '@lessoncall/proto';
+import { removedFromLessonMessage, type Welcome, wsCloseCodes } from '@lessoncall/proto';
 import { GatewayError, isFinal } from './errors';
 import { mark } from './marks';
 import { type ClientMessageInit, decodeServerMessage, encodeClientMessage, type HelloFields, type ServerMessage, type SignalInit } from './protocol';
@@ -488,7 +488,7 @@ export class SignalingClient {
   }
 }
 
-function removedError(message = 'The tutor removed you from this lesson'): GatewayError {
+function removedError(message = removedFromLessonMessage): GatewayError {
   return new GatewayError('removed_from_meeting', message);
 }
 

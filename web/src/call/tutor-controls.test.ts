@@ -42,6 +42,13 @@ describe('TutorControls', () => {
     expect(notices).toEqual(['Sam may join the lesson again', 'Asked Sam to unmute']);
   });
 
+  it("the tutor's list after a welcome is the server's, whatever was known before", () => {
+    const { t } = setup();
+    t.handle(msg({ requestId: '1', kind: { case: 'participantRemoved', value: { removedUserId: 'u-old', closed: [] } } }), names);
+    t.handle(msg({ kind: { case: 'removals', value: { removed: [{ userId: 'u-sam', displayName: '' }] } } }), names);
+    expect(t.snapshot().removed).toEqual([{ userId: 'u-sam', displayName: 'Sam' }]);
+  });
+
   it('leaves every other message to the call, a refusal included, and a rejoin starts clean', () => {
     const { t } = setup();
     t.sent('3', 'remove', 'Sam');

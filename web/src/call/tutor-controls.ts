@@ -72,6 +72,13 @@ export class TutorControls {
         this.update();
         return true;
       }
+      case 'removals':
+        // After every welcome of the tutor: the server's list, so "allow back" survives a reload.
+        this.removed.clear();
+        for (const r of m.kind.value.removed)
+          this.removed.set(r.userId, { userId: r.userId, displayName: r.displayName || names.ofUser(r.userId) || 'The student' });
+        this.update();
+        return true;
       case 'unmuteAskSent': {
         const p = this.pending.get(m.requestId);
         this.pending.delete(m.requestId);

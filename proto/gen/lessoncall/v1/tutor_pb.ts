@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/tutor.proto.
  */
 export const file_lessoncall_v1_tutor: GenFile = /*@__PURE__*/
-  fileDesc("ChlsZXNzb25jYWxsL3YxL3R1dG9yLnByb3RvEg1sZXNzb25jYWxsLnYxIi4KEVJlbW92ZVBhcnRpY2lwYW50EhkKEXRhcmdldF9zZXNzaW9uX2lkGAEgASgJIh4KC0FsbG93UmVqb2luEg8KB3VzZXJfaWQYASABKAkiJgoJQXNrVW5tdXRlEhkKEXRhcmdldF9zZXNzaW9uX2lkGAEgASgJIkgKDVJlbW92ZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRISCgpieV91c2VyX2lkGAIgASgJEg8KB21lc3NhZ2UYAyABKAkifgoLVW5tdXRlQXNrZWQSEgoKbWVldGluZ19pZBgBIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgCIAEoCRISCgpieV91c2VyX2lkGAMgASgJEiwKCGFza2VkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJPCg1SZW1vdmVSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSJVCg5SZW1vdmVSZXNwb25zZRIXCg9yZW1vdmVkX3VzZXJfaWQYASABKAkSKgoGY2xvc2VkGAIgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudCJRChJBbGxvd1Jlam9pblJlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJIjsKE0FsbG93UmVqb2luUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRITCgt3YXNfcmVtb3ZlZBgCIAEoCCJSChBBc2tVbm11dGVSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSI+ChFBc2tVbm11dGVSZXNwb25zZRIpCgVhc2tlZBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuVW5tdXRlQXNrZWRiBnByb3RvMw", [file_google_protobuf_timestamp, file_lessoncall_v1_participant]);
+  fileDesc("ChlsZXNzb25jYWxsL3YxL3R1dG9yLnByb3RvEg1sZXNzb25jYWxsLnYxIi4KEVJlbW92ZVBhcnRpY2lwYW50EhkKEXRhcmdldF9zZXNzaW9uX2lkGAEgASgJIh4KC0FsbG93UmVqb2luEg8KB3VzZXJfaWQYASABKAkiJgoJQXNrVW5tdXRlEhkKEXRhcmdldF9zZXNzaW9uX2lkGAEgASgJIkgKDVJlbW92ZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRISCgpieV91c2VyX2lkGAIgASgJEg8KB21lc3NhZ2UYAyABKAkifgoLVW5tdXRlQXNrZWQSEgoKbWVldGluZ19pZBgBIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgCIAEoCRISCgpieV91c2VyX2lkGAMgASgJEiwKCGFza2VkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJPCg1SZW1vdmVSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSJVCg5SZW1vdmVSZXNwb25zZRIXCg9yZW1vdmVkX3VzZXJfaWQYASABKAkSKgoGY2xvc2VkGAIgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudCJRChJBbGxvd1Jlam9pblJlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhYKDnRhcmdldF91c2VyX2lkGAMgASgJIjsKE0FsbG93UmVqb2luUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRITCgt3YXNfcmVtb3ZlZBgCIAEoCCJSChBBc2tVbm11dGVSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSI+ChFBc2tVbm11dGVSZXNwb25zZRIpCgVhc2tlZBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuVW5tdXRlQXNrZWQigAEKC1JlbW92ZWRVc2VyEg8KB3VzZXJfaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhoKEnJlbW92ZWRfYnlfdXNlcl9pZBgDIAEoCRIuCgpyZW1vdmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2Cg9SZW1vdmFsc1JlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIj8KEFJlbW92YWxzUmVzcG9uc2USKwoHcmVtb3ZlZBgBIAMoCzIaLmxlc3NvbmNhbGwudjEuUmVtb3ZlZFVzZXJiBnByb3RvMw", [file_google_protobuf_timestamp, file_lessoncall_v1_participant]);
 
 /**
  * WebSocket, client → server (the tutor): remove the user of that session from the lesson.
@@ -298,4 +298,85 @@ export type AskUnmuteResponse = Message<"lessoncall.v1.AskUnmuteResponse"> & {
  */
 export const AskUnmuteResponseSchema: GenMessage<AskUnmuteResponse> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_tutor, 10);
+
+/**
+ * A user the tutor removed from the meeting and has not allowed back.
+ *
+ * @generated from message lessoncall.v1.RemovedUser
+ */
+export type RemovedUser = Message<"lessoncall.v1.RemovedUser"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * As the user's removed session was named.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: string removed_by_user_id = 3;
+   */
+  removedByUserId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp removed_at = 4;
+   */
+  removedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lessoncall.v1.RemovedUser.
+ * Use `create(RemovedUserSchema)` to create a new message.
+ */
+export const RemovedUserSchema: GenMessage<RemovedUser> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_tutor, 11);
+
+/**
+ * svc.participant.removals: read as the user (row-level security decides: the meeting's tutor
+ * and student).
+ *
+ * @generated from message lessoncall.v1.RemovalsRequest
+ */
+export type RemovalsRequest = Message<"lessoncall.v1.RemovalsRequest"> & {
+  /**
+   * @generated from field: string meeting_id = 1;
+   */
+  meetingId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message lessoncall.v1.RemovalsRequest.
+ * Use `create(RemovalsRequestSchema)` to create a new message.
+ */
+export const RemovalsRequestSchema: GenMessage<RemovalsRequest> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_tutor, 12);
+
+/**
+ * Also WebSocket, server → the tutor's socket, right after welcome (join and resume alike), so
+ * a tutor who reloads can still allow a removed student back.
+ *
+ * @generated from message lessoncall.v1.RemovalsResponse
+ */
+export type RemovalsResponse = Message<"lessoncall.v1.RemovalsResponse"> & {
+  /**
+   * @generated from field: repeated lessoncall.v1.RemovedUser removed = 1;
+   */
+  removed: RemovedUser[];
+};
+
+/**
+ * Describes the message lessoncall.v1.RemovalsResponse.
+ * Use `create(RemovalsResponseSchema)` to create a new message.
+ */
+export const RemovalsResponseSchema: GenMessage<RemovalsResponse> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_tutor, 13);
 

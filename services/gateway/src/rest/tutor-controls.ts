@@ -5,6 +5,8 @@ import {
   AllowRejoinResponseSchema,
   AskUnmuteRequestSchema,
   AskUnmuteResponseSchema,
+  RemovalsRequestSchema,
+  RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
   rpc,
@@ -15,7 +17,7 @@ import { actor, json, meetingIdOf, meetingIdParam, serviceCaller } from './meeti
 import { type AnyRoute, defineRoute } from './route';
 
 /** The proto messages these routes answer, documented from their descriptors. */
-export const tutorControlMessages: DescMessage[] = [RemoveResponseSchema, AskUnmuteResponseSchema, AllowRejoinResponseSchema];
+export const tutorControlMessages: DescMessage[] = [RemoveResponseSchema, AskUnmuteResponseSchema, AllowRejoinResponseSchema, RemovalsResponseSchema];
 
 const sessionParam: Record<string, JsonSchema> = { ...meetingIdParam, sessionId: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,64}$' } };
 const userParam: Record<string, JsonSchema> = { ...meetingIdParam, userId: { type: 'string', format: 'uuid' } };
@@ -52,6 +54,24 @@ export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): Any
         );
         c.req.log.info({ meetingId, sessionId: c.params.sessionId, removedUserId: res.removedUserId }, 'participant removed');
         return { body: json(RemoveResponseSchema, res) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/api/video/meetings/:meetingId/removals',
+      operationId: 'listRemovals',
+      summary: 'Who is removed from the lesson and not allowed back yet',
+      description: "For the meeting's tutor or student only; anyone else gets 404, as for a meeting that does not exist.",
+      tags: ['tutor controls'],
+      access: 'user',
+      params: meetingIdParam,
+      responses: { 200: { description: 'The removals in force, oldest first', schema: ref('RemovalsResponse') } },
+      problems: [404],
+      async handler(c) {
+        const who = actor(c);
+        const meetingId = meetingIdOf(c);
+        const res = await call(rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: who.userId }, RemovalsResponseSchema);
+        return { body: json(RemovalsResponseSchema, res) };
       },
     }),
     defineRoute({

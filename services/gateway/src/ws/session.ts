@@ -29,8 +29,11 @@ import {
   MuteRequestSchema,
   MuteResponseSchema,
   type OutgoingSignal,
+  RemovalsRequestSchema,
+  RemovalsResponseSchema,
   RemoveRequestSchema,
   RemoveResponseSchema,
+  removedFromLessonMessage,
   rpc,
   type SendChat,
   type SetMedia,
@@ -48,9 +51,6 @@ import { type Now, TokenBucket, WindowCounter } from './rate-limit';
 import type { SignalEndpoint, SignalRouter } from './router';
 import { SignalSequencer } from './sequencer';
 import { readEnvelope, renderIncomingSignal } from './signal-wire';
-
-/** What the removed client shows; the same words as the participant service's removed_from_meeting. */
-const removedMessage = 'The tutor removed you from this lesson';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
@@ -421,6 +421,13 @@ export class Session implements SignalEndpoint {
         this.#onMeetingEvent(e);
       }
       void this.#sendChatHistory();
+      // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
+      if (res.userType === 'tutor') {
+        this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) => ({
+          case: 'removals',
+          value,
+        }));
+      }
       // No presence report here: the join or resume that just answered recorded the session as
       // connected on this gateway in the same transaction (one request and one write less per hello).
     } catch (err) {
@@ -706,7 +713,7 @@ export class Session implements SignalEndpoint {
   /** The tutor removed this session: say why, then close with a code that tells the client not to come back. */
   #removed(byUserId: string): void {
     this.#presenceSettled = true;
-    this.#push({ case: 'removed', value: { meetingId: this.meetingId, byUserId, message: removedMessage } });
+    this.#push({ case: 'removed', value: { meetingId: this.meetingId, byUserId, message: removedFromLessonMessage } });
     this.close(closeCodes.removed, 'removed by the tutor', 'removed');
   }
 
