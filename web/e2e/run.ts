@@ -320,7 +320,7 @@ scenario('both click Join the instant it is enabled, camera slow to start: every
 
 /** The gateway's count of relayed Chromium joins that reached media (the browsers' join reports). */
 async function joinReports(c: Ctx): Promise<number> {
-  const text = await (await fetch(`${c.stack.env.GATEWAY_URL}/metrics`)).text();
+  const text = await (await fetch(c.stack.env.GATEWAY_METRICS_URL)).text();
   const line = text
     .split('\n')
     .find((l) => l.startsWith('gateway_client_join_to_media_seconds_count{') && l.includes('relayed="true"') && l.includes('browser="chromium"'));

@@ -52,7 +52,7 @@ export function restRoutes(
   isDraining?: () => boolean,
 ): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
-    ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
+    ops: opsRoutes(runtime, isDraining),
     api: [
       ...meetingRoutes(config, runtime),
       ...clientReportRoutes(runtime.registry, runtime.logger),
@@ -92,30 +92,24 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
     isDraining,
   );
 
-  const limiter = createRateLimiter({
-    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-    bucket: 'gateway_ratelimit',
-    limit: config.REST_RATE_PER_MINUTE,
-    windowMs: 60_000,
-    syncMs: config.REST_RATE_SYNC_MS,
-    clock,
-    logger: runtime.logger,
-    replicas: config.JETSTREAM_REPLICAS,
-  });
+  // Per address and per user: one bucket, keys apart (`user:` never parses as an address).
+  const perMinute = (limit: number) =>
+    createRateLimiter({
+      js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+      bucket: 'gateway_ratelimit',
+      limit,
+      windowMs: 60_000,
+      syncMs: config.REST_RATE_SYNC_MS,
+      clock,
+      logger: runtime.logger,
+      replicas: config.JETSTREAM_REPLICAS,
+    });
+  const limiter = perMinute(config.REST_RATE_PER_MINUTE);
+  const perUser = perMinute(config.REST_USER_RATE_PER_MINUTE);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     req.clientKey = clientAddress(req, trusted);
     next();
-  });
-  const perUser = createRateLimiter({
-    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-    bucket: 'gateway_ratelimit',
-    limit: config.REST_USER_RATE_PER_MINUTE,
-    windowMs: 60_000,
-    syncMs: config.REST_RATE_SYNC_MS,
-    clock,
-    logger: runtime.logger,
-    replicas: config.JETSTREAM_REPLICAS,
   });
 
   app.use(observe(runtime.logger, runtime.registry));
