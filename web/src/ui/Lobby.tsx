@@ -6,6 +6,7 @@ import { formatLessonTime } from './hooks';
 import { Icon } from './icons';
 import { Avatar, MicMeter, StreamVideo } from './Media';
 import { MessagePanel } from './Message';
+import { keepPasscode } from './router';
 
 export function Lobby({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const { meeting, meetingLoad, local, self } = snap;
@@ -141,7 +142,15 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
         ) : null}
         {joinError && joinError.code !== loadError?.error.code ? <MessagePanel message={joinError} testId="lobby-error" /> : null}
 
-        {askPasscode ? <PasscodeForm onSubmit={(p) => controller.setPasscode(p)} /> : null}
+        {askPasscode ? (
+          <PasscodeForm
+            onSubmit={(p) => {
+              // Kept for a reload of this tab, never put in the address (history, logs).
+              keepPasscode(snap.meetingId, p);
+              controller.setPasscode(p);
+            }}
+          />
+        ) : null}
 
         <form
           className="join-form"
@@ -187,9 +196,6 @@ function PasscodeForm({ onSubmit }: { onSubmit: (passcode: string) => void }) {
         e.preventDefault();
         setSubmitted(true);
         if (!passcodeProblem(value, true)) {
-          const url = new URL(window.location.href);
-          url.searchParams.set('pwd', value.trim());
-          window.history.replaceState(null, '', url);
           onSubmit(value.trim());
         }
       }}
