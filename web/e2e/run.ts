@@ -349,6 +349,9 @@ scenario('tutor and student join and both see the other’s video, relayed by co
   await eventually('quality shows relay', async () => (await tutor.page.getByTestId('tile-quality').getAttribute('data-route')) === 'relay');
   const names = await tutor.page.getByTestId('tile-remote').getAttribute('data-name');
   if (names !== 'Demo Student') throw new Error(`tutor sees ${names}`);
+  // The role beside the name comes from userType, not from whatever the name says.
+  const role = await tutor.page.getByTestId('tile-remote').getByTestId('tile-role').textContent();
+  if (role !== 'Student') throw new Error(`tutor sees the role ${role}`);
   await shot(tutor.page, 'call-two-people');
 });
 

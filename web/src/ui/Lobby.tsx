@@ -7,6 +7,7 @@ import { Icon } from './icons';
 import { Avatar, MicMeter, StreamVideo } from './Media';
 import { MessagePanel } from './Message';
 import { keepPasscode } from './router';
+import { presentSentence } from '../call/names';
 
 export function Lobby({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const { meeting, meetingLoad, local, self } = snap;
@@ -128,7 +129,7 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
         <p className="muted small">Meeting ID {snap.meetingId}</p>
         {snap.presentInLobby.length ? (
           <p className="present" data-testid="lobby-present">
-            {snap.presentInLobby.map((p) => p.displayName).join(' and ')} {snap.presentInLobby.length === 1 ? 'is' : 'are'} already here
+            {presentSentence(snap.presentInLobby)}
           </p>
         ) : null}
 

@@ -2,6 +2,7 @@ import { useEffect, useRef } from 'react';
 import type { CallController, CallSnapshot } from '../call/call';
 import { QualityPill } from './QualityPill';
 import { Icon } from './icons';
+import { cleanDisplayName, participantLabel, roleLabel } from '../call/names';
 
 export function ParticipantPanel({ controller, snap, onClose }: { controller: CallController; snap: CallSnapshot; onClose: () => void }) {
   const { self, peers } = snap;
@@ -27,18 +28,25 @@ export function ParticipantPanel({ controller, snap, onClose }: { controller: Ca
       <ul className="people">
         <li data-testid="participant-row" data-self="true">
           <div className="who">
-            <span className="name">{self.displayName} (you)</span>
-            <span className="role">{self.userType}</span>
+            <bdi className="name">{cleanDisplayName(self.displayName, self.userType)}</bdi> (you)
+            {self.userType ? <span className="role">{roleLabel(self.userType)}</span> : null}
           </div>
           <MediaState muted={self.audioMuted} cameraOff={self.cameraOff} />
         </li>
         {peers.map((p) => {
           const q = p.participant;
           return (
-            <li key={q.sessionId} data-testid="participant-row" data-session-id={q.sessionId} data-name={q.displayName} data-muted={q.audioMuted}>
+            <li
+              key={q.sessionId}
+              data-testid="participant-row"
+              data-session-id={q.sessionId}
+              data-name={cleanDisplayName(q.displayName, q.userType)}
+              data-role={q.userType}
+              data-muted={q.audioMuted}
+            >
               <div className="who">
-                <span className="name">{q.displayName}</span>
-                <span className="role">{q.userType}</span>
+                <bdi className="name">{cleanDisplayName(q.displayName, q.userType)}</bdi>
+                <span className="role">{roleLabel(q.userType)}</span>
                 <QualityPill quality={p.quality} connection={p.connection} />
               </div>
               <MediaState muted={q.audioMuted} cameraOff={q.cameraOff} />
@@ -47,7 +55,7 @@ export function ParticipantPanel({ controller, snap, onClose }: { controller: Ca
                   type="button"
                   className="button small secondary"
                   data-testid="participant-mute"
-                  aria-label={`Mute ${q.displayName}`}
+                  aria-label={`Mute ${participantLabel(q)}`}
                   onClick={() => controller.muteParticipant(q.sessionId)}
                 >
                   Mute
