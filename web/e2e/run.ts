@@ -820,7 +820,7 @@ async function main() {
   const only = process.env.E2E_ONLY;
   if (!process.env.E2E_SKIP_BUILD) {
     console.log('building the web app…');
-    const r = spawnSync('pnpm', ['exec', 'vite', 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
+    const r = spawnSync('pnpm', ['exec', 'vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('vite build failed');
   }
   let passed = 0;

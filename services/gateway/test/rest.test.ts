@@ -473,7 +473,9 @@ describe('the web app', () => {
     expect(await index.text()).toContain('<div id="root">');
     const csp = index.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("default-src 'self'");
-    expect(csp).toContain("connect-src 'self' ws: wss: https://project.supabase.co");
+    // The gateway's own origin and its WebSocket only, never any ws:/wss: host.
+    expect(csp).toContain("connect-src 'self' ws://web.test:5173 https://project.supabase.co;");
+    expect(csp).not.toMatch(/\s(ws|wss):(\s|;|$)/);
     expect(csp).toContain("media-src 'self' blob:");
     expect(csp).toContain("frame-ancestors 'none'");
     const route = await fetch(`${gw.url}/meet/MID-AAAAAAAAAAAAAAAA?pwd=123456`, { headers: { accept: 'text/html' } });

@@ -44,6 +44,11 @@ const openApiRoute = (document: () => JsonSchema): AnyRoute =>
     },
   });
 
+const webOrigins = (config: GatewayConfig) =>
+  config.WEB_ORIGIN.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+
 /** Every route the app serves, in the order it matches them. The OpenAPI document is built from this list. */
 export function restRoutes(
   config: GatewayConfig,
@@ -114,13 +119,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
 
   app.use(observe(runtime.logger, runtime.registry));
   app.use(securityHeaders());
-  app.use(
-    cors(
-      config.WEB_ORIGIN.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-    ),
-  );
+  app.use(cors(webOrigins(config)));
 
   const ops = express.Router();
   for (const route of routes.ops) mount(ops, route, verifier);
@@ -140,7 +139,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   for (const route of routes.api) mount(api, route, verifier, perUser);
   app.use(api);
 
-  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL));
+  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL, webOrigins(config)));
   app.use((req: Request, res: Response) => {
     sendProblem(res, {
       type: `${problemTypeBase}not_found`,
