@@ -13,6 +13,11 @@ export const wsCloseCodes = {
   clientDropped: 4000,
   /** The client heard nothing from the gateway for too long (a half-open connection). */
   idle: 4001,
+  /**
+   * The access token the socket said hello with has expired (its `exp`, plus the verifier's
+   * clock tolerance): get a fresh token and resume the session, as after any drop.
+   */
+  tokenExpired: 4401,
   /** The same session was resumed on another socket. */
   superseded: 4409,
 } as const;
