@@ -448,6 +448,27 @@ describe('telemetry', () => {
   });
 });
 
+describe('coturn denies relaying to its own node', () => {
+  it.each(ALL_SETS)('%s: the external IP, when set, is a denied peer', (set) => {
+    const manifests = rendered(set);
+    const d = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === componentName('coturn'));
+    if (!d) return;
+    const args: string[] = d.spec.template.spec.containers[0].args;
+    const external = args
+      .find((a) => a.startsWith('--external-ip='))
+      ?.slice('--external-ip='.length)
+      .split('/')[0];
+    const conf = manifests.filter((m) => m.kind === 'ConfigMap' && String(m.data?.['turnserver.conf'] ?? '').includes('denied-peer-ip'));
+    const denied = conf.flatMap((m) =>
+      String(m.data['turnserver.conf'])
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith('denied-peer-ip=')),
+    );
+    if (external) expect(denied).toContain(`denied-peer-ip=${external}`);
+  });
+});
+
 describe('coturn config in step with deploy/coturn/turnserver.prod.conf', () => {
   // Given as container arguments, not in the ConfigMap (a secret, the pod's own addresses).
   const ARGUMENTS = new Set(['static-auth-secret', 'relay-ip', 'external-ip', 'listening-ip']);
