@@ -15,7 +15,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+          include: ['services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'web/test/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -48,6 +48,7 @@ const deadlineMs = Number(process.env.DEADLINE_S ?? 200) * 1000;
 const participant = (process.env.PARTICIPANT ?? 'stub') as 'real' | 'stub';
 const resultFile = participant === 'stub' ? 'gateway-sockets.json' : 'gateway-sockets-full-stack.json';
 
+/** A value on the gateway's /metrics, served on its HEALTH_PORT (never the public port). */
 async function gauge(port: number, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -118,10 +119,10 @@ async function main() {
       peakKb = Math.max(peakKb, rss);
       const s = {
         t: round((performance.now() - openStart) / 1000, 1),
-        sessions: await gauge(gateway.port, 'gateway_ws_sessions'),
-        sockets: await gauge(gateway.port, 'gateway_ws_sockets'),
+        sessions: await gauge(gateway.metricsPort, 'gateway_ws_sessions'),
+        sockets: await gauge(gateway.metricsPort, 'gateway_ws_sockets'),
         rssMiB: round(rss / 1024, 1),
-        heapUsedMiB: round((await gauge(gateway.port, 'nodejs_heap_size_used_bytes')) / 1048576, 1),
+        heapUsedMiB: round((await gauge(gateway.metricsPort, 'nodejs_heap_size_used_bytes')) / 1048576, 1),
       };
       samples.push(s);
       return s;

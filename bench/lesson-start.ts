@@ -141,7 +141,7 @@ async function lessoncall(): Promise<Relay> {
     signaling: 2,
     turn: true,
     // Every client here comes from 127.0.0.1: the per-client REST limit would refuse them as one.
-    gatewayEnv: { REST_RATE_PER_MINUTE: '100000000' },
+    gatewayEnv: { REST_RATE_PER_MINUTE: '100000000', REST_USER_RATE_PER_MINUTE: '100000000' },
   });
   const nats = natsPid(stack.h.nats.port);
   const tokens = new Map<string, string>();

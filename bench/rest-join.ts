@@ -121,6 +121,7 @@ async function main() {
         HOST: '127.0.0.1',
         ...tokenConfig,
         REST_RATE_PER_MINUTE: '100000000',
+        REST_USER_RATE_PER_MINUTE: '100000000',
       },
       profiled('gateway'),
     ),
@@ -164,6 +165,7 @@ async function main() {
       HOST: '127.0.0.1',
       ...tokenConfig,
       REST_RATE_PER_MINUTE: '100000000',
+      REST_USER_RATE_PER_MINUTE: '100000000',
     }),
   );
   const bareGateway = `http://127.0.0.1:${barePort}`;

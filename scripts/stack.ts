@@ -157,16 +157,22 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       WEB_ORIGIN: gatewayUrl,
       PORT: String(gatewayPort),
       GATEWAY_ID: 'gw-local',
+      // Every browser of the local stack is 127.0.0.1: per-address socket limits fit a classroom, not this.
+      WS_UPGRADE_BURST: '1000',
+      WS_MAX_SOCKETS_PER_CLIENT: '1000',
       ...(existsSync(join(webDist, 'index.html')) ? { WEB_DIST_DIR: webDist } : {}),
     };
 
+    let gatewayHealthPort = 0;
     for (const name of services) {
       const main = join(repoRoot, 'services', name, 'src/main.ts');
       if (!existsSync(main)) {
         log(`${name}: not built yet, skipped`);
         continue;
       }
-      const healthPort = name === 'gateway' ? gatewayPort : await freePort();
+      // The gateway's /metrics is on its own port too, never the public one.
+      const healthPort = await freePort();
+      if (name === 'gateway') gatewayHealthPort = healthPort;
       const out = options.inheritLogs ? 'inherit' : 'pipe';
       const child = spawn(process.execPath, ['--import', 'tsx', main], {
         cwd: join(repoRoot, 'services', name),
@@ -189,6 +195,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
     const env: Record<string, string> = {
       GATEWAY_URL: gatewayUrl,
+      GATEWAY_METRICS_URL: `http://127.0.0.1:${gatewayHealthPort}/metrics`,
       WEB_URL: gatewayUrl,
       NATS_URL: natsUrl,
       DATABASE_URL: databaseUrl,

@@ -8,7 +8,7 @@ export type { BenchMeeting };
 
 export interface Stack {
   h: Harness;
-  gateways: Array<Proc & { port: number; wsUrl: string }>;
+  gateways: Array<Proc & { port: number; metricsPort: number; wsUrl: string }>;
   signaling: Proc[];
   backends: Proc[];
   /** Meetings open now, inserted in bulk (as the booking consumer would have created them). */
@@ -77,6 +77,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const gateways = await Promise.all(
       Array.from({ length: options.gateways }, async (_, i) => {
         const port = await freePort();
+        const metricsPort = await freePort();
         const p = startProcess(
           'gateway',
           'services/gateway/src/main.ts',
@@ -87,13 +88,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             GATEWAY_ID: `gw-bench-${i + 1}`,
             JWT_SECRET: secret,
             JWT_ISSUER: issuer,
+            HEALTH_PORT: String(metricsPort),
+            // Every bench socket comes from 127.0.0.1: the per-address limits would be the bench.
+            WS_UPGRADES_PER_MINUTE: '100000000',
+            WS_UPGRADE_BURST: '100000000',
+            WS_MAX_SOCKETS_PER_CLIENT: '100000000',
             ...options.gatewayEnv,
           },
           { nodeArgs: options.gatewayNodeArgs },
         );
         procs.push(p);
         await waitReady(`http://127.0.0.1:${port}/readyz`, p);
-        return Object.assign(p, { port, wsUrl: `ws://127.0.0.1:${port}/api/video/ws` });
+        return Object.assign(p, { port, metricsPort, wsUrl: `ws://127.0.0.1:${port}/api/video/ws` });
       }),
     );
     return { gateways, signaling, backends };

@@ -196,6 +196,31 @@ describe.each(ALL_SETS)('%s values', (set) => {
     }
   });
 
+  it('serves the gateway /metrics on a port only a ClusterIP Service and the ServiceMonitor reach, never the ingress', () => {
+    const d = find(manifests, 'Deployment', componentName('gateway'));
+    const [c] = d.spec.template.spec.containers;
+    const env = envOf(c, manifests);
+    const metricsPort = c.ports.find((p: { name: string }) => p.name === 'metrics');
+    expect(metricsPort?.containerPort).toBe(Number(env.get('HEALTH_PORT')?.value));
+    expect(metricsPort?.containerPort).not.toBe(Number(env.get('PORT')?.value));
+    const publicService = find(manifests, 'Service', componentName('gateway'));
+    expect(publicService.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toEqual(['http']);
+    const metricsService = find(manifests, 'Service', `${componentName('gateway')}-metrics`);
+    expect([metricsService.spec.type, metricsService.spec.ports.map((p: { name: string }) => p.name)]).toEqual(['ClusterIP', ['metrics']]);
+    for (const ingress of manifests.filter((m) => m.kind === 'Ingress')) {
+      const backends = ingress.spec.rules.flatMap(
+        (r: { http: { paths: { backend: { service: { name: string; port: { name?: string; number?: number } } } }[] } }) =>
+          r.http.paths.map((p) => p.backend.service),
+      );
+      for (const b of backends) expect([b.name, b.port.name ?? b.port.number]).not.toEqual([metricsService.metadata.name, 'metrics']);
+      expect(backends.map((b: { name: string }) => b.name)).not.toContain(metricsService.metadata.name);
+    }
+    for (const monitor of manifests.filter((m) => m.kind === 'ServiceMonitor')) {
+      expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['metrics']);
+    }
+    if (d.spec.template.metadata.annotations?.['prometheus.io/port']) expect(d.spec.template.metadata.annotations['prometheus.io/port']).toBe('9090');
+  });
+
   describe('network policies', () => {
     const policies = manifests.filter((m) => m.kind === 'NetworkPolicy');
     const policiesFor = (labels: Record<string, string>) => policies.filter((p) => matchesSelector(p.spec.podSelector, labels));
@@ -222,7 +247,9 @@ describe.each(ALL_SETS)('%s values', (set) => {
 
     it('lets only the ingress controller reach the gateway when there is an ingress, and trusts its X-Forwarded-For by CIDR', () => {
       const d = find(manifests, 'Deployment', componentName('gateway'));
-      const rules = policiesFor(d.spec.template.metadata.labels).flatMap((p) => p.spec.ingress ?? []);
+      const rules = policiesFor(d.spec.template.metadata.labels)
+        .flatMap((p) => p.spec.ingress ?? [])
+        .filter((r: { ports?: { port: number }[] }) => r.ports?.some((p) => p.port === 8080));
       const env = envOf(d.spec.template.spec.containers[0], manifests);
       const ingressOn = manifests.some((m) => m.kind === 'Ingress');
       expect(env.has('TRUST_PROXY_HOPS')).toBe(false);
@@ -406,7 +433,9 @@ describe('telemetry', () => {
       expect(env.get('OTEL_EXPORTER_OTLP_ENDPOINT')?.value).toBe('http://otel-collector.observability.svc:4318');
       const monitor = find(manifests, 'ServiceMonitor', componentName(service));
       expect(monitor.metadata.labels?.release).toBe('kube-prometheus-stack');
-      const svc = find(manifests, 'Service', componentName(service));
+      // The gateway's metrics port has its own ClusterIP Service, which the monitor's selector matches too.
+      const svc = find(manifests, 'Service', service === 'gateway' ? `${componentName(service)}-metrics` : componentName(service));
+      expect(matchesSelector(monitor.spec.selector, svc.metadata.labels ?? {})).toBe(true);
       expect(svc.spec.ports.map((p: { name: string }) => p.name)).toContain(monitor.spec.endpoints[0].port);
     }
   });
@@ -416,6 +445,27 @@ describe('telemetry', () => {
     expect(manifests.some((m: Manifest) => m.kind === 'ServiceMonitor')).toBe(false);
     const env = envOf(find(manifests, 'Deployment', componentName('gateway')).spec.template.spec.containers[0], manifests);
     expect(env.has('OTEL_EXPORTER_OTLP_ENDPOINT')).toBe(false);
+  });
+});
+
+describe('coturn denies relaying to its own node', () => {
+  it.each(ALL_SETS)('%s: the external IP, when set, is a denied peer', (set) => {
+    const manifests = rendered(set);
+    const d = manifests.find((m) => m.kind === 'Deployment' && m.metadata.name === componentName('coturn'));
+    if (!d) return;
+    const args: string[] = d.spec.template.spec.containers[0].args;
+    const external = args
+      .find((a) => a.startsWith('--external-ip='))
+      ?.slice('--external-ip='.length)
+      .split('/')[0];
+    const conf = manifests.filter((m) => m.kind === 'ConfigMap' && String(m.data?.['turnserver.conf'] ?? '').includes('denied-peer-ip'));
+    const denied = conf.flatMap((m) =>
+      String(m.data['turnserver.conf'])
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith('denied-peer-ip=')),
+    );
+    if (external) expect(denied).toContain(`denied-peer-ip=${external}`);
   });
 });
 

@@ -49,8 +49,13 @@ describe('meeting ids and passcodes', () => {
 describe('meeting links', () => {
   it('round-trips through the URL, with or without a base path', () => {
     const url = generateMeetingUrl('https://lessons.example.com/app/', 'MID-ABCDEFGHJKMNPQRS', '012345');
-    expect(url).toBe('https://lessons.example.com/app/meet/MID-ABCDEFGHJKMNPQRS?pwd=012345');
+    // In the fragment, which a browser never sends to a server.
+    expect(url).toBe('https://lessons.example.com/app/meet/MID-ABCDEFGHJKMNPQRS#pwd=012345');
+    expect(new URL(url).search).toBe('');
     expect(extractCredentialsFromUrl(url)).toEqual({ meetingId: 'MID-ABCDEFGHJKMNPQRS', passcode: '012345' });
+    // Links issued before the fragment form still work.
+    expect(extractCredentialsFromUrl('https://x.test/meet/MID-ABCDEFGHJKMNPQRS?pwd=654321')).toEqual({ meetingId: 'MID-ABCDEFGHJKMNPQRS', passcode: '654321' });
+    expect(extractCredentialsFromUrl('/meet/MID-ABCDEFGHJKMNPQRS?relay=1#pwd=111222')).toEqual({ meetingId: 'MID-ABCDEFGHJKMNPQRS', passcode: '111222' });
     expect(extractCredentialsFromUrl('/meet/mid-abcdefghjkmnpqrs')).toEqual({ meetingId: 'MID-ABCDEFGHJKMNPQRS', passcode: undefined });
   });
 

@@ -62,14 +62,17 @@ export function isValidPasscode(value: unknown): value is string {
   return typeof value === 'string' && passcodePattern.test(value);
 }
 
-/** `<base>/meet/<meetingId>?pwd=<passcode>`; the base may carry a path prefix. */
+/**
+ * `<base>/meet/<meetingId>#pwd=<passcode>`; the base may carry a path prefix. The passcode is in
+ * the fragment, which browsers never send: it stays out of server, proxy and ingress logs.
+ */
 export function generateMeetingUrl(baseUrl: string, meetingId: string, passcode: string): string {
   if (!isValidMeetingId(meetingId)) throw new Error(`invalid meeting id: ${meetingId}`);
   if (!isValidPasscode(passcode)) throw new Error('invalid passcode');
   const base = new URL(baseUrl);
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new Error(`meeting links must be http(s): ${baseUrl}`);
   const url = new URL(`${base.pathname.replace(/\/+$/, '')}/meet/${meetingId}`, base);
-  url.searchParams.set('pwd', passcode);
+  url.hash = new URLSearchParams({ pwd: passcode }).toString();
   return url.toString();
 }
 
@@ -80,8 +83,10 @@ export interface MeetingCredentials {
 }
 
 /**
- * Reads meeting id and passcode back from a link (or a path with query). Returns undefined
- * for anything that is not a meeting link; an invalid passcode is treated as absent.
+ * Reads meeting id and passcode back from a link (or a path with query). The passcode is read
+ * from the fragment (`#pwd=`), or from the query of older links (`?pwd=`, `?passcode=`).
+ * Returns undefined for anything that is not a meeting link; an invalid passcode is treated as
+ * absent.
  */
 export function extractCredentialsFromUrl(link: string): MeetingCredentials | undefined {
   let url: URL;
@@ -93,7 +98,8 @@ export function extractCredentialsFromUrl(link: string): MeetingCredentials | un
   const m = /\/meet\/([^/?#]+)\/?$/.exec(url.pathname);
   const meetingId = m?.[1] ? decodeURIComponent(m[1]).toUpperCase() : undefined;
   if (!isValidMeetingId(meetingId)) return undefined;
-  const pwd = url.searchParams.get('pwd') ?? url.searchParams.get('passcode') ?? undefined;
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+  const pwd = fragment.get('pwd') ?? url.searchParams.get('pwd') ?? url.searchParams.get('passcode') ?? undefined;
   return { meetingId, passcode: isValidPasscode(pwd) ? pwd : undefined };
 }
 

@@ -15,6 +15,11 @@ export const wsCloseCodes = {
   idle: 4001,
   /** The tutor removed this session from the lesson (a `removed` message came first): do not resume or rejoin. */
   removed: 4403,
+  /**
+   * The access token the socket said hello with has expired (its `exp`, plus the verifier's
+   * clock tolerance): get a fresh token and resume the session, as after any drop.
+   */
+  tokenExpired: 4401,
   /** The same session was resumed on another socket. */
   superseded: 4409,
 } as const;

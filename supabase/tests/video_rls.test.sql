@@ -12,7 +12,7 @@
 begin;
 create extension if not exists pgtap;
 
-select plan(56);
+select plan(60);
 
 -- ---------------------------------------------------------------------------------------
 -- Fixtures
@@ -78,9 +78,31 @@ select results_eq(
   'tutor sees every session of their meeting, their own and the student''s'
 );
 select is(
-  (select passcode from public.video_meetings where meeting_id = 'MID-PGTAPRLSAAAAAAAA'),
-  '123456',
+  (select status from public.video_meetings where meeting_id = 'MID-PGTAPRLSAAAAAAAA'),
+  'active',
   'tutor reads the columns of their meeting'
+);
+select throws_ok(
+  $$ select passcode from public.video_meetings where meeting_id = 'MID-PGTAPRLSAAAAAAAA' $$,
+  '42501', null,
+  'tutor cannot read the passcode of their own meeting through the Data API'
+);
+select throws_ok(
+  $$ select * from public.video_meetings $$,
+  '42501', null,
+  'select * as a user is refused: it would include the passcode'
+);
+select throws_ok(
+  $$ select failures from public.video_passcode_failures $$,
+  '42501', null,
+  'tutor cannot read the lockout counters'
+);
+select is(
+  (select count(*)::int from information_schema.column_privileges
+   where table_schema = 'public' and table_name = 'video_meetings' and grantee = 'authenticated'
+     and privilege_type = 'SELECT' and column_name = 'passcode'),
+  0,
+  'authenticated holds no select on the passcode column'
 );
 
 set local role authenticated;

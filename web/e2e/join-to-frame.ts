@@ -226,7 +226,7 @@ async function barePairRun(page: Page, config: RTCConfiguration): Promise<Sample
 
 async function main() {
   if (!process.env.E2E_SKIP_BUILD) {
-    const r = spawnSync('pnpm', ['exec', 'vite', 'build', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
+    const r = spawnSync('pnpm', ['exec', 'vite', 'build', '--mode', 'test', '--logLevel', 'warn'], { cwd: webDir, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('vite build failed');
   }
   const loadBefore = loadavg();

@@ -15,6 +15,8 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 
 export interface StackEnv {
   GATEWAY_URL: string;
+  /** The gateway's /metrics, on its HEALTH_PORT (not served on GATEWAY_URL). */
+  GATEWAY_METRICS_URL: string;
   WEB_URL: string;
   NATS_URL: string;
   DATABASE_URL: string;
@@ -57,7 +59,7 @@ export async function findOrStartStack(log: (line: string) => void = console.log
   const file = process.env.LESSONCALL_STACK_ENV ?? join(repoRoot, '.local/stack.env');
   if (existsSync(file)) {
     const env = parseEnvFile(readFileSync(file, 'utf8'));
-    if (env.GATEWAY_URL && env.NATS_URL && (await answers(env))) {
+    if (env.GATEWAY_URL && env.GATEWAY_METRICS_URL && env.NATS_URL && (await answers(env))) {
       log(`using the running stack from ${file} (${env.GATEWAY_URL})`);
       return { env: env as StackEnv, external: true, logDir: undefined, stop: async () => {} };
     }

@@ -7,6 +7,11 @@ export const configSchema = {
   ...commonConfig,
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('0.0.0.0'),
+  /**
+   * /metrics (with /healthz and /readyz) on a port of its own, never the public PORT, so the
+   * ingress cannot serve it. Unset: no metrics endpoint (the chart sets 9090).
+   */
+  HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Identifies this replica (the pod name in Kubernetes). */
   GATEWAY_ID: z
     .string()
@@ -58,6 +63,12 @@ export const configSchema = {
   /** Call quality samples one session may send per minute (the web client sends one per peer every 10 s). */
   QUALITY_REPORTS_PER_MINUTE: z.coerce.number().int().positive().default(30),
   WS_HEARTBEAT_MS: z.coerce.number().int().positive().default(15_000),
+  /** WebSocket upgrades per minute per client address on one replica, after WS_UPGRADE_BURST at once; more answer 429 rate_limited. */
+  WS_UPGRADES_PER_MINUTE: z.coerce.number().int().positive().default(60),
+  /** Upgrades one client address may make at once (a classroom behind one NAT joining together). */
+  WS_UPGRADE_BURST: z.coerce.number().int().positive().default(30),
+  /** WebSockets one client address may hold open on one replica; more answer 429 rate_limited. */
+  WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(50),
   /** On SIGTERM: how long sockets get to move to another replica before the process exits. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**

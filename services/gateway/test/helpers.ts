@@ -27,6 +27,8 @@ export interface TestGateway {
   url: string;
   /** ws://127.0.0.1:<port> */
   wsUrl: string;
+  /** http://127.0.0.1:<HEALTH_PORT>/metrics: metrics are not on the public port. */
+  metricsUrl: string;
   gateway: Gateway;
   config: GatewayConfig;
   /** An access token of the shape Supabase issues, signed with this gateway's secret. */
@@ -58,6 +60,10 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
     JWT_AUDIENCE: 'authenticated',
     REQUEST_TIMEOUT_MS: '2000',
     DRAIN_TIMEOUT_MS: '1000',
+    HEALTH_PORT: '0',
+    // Every test socket comes from 127.0.0.1; the suite that tests these limits sets its own.
+    WS_UPGRADE_BURST: '100000',
+    WS_MAX_SOCKETS_PER_CLIENT: '100000',
     ...overrides,
   });
   const logger = options.logger ?? createLogger('gateway', { level: config.LOG_LEVEL });
@@ -66,6 +72,7 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
   return {
     url,
     wsUrl: `ws://127.0.0.1:${gateway.port}`,
+    metricsUrl: `http://127.0.0.1:${gateway.runtime.health?.port}/metrics`,
     gateway,
     config,
     tokenFor: (userId, opts = {}) => signDevToken(config, { ...opts, userId }),

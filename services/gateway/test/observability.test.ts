@@ -24,7 +24,7 @@ afterAll(async () => {
 const meetingId = 'MID-ABCDEFGHJKMNPQRS';
 const report = async (body: unknown, token?: string) =>
   call(gw.url, 'POST', `/api/video/meetings/${meetingId}/client-report`, { token: token ?? (await gw.tokenFor(demoStudentId)), body });
-const scrape = async () => (await call(gw.url, 'GET', '/metrics')).text;
+const scrape = async () => (await fetch(gw.metricsUrl)).text();
 /** The value of the series `name` with (at least) these labels in a Prometheus text exposition; 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);

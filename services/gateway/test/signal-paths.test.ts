@@ -57,7 +57,7 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
 
   /** A counter's value on a gateway's /metrics, summed over the series that carry `label` (e.g. path="direct"). */
   async function metric(g: TestGateway, name: string, label = ''): Promise<number> {
-    const text = await (await fetch(`${g.url}/metrics`)).text();
+    const text = await (await fetch(g.metricsUrl)).text();
     return text
       .split('\n')
       .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label))

@@ -37,6 +37,11 @@ export const commonConfig = {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /**
+   * /readyz answers from a result at most this old: however often it is probed (or hit from
+   * outside), NATS and Postgres see one check per interval. A lost NATS connection shows at once.
+   */
+  READINESS_CACHE_MS: z.coerce.number().int().min(0).default(2_000),
 };
 
 /** The health/readiness/metrics port of a backend service. */

@@ -12,7 +12,7 @@ export {
   ServiceError,
   ServiceUnavailableError,
 } from './errors';
-export { readiness, startHealthServer, type ReadinessCheck } from './health';
+export { cachedReadiness, type Readiness, type ReadinessCheck, type ReadinessResult, readiness, startHealthServer } from './health';
 export { classifyFailure, type FailureKind } from './failures';
 export {
   consumeEvents,

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import type { Registry } from 'prom-client';
 import { Db } from './db';
-import { startHealthServer, type ReadinessCheck } from './health';
+import { cachedReadiness, type Readiness, type ReadinessCheck, startHealthServer } from './health';
 import { createLogger, type Logger } from './logger';
 import { createMetrics } from './metrics';
 import { connectNats } from './nats';
@@ -15,7 +15,8 @@ export interface RuntimeConfig {
   NATS_NKEY_SEED?: string | undefined;
   NATS_INBOX_PREFIX?: string | undefined;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
-  HEALTH_PORT?: number;
+  HEALTH_PORT?: number | undefined;
+  READINESS_CACHE_MS?: number;
   DATABASE_URL?: string;
   DATABASE_POOL_SIZE?: number;
   JETSTREAM_REPLICAS?: number;
@@ -31,6 +32,8 @@ export interface Runtime {
   registry: Registry;
   db: Db | undefined;
   health: (Server & { port: number }) | undefined;
+  /** What /readyz answers (cached: see READINESS_CACHE_MS); the gateway's public /readyz uses it too. */
+  readiness: Readiness;
   telemetry: Telemetry;
   /** Drains the bus, closes Postgres and the health server, flushes traces. */
   close(): Promise<void>;
@@ -55,15 +58,27 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
   const db = config.DATABASE_URL
     ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service, sessionRole: 'service_role' })
     : undefined;
+  let natsConnected = true;
   const checks: Record<string, ReadinessCheck> = {
     nats: async () => {
       if (nc.isClosed()) throw new Error('closed');
+      if (!natsConnected) throw new Error('disconnected');
       await nc.flush();
     },
     ...(db ? { postgres: () => db.ping() } : {}),
     ...options.checks,
   };
-  const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, registry, checks });
+  const ready = cachedReadiness(checks, { cacheMs: config.READINESS_CACHE_MS ?? 2_000 });
+  // Losing or regaining NATS shows on the next probe, not when the cached result expires.
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') {
+        natsConnected = s.type === 'reconnect';
+        ready.invalidate();
+      }
+    }
+  })().catch(() => {});
+  const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, registry, readiness: ready });
   return {
     service,
     logger,
@@ -73,6 +88,7 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
     registry,
     db,
     health,
+    readiness: ready,
     telemetry,
     async close() {
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));

@@ -18,7 +18,7 @@ import type { Bookings } from './bookings';
 import type { MeetingEvents } from './events';
 import type { Lifecycle } from './lifecycle';
 import type { MeetingMetrics } from './metrics';
-import { meetingColumns, type MeetingRow, userTypeOf } from './model';
+import { meetingColumns, type MeetingRow, type UserMeetingRow, userMeetingColumns, userTypeOf } from './model';
 import type { Passcodes } from './passcodes';
 import { normalizeClientKey, requireBookingId, requireMeetingId, requireUuid, validateNewMeeting } from './validation';
 
@@ -52,6 +52,17 @@ export function serveApi(d: ApiDeps): Subscription[] {
     (await tx.query<MeetingRow>(`select ${meetingColumns} from video_meetings where meeting_id = $1`, [meetingId])).rows[0];
   const byBookingId = (bookingId: string) => async (tx: Tx) =>
     (await tx.query<MeetingRow>(`select ${meetingColumns} from video_meetings where booking_id = $1`, [bookingId])).rows[0];
+  // As a user (RLS): users hold no grant on the passcode column, so these never select it.
+  const userByMeetingId = (meetingId: string) => async (tx: Tx) =>
+    (await tx.query<UserMeetingRow>(`select ${userMeetingColumns} from video_meetings where meeting_id = $1`, [meetingId])).rows[0];
+  const userByBookingId = (bookingId: string) => async (tx: Tx) =>
+    (await tx.query<UserMeetingRow>(`select ${userMeetingColumns} from video_meetings where booking_id = $1`, [bookingId])).rows[0];
+  const passcodeOf = async (meetingId: string) =>
+    (
+      await db.autocommit.query<Pick<MeetingRow, 'meeting_id' | 'passcode'>>('select meeting_id, passcode from video_meetings where meeting_id = $1', [
+        meetingId,
+      ])
+    ).rows[0];
 
   return [
     serve(nc, {
@@ -87,11 +98,15 @@ export function serveApi(d: ApiDeps): Subscription[] {
         const meetingId = requireMeetingId(req.meetingId);
         const userId = requireUuid(req.userId, 'userId');
         // Through RLS: somebody else's meeting does not exist for this user.
-        const row = await db.asUser(userId, byMeetingId(meetingId));
+        const row = await db.asUser(userId, userByMeetingId(meetingId));
         if (!row) throw notFound(meetingId);
         // RLS already limits the meeting to its tutor and student; a passcode, when given (the
-        // lobby checking a link), is verified with the same lockout as joining.
-        if (req.passcode !== '') await d.passcodes.check(row, userId, req.passcode, normalizeClientKey(req.clientKey));
+        // lobby checking a link), is verified with the same lockout as joining, as the service.
+        if (req.passcode !== '') {
+          const secret = await passcodeOf(meetingId);
+          if (!secret) throw notFound(meetingId);
+          await d.passcodes.check(secret, userId, req.passcode, normalizeClientKey(req.clientKey));
+        }
         return { meeting: d.events.meeting(row) };
       },
     }),
@@ -160,12 +175,12 @@ export function serveApi(d: ApiDeps): Subscription[] {
       logger,
       handler: async (req) => {
         const bookingId = requireBookingId(req.bookingId);
-        let row: MeetingRow | undefined;
+        let row: UserMeetingRow | undefined;
         if (req.actorIsService) row = await byBookingId(bookingId)(db.autocommit);
         else {
           // The booking system's meeting of that booking first, then one the user created under it.
           const userId = requireUuid(req.userId, 'userId');
-          row = await db.asUser(userId, async (tx) => (await byBookingId(bookingId)(tx)) ?? (await byBookingId(userBookingId(userId, bookingId))(tx)));
+          row = await db.asUser(userId, async (tx) => (await userByBookingId(bookingId)(tx)) ?? (await userByBookingId(userBookingId(userId, bookingId))(tx)));
         }
         if (!row) throw new ServiceError('meeting_not_found', `no meeting for booking ${bookingId}`);
         return { meeting: d.events.meeting(row) };

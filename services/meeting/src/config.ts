@@ -9,7 +9,7 @@ export const configSchema = {
   ...commonConfig,
   ...healthPort,
   ...databaseUrl,
-  /** Where the web app answers: join links are `<PUBLIC_BASE_URL>/meet/<meetingId>?pwd=<passcode>`. */
+  /** Where the web app answers: join links are `<PUBLIC_BASE_URL>/meet/<meetingId>#pwd=<passcode>`. */
   PUBLIC_BASE_URL: z
     .url()
     .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')

@@ -13,7 +13,7 @@ import {
   subjects,
 } from '@lessoncall/proto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type MeetingRow, toMeeting } from './model';
+import { type MeetingRow, toMeeting, type UserMeetingRow } from './model';
 import { type OutboxEvent, outboxEvent } from './outbox';
 
 export type EndReason = 'ended_by_tutor' | 'last_participant_left' | 'window_closed';
@@ -36,7 +36,7 @@ export class MeetingEvents {
     this.#baseUrl = baseUrl;
   }
 
-  meeting(row: MeetingRow): Meeting {
+  meeting(row: UserMeetingRow): Meeting {
     return toMeeting(row, this.window);
   }
 

@@ -47,7 +47,7 @@ describe('meeting model', () => {
     const t = new Date('2026-03-01T09:00:00Z');
     const created = events.created(row, t);
     expect(created).toMatchObject({ id: `meeting.created:${row.meeting_id}`, subject: `meeting.created.${row.meeting_id}` });
-    expect(JSON.parse(created.body)).toMatchObject({ passcode: '012345', url: 'https://lessons.example.com/meet/MID-ABCDEFGHJKMNPQRS?pwd=012345' });
+    expect(JSON.parse(created.body)).toMatchObject({ passcode: '012345', url: 'https://lessons.example.com/meet/MID-ABCDEFGHJKMNPQRS#pwd=012345' });
     expect(events.created(row, new Date()).id).toBe(created.id);
     expect(events.ended(row, 'window_closed', undefined, t).id).toBe(`meeting.ended:${row.meeting_id}`);
     const moved = { start: row.scheduled_start, end: row.scheduled_end };

@@ -28,10 +28,14 @@ export const meetingColumns = `meeting_id, booking_id, tutor_id, student_id, tit
   scheduled_start, scheduled_end, started_at, ended_at, end_reason,
   created_at, updated_at`;
 
+/** A meeting as a user may read it (RLS, as `authenticated`): every column but the passcode, which users hold no grant on. */
+export type UserMeetingRow = Omit<MeetingRow, 'passcode'>;
+export const userMeetingColumns = meetingColumns.replace('passcode, ', '');
+
 const ts = (d: Date | null) => (d ? timestampFromDate(d) : undefined);
 
 /** The meeting as services and clients see it: never the passcode. */
-export function toMeeting(row: MeetingRow, window: JoinWindowPolicy): Meeting {
+export function toMeeting(row: UserMeetingRow, window: JoinWindowPolicy): Meeting {
   const { opensAt, closesAt } = joinWindow({ scheduledStart: row.scheduled_start, scheduledEnd: row.scheduled_end }, window);
   return create(MeetingSchema, {
     meetingId: row.meeting_id,

@@ -39,6 +39,8 @@ interface OutboxRow {
 
 const fromRow = (r: OutboxRow): OutboxEvent => ({ id: r.event_id, meetingId: r.meeting_id, subject: r.subject, body: r.body, time: r.event_time });
 const encoder = new TextEncoder();
+/** The advisory lock only one outbox relay holds at a time (any fixed bigint; 'lcoutbox' in ASCII). */
+const relayLockKey = '7810208729045036920';
 
 /**
  * Transactional outbox: an event is written in the transaction of the change it announces,
@@ -135,24 +137,42 @@ export class Outbox {
     while (this.#forgetting.size > 0) await Promise.all([...this.#forgetting]);
   }
 
-  /** Publishes events whose publisher did not finish (crashed) — safe on every replica at once. */
+  /**
+   * Publishes events whose publisher did not finish (crashed). One relay at a time across every
+   * replica (a session advisory lock; the others find it taken and return 0), in outbox order,
+   * with no transaction open and no row locked while it waits on JetStream: two relays taking
+   * turns with `skip locked` could split one meeting's events between them and publish its
+   * cancelled before its created. Events this process is still publishing are left to it, and so
+   * is everything after them of the same meeting, so its order holds here too.
+   */
   async relay(olderThan: Date, limit: number): Promise<number> {
-    return this.#db.asService(async (tx) => {
-      const { rows } = await tx.query<OutboxRow>(
-        `select event_id, meeting_id, subject, body, event_time from video_meeting_outbox
-         where event_time <= $1 order by seq limit $2 for update skip locked`,
-        [olderThan, limit],
-      );
-      // Events this process is still publishing or clearing are left to it.
-      const events = rows.map(fromRow).filter((e) => !this.#unsettled.has(e.id));
-      if (events.length === 0) return 0;
-      for (const e of events) {
-        await this.#publishOne(e);
-        this.#logger.info({ meetingId: e.meetingId, eventId: e.id }, 'published a stranded event');
+    const client = await this.#db.pool.connect();
+    try {
+      const { rows: locked } = await client.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [relayLockKey]);
+      if (!locked[0]?.got) return 0;
+      try {
+        const { rows } = await client.query<OutboxRow>(
+          'select event_id, meeting_id, subject, body, event_time from video_meeting_outbox where event_time <= $1 order by seq limit $2',
+          [olderThan, limit],
+        );
+        const held = new Set<string>();
+        const events: OutboxEvent[] = [];
+        for (const e of rows.map(fromRow)) {
+          if (this.#unsettled.has(e.id)) held.add(e.meetingId);
+          else if (!held.has(e.meetingId)) events.push(e);
+        }
+        for (const e of events) {
+          await this.#publishOne(e);
+          this.#logger.info({ meetingId: e.meetingId, eventId: e.id }, 'published a stranded event');
+        }
+        if (events.length > 0) await client.query('delete from video_meeting_outbox where event_id = any($1::text[])', [events.map((e) => e.id)]);
+        return events.length;
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [relayLockKey]);
       }
-      await tx.query('delete from video_meeting_outbox where event_id = any($1::text[])', [events.map((e) => e.id)]);
-      return events.length;
-    });
+    } finally {
+      client.release();
+    }
   }
 
   async #publishOne(e: OutboxEvent): Promise<void> {

@@ -67,7 +67,7 @@ describe('svc.meeting.* endpoints', () => {
       const first = await create('api-create-1');
       expect(first.created).toBe(true);
       expect(first.passcode).toMatch(/^[0-9]{6}$/);
-      expect(first.url).toBe(`https://lessons.test/meet/${first.meeting?.meetingId}?pwd=${first.passcode}`);
+      expect(first.url).toBe(`https://lessons.test/meet/${first.meeting?.meetingId}#pwd=${first.passcode}`);
       expect(first.meeting?.status).toBe('pending');
       expect(timestampDate(first.meeting!.joinableFrom!).toISOString()).toBe(at(-15).toISOString());
       expect(timestampDate(first.meeting!.joinableUntil!).toISOString()).toBe(at(75).toISOString());

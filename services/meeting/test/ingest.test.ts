@@ -85,7 +85,7 @@ describe('booking.confirmed → exactly one meeting', () => {
       const e = byBooking.get(r.booking_id);
       expect(e?.subject).toBe(`meeting.created.${r.meeting_id}`);
       expect(e?.id).toBe(`meeting.created:${r.meeting_id}`);
-      expect(decode(MeetingCreatedSchema, e!.data).url).toBe(`https://lessons.test/meet/${r.meeting_id}?pwd=${r.passcode}`);
+      expect(decode(MeetingCreatedSchema, e!.data).url).toBe(`https://lessons.test/meet/${r.meeting_id}#pwd=${r.passcode}`);
     }
   });
 });

@@ -16,7 +16,11 @@ export const configSchema = {
    * Must stay well above the gateway's heartbeat interval (WS_PRESENCE_INTERVAL_MS, 30 s); 0 turns it off.
    */
   PRESENCE_STALE_SECONDS: z.coerce.number().int().min(0).default(90),
-  /** The mesh limit: live sessions per meeting (a second tab is a second session). */
+  /**
+   * The mesh limit. A newcomer gets in while fewer people than this are in; another tab of
+   * someone already in only while fewer sessions than this are live, so one person's tabs
+   * never keep the other out (at most this + people - 1 sessions).
+   */
   MAX_SESSIONS_PER_MEETING: positiveInt(4),
   /** HMAC key of resume tokens; only hashes of the tokens are stored. */
   RESUME_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters'),

@@ -315,6 +315,31 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect(changes.map((e) => e.body.sessionId).sort()).toEqual(tabs.map((x) => x.sessionId).sort());
   });
 
+  it("one person's tabs never fill the mesh for the other: the student gets in past the tutor's four tabs", async () => {
+    clock.set('2026-03-02T14:00:00Z');
+    const m = await createMeeting(at('2026-03-02T14:00:00Z'));
+    const tutorTabs = [];
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1_000);
+      tutorTabs.push(await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode, clientKey: 'tutor-laptop' }));
+    }
+    // The mesh has no spare room: a fifth tab of the tutor is refused…
+    expect((await failure(join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode, clientKey: 'tutor-laptop' }))).code).toBe('meeting_full');
+    // …the student, who has no session yet, is not.
+    clock.advance(1_000);
+    const student = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, clientKey: 'student-phone' });
+    expect(student.userType).toBe('student');
+    expect(student.participants.map((p) => p.sessionId)).toEqual([...tutorTabs.map((t) => t.sessionId), student.sessionId]);
+    // Another tab of the student only fits into spare room, like the tutor's.
+    expect((await failure(join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, clientKey: 'student-phone' }))).code).toBe('meeting_full');
+    await leave({ meetingId: m.meetingId, userId: m.tutorId, sessionId: tutorTabs[0]!.sessionId });
+    await leave({ meetingId: m.meetingId, userId: m.tutorId, sessionId: tutorTabs[1]!.sessionId });
+    expect((await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode, clientKey: 'student-laptop' })).userType).toBe('student');
+    const live = (await rowsOf(m.meetingId)).filter((r) => r.left_at === null);
+    expect(live.map((r) => r.user_id).sort()).toEqual([m.tutorId, m.tutorId, m.studentId, m.studentId].sort());
+    expect((await participantEvents(m.meetingId)).filter((e) => e.type === 'participant.joined')).toHaveLength(6);
+  });
+
   it('a disconnect without resume times out into participant.left; a resume within the grace keeps the session and publishes nothing', async () => {
     clock.set('2026-03-03T09:59:00Z');
     const m = await createMeeting(at('2026-03-03T10:00:00Z'));

@@ -1,7 +1,10 @@
 /**
  * `window.__lessoncall`: a small handle on the current call for the browser tests, the
- * join-to-frame benchmark and anyone debugging in the console. It can only do what the user
- * could do to their own call (read its state, drop their own socket).
+ * join-to-frame benchmark and anyone debugging in the console of a dev server. It can only do
+ * what the user could do to their own call (read its state, drop their own socket), but it
+ * hands out the TURN credentials, so only dev and test builds (`vite build --mode test`, what
+ * the browser suite builds) install it; a production bundle does not contain it
+ * (web/test/production-build.test.ts).
  */
 import type { CallController, CallSnapshot } from './call';
 import { localCandidateType, type StatLike } from './stats';

@@ -1,6 +1,6 @@
 import { generateMeetingUrl } from '@lessoncall/proto';
 import { describe, expect, it } from 'vitest';
-import { meetingPath, parseMeetingIdInput, parseRoute, passcodeProblem } from './routes';
+import { addressWithoutPasscode, meetingPath, parseMeetingIdInput, parseRoute, passcodeProblem, recalledPasscode, rememberPasscode } from './routes';
 
 const id = 'MID-ABCDEFGHJKMNPQRS';
 
@@ -47,9 +47,50 @@ describe('parseRoute', () => {
   });
 
   it('round-trips meetingPath', () => {
-    expect(meetingPath(id, '123456', { forceRelay: true })).toBe(`/meet/${id}?pwd=123456&relay=1`);
+    expect(meetingPath(id, '123456', { forceRelay: true })).toBe(`/meet/${id}?relay=1#pwd=123456`);
     expect(parseRoute(meetingPath(id, '123456'))).toEqual({ page: 'meeting', meetingId: id, passcode: '123456', forceRelay: false, demoAs: undefined });
     expect(meetingPath(id)).toBe(`/meet/${id}`);
+  });
+});
+
+describe('passcodes in links', () => {
+  it('reads the passcode from the fragment the link helper writes, and still from the old ?pwd=', () => {
+    const link = generateMeetingUrl('https://lessons.example.com', id, '123456');
+    expect(link).toBe(`https://lessons.example.com/meet/${id}#pwd=123456`);
+    expect(parseRoute(`/meet/${id}?relay=1#pwd=222333`)).toMatchObject({ passcode: '222333', forceRelay: true });
+    expect(parseRoute(`/meet/${id}?pwd=444555&as=student`)).toMatchObject({ passcode: '444555', demoAs: 'student' });
+    // The fragment wins over a stale query.
+    expect(parseRoute(`/meet/${id}?pwd=111111#pwd=999999`)).toMatchObject({ passcode: '999999' });
+  });
+
+  it('gives the address without its passcode, keeping everything else, for history.replaceState', () => {
+    expect(addressWithoutPasscode(`https://lessons.example.com/meet/${id}#pwd=123456`)).toBe(`https://lessons.example.com/meet/${id}`);
+    expect(addressWithoutPasscode(`/meet/${id}?pwd=123456&as=tutor&relay=1`)).toBe(`/meet/${id}?as=tutor&relay=1`);
+    expect(addressWithoutPasscode(`/meet/${id}?passcode=123456#pwd=123456&x=1`)).toBe(`/meet/${id}#x=1`);
+    expect(addressWithoutPasscode(`/meet/${id}?relay=1`)).toBeUndefined();
+    for (const href of [`/meet/${id}?pwd=123456`, `https://h.test/meet/${id}?relay=1#pwd=123456`]) {
+      const clean = addressWithoutPasscode(href) ?? '';
+      expect(clean).not.toContain('123456');
+      expect(parseRoute(clean)).toMatchObject({ page: 'meeting', meetingId: id, passcode: undefined });
+    }
+  });
+
+  it("keeps a tab's passcode for a reload, per meeting, and ignores what is not a passcode", () => {
+    const data = new Map<string, string>();
+    const store = { getItem: (k: string) => data.get(k) ?? null, setItem: (k: string, v: string) => void data.set(k, v) };
+    expect(recalledPasscode(store, id)).toBeUndefined();
+    rememberPasscode(store, id, '123456');
+    expect(recalledPasscode(store, id)).toBe('123456');
+    expect(recalledPasscode(store, 'MID-ZZZZZZZZZZZZZZZZ')).toBeUndefined();
+    data.set(`lessoncall.passcode.${id}`, '<script>');
+    expect(recalledPasscode(store, id)).toBeUndefined();
+    const full = {
+      getItem: () => null,
+      setItem: () => {
+        throw new Error('QuotaExceededError');
+      },
+    };
+    expect(() => rememberPasscode(full, id, '123456')).not.toThrow();
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Where the app is, from the address bar: the page to type a meeting ID and passcode, or one
- * meeting (`/meet/<meetingId>?pwd=<passcode>`, as the meeting service's link helper writes it).
+ * meeting (`/meet/<meetingId>#pwd=<passcode>`, as the meeting service's link helper writes it;
+ * `?pwd=` of older links is still read).
  */
 import { extractCredentialsFromUrl, isValidMeetingId, isValidPasscode } from '@lessoncall/proto';
 
@@ -39,13 +40,60 @@ export function parseRoute(href: string): Route {
   return { page: 'not-found', path };
 }
 
-/** The app path of a meeting; keeps `relay=1` when asked. */
+/** The app path of a meeting, the passcode in the fragment (never sent to a server); keeps `relay=1` when asked. */
 export function meetingPath(meetingId: string, passcode?: string, options: { forceRelay?: boolean } = {}): string {
   const q = new URLSearchParams();
-  if (passcode) q.set('pwd', passcode);
   if (options.forceRelay) q.set('relay', '1');
   const qs = q.toString();
-  return `/meet/${encodeURIComponent(meetingId)}${qs ? `?${qs}` : ''}`;
+  const fragment = passcode ? `#${new URLSearchParams({ pwd: passcode })}` : '';
+  return `/meet/${encodeURIComponent(meetingId)}${qs ? `?${qs}` : ''}${fragment}`;
+}
+
+const passcodeKeys = ['pwd', 'passcode'];
+
+/**
+ * The address without its passcode (query and fragment alike), to put in the address bar with
+ * `history.replaceState`: then it is in no history entry, bookmark or copied link, and a reload
+ * does not send an old `?pwd=` to the server again. Undefined when there is nothing to strip.
+ */
+export function addressWithoutPasscode(href: string): string | undefined {
+  const url = new URL(href, 'http://localhost');
+  const fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+  const found = passcodeKeys.some((k) => url.searchParams.has(k) || fragment.has(k));
+  if (!found) return undefined;
+  for (const k of passcodeKeys) {
+    url.searchParams.delete(k);
+    fragment.delete(k);
+  }
+  const rest = fragment.toString();
+  const out = `${url.pathname}${url.search}${rest ? `#${rest}` : ''}`;
+  return /^[a-z]+:\/\//i.test(href) ? `${url.origin}${out}` : out;
+}
+
+/** Where a tab keeps the passcode it took out of the address: sessionStorage, this tab only, gone with it. */
+export interface PasscodeStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+const storeKey = (meetingId: string) => `lessoncall.passcode.${meetingId}`;
+
+/** Keeps the passcode for a reload of this tab (the address no longer has it). */
+export function rememberPasscode(store: PasscodeStore, meetingId: string, passcode: string): void {
+  try {
+    store.setItem(storeKey(meetingId), passcode);
+  } catch {
+    // Storage refused (private mode quota): a reload then asks for the passcode again.
+  }
+}
+
+export function recalledPasscode(store: PasscodeStore, meetingId: string): string | undefined {
+  try {
+    const p = store.getItem(storeKey(meetingId));
+    return p && isValidPasscode(p) ? p : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface MeetingIdInput {

@@ -214,6 +214,18 @@ describe('SignalingClient', () => {
     expect(g.sessions.size).toBe(0);
   });
 
+  it('a socket closed because its access token expired resumes the same session with a fresh token', async () => {
+    const g = await gateway();
+    const { c, rec } = client(g);
+    const w = await c.join();
+    g.sessions.get(w.sessionId)?.socket?.close(wsCloseCodes.tokenExpired, 'access token expired');
+    await until('rejoined', () => rec.rejoined.length === 1);
+    expect(rec.rejoined[0]).toEqual({ sessionId: w.sessionId, resumed: true });
+    // hello() is asked again, so the auth hands out a token that has not expired.
+    expect(g.sessions.get(w.sessionId)?.hellos[1]).toMatchObject({ resumeSessionId: w.sessionId, accessToken: 'token-2' });
+    expect(rec.closed).toEqual([]);
+  });
+
   it('does not fight over a session taken over by another connection', async () => {
     const g = await gateway();
     const { c, rec } = client(g);

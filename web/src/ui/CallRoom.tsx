@@ -7,6 +7,7 @@ import { DevicePanel } from './DevicePanel';
 import { ParticipantPanel } from './ParticipantPanel';
 import { QualityPill } from './QualityPill';
 import { TutorPrompts } from './TutorPrompts';
+import { cleanDisplayName, participantLabel, roleLabel } from '../call/names';
 
 export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const [panelOpen, setPanelOpen] = useState(false);
@@ -187,15 +188,23 @@ function RemoteTile({ peer, speaking, sinkId }: { peer: RemotePeer; speaking: bo
       className={`tile remote${speaking ? ' speaking' : ''}${peer.screenSharing ? ' sharing' : ''}`}
       data-testid="tile-remote"
       data-session-id={p.sessionId}
-      data-name={p.displayName}
+      data-name={cleanDisplayName(p.displayName, p.userType)}
+      data-role={p.userType}
       data-muted={p.audioMuted}
       data-camera-off={p.cameraOff}
       data-screen={peer.screenSharing}
       data-speaking={speaking}
-      aria-label={`${p.displayName}, ${p.userType}${p.audioMuted ? ', muted' : ''}${p.cameraOff ? ', camera off' : ''}${peer.screenSharing ? ', sharing screen' : ''}`}
+      aria-label={`${participantLabel(p)}${p.audioMuted ? ', muted' : ''}${p.cameraOff ? ', camera off' : ''}${peer.screenSharing ? ', sharing screen' : ''}`}
     >
       {/* The element stays while the camera is off: it plays the audio. */}
-      <StreamVideo stream={peer.stream} muted={false} contain={peer.screenSharing} testId="remote-video" label={`${p.displayName}'s video`} sinkId={sinkId} />
+      <StreamVideo
+        stream={peer.stream}
+        muted={false}
+        contain={peer.screenSharing}
+        testId="remote-video"
+        label={`${participantLabel(p)}: video`}
+        sinkId={sinkId}
+      />
       {!showVideo ? (
         <div className="tile-cover">
           <Avatar name={p.displayName} />
@@ -203,8 +212,11 @@ function RemoteTile({ peer, speaking, sinkId }: { peer: RemotePeer; speaking: bo
         </div>
       ) : null}
       <div className="tile-label">
-        <span className="name">{p.displayName}</span>
-        <span className="role">{p.userType}</span>
+        {/* bdi: whatever the name holds cannot reorder the role beside it. */}
+        <bdi className="name">{cleanDisplayName(p.displayName, p.userType)}</bdi>
+        <span className="role" data-testid="tile-role">
+          {roleLabel(p.userType)}
+        </span>
         {p.audioMuted ? (
           <span className="badge" data-testid="badge-muted" title="Microphone off">
             <Icon name="micOff" size={14} />

@@ -7,6 +7,8 @@ import { Icon } from './icons';
 import { Avatar, MicMeter, StreamVideo } from './Media';
 import { MessagePanel } from './Message';
 import { PrecallPanel } from './PrecallCheck';
+import { keepPasscode } from './router';
+import { presentSentence } from '../call/names';
 
 export function Lobby({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const { meeting, meetingLoad, local, self } = snap;
@@ -129,7 +131,7 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
         <p className="muted small">Meeting ID {snap.meetingId}</p>
         {snap.presentInLobby.length ? (
           <p className="present" data-testid="lobby-present">
-            {snap.presentInLobby.map((p) => p.displayName).join(' and ')} {snap.presentInLobby.length === 1 ? 'is' : 'are'} already here
+            {presentSentence(snap.presentInLobby)}
           </p>
         ) : null}
 
@@ -143,7 +145,15 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
         ) : null}
         {joinError && joinError.code !== loadError?.error.code ? <MessagePanel message={joinError} testId="lobby-error" /> : null}
 
-        {askPasscode ? <PasscodeForm onSubmit={(p) => controller.setPasscode(p)} /> : null}
+        {askPasscode ? (
+          <PasscodeForm
+            onSubmit={(p) => {
+              // Kept for a reload of this tab, never put in the address (history, logs).
+              keepPasscode(snap.meetingId, p);
+              controller.setPasscode(p);
+            }}
+          />
+        ) : null}
 
         <form
           className="join-form"
@@ -189,9 +199,6 @@ function PasscodeForm({ onSubmit }: { onSubmit: (passcode: string) => void }) {
         e.preventDefault();
         setSubmitted(true);
         if (!passcodeProblem(value, true)) {
-          const url = new URL(window.location.href);
-          url.searchParams.set('pwd', value.trim());
-          window.history.replaceState(null, '', url);
           onSubmit(value.trim());
         }
       }}

@@ -7,6 +7,9 @@ import { CallRoom } from './CallRoom';
 import { EndScreen } from './EndScreen';
 import { Lobby } from './Lobby';
 
+// Constant-folded by Vite: in a production build the branch and the debug module are dropped.
+const debugHooks = import.meta.env.DEV || import.meta.env.MODE === 'test';
+
 export interface MeetingPageProps {
   api: GatewayApi;
   auth: Auth;
@@ -31,7 +34,9 @@ export function MeetingPage({ api, auth, meetingId, passcode, forceRelay }: Meet
       log: import.meta.env.DEV ? (m, extra) => console.debug(`[lessoncall] ${m}`, extra ?? '') : () => {},
     });
     setController(c);
-    const unexpose = exposeForTests(c);
+    // Only dev and test builds (`vite build --mode test`, which the browser suite uses): the
+    // handle exposes the TURN credentials, so a production bundle does not even contain it.
+    const unexpose = debugHooks ? exposeForTests(c) : () => {};
     void c.openLobby();
     // Closing the tab is leaving: the other side sees it at once instead of after the grace period.
     const onHide = (e: PageTransitionEvent) => {

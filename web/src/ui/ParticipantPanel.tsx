@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
 import { QualityPill } from './QualityPill';
 import { Icon } from './icons';
+import { cleanDisplayName, participantLabel, roleLabel } from '../call/names';
 
 export function ParticipantPanel({ controller, snap, onClose }: { controller: CallController; snap: CallSnapshot; onClose: () => void }) {
   const { self, peers } = snap;
@@ -28,8 +29,8 @@ export function ParticipantPanel({ controller, snap, onClose }: { controller: Ca
       <ul className="people">
         <li data-testid="participant-row" data-self="true">
           <div className="who">
-            <span className="name">{self.displayName} (you)</span>
-            <span className="role">{self.userType}</span>
+            <bdi className="name">{cleanDisplayName(self.displayName, self.userType)}</bdi> (you)
+            {self.userType ? <span className="role">{roleLabel(self.userType)}</span> : null}
           </div>
           <MediaState muted={self.audioMuted} cameraOff={self.cameraOff} />
         </li>
@@ -40,13 +41,14 @@ export function ParticipantPanel({ controller, snap, onClose }: { controller: Ca
               key={q.sessionId}
               data-testid="participant-row"
               data-session-id={q.sessionId}
-              data-name={q.displayName}
+              data-name={cleanDisplayName(q.displayName, q.userType)}
+              data-role={q.userType}
               data-muted={q.audioMuted}
               data-camera-off={q.cameraOff}
             >
               <div className="who">
-                <span className="name">{q.displayName}</span>
-                <span className="role">{q.userType}</span>
+                <bdi className="name">{cleanDisplayName(q.displayName, q.userType)}</bdi>
+                <span className="role">{roleLabel(q.userType)}</span>
                 <QualityPill quality={p.quality} connection={p.connection} />
               </div>
               <MediaState muted={q.audioMuted} cameraOff={q.cameraOff} />
@@ -62,14 +64,14 @@ export function ParticipantPanel({ controller, snap, onClose }: { controller: Ca
             {removed.map((r) => (
               <li key={r.userId} data-testid="removed-row" data-user-id={r.userId}>
                 <div className="who">
-                  <span className="name">{r.displayName}</span>
+                  <span className="name">{cleanDisplayName(r.displayName)}</span>
                   <span className="role">cannot rejoin</span>
                 </div>
                 <button
                   type="button"
                   className="button small secondary"
                   data-testid="participant-allow"
-                  aria-label={`Let ${r.displayName} join again`}
+                  aria-label={`Let ${cleanDisplayName(r.displayName)} join again`}
                   onClick={() => controller.allowRejoin(r.userId)}
                 >
                   Allow back
@@ -113,7 +115,7 @@ function StudentControls({ controller, peer }: { controller: CallController; pee
           }
         }}
       >
-        <p id={`remove-${q.sessionId}`}>Remove {q.displayName} from the lesson? They cannot rejoin unless you allow them back.</p>
+        <p id={`remove-${q.sessionId}`}>Remove {participantLabel(q)} from the lesson? They cannot rejoin unless you allow them back.</p>
         <span className="confirm-actions">
           <button
             ref={confirmRef}
@@ -141,7 +143,7 @@ function StudentControls({ controller, peer }: { controller: CallController; pee
           type="button"
           className="button small secondary"
           data-testid="participant-ask-unmute"
-          aria-label={`Ask ${q.displayName} to unmute`}
+          aria-label={`Ask ${participantLabel(q)} to unmute`}
           onClick={() => controller.askToUnmute(q.sessionId)}
         >
           Ask to unmute
@@ -151,7 +153,7 @@ function StudentControls({ controller, peer }: { controller: CallController; pee
           type="button"
           className="button small secondary"
           data-testid="participant-mute"
-          aria-label={`Mute ${q.displayName}`}
+          aria-label={`Mute ${participantLabel(q)}`}
           onClick={() => controller.muteParticipant(q.sessionId)}
         >
           Mute
@@ -162,7 +164,7 @@ function StudentControls({ controller, peer }: { controller: CallController; pee
           type="button"
           className="button small secondary"
           data-testid="participant-camera-off"
-          aria-label={`Turn ${q.displayName}'s camera off`}
+          aria-label={`Turn ${participantLabel(q)}'s camera off`}
           onClick={() => controller.turnCameraOff(q.sessionId)}
         >
           Camera off
@@ -173,7 +175,7 @@ function StudentControls({ controller, peer }: { controller: CallController; pee
         type="button"
         className="button small danger"
         data-testid="participant-remove"
-        aria-label={`Remove ${q.displayName} from the lesson`}
+        aria-label={`Remove ${participantLabel(q)} from the lesson`}
         onClick={() => setConfirming(true)}
       >
         Remove

@@ -16,6 +16,8 @@ OTEL_EXPORTER_OTLP_ENDPOINT: {{ . }}
 
 {{- define "lessoncall.env.gateway" -}}
 PORT: "8080"
+# /metrics only here, never on PORT (which the ingress serves).
+HEALTH_PORT: "9090"
 WEB_ORIGIN: {{ include "lessoncall.publicBaseUrl" . }}
 WEB_DIST_DIR: /app/web
 JWT_AUDIENCE: {{ .Values.auth.audience }}

@@ -46,6 +46,11 @@ const openApiRoute = (document: () => JsonSchema): AnyRoute =>
     },
   });
 
+const webOrigins = (config: GatewayConfig) =>
+  config.WEB_ORIGIN.split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+
 /** Every route the app serves, in the order it matches them. The OpenAPI document is built from this list. */
 export function restRoutes(
   config: GatewayConfig,
@@ -55,7 +60,7 @@ export function restRoutes(
   clock: Clock = systemClock,
 ): { ops: AnyRoute[]; api: AnyRoute[] } {
   return {
-    ops: opsRoutes(runtime, Math.min(config.REQUEST_TIMEOUT_MS, 2_000), isDraining),
+    ops: opsRoutes(runtime, isDraining),
     api: [
       ...meetingRoutes(config, runtime),
       ...tutorControlRoutes(config, runtime),
@@ -98,41 +103,29 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
     clock,
   );
 
-  const limiter = createRateLimiter({
-    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-    bucket: 'gateway_ratelimit',
-    limit: config.REST_RATE_PER_MINUTE,
-    windowMs: 60_000,
-    syncMs: config.REST_RATE_SYNC_MS,
-    clock,
-    logger: runtime.logger,
-    replicas: config.JETSTREAM_REPLICAS,
-  });
+  // Per address and per user: one bucket, keys apart (`user:` never parses as an address).
+  const perMinute = (limit: number) =>
+    createRateLimiter({
+      js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+      bucket: 'gateway_ratelimit',
+      limit,
+      windowMs: 60_000,
+      syncMs: config.REST_RATE_SYNC_MS,
+      clock,
+      logger: runtime.logger,
+      replicas: config.JETSTREAM_REPLICAS,
+    });
+  const limiter = perMinute(config.REST_RATE_PER_MINUTE);
+  const perUser = perMinute(config.REST_USER_RATE_PER_MINUTE);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     req.clientKey = clientAddress(req, trusted);
     next();
   });
-  const perUser = createRateLimiter({
-    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-    bucket: 'gateway_ratelimit',
-    limit: config.REST_USER_RATE_PER_MINUTE,
-    windowMs: 60_000,
-    syncMs: config.REST_RATE_SYNC_MS,
-    clock,
-    logger: runtime.logger,
-    replicas: config.JETSTREAM_REPLICAS,
-  });
 
   app.use(observe(runtime.logger, runtime.registry));
   app.use(securityHeaders());
-  app.use(
-    cors(
-      config.WEB_ORIGIN.split(',')
-        .map((o) => o.trim())
-        .filter(Boolean),
-    ),
-  );
+  app.use(cors(webOrigins(config)));
 
   const ops = express.Router();
   for (const route of routes.ops) mount(ops, route, verifier);
@@ -152,7 +145,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   for (const route of routes.api) mount(api, route, verifier, perUser);
   app.use(api);
 
-  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL));
+  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL, webOrigins(config)));
   app.use((req: Request, res: Response) => {
     sendProblem(res, {
       type: `${problemTypeBase}not_found`,

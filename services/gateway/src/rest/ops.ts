@@ -12,26 +12,12 @@ export const opsSchemas: Record<string, JsonSchema> = {
   },
 };
 
-async function natsCheck(runtime: Runtime, timeoutMs: number): Promise<string> {
-  if (runtime.nc.isClosed()) return 'closed';
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      runtime.nc.flush(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return 'ok';
-  } catch (err) {
-    return (err as Error).message || 'failed';
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Probes and metrics. The gateway holds no Postgres: it is ready when NATS answers. */
-export function opsRoutes(runtime: Runtime, readyTimeoutMs: number, isDraining: () => boolean = () => false): AnyRoute[] {
+/**
+ * Probes. The gateway holds no Postgres: it is ready when NATS answers, as the runtime's cached
+ * readiness last found (no round trip per probe: this port is public). /metrics is not here:
+ * it is served on HEALTH_PORT only, which no Service or ingress exposes to the public.
+ */
+export function opsRoutes(runtime: Runtime, isDraining: () => boolean = () => false): AnyRoute[] {
   return [
     defineRoute({
       method: 'get',
@@ -58,22 +44,8 @@ export function opsRoutes(runtime: Runtime, readyTimeoutMs: number, isDraining: 
       async handler() {
         // A draining replica leaves the load balancer first, so no new socket lands on it.
         if (isDraining()) return { status: 503, body: { status: 'draining', checks: {} } };
-        const nats = await natsCheck(runtime, readyTimeoutMs);
-        const ready = nats === 'ok';
-        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks: { nats } } };
-      },
-    }),
-    defineRoute({
-      method: 'get',
-      path: '/metrics',
-      operationId: 'metrics',
-      summary: 'Prometheus metrics (RED per route, NATS, process)',
-      tags: ['ops'],
-      access: 'public',
-      responses: { 200: { description: 'Prometheus text format', contentType: 'text/plain', schema: { type: 'string' } } },
-      problems: [],
-      async handler() {
-        return { body: await runtime.registry.metrics(), contentType: runtime.registry.contentType };
+        const { ready, checks } = await runtime.readiness.check();
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready', checks } };
       },
     }),
   ];

@@ -8,6 +8,12 @@ export function createWsMetrics(registry: Registry, gauges: { sockets: () => num
     sent: new Counter({ name: 'gateway_ws_messages_sent_total', help: 'Server messages by kind', labelNames: ['kind'], registers: [registry] }),
     errors: new Counter({ name: 'gateway_ws_errors_total', help: 'Error messages sent to clients by code', labelNames: ['code'], registers: [registry] }),
     closed: new Counter({ name: 'gateway_ws_closed_total', help: 'Sockets closed, by reason', labelNames: ['reason'], registers: [registry] }),
+    upgradesRefused: new Counter({
+      name: 'gateway_ws_upgrades_refused_total',
+      help: 'WebSocket upgrades answered 429, by reason: rate (upgrades per minute per client), sockets (open sockets per client)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     signalsRouted: new Counter({
       name: 'gateway_ws_signals_routed_total',
       help: 'Signals taken from clients, by path: local (same process), direct (signal.deliver), signaling (signal.route)',

@@ -20,6 +20,11 @@ export class TokenBucket {
     this.#at = now();
   }
 
+  /** Whether the bucket has refilled to its burst (nothing to remember about this client). */
+  full(): boolean {
+    return Math.min(this.#burst, this.#tokens + (this.#now() - this.#at) * this.#rate) >= this.#burst;
+  }
+
   /** Takes one token if there is one. */
   take(): boolean {
     const t = this.#now();

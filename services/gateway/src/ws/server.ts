@@ -1,11 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Runtime } from '@lessoncall/kit';
+import { randomUUID } from 'node:crypto';
+import { type Runtime, ServiceError } from '@lessoncall/kit';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../auth/index';
 import { clientAddress, parseTrustedProxies } from '../client-address';
 import type { GatewayConfig } from '../config';
+import { problemOf } from '../rest/problem';
 import { MeetingHub } from './meeting-hub';
+import { UpgradeLimiter } from './upgrade-limit';
 import { createWsMetrics } from './metrics';
 import { SignalOutbox } from './outbox';
 import { PresenceReporter } from './presence';
@@ -99,6 +102,12 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
   });
   let draining = false;
   const trusted = parseTrustedProxies(config.TRUSTED_PROXY_CIDRS);
+  const upgrades = new UpgradeLimiter({
+    perMinute: config.WS_UPGRADES_PER_MINUTE,
+    burst: config.WS_UPGRADE_BURST,
+    maxOpen: config.WS_MAX_SOCKETS_PER_CLIENT,
+    now,
+  });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const refuse = (status: number, text: string) => {
@@ -108,7 +117,27 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     if (draining) return refuse(503, 'Service Unavailable');
     const origin = req.headers.origin;
     if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) return refuse(403, 'Forbidden');
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, clientAddress(req, trusted)));
+    const client = clientAddress(req, trusted);
+    const refusal = upgrades.admit(client);
+    if (refusal) {
+      metrics.upgradesRefused.inc({ reason: refusal.reason });
+      const detail =
+        refusal.reason === 'rate'
+          ? `more than ${config.WS_UPGRADES_PER_MINUTE} WebSocket connections per minute from this address`
+          : `more than ${config.WS_MAX_SOCKETS_PER_CLIENT} WebSockets open from this address`;
+      return refuseWithProblem(socket, new ServiceError('rate_limited', detail, { retryAfterSeconds: refusal.retryAfterSeconds }));
+    }
+    let counted = true;
+    const release = () => {
+      if (counted) upgrades.closed(client);
+      counted = false;
+    };
+    // A handshake that fails (bad key, the peer gone) never reaches accept: its slot is freed here.
+    socket.once('close', release);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      ws.once('close', release);
+      accept(ws, client);
+    });
   });
 
   function accept(ws: WebSocket, clientKey: string): void {
@@ -147,6 +176,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
         });
       }
     }
+    upgrades.sweep();
   }, config.WS_HEARTBEAT_MS);
   heartbeat.unref();
 
@@ -179,6 +209,16 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** An upgrade refused as HTTP, with the same problem+json body REST answers. */
+function refuseWithProblem(socket: Duplex, error: ServiceError): void {
+  const problem = problemOf(error, randomUUID(), wsPath);
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} Too Many Requests\r\nContent-Type: application/problem+json\r\nRetry-After: ${problem.retryAfterSeconds ?? 1}\r\n` +
+      `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 function pathOf(url: string | undefined): string {

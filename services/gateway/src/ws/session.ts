@@ -71,6 +71,8 @@ export interface WsContext {
 /** Shared with the web client (proto/lib/ws-close-codes.ts). */
 export const closeCodes = wsCloseCodes;
 
+const maxTimerMs = 2_147_483_647;
+
 type State = 'hello' | 'joining' | 'joined' | 'closed';
 
 /** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
@@ -97,6 +99,7 @@ export class Session implements SignalEndpoint {
   #logger: Logger;
   #helloTimer: NodeJS.Timeout | undefined;
   #failedHellos = 0;
+  #expiryTimer: NodeJS.Timeout | undefined;
   #lastRateLimitedErrorAt = Number.NEGATIVE_INFINITY;
   #deliver: Subscription | undefined;
   #releaseMeeting: (() => void) | undefined;
@@ -395,6 +398,7 @@ export class Session implements SignalEndpoint {
       hub.seed(meetingId, res.participants, rosterMark);
       this.#state = 'joined';
       this.lastPresenceAt = this.#ctx.now();
+      this.#closeAtExpiry(identity.claims.exp);
       this.#send(
         serverMessage(requestId, {
           case: 'welcome',
@@ -751,8 +755,29 @@ export class Session implements SignalEndpoint {
     return new ServiceError('internal', 'internal error');
   }
 
+  /**
+   * A socket lives no longer than the token it said hello with: at `exp` (plus the clock
+   * tolerance the verifier allows, so the same token cannot simply be accepted again) it is
+   * closed with tokenExpired, and the client resumes the session with a fresh token. A user who
+   * signed out has no fresh token to give. Wall-clock time: `exp` is seconds since the epoch.
+   */
+  #closeAtExpiry(exp: number | undefined): void {
+    if (exp === undefined) return;
+    const ms = (exp + this.#ctx.config.JWT_CLOCK_TOLERANCE_SECONDS) * 1000 - Date.now();
+    // setTimeout keeps at most ~24.8 days; a token outliving that is re-armed when it fires.
+    this.#expiryTimer = setTimeout(
+      () => {
+        if (ms > maxTimerMs) return this.#closeAtExpiry(exp);
+        this.close(closeCodes.tokenExpired, 'access token expired', 'token_expired');
+      },
+      Math.max(0, Math.min(ms, maxTimerMs)),
+    );
+    this.#expiryTimer.unref();
+  }
+
   #cleanup(): void {
     clearTimeout(this.#helloTimer);
+    clearTimeout(this.#expiryTimer);
     this.#sequencer.close();
     this.#deliver?.unsubscribe();
     this.#deliver = undefined;
