@@ -3,6 +3,8 @@
  * with a stable `code`; they become GatewayErrors. A request that gets no answer at all is
  * `unavailable`.
  */
+import { create, fromJson, type JsonValue } from '@bufbuild/protobuf';
+import { type LessonRecord, LessonRecordSchema, RecordResponseSchema } from '@lessoncall/proto';
 import { newTraceparent } from './trace';
 import { GatewayError } from './errors';
 import type { JoinReport } from './join-report';
@@ -72,6 +74,12 @@ export class GatewayApi {
   /** Ends the lesson for everyone (its tutor only); everyone in it gets meetingEnded. */
   async endMeeting(meetingId: string, accessToken: string): Promise<void> {
     await this.call('POST', `/api/video/meetings/${encodeURIComponent(meetingId)}/end`, { headers: { authorization: `Bearer ${accessToken}` } });
+  }
+
+  /** The lesson record (GET …/record): 409 `conflict` until the meeting has ended and the record is ready. */
+  async getRecord(meetingId: string, accessToken: string): Promise<LessonRecord> {
+    const body = await this.call('GET', `/api/video/meetings/${encodeURIComponent(meetingId)}/record`, { headers: { authorization: `Bearer ${accessToken}` } });
+    return fromJson(RecordResponseSchema, (body ?? {}) as JsonValue, { ignoreUnknownFields: true }).record ?? create(LessonRecordSchema, { meetingId });
   }
 
   /** The join's outcome for the service levels; keepalive, so it is sent even as the page unloads. */

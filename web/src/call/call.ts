@@ -3,11 +3,12 @@
  * socket and one PeerLink per other participant, and publishes an immutable snapshot that the
  * React components render (useSyncExternalStore). Nothing here knows about React.
  */
-import type { Welcome } from '@lessoncall/proto';
+import type { LessonRecord, Welcome } from '@lessoncall/proto';
 import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
 import type { Adaptation, VideoLevel } from './adaptation';
+import { BoardHub } from './board';
 import { ChatStore } from './chat';
 import {
   browserOf,
@@ -29,6 +30,7 @@ import { type LocalTracks, PeerLink } from './peer';
 import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
+import { QualityReporter } from './quality-report';
 import { SenderAdapter } from './sender-adapter';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
@@ -161,6 +163,8 @@ export class CallController {
   private nextNotice = 1;
   private signalingRttMs: number | undefined;
   private readonly adapters = new Map<string, SenderAdapter>();
+  /** Call quality for the lesson record, one sample per peer every 10 s and at the end. */
+  private readonly qualityReports = new QualityReporter();
   private speakerId: string | undefined;
   /** While a screen share has sound: the mic and the tab's audio, mixed (the one audio sender sends it). */
   private mix: AudioMix | undefined;
@@ -192,6 +196,12 @@ export class CallController {
     },
     relay: (transport, server, signal) => probeRelay(transport, server, signal),
     loopback: (server, tracks, signal) => loopbackCall(server, tracks, signal),
+  });
+  /** The whiteboard's lock state and message routing; its editor is loaded with the board panel (web/src/ui/BoardPanel.tsx). */
+  readonly board = new BoardHub({
+    update: (requestId, update) => this.signaling?.sendData({ case: 'boardUpdate', value: { update } }, requestId),
+    sync: (requestId, stateVector) => this.signaling?.sendData({ case: 'boardSync', value: { stateVector } }, requestId),
+    control: (requestId, control) => this.signaling?.sendData({ case: 'boardControl', value: control }, requestId),
   });
 
   constructor(options: CallOptions) {
@@ -538,6 +548,7 @@ export class CallController {
   /** The roster and ICE servers of a welcome; offers to everyone we have no connection with. */
   private applyWelcome(welcome: Welcome, resumed: boolean) {
     this.chat.setSelf(welcome.sessionId, this.opts.auth.user()?.userId);
+    this.board.welcome();
     this.iceServers = rtcIceServers(welcome.iceServers);
     if (welcome.meeting) this.meeting = { ...(this.meeting ?? ({} as MeetingView)), ...withoutEmpty(welcome.meeting) };
     const others = welcome.participants.map(participantView).filter((p) => p.sessionId !== welcome.sessionId);
@@ -785,7 +796,14 @@ export class CallController {
         this.endCall();
         this.dispatch({ type: 'meeting-ended', message: describeMeetingEnd(m.kind.value.reason) });
         return;
+      case 'boardUpdate':
+      case 'boardState':
+      case 'boardAck':
+      case 'boardControl':
+        this.board.message(m);
+        return;
       case 'error': {
+        if (this.board.message(m)) return;
         const e = m.kind.value;
         // The session ended on the server: the socket closes next and the client rejoins by itself.
         if (e.code === 'session_not_found') return;
@@ -984,9 +1002,25 @@ export class CallController {
 
   leave(): void {
     if (!isLive(this.state) && this.state.phase !== 'joining') return;
+    for (const sample of this.qualityReports.flush(this.opts.now())) this.signaling?.sendData({ case: 'qualityReport', value: { sample } });
     this.signaling?.leave();
     this.endCall();
     this.dispatch({ type: 'leave' });
+  }
+
+  /**
+   * The lesson record, once the meeting has ended: the participant service writes it when it
+   * handles meeting.ended, a moment after everyone was told, so a 409 is asked again for a while.
+   */
+  async lessonRecord(attempts = 20, waitMs = 500): Promise<LessonRecord> {
+    for (let i = 1; ; i++) {
+      try {
+        return await this.opts.api.getRecord(this.opts.meetingId, await this.opts.auth.accessToken());
+      } catch (err) {
+        if (!(err instanceof GatewayError && err.code === 'conflict') || i >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
+    }
   }
 
   /** Tutor only (the meeting service enforces it): end the lesson for everyone. */
@@ -1066,6 +1100,8 @@ export class CallController {
         const quality = await link.quality();
         if (this.links.get(id) !== link) continue;
         this.updateRemote(id, { quality });
+        const sample = this.qualityReports.add(id, quality, this.opts.now());
+        if (sample) this.signaling?.sendData({ case: 'qualityReport', value: { sample } });
         const known = this.adapters.get(id);
         // A replaced connection (after a failure) starts again from full quality.
         const adapter = known?.pc === link.pc ? known : new SenderAdapter(link.pc, this.opts.now);

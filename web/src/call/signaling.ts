@@ -196,6 +196,15 @@ export class SignalingClient {
     return requestId;
   }
 
+  /**
+   * Whiteboard traffic and call quality samples. Not queued while reconnecting: the board
+   * exchanges state vectors after the welcome (which carries whatever was not acknowledged), and
+   * a lost quality sample is one of many.
+   */
+  sendData(kind: ClientMessageInit['kind'], requestId = ''): void {
+    this.sendOrQueue({ requestId, kind }, false);
+  }
+
   /** Leaves the meeting for good: tells the gateway, closes, never reconnects. */
   leave(): void {
     if (this.stateValue === 'closed') return;

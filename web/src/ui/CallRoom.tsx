@@ -1,7 +1,8 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
-import { Icon } from './icons';
+import { BoardToggle, useBoard } from './BoardToggle';
 import { ChatPanel, ChatToggle, useChat } from './ChatPanel';
+import { Icon } from './icons';
 import { Avatar, StreamVideo } from './Media';
 import { DevicePanel } from './DevicePanel';
 import { ParticipantPanel } from './ParticipantPanel';
@@ -9,8 +10,24 @@ import { QualityPill } from './QualityPill';
 import { TutorPrompts } from './TutorPrompts';
 import { cleanDisplayName, participantLabel, roleLabel } from '../call/names';
 
+/**
+ * The editor (Excalidraw, Yjs) is its own chunk, fetched when the board is first opened. Its
+ * fonts come from the app's own origin (vite.config.ts copies them), not esm.sh: the path is
+ * read while the chunk evaluates, so it is set here, before the import.
+ */
+const BoardPanel = lazy(() => {
+  (window as unknown as { EXCALIDRAW_ASSET_PATH: string }).EXCALIDRAW_ASSET_PATH = '/excalidraw/';
+  return import('./BoardPanel');
+});
+
 export function CallRoom({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
   const [panelOpen, setPanelOpen] = useState(false);
+  const boardOpen = useBoard(controller.board).open;
+  // Once loaded, the board stays mounted while closed: its document keeps syncing, reopening is instant.
+  const [boardLoaded, setBoardLoaded] = useState(false);
+  useEffect(() => {
+    if (boardOpen) setBoardLoaded(true);
+  }, [boardOpen]);
   // One side panel at a time: opening the chat closes the participant list, and the other way round.
   const chatOpen = useChat(controller.chat).open;
   useEffect(() => {
@@ -26,7 +43,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
   const waitingFor = self.userType === 'tutor' ? 'your student' : 'your tutor';
 
   return (
-    <main className={`call${panelOpen || chatOpen ? ' with-panel' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
+    <main className={`call${panelOpen || chatOpen ? ' with-panel' : ''}${boardOpen ? ' with-board' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
       {reconnecting ? (
         <div className="banner" role="status" data-testid="reconnecting-banner">
           <Icon name="wifi" size={18} /> Reconnecting… The call continues; we are restoring the connection to the lesson server.
@@ -136,6 +153,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
           <span className="count">{peers.length + 1}</span>
         </button>
         <ChatToggle chat={controller.chat} />
+        <BoardToggle hub={controller.board} />
         <button
           type="button"
           className={`round ${devicesOpen ? 'active' : ''}`}
@@ -175,6 +193,19 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
       {devicesOpen ? <DevicePanel controller={controller} snap={snap} /> : null}
       {panelOpen ? <ParticipantPanel controller={controller} snap={snap} onClose={() => setPanelOpen(false)} /> : null}
       <ChatPanel chat={controller.chat} />
+      {boardLoaded ? (
+        <div className="board-slot" hidden={!boardOpen}>
+          <Suspense
+            fallback={
+              <p className="board-loading" role="status">
+                Loading the whiteboard…
+              </p>
+            }
+          >
+            <BoardPanel hub={controller.board} isTutor={self.userType === 'tutor'} />
+          </Suspense>
+        </div>
+      ) : null}
     </main>
   );
 }

@@ -1,4 +1,5 @@
 import type { CallController, CallSnapshot } from '../call/call';
+import { LessonRecordView } from './LessonRecord';
 import { MessagePanel } from './Message';
 
 export function EndScreen({ controller, snap }: { controller: CallController; snap: CallSnapshot }) {
@@ -24,6 +25,7 @@ export function EndScreen({ controller, snap }: { controller: CallController; sn
           tone="info"
           testId="ended-message"
         />
+        <LessonRecordView controller={controller} />
       </main>
     );
   }
