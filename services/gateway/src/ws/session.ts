@@ -427,10 +427,9 @@ export class Session implements SignalEndpoint {
       void this.#sendChatHistory();
       // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
       if (res.userType === 'tutor') {
-        this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) => ({
-          case: 'removals',
-          value,
-        }));
+        this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) =>
+          this.#send(serverMessage('', { case: 'removals', value }), 'removals'),
+        );
       }
       // No presence report here: the join or resume that just answered recorded the session as
       // connected on this gateway in the same transaction (one request and one write less per hello).
