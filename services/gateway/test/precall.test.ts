@@ -57,7 +57,7 @@ beforeAll(async () => {
   h = await setup({ postgres: true, auth: true });
   [backend, gw] = await Promise.all([
     startBackend(h, { turn: { secret: turnSecret, urls: turnUrls } }),
-    startTestGateway(h, { REST_RATE_PER_MINUTE: '100000', REST_RATE_SYNC_MS: '0', TRUST_PROXY_HOPS: '1' }),
+    startTestGateway(h, { REST_RATE_PER_MINUTE: '100000', REST_RATE_SYNC_MS: '0', TRUSTED_PROXY_CIDRS: '127.0.0.1/32, ::1/128' }),
   ]);
   checker = openApiChecker((await call(gw.url, 'GET', '/api/video/openapi.json')).body);
 });
@@ -132,7 +132,7 @@ describe('POST /api/video/meetings/:meetingId/precall', () => {
   });
 
   it('limits each user and each address per minute, across gateway replicas: 429 with Retry-After', async () => {
-    const env = { PRECALL_RATE_PER_USER: '2', PRECALL_RATE_PER_ADDRESS: '3', REST_RATE_SYNC_MS: '0', TRUST_PROXY_HOPS: '1' };
+    const env = { PRECALL_RATE_PER_USER: '2', PRECALL_RATE_PER_ADDRESS: '3', REST_RATE_SYNC_MS: '0', TRUSTED_PROXY_CIDRS: '127.0.0.1/32, ::1/128' };
     const [a, b] = await Promise.all([startTestGateway(h, env), startTestGateway(h, env)]);
     try {
       // Rate-limit counts live in NATS KV for the minute, shared with the tests above: people and addresses of its own.
