@@ -263,12 +263,14 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   );
   if (hostileMeetings > 0) problems.push(`CloudEvents: ${hostileMeetings} meetings created from invalid bookings`);
 
-  // ── Passcode guessing from many client addresses at once ──────────────────────────────
+  // ── Passcode guessing from several client addresses at once ───────────────────────────
+  // The lock is per (meeting, user, client key): 10 guesses from each of 4 addresses lock each
+  // of them; the same user from another address, and anyone else, is not locked out.
   const studentToken = await s.token(locked.studentId);
   const port = Number(new URL(gateways[0] as string).port);
   const guesses = await Promise.all(
     Array.from({ length: 40 }, (_, i) =>
-      rawGet(port, `/api/video/meetings/${locked.meetingId}`, `127.0.0.${2 + (i % 20)}`, {
+      rawGet(port, `/api/video/meetings/${locked.meetingId}`, `127.0.0.${2 + (i % 4)}`, {
         authorization: `Bearer ${studentToken}`,
         'x-meeting-passcode': String(100_000 + ((Number(locked.passcode) + 1 + i) % 900_000)),
       }),
@@ -278,13 +280,18 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   const statuses = guesses.map((g) => g.status);
   // 503 (`unavailable`, a typed refusal) is what 40 requests at once may get on a saturated 2-core machine.
   if (statuses.some((x) => x !== 403 && x !== 423 && x !== 429 && x !== 503)) problems.push(`passcode guessing: statuses ${[...new Set(statuses)].join(', ')}`);
-  if (!statuses.includes(423)) problems.push('passcode guessing: 40 wrong passcodes from 20 addresses never locked the meeting');
+  if (!statuses.includes(423)) problems.push('passcode guessing: 40 wrong passcodes from 4 addresses never locked one');
   for (const g of guesses) if (!known.has(g.code)) problems.push(`passcode guessing: code ${g.code}`);
   const right = await rawGet(port, `/api/video/meetings/${locked.meetingId}`, '127.0.0.2', {
     authorization: `Bearer ${studentToken}`,
     'x-meeting-passcode': locked.passcode,
   });
   if (right.status !== 423) problems.push(`passcode guessing: the right passcode while locked answered ${right.status}, not 423`);
+  const elsewhere = await rawGet(port, `/api/video/meetings/${locked.meetingId}`, '127.0.0.40', {
+    authorization: `Bearer ${studentToken}`,
+    'x-meeting-passcode': locked.passcode,
+  });
+  if (elsewhere.status !== 200) problems.push(`passcode guessing: the right passcode from an address that never guessed answered ${elsewhere.status}, not 200`);
 
   // ── What was written, what was counted ─────────────────────────────────────────────────
   const sessionsWritten = Number(

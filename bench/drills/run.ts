@@ -245,3 +245,6 @@ function writeReadmeTable(rows: FaultRow[], result: { durationSeconds: number; m
 }
 
 await main();
+// The stack is down and the results are written (main's finally ran): exit now rather than wait
+// for a handle some client library keeps open — in CI a run that never exits is a red run.
+process.exit(process.exitCode ?? 0);
