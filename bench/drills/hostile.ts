@@ -59,7 +59,8 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
     byFamily[family] = (byFamily[family] ?? 0) + 1;
   };
   const gateways = s.gateways.map((g) => g.baseUrl);
-  const meetingUrls = s.of('meeting').map((r) => r.baseUrl);
+  const gatewayMetrics = s.gateways.map((g) => g.metricsUrl);
+  const meetingUrls = s.of('meeting').map((r) => r.metricsUrl);
   const db = s.h.db;
   if (!db) throw new Error('no database');
   const runs = options.short ? 40 : 200;
@@ -78,8 +79,8 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
     );
   const foreignBefore = await foreignMeetings();
   const metricsBefore = {
-    http4xx: await scrape(gateways, 'gateway_http_request_duration_seconds_count', 'status="4'),
-    wsErrors: await scrape(gateways, 'gateway_ws_errors_total'),
+    http4xx: await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', 'status="4'),
+    wsErrors: await scrape(gatewayMetrics, 'gateway_ws_errors_total'),
     deadLetters: await scrape(meetingUrls, 'meeting_dead_letters_total'),
     passcodeFailures: await scrape(meetingUrls, 'meeting_passcode_failures_total'),
   };
@@ -310,8 +311,8 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   const bookingsWritten = (await foreignMeetings()) - foreignBefore;
   if (bookingsWritten !== 0) problems.push(`meetings written by hostile input: ${bookingsWritten}`);
   const metrics = {
-    http4xx: (await scrape(gateways, 'gateway_http_request_duration_seconds_count', 'status="4')) - metricsBefore.http4xx,
-    wsErrors: (await scrape(gateways, 'gateway_ws_errors_total')) - metricsBefore.wsErrors,
+    http4xx: (await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', 'status="4')) - metricsBefore.http4xx,
+    wsErrors: (await scrape(gatewayMetrics, 'gateway_ws_errors_total')) - metricsBefore.wsErrors,
     deadLetters: (await scrape(meetingUrls, 'meeting_dead_letters_total')) - metricsBefore.deadLetters,
     passcodeFailures: (await scrape(meetingUrls, 'meeting_passcode_failures_total')) - metricsBefore.passcodeFailures,
   };

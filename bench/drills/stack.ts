@@ -12,8 +12,10 @@ export interface Replica {
   id: string;
   service: string;
   port: number;
-  /** Readiness and /metrics (the gateway's own port; a service's HEALTH_PORT). */
+  /** Readiness (the gateway's own port; a service's HEALTH_PORT). */
   baseUrl: string;
+  /** /metrics: HEALTH_PORT for every process (the gateway serves it only there, never on its public port). */
+  metricsUrl: string;
   proc: Proc;
   alive(): boolean;
   kill(signal: NodeJS.Signals): Promise<void>;
@@ -70,11 +72,13 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
     const make = async (service: string, index: number, env: Record<string, string>): Promise<Replica> => {
       const port = await freePort();
       const isGateway = service === 'gateway';
+      const metricsPort = isGateway ? await freePort() : port;
       const fullEnv = isGateway
         ? {
             ...common,
             PORT: String(port),
             HOST: '127.0.0.1',
+            HEALTH_PORT: String(metricsPort),
             GATEWAY_ID: `gw-drill-${index}`,
             JWT_SECRET: jwtSecret,
             JWT_ISSUER: issuer,
@@ -90,6 +94,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
         service,
         port,
         baseUrl,
+        metricsUrl: `http://127.0.0.1:${metricsPort}`,
         proc: undefined as unknown as Proc,
         crashes: [],
         alive: () => r.proc.child.exitCode === null && r.proc.child.signalCode === null,
