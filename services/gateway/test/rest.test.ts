@@ -354,7 +354,7 @@ describe('errors, limits and headers', () => {
     expect(res.status).toBe(431);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toMatchObject({ status: 431, code: 'message_too_large' });
-    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const metrics = await (await fetch(gw.metricsUrl)).text();
     expect(metrics).toMatch(/gateway_http_unparsed_requests_total\{[^}]*reason="header_too_large"[^}]*\} [1-9]/);
     // The server is still there for the next, sane request.
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);

@@ -58,6 +58,10 @@ describe('WebSocket fuzzing: malformed, hostile and oversized frames', () => {
         // High enough that the parser sees (nearly) every fuzz frame instead of the rate limiter.
         WS_RATE_PER_SECOND: '1000',
         WS_HEARTBEAT_MS: '2000',
+        // Every fuzzed socket comes from one address: the per-address upgrade limit is ops-limits.test's, not this test's.
+        WS_UPGRADES_PER_MINUTE: '100000',
+        WS_UPGRADE_BURST: '100000',
+        WS_MAX_SOCKETS_PER_CLIENT: '100000',
       },
       port,
     );

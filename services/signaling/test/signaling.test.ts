@@ -330,7 +330,8 @@ describe('signaling: two replicas on real NATS, with the real participant and me
       { clock, logger, telemetry: false },
     );
     await waitFor('rebuilt once the participant service answers', () => late.isRebuilt(), 10_000);
-    expect((await fetch(`http://127.0.0.1:${late.runtime.health!.port}/readyz`)).status).toBe(200);
+    // Readiness is cached for READINESS_CACHE_MS (probes must be cheap): the next probes turn ready, as a kubelet's would.
+    await waitFor('ready once rebuilt', async () => (await fetch(`http://127.0.0.1:${late.runtime.health!.port}/readyz`)).status === 200, 10_000);
     expect(late.roster.isLive(m5.meetingId, a) && late.roster.isLive(m5.meetingId, b)).toBe(true);
   });
 });
