@@ -117,7 +117,7 @@ export interface AttendanceCheck {
   lessons: number;
   /** Entries whose session count differs from the ledger's. */
   sessionMismatches: number;
-  /** Largest |connected seconds − the lesson's own clock| of any entry. */
+  /** Largest distance of any entry's connected seconds from what the lesson's own clock allows (each leave between asked and confirmed). */
   maxErrorSeconds: number;
 }
 
@@ -135,8 +135,11 @@ export async function checkAttendance(load: Load, serviceToken: string, since: n
       const mine = ours.filter((x) => x.userId === userId);
       const entry = body.attendance?.entries?.find((e) => e.userId === userId);
       if ((entry?.sessions ?? 0) !== mine.length) sessionMismatches++;
-      const expected = mine.reduce((a, x) => a + ((x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
-      maxErrorSeconds = Math.max(maxErrorSeconds, Math.abs((entry?.connectedSeconds ?? 0) - expected));
+      // The ledger knows each leave to within [asked, confirmed]: the error is the distance from that range.
+      const latest = mine.reduce((a, x) => a + ((x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
+      const earliest = mine.reduce((a, x) => a + ((x.leaveAskedAt ?? x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
+      const got = entry?.connectedSeconds ?? 0;
+      maxErrorSeconds = Math.max(maxErrorSeconds, got < earliest ? earliest - got : got > latest ? got - latest : 0);
     }
   }
   return { lessons: lessons.length, sessionMismatches, maxErrorSeconds: Math.round(maxErrorSeconds * 10) / 10 };

@@ -34,6 +34,13 @@ export interface LedgerSession {
   userId: string;
   via: 'rest' | 'ws';
   joinedAt: number;
+  /**
+   * When the client first asked to leave. The server may record the leave at that request even
+   * when its answer was lost (a 503 after the commit) and a retry was what got confirmed, so the
+   * true leave lies between this and `leftAt`.
+   */
+  leaveAskedAt?: number;
+  /** When the leave was confirmed (or given up). */
   leftAt?: number;
   /** open: joined and alive; left: the leave was acknowledged; unacked: the leave failed (the grace ends it); lost: the client could not resume. */
   state: 'open' | 'left' | 'unacked' | 'lost';
@@ -262,6 +269,7 @@ export class Load {
     let bothLeft = true;
     if (studentSession) {
       const s = L.sessions.get(studentSession);
+      if (s?.state === 'open') s.leaveAskedAt = Date.now();
       const why = s?.state === 'open' ? await socket.leave() : `session_${s?.state}`;
       const ok = why === undefined;
       L.record('ws-leave', ok, why);
@@ -273,6 +281,7 @@ export class Load {
     } else socket.close();
     // The tutor's leave is retried until it is acknowledged (a user clicking Leave again).
     const t = L.sessions.get(tutorSession);
+    if (t) t.leaveAskedAt = Date.now();
     let left = false;
     for (let attempt = 0; !left && attempt < 10; attempt++) {
       try {
