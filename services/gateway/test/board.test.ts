@@ -5,7 +5,7 @@ import { BoardStateRequestSchema, BoardStateResponseSchema, MeetingRecordReadySc
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { type Backend, call, restartParticipant, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
-import { WsClient } from './ws-client';
+import { joinAs, WsClient } from './ws-client';
 
 const maxUpdate = 4_096;
 const maxBoard = 24_576;
@@ -100,11 +100,8 @@ describe('whiteboard over the WebSocket', () => {
     request(h.nc, rpc.participantBoardState, BoardStateRequestSchema, { meetingId, userId }, BoardStateResponseSchema, { timeoutMs: 2_000 });
 
   async function joined(m: TestMeeting, who: 'tutor' | 'student') {
-    const c = await WsClient.open(gw.wsUrl);
+    const { c, welcome, userId } = await joinAs(gw, m, who);
     clients.push(c);
-    const userId = who === 'tutor' ? m.tutorId : m.studentId;
-    const welcome = await c.hello({ accessToken: await gw.tokenFor(userId), meetingId: m.meetingId, passcode: m.passcode, displayName: who });
-    await c.next('chatHistory');
     return { c, welcome, userId, editor: new Editor(c) };
   }
 

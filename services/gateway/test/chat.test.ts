@@ -2,7 +2,7 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import type { ParticipantService } from '@lessoncall/participant';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, call, startBackend, restartParticipant, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
-import { WsClient } from './ws-client';
+import { joinAs, type WsClient } from './ws-client';
 
 const burst = 5;
 
@@ -34,18 +34,9 @@ describe('chat over the WebSocket', () => {
   });
 
   async function joined(m: TestMeeting, who: 'tutor' | 'student', resume?: { sessionId: string; resumeToken: string }) {
-    const c = await WsClient.open(gw.wsUrl);
-    clients.push(c);
-    const userId = who === 'tutor' ? m.tutorId : m.studentId;
-    const welcome = await c.hello({
-      accessToken: await gw.tokenFor(userId),
-      meetingId: m.meetingId,
-      passcode: m.passcode,
-      displayName: who,
-      ...(resume ? { resumeSessionId: resume.sessionId, resumeToken: resume.resumeToken } : {}),
-    });
-    const history = await c.next('chatHistory');
-    return { c, welcome, userId, history };
+    const j = await joinAs(gw, m, who, resume ? { resume } : {});
+    clients.push(j.c);
+    return j;
   }
 
   function say(c: WsClient, clientMessageId: string, text: string, requestId = clientMessageId) {

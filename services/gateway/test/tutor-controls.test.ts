@@ -3,7 +3,7 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import { ParticipantLeftSchema, type ParticipantLeft, subjects, wsCloseCodes } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiResponse, type Backend, call, openApiChecker, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
-import { HelloError, WsClient } from './ws-client';
+import { HelloError, joinAs, type WsClient } from './ws-client';
 
 const askIntervalSeconds = 15;
 const stranger = '33333333-3333-4333-8333-333333333333';
@@ -39,24 +39,10 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     await h?.cleanup();
   });
 
-  async function joined(
-    m: TestMeeting,
-    who: 'tutor' | 'student',
-    extra: { audioMuted?: boolean; resume?: { sessionId: string; resumeToken: string }; via?: TestGateway } = {},
-  ) {
-    const c = await WsClient.open((extra.via ?? gw).wsUrl);
-    clients.push(c);
-    const userId = who === 'tutor' ? m.tutorId : m.studentId;
-    const welcome = await c.hello({
-      accessToken: await gw.tokenFor(userId),
-      meetingId: m.meetingId,
-      passcode: m.passcode,
-      displayName: who,
-      audioMuted: extra.audioMuted ?? false,
-      ...(extra.resume ? { resumeSessionId: extra.resume.sessionId, resumeToken: extra.resume.resumeToken } : {}),
-    });
-    await c.next('chatHistory');
-    return { c, welcome, userId, sessionId: welcome.sessionId };
+  async function joined(m: TestMeeting, who: 'tutor' | 'student', extra: Parameters<typeof joinAs>[3] = {}) {
+    const j = await joinAs(gw, m, who, extra);
+    clients.push(j.c);
+    return j;
   }
 
   async function rest(method: string, path: string, userId: string, body?: unknown): Promise<ApiResponse> {

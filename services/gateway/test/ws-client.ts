@@ -2,6 +2,7 @@ import { decode, toJson } from '@lessoncall/kit';
 import { ClientMessageSchema, type Hello, type ServerMessage, ServerMessageSchema } from '@lessoncall/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { WebSocket } from 'ws';
+import type { TestGateway, TestMeeting } from './helpers';
 
 export type ClientInit = MessageInitShape<typeof ClientMessageSchema>;
 type Case = NonNullable<ServerMessage['kind']['case']>;
@@ -117,5 +118,35 @@ export class HelloError extends Error {
   constructor(code: string, message: string) {
     super(`hello failed: ${code} ${message}`);
     this.code = code;
+  }
+}
+
+/**
+ * A socket on `gw` (or `via`, another gateway of the same stack) that said hello as the
+ * meeting's tutor or student, with its passcode (a resume when given), after the chat history
+ * that follows every welcome.
+ */
+export async function joinAs(
+  gw: TestGateway,
+  m: TestMeeting,
+  who: 'tutor' | 'student',
+  opts: { audioMuted?: boolean; resume?: { sessionId: string; resumeToken: string }; via?: TestGateway } = {},
+) {
+  const c = await WsClient.open((opts.via ?? gw).wsUrl);
+  const userId = who === 'tutor' ? m.tutorId : m.studentId;
+  try {
+    const welcome = await c.hello({
+      accessToken: await gw.tokenFor(userId),
+      meetingId: m.meetingId,
+      passcode: m.passcode,
+      displayName: who,
+      audioMuted: opts.audioMuted ?? false,
+      ...(opts.resume ? { resumeSessionId: opts.resume.sessionId, resumeToken: opts.resume.resumeToken } : {}),
+    });
+    const history = await c.next('chatHistory');
+    return { c, welcome, userId, history, sessionId: welcome.sessionId };
+  } catch (err) {
+    c.close();
+    throw err;
   }
 }

@@ -15,7 +15,7 @@ import { opsRoutes, opsSchemas } from './ops';
 import { tutorControlMessages, tutorControlRoutes } from './tutor-controls';
 import { precallRoutes } from './precall';
 import { problemOf, problemTypeBase, sendProblem } from './problem';
-import { createRateLimiter } from './ratelimit';
+import { restRateLimiter } from './ratelimit';
 import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
 import { webApp } from './web';
 
@@ -104,19 +104,8 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   );
 
   // Per address and per user: one bucket, keys apart (`user:` never parses as an address).
-  const perMinute = (limit: number) =>
-    createRateLimiter({
-      js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-      bucket: 'gateway_ratelimit',
-      limit,
-      windowMs: 60_000,
-      syncMs: config.REST_RATE_SYNC_MS,
-      clock,
-      logger: runtime.logger,
-      replicas: config.JETSTREAM_REPLICAS,
-    });
-  const limiter = perMinute(config.REST_RATE_PER_MINUTE);
-  const perUser = perMinute(config.REST_USER_RATE_PER_MINUTE);
+  const limiter = restRateLimiter(config, runtime, clock, config.REST_RATE_PER_MINUTE);
+  const perUser = restRateLimiter(config, runtime, clock, config.REST_USER_RATE_PER_MINUTE);
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     req.clientKey = clientAddress(req, trusted);

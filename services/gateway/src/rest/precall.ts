@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { GatewayConfig } from '../config';
 import { ref } from '../openapi/jsonschema';
 import { actor, json, meetingIdOf, meetingIdParam } from './meetings';
-import { createRateLimiter, type RateDecision } from './ratelimit';
+import { type RateDecision, restRateLimiter } from './ratelimit';
 import { type AnyRoute, defineRoute } from './route';
 
 const precallBody = z.strictObject({ passcode: z.string().min(1, 'is required').max(32) });
@@ -22,20 +22,9 @@ const precallBody = z.strictObject({ passcode: z.string().min(1, 'is required').
  * may ask PRECALL_RATE_PER_USER / PRECALL_RATE_PER_ADDRESS times a minute.
  */
 export function precallRoutes(config: GatewayConfig, runtime: Runtime, clock: Clock): AnyRoute[] {
-  const limiter = (limit: number) =>
-    createRateLimiter({
-      js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
-      // The REST limiter's bucket (its NATS permissions); keys of their own below.
-      bucket: 'gateway_ratelimit',
-      limit,
-      windowMs: 60_000,
-      syncMs: config.REST_RATE_SYNC_MS,
-      clock,
-      logger: runtime.logger,
-      replicas: config.JETSTREAM_REPLICAS,
-    });
-  const perUser = limiter(config.PRECALL_RATE_PER_USER);
-  const perAddress = limiter(config.PRECALL_RATE_PER_ADDRESS);
+  // The REST limiter's bucket; keys of their own below.
+  const perUser = restRateLimiter(config, runtime, clock, config.PRECALL_RATE_PER_USER);
+  const perAddress = restRateLimiter(config, runtime, clock, config.PRECALL_RATE_PER_ADDRESS);
   const refuse = (d: RateDecision, who: string) => {
     if (!d.allowed)
       throw new ServiceError('rate_limited', `more than ${d.limit} connection checks per minute from this ${who}`, { retryAfterSeconds: d.resetSeconds });

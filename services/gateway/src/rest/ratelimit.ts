@@ -1,5 +1,6 @@
-import type { Clock, JetStreamClient, Logger } from '@lessoncall/kit';
+import type { Clock, JetStreamClient, Logger, Runtime } from '@lessoncall/kit';
 import { type KV, StorageType } from 'nats';
+import type { GatewayConfig } from '../config';
 
 export interface RateDecision {
   allowed: boolean;
@@ -188,4 +189,21 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       return { allowed: true, limit, remaining: limit - used - 1, resetSeconds };
     },
   };
+}
+
+/**
+ * `limit` requests per minute on the gateway's one REST bucket, shared across replicas (its
+ * NATS permissions name that bucket): every REST limit is one of these, kept apart by its keys.
+ */
+export function restRateLimiter(config: GatewayConfig, runtime: Runtime, clock: Clock, limit: number): RateLimiter {
+  return createRateLimiter({
+    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+    bucket: 'gateway_ratelimit',
+    limit,
+    windowMs: 60_000,
+    syncMs: config.REST_RATE_SYNC_MS,
+    clock,
+    logger: runtime.logger,
+    replicas: config.JETSTREAM_REPLICAS,
+  });
 }
