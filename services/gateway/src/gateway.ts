@@ -31,6 +31,7 @@ export async function startGateway(
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  runtime.markStarted();
   runtime.logger.info({ port }, 'gateway listening');
   return {
     port,
