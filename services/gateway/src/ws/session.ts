@@ -78,6 +78,8 @@ type State = 'hello' | 'joining' | 'joined' | 'closed';
 /** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
 const maxBufferedEvents = 64;
 const maxRequestIdLength = 128;
+/** How often a socket that has not opened the whiteboard hears that someone draws on it. */
+const boardHintEveryMs = 5_000;
 
 /**
  * One WebSocket: `hello` (token check, join or resume), then signal relay, media state,
@@ -93,8 +95,10 @@ export class Session implements SignalEndpoint {
   readonly #chatBucket: TokenBucket;
   readonly #boardBucket: TokenBucket;
   readonly #qualityBucket: TokenBucket;
-  /** The client asked for the board (SyncBoard): only then does it get the meeting's board updates. */
+  /** The client asked for the board (SyncBoard): only then does it get every board update. */
   #boardOpen = false;
+  /** Before that, one update now and then tells it that someone is drawing (its "new drawing" badge). */
+  #boardHintAt = Number.NEGATIVE_INFINITY;
   #state: State = 'hello';
   #logger: Logger;
   #helloTimer: NodeJS.Timeout | undefined;
@@ -698,8 +702,14 @@ export class Session implements SignalEndpoint {
         if (e.asked.targetSessionId === this.sessionId) this.#push({ case: 'unmuteAsked', value: e.asked });
         return;
       case 'board':
-        // The sender has its ack; a socket that never opened the board syncs when it does.
-        if (this.#boardOpen && e.update.sessionId !== this.sessionId) this.#push({ case: 'boardUpdate', value: e.update });
+        // The sender has its ack. A socket that never opened the board gets one update every
+        // few seconds, so its user sees that someone is drawing; it syncs the rest when it opens.
+        if (e.update.sessionId === this.sessionId) return;
+        if (this.#boardOpen) this.#push({ case: 'boardUpdate', value: e.update });
+        else if (this.#ctx.now() - this.#boardHintAt >= boardHintEveryMs) {
+          this.#boardHintAt = this.#ctx.now();
+          this.#push({ case: 'boardUpdate', value: e.update });
+        }
         return;
       case 'boardControl':
         // The tutor's session has it as the reply to its request.
