@@ -41,7 +41,7 @@ import {
   wsCloseCodes,
 } from '@lessoncall/proto';
 import { WebSocket } from 'ws';
-import type { TokenVerifier } from '../auth/index';
+import type { Identity, TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
@@ -119,6 +119,8 @@ export class Session implements SignalEndpoint {
   meetingId = '';
   sessionId = '';
   userId = '';
+  /** The verified token this socket said hello with (a sign-out elsewhere closes the socket: revocations.ts). */
+  identity: Identity | undefined;
   /** Answered the last ping. */
   alive = true;
   lastPresenceAt = 0;
@@ -298,6 +300,12 @@ export class Session implements SignalEndpoint {
   }
 
   /** A presence ack said the session is no longer live (timed out or ended by the participant service). */
+  /** The token it said hello with was signed out: closed like an expired one, but no fresh token will come. */
+  signedOut(): void {
+    this.#sendError('', new ServiceError('token_revoked', 'this access token was signed out; sign in again'));
+    this.close(closeCodes.tokenExpired, 'signed out', 'token_revoked');
+  }
+
   gone(): void {
     if (this.#state !== 'joined') return;
     this.#presenceSettled = true;
@@ -360,6 +368,8 @@ export class Session implements SignalEndpoint {
       clearTimeout(this.#helloTimer);
       const identity = await verifier.verify(hello.accessToken);
       if (identity.role !== 'authenticated' || !identity.userId) throw new ServiceError('forbidden', 'joining needs a user token');
+      // From here on a sign-out closes this socket, the join still in flight included.
+      this.identity = identity;
       if (this.#state !== 'joining') return;
       // Listen before joining, so a peer that joins while our join is in flight is not missed.
       this.#buffer = [];
