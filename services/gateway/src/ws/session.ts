@@ -1,4 +1,5 @@
-import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
+import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, SpanKind, type Subscription, withSpan } from '@lessoncall/kit';
+import { context, propagation } from '@opentelemetry/api';
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import {
   AllowRejoinRequestSchema,
@@ -43,6 +44,7 @@ import {
 import { WebSocket } from 'ws';
 import type { Identity, TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
+import { traceparentPattern } from '../rest/observe';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
 import type { PresenceReporter } from './presence';
@@ -78,6 +80,11 @@ type State = 'hello' | 'joining' | 'joined' | 'closed';
 /** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
 const maxBufferedEvents = 64;
 const maxRequestIdLength = 128;
+/** The browser's trace for a hello, when it sent a well-formed one; otherwise the span starts a trace of its own. */
+function helloTraceContext(traceparent: string) {
+  return traceparentPattern.test(traceparent) ? propagation.extract(context.active(), { traceparent }) : undefined;
+}
+
 /** How often a socket that has not opened the whiteboard hears that someone draws on it. */
 const boardHintEveryMs = 5_000;
 
@@ -196,7 +203,8 @@ export class Session implements SignalEndpoint {
       metrics.received.inc({ kind: kind.case ?? 'none' });
       switch (kind.case) {
         case 'hello':
-          void this.#hello(requestId, kind.value);
+          // A span continuing the browser's trace (hello.traceparent): the join's NATS requests are its children.
+          void withSpan('ws hello', { kind: SpanKind.SERVER, parent: helloTraceContext(kind.value.traceparent) }, () => this.#hello(requestId, kind.value));
           return;
         case 'ping':
           this.#send(serverMessage(requestId, { case: 'pong', value: { sentAtMs: kind.value.sentAtMs } }), 'pong');
