@@ -364,6 +364,25 @@ function wsExchange(s: DrillStack, frames: unknown[]): Promise<WsResult> {
       timer = setTimeout(done, 400);
     };
     ws.on('error', () => {});
+    // The per-address upgrade limit answering the fuzzer's hundredth socket in a minute is an
+    // answer too: a 429 problem, counted by its code.
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => {
+        let code = `http_${res.statusCode}`;
+        try {
+          code = (JSON.parse(body) as { code?: string }).code ?? code;
+        } catch {
+          // not a problem document: the status stands
+        }
+        r.errors.push(code);
+        if (!known.has(code)) r.unknownCodes.push(code);
+        done();
+      });
+    });
     ws.on('open', async () => {
       for (const f of frames) {
         ws.send(typeof f === 'string' ? f : JSON.stringify(f));
