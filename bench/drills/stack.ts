@@ -60,7 +60,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
   };
   try {
     coturn = await startCoturn({ secret: turnSecret, config: 'local', relayPorts: 200 });
-    const common = { NATS_URL: h.nats.url, JETSTREAM_REPLICAS: '3' };
+    const common = { JETSTREAM_REPLICAS: '3' };
     const database = { DATABASE_URL: h.postgres?.url ?? '' };
     const envOf: Record<(typeof services)[number], Record<string, string>> = {
       meeting: { ...database },
@@ -76,6 +76,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
       const fullEnv = isGateway
         ? {
             ...common,
+            ...h.natsEnv('gateway'),
             PORT: String(port),
             HOST: '127.0.0.1',
             HEALTH_PORT: String(metricsPort),
@@ -86,7 +87,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
             REST_RATE_PER_MINUTE: '1000000',
             ...options.gatewayEnv,
           }
-        : { ...common, ...env, HEALTH_PORT: String(port) };
+        : { ...common, ...h.natsEnv(service as (typeof services)[number]), ...env, HEALTH_PORT: String(port) };
       const baseUrl = `http://127.0.0.1:${port}`;
       let expectedExit = false;
       const r: Replica = {

@@ -53,7 +53,7 @@ async function newMeeting(overrides: Record<string, unknown> = {}) {
 }
 
 beforeAll(async () => {
-  h = await setup({ postgres: true, auth: true });
+  h = await setup({ postgres: true });
   webDir = await mkdtemp(join(tmpdir(), 'lessoncall-web-'));
   await mkdir(join(webDir, 'assets'));
   await writeFile(join(webDir, 'index.html'), '<!doctype html><title>lessoncall</title><div id="root"></div>');
@@ -458,7 +458,7 @@ describe('dev issuer', () => {
   });
 
   it('refuses to start unless the issuer is local and no real project is configured', () => {
-    const base = { NATS_URL: h.nats.url, JWT_SECRET: 'j'.repeat(32), JWT_ISSUER: 'http://localhost:8080/auth/v1', ...devEnv };
+    const base = { ...h.natsEnv('gateway'), JWT_SECRET: 'j'.repeat(32), JWT_ISSUER: 'http://localhost:8080/auth/v1', ...devEnv };
     expect(() => loadGatewayConfig(base)).not.toThrow();
     expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: undefined })).toThrow(/needs DEV_ISSUER_SECRET/);
     expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: 'j'.repeat(32) })).toThrow(/must not be the project's JWT_SECRET/);

@@ -25,7 +25,7 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
   const clients: WsClient[] = [];
 
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     backend = await startBackend(h, { clock, participant: { UNMUTE_ASK_INTERVAL_SECONDS: String(askIntervalSeconds) } });
     gw = await startTestGateway(h);
     gw2 = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, GATEWAY_ID: 'gw-two' });

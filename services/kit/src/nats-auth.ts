@@ -1,4 +1,5 @@
 import { rpc, streams } from '@lessoncall/proto';
+import { nkeys } from 'nats';
 
 /**
  * Who may publish and subscribe to what on the bus: the one source of truth that the test
@@ -10,7 +11,7 @@ import { rpc, streams } from '@lessoncall/proto';
  * service's Secret and never crosses the wire (challenge/response), and nats.js already
  * ships the nkeys implementation (no bcrypt tool needed to produce the config).
  */
-export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking'] as const;
+export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking', 'operator'] as const;
 export type NatsRole = (typeof natsRoles)[number];
 
 export interface NatsPermissions {
@@ -169,6 +170,21 @@ const matrix: Record<NatsRole, NatsPermissions> = {
     subscribe: ['meeting.>', 'participant.>'],
     allowResponses: false,
   },
+  // A person with `npm run deadletter`: reads DEADLETTER, republishes a letter to the stream it
+  // came from and removes it. No service holds this seed; it can forge events, so it stays with ops.
+  operator: {
+    publish: [
+      ...streams.bookings.subjects,
+      ...streams.meetings.subjects,
+      ...streams.participants.subjects,
+      jsAccountInfo,
+      ...manageStream(streams.deadLetters.name),
+      `$JS.API.STREAM.MSG.GET.${streams.deadLetters.name}`,
+      `$JS.API.STREAM.MSG.DELETE.${streams.deadLetters.name}`,
+    ],
+    subscribe: [],
+    allowResponses: false,
+  },
 };
 
 /** A role's allow lists, its own reply inbox included. */
@@ -199,4 +215,17 @@ export function renderNatsAuthorization(users: readonly NatsUser[], extra: reado
     return `    # ${role}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ${JSON.stringify(permissions)} }`;
   });
   return `authorization {\n  users: [\n${[...entries, ...extra.map((e) => `    ${e}`)].join(',\n')}\n  ]\n}\n`;
+}
+
+/** A fresh user nkey seed (`SU…`): what goes into a role's Secret. */
+export function newNatsSeed(): string {
+  return new TextDecoder().decode(nkeys.createUser().getSeed());
+}
+
+/** The public key (`U…`) of a user seed: what the server's config lists. Throws on anything but a user seed. */
+export function natsPublicKey(seed: string): string {
+  const kp = nkeys.fromSeed(new TextEncoder().encode(seed));
+  const key = kp.getPublicKey();
+  if (!key.startsWith('U')) throw new Error('not a user nkey seed');
+  return key;
 }

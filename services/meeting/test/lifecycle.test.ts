@@ -32,7 +32,7 @@ describe('meeting lifecycle', () => {
   const clock = new ManualClock(at(-10));
 
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     svc = await start(h, clock);
   });
   afterAll(async () => {
