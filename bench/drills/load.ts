@@ -93,7 +93,7 @@ export class Load {
   }
 
   async start(): Promise<void> {
-    this.serviceToken = await this.s.token(randomUUID(), 'service_role');
+    this.serviceToken = await this.s.bookingToken();
     const sub = this.s.h.nc.subscribe('meeting.created.>', {
       callback: (err, m) => {
         if (err) return;
