@@ -148,7 +148,9 @@ describe("the booking system's own credential (issue 18, item 8)", () => {
     expect(() => loadGatewayConfig({ ...base, BOOKING_JWKS: jwks })).toThrow(/go together/);
     const privateJwk = { ...key.jwks.keys[0], d: 'secret' };
     for (const bad of ['not json', '{"keys":[]}', JSON.stringify({ keys: [privateJwk] }), JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] })]) {
-      expect(() => loadGatewayConfig({ ...base, BOOKING_CLIENT_ID: 'booking', BOOKING_JWKS: bad })).toThrow(/BOOKING_JWKS must be a JWKS document of public keys/);
+      expect(() => loadGatewayConfig({ ...base, BOOKING_CLIENT_ID: 'booking', BOOKING_JWKS: bad })).toThrow(
+        /BOOKING_JWKS must be a JWKS document of public keys/,
+      );
     }
   });
 
