@@ -32,6 +32,8 @@ export interface NatsServerOptions {
    * Defaults to true; only benchmarks that compare against bare NATS turn it off.
    */
   auth?: boolean;
+  /** Clients must connect over TLS with this certificate (PEM files), as in the chart. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Who the harness lets in besides the services: the test itself, and a stranger with no rights. */
@@ -83,6 +85,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   };
   await writeConfig();
   if (auth) args.push('-c', join(dir, 'nats.conf'));
+  if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
   const credentials = auth?.credentials;
   let child = spawnServer(bin, args);
   const up = () => waitFor('nats-server', () => tcpOpen(port), 10_000, child.output);
