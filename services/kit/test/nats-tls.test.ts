@@ -13,10 +13,42 @@ function makeCertificates(dir: string, name: string): { ca: string; cert: string
   const openssl = requireBinary(['openssl'], 'openssl');
   const path = (f: string) => join(dir, `${name}-${f}`);
   const run = (...args: string[]) => execFileSync(openssl, args, { stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', `/CN=${name} CA`, '-keyout', path('ca.key'), '-out', path('ca.crt'));
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    `/CN=${name} CA`,
+    '-keyout',
+    path('ca.key'),
+    '-out',
+    path('ca.crt'),
+  );
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=nats', '-keyout', path('tls.key'), '-out', path('tls.csr'));
   writeFileSync(path('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('x509', '-req', '-in', path('tls.csr'), '-CA', path('ca.crt'), '-CAkey', path('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', path('ext.cnf'), '-out', path('tls.crt'));
+  run(
+    'x509',
+    '-req',
+    '-in',
+    path('tls.csr'),
+    '-CA',
+    path('ca.crt'),
+    '-CAkey',
+    path('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    path('ext.cnf'),
+    '-out',
+    path('tls.crt'),
+  );
   return { ca: path('ca.crt'), cert: path('tls.crt'), key: path('tls.key') };
 }
 
@@ -60,7 +92,9 @@ describe('NATS over TLS (what the chart runs with nats.tls)', () => {
   it('refuses a server whose certificate another CA signed, and a client that will not do TLS', async () => {
     const creds = nats.credentials!.meeting;
     const auth = { authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.NATS_NKEY_SEED)), inboxPrefix: creds.NATS_INBOX_PREFIX };
-    await expect(connect({ servers: nats.url, ...auth, reconnect: false, timeout: 3_000, tls: { caFile: stranger.ca } })).rejects.toThrow(/certificate|self.signed|verify/i);
+    await expect(connect({ servers: nats.url, ...auth, reconnect: false, timeout: 3_000, tls: { caFile: stranger.ca } })).rejects.toThrow(
+      /certificate|self.signed|verify/i,
+    );
     // No CA given: the system trust store does not know our CA either.
     await expect(connect({ servers: nats.url, ...auth, reconnect: false, timeout: 3_000 })).rejects.toThrow();
   });
