@@ -57,9 +57,11 @@ export {
   type NatsPermissions,
   type NatsRole,
   type NatsUser,
+  natsKeyVariable,
   natsPermissions,
   natsPublicKey,
   natsRoles,
   newNatsSeed,
   renderNatsAuthorization,
+  renderNatsAuthorizationFromEnv,
 } from './nats-auth';
