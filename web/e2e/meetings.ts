@@ -44,8 +44,8 @@ export class Bookings {
       },
       15_000,
     );
-    const meetingId = created.meeting?.meetingId;
-    if (!meetingId) throw new Error('meeting.created without a meeting');
+    const meetingId = created.meetingId;
+    if (!meetingId) throw new Error('meeting_link.created without a meeting id');
     return { meetingId, passcode: created.passcode, url: created.url, title: opts.title };
   }
 

@@ -113,10 +113,13 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       // Who is still in a meeting after its end: the participant service says.
       rpc.participantLiveSessions,
       'meeting.>',
+      // A new meeting's passcode and link, for the booking system alone (not in MEETINGS).
+      'meeting_link.>',
       'deadletter.>',
       jsAccountInfo,
       ...manageStream(streams.bookings.name),
       ...manageStream(streams.meetings.name),
+      ...manageStream(streams.meetingLinks.name),
       ...manageStream(streams.participants.name),
       // Consumers park what they can never process there (kit consumeEvents).
       ...manageStream(streams.deadLetters.name),
@@ -164,10 +167,11 @@ const matrix: Record<NatsRole, NatsPermissions> = {
     subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
     allowResponses: true,
   },
-  // The booking system (and `npm run book`): announces bookings, watches what became of them.
+  // The booking system (and `npm run booking`): announces bookings, watches what became of them,
+  // and is the only one who reads passcodes (meeting_link.>), live or from a durable consumer.
   booking: {
-    publish: ['booking.>', jsAccountInfo],
-    subscribe: ['meeting.>', 'participant.>'],
+    publish: ['booking.>', jsAccountInfo, ...consumeStream(streams.meetingLinks.name)],
+    subscribe: ['meeting.>', 'participant.>', 'meeting_link.>'],
     allowResponses: false,
   },
   // A person with `npm run deadletter`: reads DEADLETTER, republishes a letter to the stream it

@@ -82,7 +82,7 @@ export async function runBookingCommand(argv: string[], env: Record<string, stri
   }
   try {
     const created = await bookAndWait(nc, nc.jetstream(), booking, timeoutMs);
-    const meetingId = created.meeting?.meetingId ?? '';
+    const meetingId = created.meetingId;
     const link = created.url;
     const asUser = (who: 'tutor' | 'student') => {
       const url = new URL(webUrl ? generateMeetingUrl(webUrl, meetingId, created.passcode) : link);

@@ -61,7 +61,7 @@ describe('npm run booking against the real meeting service', () => {
     if (meeting) await stopProcess(meeting);
     const r = await booking(['--timeout', '1s', '--booking', 'cmd-orphan'], h.natsEnv('booking'));
     expect(r.code).toBe(1);
-    expect(r.err).toBe('no meeting.created for booking cmd-orphan within 1000 ms: is the meeting service running?');
+    expect(r.err).toBe('no meeting_link.created for booking cmd-orphan within 1000 ms: is the meeting service running?');
   });
 
   it('refuses bad input with the usage and exit code 2, before touching NATS', async () => {
