@@ -53,22 +53,36 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
+/** Where the services connect: each its own NATS role's settings, and the database. */
+interface Urls {
+  nats: Record<'meeting' | 'turn' | 'participant', Record<string, string>>;
+  postgres: string;
+}
+
 /** Starts the services of a role; returns how to stop them. */
-async function startServices(role: Role, urls: { nats: string; postgres: string }): Promise<() => Promise<void>> {
-  const base = { NATS_URL: urls.nats, HEALTH_PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: urls.postgres };
+async function startServices(role: Role, urls: Urls): Promise<() => Promise<void>> {
+  const base = { HEALTH_PORT: '0', LOG_LEVEL: 'warn', DATABASE_URL: urls.postgres };
   const stops: (() => Promise<void>)[] = [];
   if (role !== 'participant') {
-    const meeting = await startMeetingService(loadMeetingConfig(base), { logger, telemetry: false });
+    const meeting = await startMeetingService(loadMeetingConfig({ ...base, ...urls.nats.meeting }), { logger, telemetry: false });
     stops.push(() => meeting.stop());
-    const turn = await startTurnService(loadTurnConfig({ ...base, TURN_SECRET: 'bench-turn-secret-0123456789', TURN_URLS: 'turn:127.0.0.1:3478' }), {
-      logger,
-      telemetry: false,
-    });
+    const turn = await startTurnService(
+      loadTurnConfig({ ...base, ...urls.nats.turn, TURN_SECRET: 'bench-turn-secret-0123456789', TURN_URLS: 'turn:127.0.0.1:3478' }),
+      {
+        logger,
+        telemetry: false,
+      },
+    );
     stops.push(() => turn.stop());
   }
   if (role !== 'meeting+turn') {
     // No gateway heartbeats here: the stale-session sweep would close the sessions of earlier runs.
-    const config = loadParticipantConfig({ ...base, RESUME_TOKEN_SECRET: 'bench-resume-token-secret-0123456789abcdef', PRESENCE_STALE_SECONDS: '0' });
+    const config = loadParticipantConfig({
+      ...base,
+      ...urls.nats.participant,
+      RESUME_TOKEN_SECRET: 'bench-resume-token-secret-0123456789abcdef',
+      PRESENCE_STALE_SECONDS: '0',
+    });
     const participant = await startParticipantService(config, { logger, telemetry: false });
     stops.push(() => participant.stop());
   }
@@ -78,7 +92,7 @@ async function startServices(role: Role, urls: { nats: string; postgres: string 
 }
 
 /** A worker thread running the services of one role until told to stop. */
-async function startWorker(role: Role, urls: { nats: string; postgres: string }): Promise<() => Promise<void>> {
+async function startWorker(role: Role, urls: Urls): Promise<() => Promise<void>> {
   // tsx's loader hooks are per thread: the worker registers its own before loading this file.
   const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const worker = new Worker(boot, { eval: true, workerData: { role, urls } });
@@ -99,7 +113,7 @@ async function main() {
   const loadAtStart = loadavg();
   const h = await setup({ postgres: true });
   const db = h.db!;
-  const urls = { nats: h.nats.url, postgres: h.postgres!.url };
+  const urls: Urls = { nats: { meeting: h.natsEnv('meeting'), turn: h.natsEnv('turn'), participant: h.natsEnv('participant') }, postgres: h.postgres!.url };
 
   /** Meetings open now, two joins each (tutor and student), inserted in bulk. */
   async function meetings(n: number): Promise<Job[]> {
@@ -258,7 +272,7 @@ async function main() {
 if (isMainThread) {
   await main();
 } else {
-  const { role, urls } = workerData as { role: Role; urls: { nats: string; postgres: string } };
+  const { role, urls } = workerData as { role: Role; urls: Urls };
   const stop = await startServices(role, urls);
   parentPort!.postMessage('ready');
   parentPort!.once('message', async () => {

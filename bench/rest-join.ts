@@ -84,15 +84,16 @@ async function main() {
   const secret = randomBytes(32).toString('hex');
   const issuer = 'http://127.0.0.1/auth/v1';
   const tokenConfig = { JWT_SECRET: secret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated' };
-  const common = { NATS_URL: h.nats.url, DATABASE_URL: h.postgres!.url };
+  const common = { DATABASE_URL: h.postgres!.url };
   const [gatewayPort, meetingHealth, participantHealth, turnHealth] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const children: Proc[] = [
-    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, HEALTH_PORT: String(meetingHealth) }, profiled('meeting')),
+    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, ...h.natsEnv('meeting'), HEALTH_PORT: String(meetingHealth) }, profiled('meeting')),
     startProcess(
       'participant',
       'services/participant/src/main.ts',
       {
         ...common,
+        ...h.natsEnv('participant'),
         HEALTH_PORT: String(participantHealth),
         RESUME_TOKEN_SECRET: randomBytes(32).toString('hex'),
         // Sessions joined here never open a socket: no presence heartbeats to expect.
@@ -104,7 +105,7 @@ async function main() {
       'turn',
       'services/turn/src/main.ts',
       {
-        NATS_URL: h.nats.url,
+        ...h.natsEnv('turn'),
         HEALTH_PORT: String(turnHealth),
         TURN_SECRET: randomBytes(16).toString('hex'),
         TURN_URLS: 'turn:127.0.0.1:3478?transport=udp',
@@ -115,7 +116,7 @@ async function main() {
       'gateway',
       'services/gateway/src/main.ts',
       {
-        NATS_URL: h.nats.url,
+        ...h.natsEnv('gateway'),
         PORT: String(gatewayPort),
         HOST: '127.0.0.1',
         ...tokenConfig,
@@ -129,7 +130,8 @@ async function main() {
 
   // The gateway's own ceiling: a second gateway on its own NATS, whose services are stand-ins
   // that answer at once, so only the gateway's work (auth, rate limit, validation, NATS, JSON) is measured.
-  const bareNats = await startNats();
+  // No authorization on this one: its stand-in answers as every service at once.
+  const bareNats = await startNats({ auth: false });
   const silent = createLogger('stand-in', { level: 'silent' });
   const bareNc = await connectNats({ url: bareNats.url, name: 'stand-in', logger: silent });
   serve(bareNc, {

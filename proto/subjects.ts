@@ -20,6 +20,8 @@ export const streams = {
   participants: { name: 'PARTICIPANTS', subjects: ['participant.>', 'mute.changed.>'] },
   /** Events no consumer can ever process (malformed, invalid), kept for an operator to read and replay (`npm run deadletter`). */
   deadLetters: { name: 'DEADLETTER', subjects: ['deadletter.>'] },
+  /** A new meeting's passcode and link, for the booking system only (its NATS user alone may read them). */
+  meetingLinks: { name: 'MEETING_LINKS', subjects: ['meeting_link.>'] },
 } as const;
 
 export const subjects = {
@@ -28,6 +30,8 @@ export const subjects = {
   bookingRescheduled: 'booking.rescheduled',
 
   meetingCreated: (meetingId: string) => `meeting.created.${token(meetingId)}`,
+  /** The passcode and link of a new meeting: not under meeting.>, so not in MEETINGS. */
+  meetingLinkCreated: (meetingId: string) => `meeting_link.created.${token(meetingId)}`,
   meetingStarted: (meetingId: string) => `meeting.started.${token(meetingId)}`,
   meetingEnded: (meetingId: string) => `meeting.ended.${token(meetingId)}`,
   meetingCancelled: (meetingId: string) => `meeting.cancelled.${token(meetingId)}`,

@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { connectNats, createLogger, type DeadLetterEntry, listDeadLetters, replayDeadLetters } from '../services/kit/src/index.ts';
+import { connectNats, createLogger, type DeadLetterEntry, inboxPrefix, listDeadLetters, replayDeadLetters } from '../services/kit/src/index.ts';
 import { parseEnvFile } from '../tools/booking-system/src/index.ts';
 
 const usage = `usage: npm run deadletter -- list|replay [--subject <original subject, wildcards allowed>] [--id <dead-letter seq or ce-id>]
-NATS_URL comes from the environment or .local/stack.env.`;
+NATS_URL comes from the environment or .local/stack.env; the operator's nkey seed from NATS_NKEY_SEED or stack.env's OPERATOR_NKEY_SEED.`;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const stackEnv = resolve(root, '.local/stack.env');
@@ -28,7 +28,14 @@ async function main(argv: string[]): Promise<number> {
   const url = process.env.NATS_URL ?? stack.NATS_URL ?? 'nats://127.0.0.1:4222';
   // connectNats waits for a server forever (right for a service); a command gives up and says so.
   const nc = await Promise.race([
-    connectNats({ url, name: 'deadletter-cli', logger: createLogger('deadletter', { level: 'silent' }) }),
+    connectNats({
+      url,
+      name: 'deadletter-cli',
+      logger: createLogger('deadletter', { level: 'silent' }),
+      // The operator role: it may read and delete dead letters and republish them, nothing else.
+      nkeySeed: process.env.NATS_NKEY_SEED || stack.OPERATOR_NKEY_SEED || undefined,
+      inboxPrefix: inboxPrefix('operator'),
+    }),
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no NATS server at ${url}`)), 5_000).unref()),
   ]);
   try {

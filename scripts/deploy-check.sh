@@ -106,6 +106,8 @@ must_fail "helm lint rejects a wrong type (gateway.replicas=two)" "gateway/repli
   "$HELM" lint --strict "$CHART" --set gateway.replicas=two
 must_fail "helm template rejects a missing secret reference (secrets.existingSecret=\"\")" "missing propert(y|ies)" \
   "$HELM" template "$RELEASE" "$CHART" --set-string secrets.existingSecret=
+must_fail "helm template refuses NATS without users on a public host (nats.auth.enabled=false)" "nats.auth.enabled: false" \
+  "$HELM" template "$RELEASE" "$CHART" --set nats.auth.enabled=false --set ingress.host=lessons.example.com
 
 echo "▸ deploy/test"
 json="$logs/vitest.json"

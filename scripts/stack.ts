@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { inboxPrefix, type NatsRole, natsPublicKey, natsRoles, newNatsSeed, renderNatsAuthorization } from '@lessoncall/kit';
 import { freePort, requireBinary, spawnServer, startPostgres, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
@@ -72,6 +73,21 @@ function localSecrets(dir: string): Record<string, string> {
   return secrets;
 }
 
+/**
+ * Every NATS role's nkey seed, made once per checkout and kept in <dir>/nats-keys.env
+ * (git-ignored, 0600) like the other secrets; the server's config gets only the public keys.
+ */
+function localNatsSeeds(dir: string): Record<NatsRole, string> {
+  const file = join(dir, 'nats-keys.env');
+  const have = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  const key = (role: NatsRole) => `${role.toUpperCase()}_NKEY_SEED`;
+  const seeds = Object.fromEntries(natsRoles.map((role) => [role, have[key(role)] || newNatsSeed()])) as Record<NatsRole, string>;
+  if (natsRoles.some((role) => have[key(role)] !== seeds[role])) {
+    writeFileSync(file, `${natsRoles.map((role) => `${key(role)}=${seeds[role]}`).join('\n')}\n`, { mode: 0o600 });
+  }
+  return seeds;
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const dir = resolve(options.dir ?? join(repoRoot, '.local'));
   const log = options.log ?? ((l: string) => console.log(l));
@@ -96,10 +112,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const databaseUrl = postgres.url;
     log(`Postgres on ${postgres.port} (${postgres.applied.length ? `applied ${postgres.applied.join(', ')}` : 'migrations up to date'})`);
 
-    // NATS with JetStream, its store under <dir>/nats.
+    // NATS with JetStream, its store under <dir>/nats, and the production permission matrix:
+    // each service connects with its own nkey, anonymous clients are refused.
     const natsBin = requireBinary(['nats-server'], 'nats-server');
     const natsPort = await portOr(4222);
-    const nats = spawnServer(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
+    const natsSeeds = localNatsSeeds(dir);
+    const natsConf = join(dir, 'nats.conf');
+    writeFileSync(natsConf, renderNatsAuthorization(natsRoles.map((role) => ({ role, nkey: natsPublicKey(natsSeeds[role]) }))));
+    const nats = spawnServer(natsBin, ['-c', natsConf, '-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')]);
     stops.push(() => stopProcess(nats));
     await waitFor('nats-server', () => tcpOpen(natsPort), 10_000, nats.output);
     const natsUrl = `nats://127.0.0.1:${natsPort}`;
@@ -176,7 +196,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const out = options.inheritLogs ? 'inherit' : 'pipe';
       const child = spawn(process.execPath, ['--import', 'tsx', main], {
         cwd: join(repoRoot, 'services', name),
-        env: { ...process.env, ...common, HEALTH_PORT: String(healthPort) },
+        env: { ...process.env, ...common, NATS_NKEY_SEED: natsSeeds[name], NATS_INBOX_PREFIX: inboxPrefix(name), HEALTH_PORT: String(healthPort) },
         stdio: ['ignore', out, out],
       });
       if (!options.inheritLogs) {
@@ -198,6 +218,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       GATEWAY_METRICS_URL: `http://127.0.0.1:${gatewayHealthPort}/metrics`,
       WEB_URL: gatewayUrl,
       NATS_URL: natsUrl,
+      // The booking system's NATS credential (npm run booking, the browser tests) and the
+      // operator's (npm run deadletter); the services' own seeds stay in nats-keys.env.
+      BOOKING_NKEY_SEED: natsSeeds.booking,
+      OPERATOR_NKEY_SEED: natsSeeds.operator,
       DATABASE_URL: databaseUrl,
       TURN_URLS: turnUrls,
       JWT_SECRET: common.JWT_SECRET as string,
@@ -209,6 +233,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       `${Object.entries(env)
         .map(([k, v]) => `${k}=${v}`)
         .join('\n')}\n`,
+      { mode: 0o600 },
     );
     return { env, dir, stop: stopAll };
   } catch (err) {

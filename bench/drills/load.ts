@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { publishBookingConfirmed } from '@lessoncall/booking-system';
 import { decode } from '@lessoncall/kit';
-import { MeetingCreatedSchema } from '@lessoncall/proto';
+import { MeetingLinkCreatedSchema } from '@lessoncall/proto';
 import type { BenchMeeting } from '../lib/meetings';
 import { ResumableSocket } from './peer';
 import type { DrillStack } from './stack';
@@ -93,14 +93,15 @@ export class Load {
   }
 
   async start(): Promise<void> {
-    this.serviceToken = await this.s.token(randomUUID(), 'service_role');
-    const sub = this.s.h.nc.subscribe('meeting.created.>', {
+    this.serviceToken = await this.s.bookingToken();
+    // The passcode comes the way the booking system gets it: meeting_link.created.
+    const sub = this.s.h.nc.subscribe('meeting_link.created.>', {
       callback: (err, m) => {
         if (err) return;
         try {
-          const e = decode(MeetingCreatedSchema, m.data);
-          const b = e.meeting && this.ledger.bookings.get(e.meeting.bookingId);
-          if (b && e.meeting) this.pool.push({ meetingId: e.meeting.meetingId, passcode: e.passcode, tutorId: b.tutorId, studentId: b.studentId });
+          const e = decode(MeetingLinkCreatedSchema, m.data);
+          const b = this.ledger.bookings.get(e.bookingId);
+          if (b) this.pool.push({ meetingId: e.meetingId, passcode: e.passcode, tutorId: b.tutorId, studentId: b.studentId });
         } catch {
           // not ours to judge here
         }
@@ -127,7 +128,7 @@ export class Load {
     for (;;) {
       const m = this.pool.shift();
       if (m) return m;
-      if (Date.now() > deadline) throw new Error('no meeting.created for our bookings');
+      if (Date.now() > deadline) throw new Error('no meeting_link.created for our bookings');
       await sleep(100);
     }
   }

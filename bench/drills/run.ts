@@ -8,7 +8,6 @@
  *   npm run drills                 the full drill (< 15 min)
  *   npm run drills -- --short      a few faults and the hostile input (CI: scripts/test.sh)
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
@@ -73,7 +72,7 @@ async function main() {
   const sampler = new CallSampler(() => calls);
   const rows: FaultRow[] = [];
   let hostile: HostileResult | undefined;
-  const serviceToken = await s.token(randomUUID(), 'service_role');
+  const serviceToken = await s.bookingToken();
   try {
     await load.start();
     const gwUrls = s.gateways.map((g) => `ws://127.0.0.1:${g.port}/api/video/ws`);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { signDevToken } from '@lessoncall/gateway';
+import { newBookingSystemKey, signBookingSystemToken, signDevToken } from '@lessoncall/gateway';
 import { type CoturnServer, freePort, type Harness, setup, startCoturn } from '@lessoncall/kit/testing';
 import { type Proc, startProcess, waitReady } from '../lib/processes';
 
@@ -31,7 +31,9 @@ export interface DrillStack {
   replicas: Replica[];
   gateways: Replica[];
   of(service: string): Replica[];
-  token(userId: string, role?: 'authenticated' | 'service_role'): Promise<string>;
+  token(userId: string): Promise<string>;
+  /** The booking system's own credential (its key; the gateways have BOOKING_CLIENT_ID / BOOKING_JWKS). */
+  bookingToken(): Promise<string>;
   jwtSecret: string;
   issuer: string;
   stop(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startDrillStack(options: DrillStackOptions = {}): Promise<
   const h = await setup({ postgres: true, ...(natsNodes === 3 ? { natsCluster: 3 } : {}) });
   const turnSecret = randomBytes(24).toString('hex');
   const jwtSecret = randomBytes(32).toString('hex');
+  const bookingKey = await newBookingSystemKey();
   const replicas: Replica[] = [];
   let coturn: CoturnServer | undefined;
   const stopAll = async () => {
@@ -72,7 +75,7 @@ export async function startDrillStack(options: DrillStackOptions = {}): Promise<
   };
   try {
     coturn = await startCoturn({ secret: turnSecret, config: 'local', relayPorts: 200 });
-    const common = { NATS_URL: h.nats.url, JETSTREAM_REPLICAS: String(natsNodes) };
+    const common = { JETSTREAM_REPLICAS: String(natsNodes) };
     const database = { DATABASE_URL: h.postgres?.url ?? '' };
     const envOf: Record<(typeof services)[number], Record<string, string>> = {
       meeting: { ...database },
@@ -89,17 +92,20 @@ export async function startDrillStack(options: DrillStackOptions = {}): Promise<
       const fullEnv = isGateway
         ? {
             ...common,
+            ...h.natsEnv('gateway'),
             PORT: String(port),
             HOST: '127.0.0.1',
             HEALTH_PORT: String(metricsPort),
             GATEWAY_ID: `gw-drill-${index}`,
             JWT_SECRET: jwtSecret,
             JWT_ISSUER: issuer,
+            BOOKING_CLIENT_ID: bookingKey.clientId,
+            BOOKING_JWKS: JSON.stringify(bookingKey.jwks),
             // One load generator is many clients here: the shared per-client REST limit would throttle it.
             REST_RATE_PER_MINUTE: '1000000',
             ...options.gatewayEnv,
           }
-        : { ...common, ...env, HEALTH_PORT: String(port) };
+        : { ...common, ...h.natsEnv(service as (typeof services)[number]), ...env, HEALTH_PORT: String(port) };
       const baseUrl = `http://127.0.0.1:${port}`;
       let expectedExit = false;
       const r: Replica = {
@@ -145,8 +151,9 @@ export async function startDrillStack(options: DrillStackOptions = {}): Promise<
     replicas,
     gateways,
     of: (service) => replicas.filter((r) => r.service === service),
-    token: (userId, role) =>
-      signDevToken({ JWT_SECRET: jwtSecret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated', DEV_TOKEN_TTL_SECONDS: 7_200 }, { userId, role }),
+    token: (userId) => signDevToken({ JWT_SECRET: jwtSecret, JWT_ISSUER: issuer, JWT_AUDIENCE: 'authenticated', DEV_TOKEN_TTL_SECONDS: 7_200 }, { userId }),
+    // Refreshed by the caller: a drill outlives the few minutes one booking token lives.
+    bookingToken: () => signBookingSystemToken(bookingKey, { expiresInSeconds: 3_000 }),
     jwtSecret,
     issuer,
     stop: stopAll,

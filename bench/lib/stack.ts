@@ -57,10 +57,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const { gateways, signaling, backends } = started;
 
   async function startAll() {
-    const base = { NATS_URL: h.nats.url };
-    const backend = async (name: string, env: Record<string, string>) => {
+    const backend = async (name: 'meeting' | 'participant' | 'turn' | 'signaling', env: Record<string, string>) => {
       const port = await freePort();
-      const p = startProcess(name, `services/${name}/src/main.ts`, { ...base, ...env, HEALTH_PORT: String(port) });
+      const p = startProcess(name, `services/${name}/src/main.ts`, { ...h.natsEnv(name), ...env, HEALTH_PORT: String(port) });
       procs.push(p);
       await waitReady(`http://127.0.0.1:${port}/readyz`, p);
       return p;
@@ -82,7 +81,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           'gateway',
           'services/gateway/src/main.ts',
           {
-            ...base,
+            ...h.natsEnv('gateway'),
             PORT: String(port),
             HOST: '127.0.0.1',
             GATEWAY_ID: `gw-bench-${i + 1}`,

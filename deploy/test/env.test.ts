@@ -95,6 +95,8 @@ function clusterValue(name: string, source: { valueFrom?: { fieldRef?: { fieldPa
   if (source.valueFrom?.fieldRef?.fieldPath === 'metadata.name') return 'lessoncall-gateway-7d9f8c6b5-x2x9q';
   if (source.valueFrom?.fieldRef) return '10.0.0.12';
   if (name === 'DATABASE_URL') return 'postgres://lessoncall:secret@db.example.supabase.co:6543/postgres';
+  // A user nkey seed, the shape `npm run nats:keys` writes into each service's Secret.
+  if (name === 'NATS_NKEY_SEED') return `SU${'A'.repeat(56)}`;
   // Each key of the Secret is its own random value in a cluster.
   return `generated-${name.toLowerCase()}-0123456789abcdef0123456789abcdef`;
 }

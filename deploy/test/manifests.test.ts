@@ -397,7 +397,7 @@ describe('coturn', () => {
 });
 
 describe('NATS', () => {
-  it('production: three JetStream servers with persistent storage, routed to each other', () => {
+  it('production: three JetStream servers with persistent storage, routed to each other, clients over TLS', () => {
     const manifests = rendered('production');
     const sts = find(manifests, 'StatefulSet', componentName('nats'));
     expect(sts.spec.replicas).toBe(3);
@@ -408,7 +408,8 @@ describe('NATS', () => {
     const services = SERVICES.map(
       (s) => envOf(find(manifests, 'Deployment', componentName(s)).spec.template.spec.containers[0], manifests).get('NATS_URL')?.value,
     );
-    expect(new Set(services)).toEqual(new Set([`nats://${RELEASE}-nats:4222`]));
+    // The production example turns on TLS for clients (cert-manager): the services dial tls://.
+    expect(new Set(services)).toEqual(new Set([`tls://${RELEASE}-nats:4222`]));
   });
 
   it('dev: one server, no cluster block', () => {

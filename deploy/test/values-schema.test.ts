@@ -58,12 +58,13 @@ describe('broken values fail helm template and helm lint', () => {
     ],
     [
       'the dev issuer with a real Supabase project',
-      { ...VALUE_SETS.dev, setString: { 'auth.supabaseUrl': 'https://x.supabase.co' } },
+      // NATS users on, so this is the dev issuer's refusal (nats-auth.test.ts has the other).
+      { ...VALUE_SETS.dev, set: { 'nats.auth.enabled': true }, setString: { 'auth.supabaseUrl': 'https://x.supabase.co' } },
       /devIssuer.enabled .* local development cluster only/,
     ],
     [
       'the dev issuer on a public host',
-      { ...VALUE_SETS.dev, setString: { 'ingress.host': 'lessons.example.com' } },
+      { ...VALUE_SETS.dev, set: { 'nats.auth.enabled': true }, setString: { 'ingress.host': 'lessons.example.com' } },
       /devIssuer.enabled .* local development cluster only/,
     ],
     ['external NATS without a URL', { set: { 'nats.enabled': false } }, /externalUrl/],

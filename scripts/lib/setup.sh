@@ -56,6 +56,8 @@ ensure_system_packages() {
   # shellcheck disable=SC2207
   missing+=($(_missing_postgres))
   command -v unzip >/dev/null || missing+=(unzip)
+  # The NATS TLS test makes its CA and server certificate.
+  command -v openssl >/dev/null || missing+=(openssl)
   # The drills' network faults: namespaces and veth pairs (iproute2), loss and blackouts (iptables).
   command -v ip >/dev/null || missing+=(iproute2)
   command -v iptables >/dev/null || missing+=(iptables)

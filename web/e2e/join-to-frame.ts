@@ -231,7 +231,7 @@ async function main() {
   }
   const loadBefore = loadavg();
   const stack = await findOrStartStack();
-  const bookings = await Bookings.connect(stack.env.NATS_URL);
+  const bookings = await Bookings.connect(stack.env);
   const browser = await launchChromium();
   try {
     const meeting = await bookings.book({ title: 'join-to-frame benchmark', minutes: 120 });

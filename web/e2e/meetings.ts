@@ -1,6 +1,6 @@
 /** Lessons for the tests, created the way the booking system creates them: booking.confirmed on NATS. */
 import { randomUUID } from 'node:crypto';
-import { connectNats, createLogger, type NatsConnection } from '@lessoncall/kit';
+import { connectNats, createLogger, inboxPrefix, type NatsConnection } from '@lessoncall/kit';
 import { bookAndWait, demoStudentId, demoTutorId } from '@lessoncall/meeting';
 
 export interface TestMeeting {
@@ -13,8 +13,17 @@ export interface TestMeeting {
 export class Bookings {
   private constructor(private readonly nc: NatsConnection) {}
 
-  static async connect(natsUrl: string): Promise<Bookings> {
-    return new Bookings(await connectNats({ url: natsUrl, name: 'web-e2e', logger: createLogger('web-e2e', { level: 'silent' }) }));
+  /** Connects as the booking system: the stack's NATS_URL and the booking role's seed (stack.env's BOOKING_NKEY_SEED). */
+  static async connect(env: { NATS_URL: string; BOOKING_NKEY_SEED?: string | undefined }): Promise<Bookings> {
+    return new Bookings(
+      await connectNats({
+        url: env.NATS_URL,
+        name: 'web-e2e',
+        logger: createLogger('web-e2e', { level: 'silent' }),
+        nkeySeed: env.BOOKING_NKEY_SEED,
+        inboxPrefix: inboxPrefix('booking'),
+      }),
+    );
   }
 
   /** A lesson of the demo tutor and demo student, starting `startInMinutes` from now. */
@@ -35,8 +44,8 @@ export class Bookings {
       },
       15_000,
     );
-    const meetingId = created.meeting?.meetingId;
-    if (!meetingId) throw new Error('meeting.created without a meeting');
+    const meetingId = created.meetingId;
+    if (!meetingId) throw new Error('meeting_link.created without a meeting id');
     return { meetingId, passcode: created.passcode, url: created.url, title: opts.title };
   }
 

@@ -1171,7 +1171,7 @@ async function main() {
   try {
     ctx.stack = await findOrStartStack();
     const stack = ctx.stack;
-    ctx.bookings = await Bookings.connect(stack.env.NATS_URL);
+    ctx.bookings = await Bookings.connect(stack.env);
     ctx.main = await ctx.bookings.book({ title: 'Algebra with Demo Tutor' });
     ctx.browser = await launchChromium();
     for (const s of scenarios) {

@@ -102,6 +102,38 @@ export const VARIANTS = {
   'coturn-loadbalancer-tls': {
     set: { ...SITE, 'coturn.hostNetwork': false, 'coturn.relayPorts.min': 49160, 'coturn.relayPorts.max': 49179, 'coturn.tls.secretName': 'turn-tls' },
   },
+  // NATS clients over TLS, the certificate from a Secret the operator made; the booking system's REST key.
+  'nats-tls-secret': {
+    set: {
+      ...SITE,
+      'nats.tls.enabled': true,
+      'nats.tls.secretName': 'nats-server-tls',
+      'auth.bookingSystem.clientId': 'booking-platform',
+      'auth.bookingSystem.jwks.keys[0].kty': 'EC',
+      'auth.bookingSystem.jwks.keys[0].crv': 'P-256',
+      'auth.bookingSystem.jwks.keys[0].x': 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      'auth.bookingSystem.jwks.keys[0].y': 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+      'auth.bookingSystem.jwks.keys[0].kid': 'booking-1',
+      'auth.bookingSystem.jwks.keys[0].alg': 'ES256',
+    },
+  },
+  // The certificate from cert-manager, and the public keys given in values (the chart makes their ConfigMap).
+  'nats-tls-cert-manager': {
+    set: {
+      ...SITE,
+      'nats.tls.enabled': true,
+      'nats.tls.certManager.enabled': true,
+      'nats.tls.certManager.issuerRef.name': 'internal-ca',
+      'nats.tls.extraDnsNames[0]': 'nats.lessons.example.com',
+      'networkPolicy.natsClientsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'booking',
+    },
+    setString: Object.fromEntries(
+      ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking', 'operator'].map((role, i) => [
+        `nats.auth.publicKeys.${role}`,
+        `U${String.fromCharCode(65 + i).repeat(55)}`,
+      ]),
+    ),
+  },
   'external-nats-created-secret': {
     set: {
       ...SITE,

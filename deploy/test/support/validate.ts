@@ -8,7 +8,9 @@ async function modelFor(apiVersion: string, kind: string): Promise<ModelClass> {
   const modulePath =
     group === 'monitoring.coreos.com'
       ? `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`
-      : `kubernetes-models/${group ? `${group}/` : ''}${version}/${kind}`;
+      : group === 'cert-manager.io'
+        ? `@kubernetes-models/cert-manager/${apiVersion}/${kind}`
+        : `kubernetes-models/${group ? `${group}/` : ''}${version}/${kind}`;
   let module: Record<string, ModelClass>;
   try {
     module = await import(modulePath);

@@ -24,6 +24,22 @@ export const configSchema = {
   JWT_ISSUER: z.string().min(1),
   JWT_AUDIENCE: z.string().min(1).default('authenticated'),
   /**
+   * The booking system's client id: the `iss` and `sub` of the tokens it signs with its own
+   * key for the REST API (create a meeting, find one by booking, attendance). Unset: no
+   * service credential is accepted and the booking system talks over NATS only. Supabase's
+   * service_role tokens are never accepted.
+   */
+  BOOKING_CLIENT_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,128}$/, 'must be a client id (letters, digits, . _ : -)')
+    .optional(),
+  /** The booking system's public signing keys, a JWKS document (`{"keys":[…]}`, ES256/RS256/EdDSA); not a secret. Needed with BOOKING_CLIENT_ID. */
+  BOOKING_JWKS: z.string().min(1).optional(),
+  /** The `aud` the booking system's tokens must carry: this API and nothing else. */
+  BOOKING_AUDIENCE: z.string().min(1).default('lessoncall'),
+  /** The longest lifetime (exp − iat) a booking system token may have: its tokens are short-lived assertions. */
+  BOOKING_TOKEN_MAX_TTL_SECONDS: z.coerce.number().int().positive().default(3600),
+  /**
    * Local demo only: POST /api/dev/token signs tokens for the two demo users, with
    * DEV_ISSUER_SECRET. Refused unless JWT_ISSUER is on this machine (localhost) and no real
    * project is configured (JWT_JWKS_URL, SUPABASE_URL); the chart refuses it with a public host.
@@ -161,6 +177,10 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   if (!config.JWT_SECRET && !config.JWT_JWKS_URL) {
     throw new Error('gateway: invalid configuration:\n  JWT_SECRET or JWT_JWKS_URL is required (how access tokens are verified)');
   }
+  if (Boolean(config.BOOKING_CLIENT_ID) !== Boolean(config.BOOKING_JWKS)) {
+    throw new Error("gateway: invalid configuration:\n  BOOKING_CLIENT_ID and BOOKING_JWKS go together (the booking system's client id and its public keys)");
+  }
+  if (config.BOOKING_JWKS) parseBookingJwks(config.BOOKING_JWKS);
   if (config.DEV_ISSUER_ENABLED) {
     const problems = devIssuerProblems(config);
     if (problems.length > 0) throw new Error(`gateway: invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -187,4 +207,16 @@ export function devIssuerProblems(config: Pick<GatewayConfig, 'JWT_ISSUER' | 'JW
   if (config.JWT_JWKS_URL) problems.push("DEV_ISSUER_ENABLED cannot run with JWT_JWKS_URL (a real project's keys)");
   if (config.SUPABASE_URL) problems.push('DEV_ISSUER_ENABLED cannot run with SUPABASE_URL (a real project)');
   return problems;
+}
+
+/** BOOKING_JWKS as a key set; throws a configuration error unless it is a JWKS document of public keys only. */
+export function parseBookingJwks(text: string): { keys: Record<string, unknown>[] } {
+  try {
+    const doc = JSON.parse(text) as { keys?: unknown };
+    if (Array.isArray(doc.keys) && doc.keys.length > 0 && doc.keys.every((k) => typeof k === 'object' && k !== null && !('d' in k) && !('k' in k)))
+      return doc as { keys: Record<string, unknown>[] };
+  } catch {
+    // reported below
+  }
+  throw new Error('gateway: invalid configuration:\n  BOOKING_JWKS must be a JWKS document of public keys ({"keys":[…]}, no private or symmetric keys)');
 }

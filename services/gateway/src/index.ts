@@ -1,3 +1,13 @@
-export { bearerToken, createTokenVerifier, demoUsers, type Identity, signDevToken, type TokenVerifier } from './auth/index';
+export {
+  bearerToken,
+  type BookingSystemKey,
+  createTokenVerifier,
+  demoUsers,
+  type Identity,
+  newBookingSystemKey,
+  signBookingSystemToken,
+  signDevToken,
+  type TokenVerifier,
+} from './auth/index';
 export { configSchema, type GatewayConfig, loadGatewayConfig } from './config';
 export { type Gateway, startGateway } from './gateway';

@@ -105,14 +105,27 @@ describe('HS256 (the legacy Supabase secret)', () => {
     expect401(await whoAmI(hsGateway, hs256(secret, claims({ nbf: now() + 3600 }))));
   });
 
-  it('takes a service_role token as the booking system, on the endpoints it may use only', async () => {
-    const service = hs256(secret, claims({ role: 'service_role', sub: undefined, email: undefined }));
+  it("refuses a service_role token signed with the project secret: that is not the booking system's credential", async () => {
+    const serviceRole = hs256(secret, claims({ role: 'service_role', sub: undefined, email: undefined }));
+    expect401(await whoAmI(hsGateway, serviceRole));
+    expect((await whoAmI(hsGateway, serviceRole)).body.detail).toMatch(/service_role tokens are not accepted/);
+  });
+
+  it("takes the booking system's own token (its key, its client id) on the endpoints it may use only", async () => {
+    const service = await hsGateway.serviceToken();
     const res = await whoAmI(hsGateway, service);
     expect(res.status, res.text).toBe(200);
     expect(res.body.meeting).toMatchObject({ tutorId: '', title: 'true' });
     const join = await call(hsGateway.url, 'POST', '/api/video/meetings/MID-AAAAAAAAAAAAAAAA/join', { token: service, body: { passcode: '123456' } });
     expect(join.status).toBe(403);
     expect(join.body.code).toBe('forbidden');
+    // Another gateway's booking key (another booking system) is not this one's.
+    const elsewhere = await startTestGateway(h, { JWT_ISSUER: issuer });
+    try {
+      expect401(await whoAmI(hsGateway, await elsewhere.serviceToken()));
+    } finally {
+      await elsewhere.stop();
+    }
   });
 });
 
@@ -152,6 +165,17 @@ describe('JWKS (asymmetric signing keys)', () => {
   afterAll(async () => {
     await Promise.all([jwksGateway?.stop(), bothGateway?.stop()]);
     await new Promise<void>((resolve) => (jwksServer ? jwksServer.close(() => resolve()) : resolve()));
+  });
+
+  it("takes the booking system's own token in JWKS mode too, without fetching the project's keys for it", async () => {
+    const before = fetches;
+    const res = await whoAmI(jwksGateway, await jwksGateway.serviceToken());
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.meeting).toMatchObject({ tutorId: '', title: 'true' });
+    expect(fetches).toBe(before);
+    // A project key cannot make one: signed by the project, claiming the booking system's client id.
+    const posing = claims({ iss: jwksGateway.config.BOOKING_CLIENT_ID, sub: jwksGateway.config.BOOKING_CLIENT_ID, aud: 'lessoncall', role: undefined });
+    expect401(await whoAmI(jwksGateway, await signWith(rsa.privateKey, 'RS256', 'rsa-1', posing)));
   });
 
   it('accepts RS256 and ES256 tokens from the project keys, and caches the key set', async () => {

@@ -11,7 +11,7 @@ const remaining = async (g: TestGateway, xff?: string) =>
 describe('client keys: X-Forwarded-For only from trusted proxies, limits per user too', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await setup({ auth: true });
+    h = await setup();
   });
   afterAll(async () => {
     await h.cleanup();

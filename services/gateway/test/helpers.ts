@@ -3,7 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { createLogger, type Logger, type RuntimeOptions } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import { type DevTokenOptions, signDevToken, type TokenVerifier } from '../src/auth/index';
+import { type DevTokenOptions, newBookingSystemKey, signBookingSystemToken, signDevToken, type TokenVerifier } from '../src/auth/index';
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type Gateway, startGateway } from '../src/gateway';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
@@ -33,8 +33,8 @@ export interface TestGateway {
   config: GatewayConfig;
   /** An access token of the shape Supabase issues, signed with this gateway's secret. */
   tokenFor(userId: string, opts?: Omit<DevTokenOptions, 'userId'>): Promise<string>;
-  /** A booking-system service credential (role service_role). */
-  serviceToken(opts?: Omit<DevTokenOptions, 'userId' | 'role'>): Promise<string>;
+  /** The booking system's own credential: a token signed with its key (BOOKING_CLIENT_ID / BOOKING_JWKS of this gateway). */
+  serviceToken(opts?: Parameters<typeof signBookingSystemToken>[1]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +50,7 @@ export interface TestGatewayOptions {
  * `overrides` are environment variables (the config's keys), e.g. { REST_RATE_PER_MINUTE: '5' }.
  */
 export async function startTestGateway(h: Harness, overrides: Record<string, string | undefined> = {}, options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const bookingKey = await newBookingSystemKey();
   const config = loadGatewayConfig({
     ...h.natsEnv('gateway'),
     PORT: '0',
@@ -64,6 +65,8 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
     // Every test socket comes from 127.0.0.1; the suite that tests these limits sets its own.
     WS_UPGRADE_BURST: '100000',
     WS_MAX_SOCKETS_PER_CLIENT: '100000',
+    BOOKING_CLIENT_ID: bookingKey.clientId,
+    BOOKING_JWKS: JSON.stringify(bookingKey.jwks),
     ...overrides,
   });
   const logger = options.logger ?? createLogger('gateway', { level: config.LOG_LEVEL });
@@ -76,7 +79,7 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
     gateway,
     config,
     tokenFor: (userId, opts = {}) => signDevToken(config, { ...opts, userId }),
-    serviceToken: (opts = {}) => signDevToken(config, { ...opts, userId: 'booking-system', role: 'service_role' }),
+    serviceToken: (opts = {}) => signBookingSystemToken(bookingKey, { audience: config.BOOKING_AUDIENCE, ...opts }),
     stop: () => gateway.stop(),
   };
 }
@@ -260,7 +263,7 @@ export interface TwoGatewayStack {
 }
 
 export async function startTwoGatewayStack(options: BackendOptions = {}): Promise<TwoGatewayStack> {
-  const h = await setup({ postgres: true, auth: true });
+  const h = await setup({ postgres: true });
   const backend = await startBackend(h, options);
   const gw = await startTestGateway(h);
   const gw2 = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, GATEWAY_ID: 'gw-two' });

@@ -17,7 +17,7 @@ describe('server logs never contain a passcode', () => {
   const destination = { write: (line: string) => void lines.push(line) };
 
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     webDir = await mkdtemp(join(tmpdir(), 'lessoncall-web-'));
     await writeFile(join(webDir, 'index.html'), '<!doctype html><title>lessoncall</title><div id="root"></div>');
     backend = await startBackend(h, { logger: createLogger('backend', { level: 'debug', destination }) });

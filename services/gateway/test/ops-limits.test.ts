@@ -39,7 +39,7 @@ const closeAll = (sockets: WebSocket[]) =>
 describe('connection and ops limits', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await setup({ auth: true });
+    h = await setup();
   });
   afterAll(async () => {
     await h.cleanup();

@@ -54,7 +54,7 @@ async function precallIssued(): Promise<number> {
 }
 
 beforeAll(async () => {
-  h = await setup({ postgres: true, auth: true });
+  h = await setup({ postgres: true });
   [backend, gw] = await Promise.all([
     startBackend(h, { turn: { secret: turnSecret, urls: turnUrls } }),
     startTestGateway(h, { REST_RATE_PER_MINUTE: '100000', REST_RATE_SYNC_MS: '0', TRUSTED_PROXY_CIDRS: '127.0.0.1/32, ::1/128' }),

@@ -54,7 +54,7 @@ async function newMeeting(overrides: Record<string, unknown> = {}) {
 }
 
 beforeAll(async () => {
-  h = await setup({ postgres: true, auth: true });
+  h = await setup({ postgres: true });
   webDir = await mkdtemp(join(tmpdir(), 'lessoncall-web-'));
   await mkdir(join(webDir, 'assets'));
   await writeFile(join(webDir, 'index.html'), '<!doctype html><title>lessoncall</title><div id="root"></div>');
@@ -125,11 +125,11 @@ describe('POST /api/video/meetings', () => {
       { bookingId, tutorId: tutor, studentId: student, scheduledStart: new Date(minutes(5)), scheduledEnd: new Date(minutes(65)) },
       10_000,
     );
-    expect(booked.meeting?.meetingId).not.toBe(own.body.meetingId);
+    expect(booked.meetingId).not.toBe(own.body.meetingId);
     // The real tutor's lookup by booking id finds the booking system's meeting.
     const found = await api('GET', `/api/video/meetings?bookingId=${encodeURIComponent(bookingId)}`, { token: await gw.tokenFor(tutor) });
     expect(found.status).toBe(200);
-    expect(found.body.meeting.meetingId).toBe(booked.meeting?.meetingId);
+    expect(found.body.meeting.meetingId).toBe(booked.meetingId);
   });
 
   it('rejects bad bodies naming the field, and a booking replayed for other people (409)', async () => {
@@ -459,7 +459,7 @@ describe('dev issuer', () => {
   });
 
   it('refuses to start unless the issuer is local and no real project is configured', () => {
-    const base = { NATS_URL: h.nats.url, JWT_SECRET: 'j'.repeat(32), JWT_ISSUER: 'http://localhost:8080/auth/v1', ...devEnv };
+    const base = { ...h.natsEnv('gateway'), JWT_SECRET: 'j'.repeat(32), JWT_ISSUER: 'http://localhost:8080/auth/v1', ...devEnv };
     expect(() => loadGatewayConfig(base)).not.toThrow();
     expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: undefined })).toThrow(/needs DEV_ISSUER_SECRET/);
     expect(() => loadGatewayConfig({ ...base, DEV_ISSUER_SECRET: 'j'.repeat(32) })).toThrow(/must not be the project's JWT_SECRET/);

@@ -89,7 +89,7 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     // Signaling is back for this one (the previous test stopped it).
     if (backend.signaling.length === 0) {
       const port = await freePort();
-      processes.push(await spawnService('signaling', { NATS_URL: h.nats.url, HEALTH_PORT: String(port) }, port));
+      processes.push(await spawnService('signaling', { ...h.natsEnv('signaling'), HEALTH_PORT: String(port) }, port));
     }
     const { tutor, student } = await pair(a, b);
     tutor.c.send({ requestId: 'nobody', kind: { case: 'signal', value: { toSessionId: 'not-a-live-session', signal: { type: 'offer', sdp: 'x' }, seq: 1 } } });
@@ -132,7 +132,7 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
 
   it('a signaling replica killed mid-exchange: every signal after it arrives, and any lost one shows as a gap', async () => {
     const ports = [await freePort(), await freePort()];
-    const replicas = await Promise.all(ports.map((port) => spawnService('signaling', { NATS_URL: h.nats.url, HEALTH_PORT: String(port) }, port)));
+    const replicas = await Promise.all(ports.map((port) => spawnService('signaling', { ...h.natsEnv('signaling'), HEALTH_PORT: String(port) }, port)));
     processes.push(...replicas);
     // Everything through signaling, the way it went before the roster view, to exercise that path.
     const [a, b] = [await gateway({ SIGNAL_DIRECT: 'false' }), await gateway({ SIGNAL_DIRECT: 'false' })];

@@ -162,11 +162,11 @@ describe('system: two gateways, two signaling processes, coturn, two WebRTC peer
     const started = await Promise.all([
       ...[1, 2].map(async () => {
         const port = await freePort();
-        return spawnService('signaling', { NATS_URL: h.nats.url, HEALTH_PORT: String(port) }, port);
+        return spawnService('signaling', { ...h.natsEnv('signaling'), HEALTH_PORT: String(port) }, port);
       }),
       ...[1, 2].map(async (i) => {
         const port = await freePort();
-        const env = { NATS_URL: h.nats.url, PORT: String(port), HOST: '127.0.0.1', GATEWAY_ID: `gw-${i}`, JWT_SECRET: secret, JWT_ISSUER: issuer };
+        const env = { ...h.natsEnv('gateway'), PORT: String(port), HOST: '127.0.0.1', GATEWAY_ID: `gw-${i}`, JWT_SECRET: secret, JWT_ISSUER: issuer };
         const gw = await spawnService('gateway', env, port);
         gateways[i - 1] = gw;
         return gw;

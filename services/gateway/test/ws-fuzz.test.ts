@@ -48,7 +48,7 @@ describe('WebSocket fuzzing: malformed, hostile and oversized frames', () => {
     gateway = await spawnService(
       'gateway',
       {
-        NATS_URL: h.nats.url,
+        ...h.natsEnv('gateway'),
         PORT: String(port),
         HOST: '127.0.0.1',
         GATEWAY_ID: 'gw-fuzz',

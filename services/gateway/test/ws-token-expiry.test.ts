@@ -9,7 +9,7 @@ describe("a WebSocket session lives no longer than its token's exp", () => {
   let backend: Backend;
   let gw: TestGateway;
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     backend = await startBackend(h);
     // No clock tolerance: the socket closes at exp itself, and the old token is refused at once.
     gw = await startTestGateway(h, { JWT_CLOCK_TOLERANCE_SECONDS: '0' });

@@ -28,6 +28,11 @@ export const commonConfig = {
     .regex(/^_INBOX(\.[A-Za-z0-9_-]+)*$/, 'must be _INBOX or _INBOX.<role>')
     .default('_INBOX'),
   /**
+   * The CA that signed the NATS server's certificate (PEM): set, the connection must be TLS and
+   * the server must prove itself with a certificate from that CA (the chart mounts ca.crt).
+   */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  /**
    * Copies of every JetStream stream and KV bucket this service creates: 3 on a three-node
    * cluster, so a node lost loses no event and stops no consumer (the chart sets it from
    * nats.replicas). An existing stream is brought to this count.

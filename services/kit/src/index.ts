@@ -54,4 +54,16 @@ export {
 } from './nats';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';
-export { inboxPrefix, type NatsPermissions, type NatsRole, type NatsUser, natsPermissions, natsRoles, renderNatsAuthorization } from './nats-auth';
+export {
+  inboxPrefix,
+  type NatsPermissions,
+  type NatsRole,
+  type NatsUser,
+  natsKeyVariable,
+  natsPermissions,
+  natsPublicKey,
+  natsRoles,
+  newNatsSeed,
+  renderNatsAuthorization,
+  renderNatsAuthorizationFromEnv,
+} from './nats-auth';

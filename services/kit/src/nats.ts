@@ -29,13 +29,16 @@ export interface NatsOptions {
   nkeySeed?: string | undefined;
   /** Where replies land; must be the role's own prefix or the server refuses the subscription. */
   inboxPrefix?: string | undefined;
+  /** PEM file of the CA the server's certificate must chain to; set, the connection is TLS or nothing. */
+  tlsCaFile?: string | undefined;
 }
 
 /** Connects and keeps reconnecting forever; a service never gives up on its bus. */
-export async function connectNats({ url, name, logger, nkeySeed, inboxPrefix }: NatsOptions): Promise<NatsConnection> {
+export async function connectNats({ url, name, logger, nkeySeed, inboxPrefix, tlsCaFile }: NatsOptions): Promise<NatsConnection> {
   const nc = await connect({
     servers: url.split(','),
     name,
+    ...(tlsCaFile ? { tls: { caFile: tlsCaFile } } : {}),
     ...(nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(nkeySeed)) } : {}),
     ...(inboxPrefix ? { inboxPrefix } : {}),
     maxReconnectAttempts: -1,

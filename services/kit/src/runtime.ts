@@ -15,6 +15,7 @@ export interface RuntimeConfig {
   NATS_URL: string;
   NATS_NKEY_SEED?: string | undefined;
   NATS_INBOX_PREFIX?: string | undefined;
+  NATS_TLS_CA_FILE?: string | undefined;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   HEALTH_PORT?: number | undefined;
   READINESS_CACHE_MS?: number;
@@ -55,7 +56,14 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
   const registry = createMetrics(service);
   const telemetry: Telemetry =
     options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, registry });
-  const nc = await connectNats({ url: config.NATS_URL, name: service, logger, nkeySeed: config.NATS_NKEY_SEED, inboxPrefix: config.NATS_INBOX_PREFIX });
+  const nc = await connectNats({
+    url: config.NATS_URL,
+    name: service,
+    logger,
+    nkeySeed: config.NATS_NKEY_SEED,
+    inboxPrefix: config.NATS_INBOX_PREFIX,
+    tlsCaFile: config.NATS_TLS_CA_FILE,
+  });
   const jsm = await retryWhileJetStreamUnavailable(() => nc.jetstreamManager(), { logger, what: 'JetStream account' });
   const js = nc.jetstream();
   const db = config.DATABASE_URL

@@ -16,11 +16,14 @@ describe('the DEADLETTER stream', () => {
   afterAll(() => h.cleanup());
 
   it('keeps an invalid event with its reason, and replays it to the original subject once', async () => {
+    // As in production: the meeting service consumes and dead-letters, an operator lists and replays.
+    const service = await h.connectAs('meeting');
+    const operator = (await h.connectAs('operator')).jetstream();
     let accept = false;
     const handled: string[] = [];
     const consumer = await consumeEvents({
-      nc: h.nc,
-      js: h.js,
+      nc: service,
+      js: service.jetstream(),
       stream: 'BOOKINGS',
       durable: 'dl-test',
       logger,
@@ -35,23 +38,23 @@ describe('the DEADLETTER stream', () => {
       await publishEvent(h.js, subjects.bookingConfirmed, BookingConfirmedSchema, booking('bad'), { id: 'evt-bad', source: 'test' });
       await publishEvent(h.js, subjects.bookingConfirmed, BookingConfirmedSchema, booking('sentinel'), { id: 'evt-sentinel', source: 'test' });
       await expect.poll(() => handled, { timeout: 5_000 }).toContain('sentinel@evt-sentinel');
-      await expect.poll(async () => (await listDeadLetters(h.js)).length, { timeout: 5_000 }).toBe(1);
+      await expect.poll(async () => (await listDeadLetters(operator)).length, { timeout: 5_000 }).toBe(1);
 
-      const [letter] = await listDeadLetters(h.js, { subject: 'booking.>' });
+      const [letter] = await listDeadLetters(operator, { subject: 'booking.>' });
       expect(letter).toMatchObject({ subject: 'booking.confirmed', eventId: 'evt-bad', reason: 'invalid', deliveries: 1 });
       expect(letter?.error).toMatch(/bad is not a booking/);
       const stored = await h.jsm.streams.getMessage('DEADLETTER', { seq: letter!.seq });
       expect(stored.header.get('Lessoncall-Original-Subject')).toBe('booking.confirmed');
       expect(stored.header.get('Lessoncall-Dead-Letter-Reason')).toBe('invalid');
-      expect(await listDeadLetters(h.js, { subject: 'participant.>' })).toHaveLength(0);
+      expect(await listDeadLetters(operator, { subject: 'participant.>' })).toHaveLength(0);
 
       // After the fix, the operator replays it: handled once, under its own ce-id, and gone.
       accept = true;
-      const replayed = await replayDeadLetters(h.js, { id: 'evt-bad' });
+      const replayed = await replayDeadLetters(operator, { id: 'evt-bad' });
       expect(replayed.map((r) => r.eventId)).toEqual(['evt-bad']);
       await expect.poll(() => handled, { timeout: 5_000 }).toContain('bad@evt-bad');
-      expect(await listDeadLetters(h.js)).toHaveLength(0);
-      expect(await replayDeadLetters(h.js)).toHaveLength(0);
+      expect(await listDeadLetters(operator)).toHaveLength(0);
+      expect(await replayDeadLetters(operator)).toHaveLength(0);
     } finally {
       await consumer.stop();
     }

@@ -74,8 +74,8 @@ describe('events on JetStream', () => {
   });
 
   it('a consumer whose connection closes under it stops quietly; its messages go to the next consumer', async () => {
-    const { connect } = await import('nats');
-    const nc2 = await connect({ servers: h.nats.url });
+    // The meeting service's role: it is the one that consumes BOOKINGS.
+    const nc2 = await h.connectAs('meeting');
     const handled: string[] = [];
     const schemaFor = (s: string) => (s === subjects.bookingConfirmed ? BookingConfirmedSchema : undefined);
     const first = await consumeEvents({

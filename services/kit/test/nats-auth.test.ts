@@ -1,5 +1,6 @@
 import { connect, ErrorCode, type NatsConnection, type Status } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rpc } from '@lessoncall/proto';
 import { natsPermissions, type NatsRole, natsRoles } from '../src/nats-auth';
 import { type Harness, setup } from '../src/testing';
 
@@ -24,6 +25,8 @@ const cases: Record<NatsRole, { denyPublish: string; denySubscribe: string; allo
   signaling: { denyPublish: 'svc.meeting.end', denySubscribe: 'meeting.>', allowPublish: 'signal.deliver.s1', allowSubscribe: 'signal.route.m1' },
   // TURN cannot inject signals nor take over the participant service's requests.
   turn: { denyPublish: 'signal.deliver.s1', denySubscribe: 'svc.participant.join', allowPublish: '$JS.API.INFO', allowSubscribe: 'svc.turn.credentials' },
+  // The operator replays dead letters: it reads no event off the wire and no service's replies.
+  operator: { denyPublish: 'signal.deliver.s1', denySubscribe: 'meeting.>', allowPublish: 'booking.confirmed', allowSubscribe: '_INBOX.operator.x' },
   // The booking system announces bookings only: it cannot fake meeting events nor read anyone's replies.
   booking: { denyPublish: 'meeting.created.m1', denySubscribe: '_INBOX.>', allowPublish: 'booking.confirmed', allowSubscribe: 'meeting.created.m1' },
 };
@@ -60,10 +63,48 @@ function receivedUntil(nc: NatsConnection, watch: string[], sentinel: string): P
   });
 }
 
+type Who = NatsRole | 'outsider';
+const everyone: readonly Who[] = [...natsRoles, 'outsider'];
+
+/**
+ * The attacks of issue 18, item 3, as rules: the one subject (or stream API call) an attacker
+ * would use and the only users who may use it. Each rule is tried by every role and by an
+ * outsider (an authenticated client with no role); the users listed must succeed, everybody
+ * else must get a permissions violation. Widening the matrix past a rule fails here.
+ */
+const rules: { attack: string; op: 'publish' | 'subscribe'; subject: string; only: readonly Who[] }[] = [
+  { attack: 'end any lesson', op: 'publish', subject: rpc.meetingEnd, only: ['gateway'] },
+  { attack: 'take over passcode checks', op: 'subscribe', subject: rpc.meetingVerifyJoin, only: ['meeting'] },
+  { attack: 'answer joins in the participant service’s place', op: 'subscribe', subject: rpc.participantJoin, only: ['participant'] },
+  { attack: 'mint TURN credentials', op: 'publish', subject: rpc.turnCredentials, only: ['participant'] },
+  { attack: 'inject SDP into a call', op: 'publish', subject: 'signal.deliver.s1', only: ['gateway', 'signaling'] },
+  { attack: 'inject SDP through signaling', op: 'publish', subject: 'signal.route.m1', only: ['gateway'] },
+  { attack: 'sniff SDP and ICE candidates', op: 'subscribe', subject: 'signal.deliver.*', only: ['gateway'] },
+  { attack: 'create a meeting for any booking id', op: 'publish', subject: 'booking.confirmed', only: ['booking', 'operator'] },
+  { attack: 'forge a meeting event', op: 'publish', subject: 'meeting.ended.m1', only: ['meeting', 'operator'] },
+  { attack: 'read meeting.created off the wire', op: 'subscribe', subject: 'meeting.created.*', only: ['booking'] },
+  { attack: 'read passcodes and links off the wire', op: 'subscribe', subject: 'meeting_link.created.*', only: ['booking'] },
+  { attack: 'read every passcode from MEETING_LINKS', op: 'publish', subject: '$JS.API.CONSUMER.CREATE.MEETING_LINKS.peek', only: ['booking'] },
+  { attack: 'send the booking system a forged link', op: 'publish', subject: 'meeting_link.created.m1', only: ['meeting'] },
+  { attack: 'read every meeting event from MEETINGS', op: 'publish', subject: '$JS.API.CONSUMER.CREATE.MEETINGS.peek', only: ['participant'] },
+  { attack: 'read MEETINGS message by message', op: 'publish', subject: '$JS.API.STREAM.MSG.GET.MEETINGS', only: [] },
+  { attack: 'read MEETINGS through direct get', op: 'publish', subject: '$JS.API.DIRECT.GET.MEETINGS', only: [] },
+  { attack: 'delete a stream', op: 'publish', subject: '$JS.API.STREAM.DELETE.BOOKINGS', only: [] },
+  ...natsRoles.map((role) => ({
+    attack: `read the ${role}'s replies (resume tokens, TURN credentials, JetStream batches)`,
+    op: 'subscribe' as const,
+    subject: `_INBOX.${role}.>`,
+    only: [role],
+  })),
+];
+
+/** A concrete subject a subscription to `pattern` receives. */
+const concrete = (pattern: string) => pattern.replace('>', 'x').replaceAll('*', 'x');
+
 describe('NATS permissions', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await setup({ auth: true });
+    h = await setup();
   });
   afterAll(async () => {
     await h?.cleanup();
@@ -119,6 +160,40 @@ describe('NATS permissions', () => {
       });
     });
   }
+
+  /** Tries one operation as `who`: 'allowed' once the message went through, 'denied' on the server's violation. */
+  async function attempt(who: Who, op: 'publish' | 'subscribe', subject: string): Promise<'allowed' | 'denied'> {
+    const nc = await h.connectAs(who);
+    try {
+      const denied = violation(nc, op === 'publish' ? 'publish' : 'subscription', subject).then(() => 'denied' as const);
+      if (op === 'publish') {
+        // The driver sees every subject: the message reaching it is the proof that it went through.
+        const through = new Promise<'allowed'>((resolve) => h.nc.subscribe(subject, { max: 1, callback: () => resolve('allowed') }));
+        await h.nc.flush();
+        nc.publish(subject);
+        return await Promise.race([denied, through]);
+      }
+      const through = new Promise<'allowed'>((resolve) => nc.subscribe(subject, { callback: (err) => (err ? undefined : resolve('allowed')) }));
+      await nc.flush().catch(() => {});
+      h.nc.publish(concrete(subject));
+      return await Promise.race([denied, through]);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  for (const rule of rules) {
+    it(`${rule.attack}: ${rule.op} ${rule.subject} only by ${rule.only.join(', ') || 'nobody'}`, async () => {
+      // One user at a time: the driver's view of a publish must not mix two users' messages.
+      const outcomes: Record<string, string> = {};
+      for (const who of everyone) outcomes[who] = await attempt(who, rule.op, rule.subject);
+      expect(outcomes).toEqual(Object.fromEntries(everyone.map((who) => [who, rule.only.includes(who) ? 'allowed' : 'denied'])));
+    });
+  }
+
+  it('an outsider may not even read its own inbox', async () => {
+    expect(await attempt('outsider', 'subscribe', '_INBOX.outsider.>')).toBe('denied');
+  });
 
   for (const role of natsRoles.filter((r) => natsPermissions(r).allowResponses)) {
     it(`${role} answers requests on its own endpoints without publishing to _INBOX.>`, async () => {

@@ -32,7 +32,13 @@ describe('telemetry over OTLP', () => {
   });
 
   it('exports traces and the Prometheus metrics to the configured collector', async () => {
-    const rt = await createRuntime('otlp-test', { LOG_LEVEL: 'silent', LOG_PRETTY: false, NATS_URL: h.nats.url, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url });
+    const rt = await createRuntime('otlp-test', {
+      LOG_LEVEL: 'silent',
+      LOG_PRETTY: false,
+      NATS_URL: h.nats.url,
+      ...h.natsEnv('turn'),
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
+    });
     // Registered after start-up, as services do.
     const lessons = new Counter({ name: 'otlp_test_lessons_total', help: 'lessons', labelNames: ['kind'], registers: [rt.registry] });
     lessons.inc({ kind: 'demo' }, 3);

@@ -164,8 +164,8 @@ export class Bookings {
 
       const fresh: OutboxEvent[] = inserted.flatMap((r) =>
         r.status === 'cancelled'
-          ? [events.created(r, now), events.cancelled(r, stateOf.get(r.booking_id)?.cancel_reason ?? '', now)]
-          : [events.created(r, now)],
+          ? [events.created(r, now), events.link(r, now), events.cancelled(r, stateOf.get(r.booking_id)?.cancel_reason ?? '', now)]
+          : [events.created(r, now), events.link(r, now)],
       );
       await outbox.add(tx, fresh);
       // A meeting that exists already may still owe events (its publisher crashed): send them now.

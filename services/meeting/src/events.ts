@@ -7,6 +7,7 @@ import {
   MeetingCancelledSchema,
   MeetingCreatedSchema,
   MeetingEndedSchema,
+  MeetingLinkCreatedSchema,
   MeetingNoShowSchema,
   MeetingRescheduledSchema,
   MeetingStartedSchema,
@@ -46,12 +47,18 @@ export class MeetingEvents {
 
   created(row: MeetingRow, time: Date): OutboxEvent {
     const id = row.meeting_id;
+    return outboxEvent(`meeting.created:${id}`, id, subjects.meetingCreated(id), MeetingCreatedSchema, { meeting: this.meeting(row) }, time);
+  }
+
+  /** The passcode and link of a new meeting, on a subject only the booking system may read (not in MEETINGS). */
+  link(row: MeetingRow, time: Date): OutboxEvent {
+    const id = row.meeting_id;
     return outboxEvent(
-      `meeting.created:${id}`,
+      `meeting_link.created:${id}`,
       id,
-      subjects.meetingCreated(id),
-      MeetingCreatedSchema,
-      { meeting: this.meeting(row), passcode: row.passcode, url: this.url(row) },
+      subjects.meetingLinkCreated(id),
+      MeetingLinkCreatedSchema,
+      { meetingId: id, bookingId: row.booking_id, passcode: row.passcode, url: this.url(row) },
       time,
     );
   }

@@ -47,7 +47,16 @@ describe('meeting model', () => {
     const t = new Date('2026-03-01T09:00:00Z');
     const created = events.created(row, t);
     expect(created).toMatchObject({ id: `meeting.created:${row.meeting_id}`, subject: `meeting.created.${row.meeting_id}` });
-    expect(JSON.parse(created.body)).toMatchObject({ passcode: '012345', url: 'https://lessons.example.com/meet/MID-ABCDEFGHJKMNPQRS#pwd=012345' });
+    // The passcode is not in meeting.created: only in the booking system's meeting_link.created.
+    expect(created.body).not.toContain('012345');
+    const link = events.link(row, t);
+    expect(link).toMatchObject({ id: `meeting_link.created:${row.meeting_id}`, subject: `meeting_link.created.${row.meeting_id}` });
+    expect(JSON.parse(link.body)).toEqual({
+      meetingId: row.meeting_id,
+      bookingId: row.booking_id,
+      passcode: '012345',
+      url: 'https://lessons.example.com/meet/MID-ABCDEFGHJKMNPQRS#pwd=012345',
+    });
     expect(events.created(row, new Date()).id).toBe(created.id);
     expect(events.ended(row, 'window_closed', undefined, t).id).toBe(`meeting.ended:${row.meeting_id}`);
     const moved = { start: row.scheduled_start, end: row.scheduled_end };

@@ -35,7 +35,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
   const consumers: RunningConsumer[] = [];
   try {
     await Promise.all(
-      [streams.bookings, streams.meetings, streams.participants, streams.deadLetters].map((spec) =>
+      [streams.bookings, streams.meetings, streams.meetingLinks, streams.participants, streams.deadLetters].map((spec) =>
         ensureStream(jsm, { ...spec, replicas: config.JETSTREAM_REPLICAS }),
       ),
     );

@@ -28,7 +28,7 @@ describe('svc.meeting.* endpoints', () => {
   const clock = new ManualClock(at(-60));
 
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     svc = await start(h, clock);
   });
   afterAll(async () => {

@@ -1,4 +1,4 @@
-import { BookingConfirmedSchema, MeetingCreatedSchema, subjects } from '@lessoncall/proto';
+import { BookingConfirmedSchema, MeetingCreatedSchema, MeetingLinkCreatedSchema, subjects } from '@lessoncall/proto';
 import { decode } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,12 +80,21 @@ describe('booking.confirmed → exactly one meeting', () => {
     expect(created).toHaveLength(total);
     const byBooking = new Map(created.map((e) => [decode(MeetingCreatedSchema, e.data).meeting?.bookingId, e]));
     expect(byBooking.size).toBe(total);
+    // Each passcode and link once, for the booking system alone.
+    const links = await readStream(h, 'MEETING_LINKS', 'meeting_link.created.>');
+    expect(links).toHaveLength(total);
+    const linkOf = new Map(links.map((e) => [decode(MeetingLinkCreatedSchema, e.data).bookingId, decode(MeetingLinkCreatedSchema, e.data)]));
     const { rows } = await h.db!.pool.query("select booking_id, meeting_id, passcode from video_meetings where booking_id like 'ingest-%'");
     for (const r of rows) {
       const e = byBooking.get(r.booking_id);
       expect(e?.subject).toBe(`meeting.created.${r.meeting_id}`);
       expect(e?.id).toBe(`meeting.created:${r.meeting_id}`);
-      expect(decode(MeetingCreatedSchema, e!.data).url).toBe(`https://lessons.test/meet/${r.meeting_id}#pwd=${r.passcode}`);
+      expect(decode(MeetingCreatedSchema, e!.data).passcode).toBe('');
+      expect(linkOf.get(r.booking_id)).toMatchObject({
+        meetingId: r.meeting_id,
+        passcode: r.passcode,
+        url: `https://lessons.test/meet/${r.meeting_id}#pwd=${r.passcode}`,
+      });
     }
   });
 });

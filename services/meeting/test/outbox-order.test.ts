@@ -10,7 +10,7 @@ describe('the outbox relay keeps one meeting’s events in order across replicas
   let h: Harness;
   let svc: MeetingService;
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
+    h = await setup({ postgres: true });
     svc = await start(h);
   });
   afterAll(async () => {

@@ -57,9 +57,10 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
 
   beforeAll(async () => {
     h = await setup({ postgres: true });
-    const base = { NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
+    const base = { HEALTH_PORT: '0', LOG_LEVEL: 'silent' };
     participantConfig = loadParticipantConfig({
       ...base,
+      ...h.natsEnv('participant'),
       DATABASE_URL: h.postgres!.url,
       RESUME_TOKEN_SECRET: 'participant-test-resume-secret-0123456789',
       PRESENCE_GRACE_SECONDS: String(graceSeconds),
@@ -69,12 +70,15 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
       SWEEP_INTERVAL_MS: '3600000',
       TURN_TIMEOUT_MS: '300',
     });
-    meetingService = await startMeetingService(loadMeetingConfig({ ...base, DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }), {
-      clock,
-      logger,
-      telemetry: false,
-    });
-    turn = await startTurnService(loadTurnConfig({ ...base, TURN_SECRET: 'turn-secret-for-the-tests', TURN_URLS: turnUrl }), {
+    meetingService = await startMeetingService(
+      loadMeetingConfig({ ...base, ...h.natsEnv('meeting'), DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }),
+      {
+        clock,
+        logger,
+        telemetry: false,
+      },
+    );
+    turn = await startTurnService(loadTurnConfig({ ...base, ...h.natsEnv('turn'), TURN_SECRET: 'turn-secret-for-the-tests', TURN_URLS: turnUrl }), {
       clock,
       logger,
       telemetry: false,
@@ -489,7 +493,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
 
     clock.set('2026-03-06T10:10:00Z');
     const replica = await startMeetingService(
-      loadMeetingConfig({ NATS_URL: h.nats.url, HEALTH_PORT: '0', DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }),
+      loadMeetingConfig({ ...h.natsEnv('meeting'), HEALTH_PORT: '0', DATABASE_URL: h.postgres!.url, SWEEP_INTERVAL_MS: '3600000' }),
       {
         clock,
         logger,

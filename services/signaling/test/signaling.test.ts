@@ -38,15 +38,25 @@ describe('signaling: two replicas on real NATS, with the real participant and me
   let replicas: SignalingService[] = [];
   const inboxes: Inbox[] = [];
 
-  const signalingConfig = () => loadSignalingConfig({ NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent', ROSTER_RECHECK_MIN_INTERVAL_MS: '0' });
+  const signalingConfig = () => loadSignalingConfig({ ...h.natsEnv('signaling'), HEALTH_PORT: '0', LOG_LEVEL: 'silent', ROSTER_RECHECK_MIN_INTERVAL_MS: '0' });
   const startReplica = () => startSignalingService(signalingConfig(), { logger, clock, telemetry: false });
 
   beforeAll(async () => {
     h = await setup({ postgres: true });
-    const base = { NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: h.postgres!.url };
-    meetingService = await startMeetingService(loadMeetingConfig({ ...base, SWEEP_INTERVAL_MS: '3600000' }), { clock, logger, telemetry: false });
+    const base = { HEALTH_PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: h.postgres!.url };
+    meetingService = await startMeetingService(loadMeetingConfig({ ...base, ...h.natsEnv('meeting'), SWEEP_INTERVAL_MS: '3600000' }), {
+      clock,
+      logger,
+      telemetry: false,
+    });
     participant = await startParticipantService(
-      loadParticipantConfig({ ...base, RESUME_TOKEN_SECRET: 'signaling-test-resume-secret-0123456789', SWEEP_INTERVAL_MS: '3600000', TURN_TIMEOUT_MS: '200' }),
+      loadParticipantConfig({
+        ...base,
+        ...h.natsEnv('participant'),
+        RESUME_TOKEN_SECRET: 'signaling-test-resume-secret-0123456789',
+        SWEEP_INTERVAL_MS: '3600000',
+        TURN_TIMEOUT_MS: '200',
+      }),
       { clock, logger, telemetry: false },
     );
     replicas = await Promise.all([startReplica(), startReplica()]);
@@ -310,7 +320,13 @@ describe('signaling: two replicas on real NATS, with the real participant and me
     const b = await join(m5, m5.studentId);
     await participant.stop();
     const late = await startSignalingService(
-      loadSignalingConfig({ NATS_URL: h.nats.url, HEALTH_PORT: '0', LOG_LEVEL: 'silent', ROSTER_REBUILD_TIMEOUT_MS: '300', ROSTER_REBUILD_RETRY_MS: '200' }),
+      loadSignalingConfig({
+        ...h.natsEnv('signaling'),
+        HEALTH_PORT: '0',
+        LOG_LEVEL: 'silent',
+        ROSTER_REBUILD_TIMEOUT_MS: '300',
+        ROSTER_REBUILD_RETRY_MS: '200',
+      }),
       { logger, clock, telemetry: false },
     );
     replicas.push(late);
@@ -319,7 +335,7 @@ describe('signaling: two replicas on real NATS, with the real participant and me
 
     participant = await startParticipantService(
       loadParticipantConfig({
-        NATS_URL: h.nats.url,
+        ...h.natsEnv('participant'),
         HEALTH_PORT: '0',
         LOG_LEVEL: 'silent',
         DATABASE_URL: h.postgres!.url,

@@ -33,7 +33,7 @@ describe('turn service with the local coturn', () => {
     request(h.nc, rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
 
   beforeAll(async () => {
-    [h, coturn] = await Promise.all([setup({ auth: true }), startCoturn({ secret, config: 'local' })]);
+    [h, coturn] = await Promise.all([setup(), startCoturn({ secret, config: 'local' })]);
     config = loadTurnConfig({
       ...h.natsEnv('turn'),
       HEALTH_PORT: '0',

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { decode, type JetStreamClient, type NatsConnection, publishEvent } from '@lessoncall/kit';
-import { type BookingConfirmed, BookingConfirmedSchema, type MeetingCreated, MeetingCreatedSchema, subjects } from '@lessoncall/proto';
+import { type BookingConfirmed, BookingConfirmedSchema, type MeetingLinkCreated, MeetingLinkCreatedSchema, subjects } from '@lessoncall/proto';
 
 /**
  * The booking system's side of the bus, for the local `booking` command, tests and benchmarks:
@@ -57,16 +57,19 @@ export async function publishBookingConfirmed(
   return id;
 }
 
-/** Publishes the booking and resolves with its meeting.created, or rejects after `timeoutMs`. */
-export async function bookAndWait(nc: NatsConnection, js: JetStreamClient, b: Booking, timeoutMs: number): Promise<MeetingCreated> {
-  const sub = nc.subscribe('meeting.created.>');
+/**
+ * Publishes the booking and resolves with its meeting's passcode and link (meeting_link.created,
+ * which only the booking system's NATS user may read), or rejects after `timeoutMs`.
+ */
+export async function bookAndWait(nc: NatsConnection, js: JetStreamClient, b: Booking, timeoutMs: number): Promise<MeetingLinkCreated> {
+  const sub = nc.subscribe('meeting_link.created.>');
   try {
     // The subscription is in place on the server before the booking can produce its meeting.
     await nc.flush();
     const created = (async () => {
       for await (const m of sub) {
-        const event = decode(MeetingCreatedSchema, m.data);
-        if (event.meeting?.bookingId === b.bookingId) return event;
+        const event = decode(MeetingLinkCreatedSchema, m.data);
+        if (event.bookingId === b.bookingId) return event;
       }
       throw new Error('subscription closed');
     })();
@@ -77,7 +80,7 @@ export async function bookAndWait(nc: NatsConnection, js: JetStreamClient, b: Bo
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`no meeting.created for booking ${b.bookingId} within ${timeoutMs} ms: is the meeting service running?`)),
+        () => reject(new Error(`no meeting_link.created for booking ${b.bookingId} within ${timeoutMs} ms: is the meeting service running?`)),
         timeoutMs,
       );
     });

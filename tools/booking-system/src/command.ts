@@ -17,7 +17,7 @@ const usage = `usage: npm run booking -- [--in 5m] [--minutes 60] [--tutor <uuid
 
 Publishes booking.confirmed on NATS as the booking system would, waits for the meeting
 service's meeting.created and prints the meeting link and the tutor's and student's URLs.
-NATS_URL, NATS_NKEY_SEED (the booking role's seed) and WEB_URL come from the environment or .local/stack.env.`;
+NATS_URL and WEB_URL come from the environment or .local/stack.env; the booking role's nkey seed from NATS_NKEY_SEED or stack.env's BOOKING_NKEY_SEED.`;
 
 /**
  * `npm run booking`: act as the booking system. Returns the process exit code.
@@ -68,7 +68,7 @@ export async function runBookingCommand(argv: string[], env: Record<string, stri
   let nc: Awaited<ReturnType<typeof connect>>;
   try {
     // Connects as the booking system does: its own nkey, replies under its own inbox prefix.
-    const seed = setting('NATS_NKEY_SEED');
+    const seed = env.NATS_NKEY_SEED || stack.BOOKING_NKEY_SEED || undefined;
     nc = await connect({
       servers: natsUrl.split(','),
       name: 'booking-command',
@@ -82,7 +82,7 @@ export async function runBookingCommand(argv: string[], env: Record<string, stri
   }
   try {
     const created = await bookAndWait(nc, nc.jetstream(), booking, timeoutMs);
-    const meetingId = created.meeting?.meetingId ?? '';
+    const meetingId = created.meetingId;
     const link = created.url;
     const asUser = (who: 'tutor' | 'student') => {
       const url = new URL(webUrl ? generateMeetingUrl(webUrl, meetingId, created.passcode) : link);

@@ -30,7 +30,7 @@ describe('npm run booking against the real meeting service', () => {
   });
 
   it('says the meeting service is not running when nothing stores booking.confirmed', async () => {
-    const r = await booking(['--timeout', '1s'], { NATS_URL: h.nats.url });
+    const r = await booking(['--timeout', '1s'], h.natsEnv('booking'));
     expect(r.code).toBe(1);
     expect(r.err).toBe('no JetStream stream stores booking.confirmed: is the meeting service running (npm start)?');
   });
@@ -40,11 +40,11 @@ describe('npm run booking against the real meeting service', () => {
     const healthPort = await freePort();
     meeting = spawnServer(process.execPath, ['--import', 'tsx', join(repoRoot, 'services/meeting/src/main.ts')], {
       cwd: join(repoRoot, 'services/meeting'),
-      env: { PATH: process.env.PATH, NATS_URL: h.nats.url, DATABASE_URL: h.postgres?.url, HEALTH_PORT: String(healthPort), LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH, ...h.natsEnv('meeting'), DATABASE_URL: h.postgres?.url, HEALTH_PORT: String(healthPort), LOG_LEVEL: 'warn' },
     });
     await waitFor('meeting /readyz', async () => (await fetch(`http://127.0.0.1:${healthPort}/readyz`)).ok, 30_000, meeting.output);
 
-    const r = await booking(['--in', '5m', '--minutes', '45', '--booking', 'cmd-1', '--json'], { NATS_URL: h.nats.url, WEB_URL: 'http://localhost:5173' });
+    const r = await booking(['--in', '5m', '--minutes', '45', '--booking', 'cmd-1', '--json'], { ...h.natsEnv('booking'), WEB_URL: 'http://localhost:5173' });
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const printed = JSON.parse(r.out);
@@ -59,9 +59,9 @@ describe('npm run booking against the real meeting service', () => {
 
   it('gives up after --timeout when the stream is there but the meeting service is gone', async () => {
     if (meeting) await stopProcess(meeting);
-    const r = await booking(['--timeout', '1s', '--booking', 'cmd-orphan'], { NATS_URL: h.nats.url });
+    const r = await booking(['--timeout', '1s', '--booking', 'cmd-orphan'], h.natsEnv('booking'));
     expect(r.code).toBe(1);
-    expect(r.err).toBe('no meeting.created for booking cmd-orphan within 1000 ms: is the meeting service running?');
+    expect(r.err).toBe('no meeting_link.created for booking cmd-orphan within 1000 ms: is the meeting service running?');
   });
 
   it('refuses bad input with the usage and exit code 2, before touching NATS', async () => {

@@ -7,6 +7,10 @@ secrets and pod facts to the container's env ("lessoncall.podEnv.<name>").
 
 {{- define "lessoncall.env.common" -}}
 NATS_URL: {{ include "lessoncall.natsUrl" . }}
+{{- if .Values.nats.tls.enabled }}
+# The connection is TLS only, the server's certificate checked against this CA.
+NATS_TLS_CA_FILE: {{ include "lessoncall.natsCaDir" . }}/ca.crt
+{{- end }}
 {{- /* Every stream and KV bucket on as many servers as the in-cluster NATS has, up to 3 (R5 costs more than it saves). */}}
 JETSTREAM_REPLICAS: {{ if .Values.nats.enabled }}{{ min (int .Values.nats.replicas) 3 | quote }}{{ else }}{{ .Values.nats.streamReplicas | default 1 | quote }}{{ end }}
 {{- with .Values.telemetry.otlpEndpoint }}
@@ -33,6 +37,11 @@ TRUSTED_PROXY_CIDRS: {{ join "," .Values.gateway.trustedProxyCidrs | quote }}
 {{- end }}
 {{- with .Values.auth.jwksUrl }}
 JWT_JWKS_URL: {{ . }}
+{{- end }}
+{{- with .Values.auth.bookingSystem.clientId }}
+# The booking system's own REST credential: its client id and public keys (not secrets).
+BOOKING_CLIENT_ID: {{ . }}
+BOOKING_JWKS: {{ required "auth.bookingSystem.jwks (its public keys) is required with auth.bookingSystem.clientId" $.Values.auth.bookingSystem.jwks | toJson | quote }}
 {{- end }}
 {{- if .Values.gateway.devIssuer.enabled }}
 DEV_ISSUER_ENABLED: "true"
@@ -137,6 +146,8 @@ The ConfigMap data of one service: shared settings, then the service's own, then
 {{- $root := .root -}}
 {{- $data := dict -}}
 {{- range $k, $v := (include "lessoncall.env.common" $root | fromYaml) }}{{ $_ := set $data $k $v }}{{ end -}}
+{{- /* Replies to this service land under its own prefix, the only _INBOX its NATS user may read. */}}
+{{- if $root.Values.nats.auth.enabled }}{{ $_ := set $data "NATS_INBOX_PREFIX" (printf "_INBOX.%s" .component) }}{{ end -}}
 {{- range $k, $v := $root.Values.config }}{{ $_ := set $data $k $v }}{{ end -}}
 {{- range $k, $v := (include (printf "lessoncall.env.%s" .component) $root | fromYaml) }}{{ $_ := set $data $k $v }}{{ end -}}
 {{- range $k, $v := (index $root.Values .component).config }}{{ $_ := set $data $k $v }}{{ end -}}

@@ -62,7 +62,7 @@ gateway meeting participant signaling turn
 
 {{- define "lessoncall.natsUrl" -}}
 {{- if .Values.nats.enabled -}}
-nats://{{ include "lessoncall.componentName" (dict "root" . "component" "nats") }}:4222
+{{ ternary "tls" "nats" .Values.nats.tls.enabled }}://{{ include "lessoncall.componentName" (dict "root" . "component" "nats") }}:4222
 {{- else -}}
 {{ .Values.nats.externalUrl }}
 {{- end }}
@@ -140,5 +140,46 @@ tolerations:
 {{- with .affinity }}
 affinity:
   {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The roles of the NATS permission matrix (services/kit/src/nats-auth.ts natsRoles). */}}
+{{- define "lessoncall.natsRoles" -}}
+gateway meeting participant signaling turn booking operator
+{{- end }}
+
+{{/* The CA services trust for NATS: mounted from the TLS Secret's ca.crt. */}}
+{{- define "lessoncall.natsCaDir" -}}
+/etc/nats-ca
+{{- end }}
+
+{{/*
+A service's NATS credential: its own seed from its own Secret (nats.auth.seedSecrets), which
+no other pod mounts. Empty without nats.auth.
+*/}}
+{{- define "lessoncall.natsSeedEnv" -}}
+{{- $auth := .root.Values.nats.auth -}}
+{{- if $auth.enabled }}
+- name: NATS_NKEY_SEED
+  valueFrom:
+    secretKeyRef:
+      name: {{ required (printf "nats.auth.seedSecrets.%s is required with nats.auth.enabled" .component) (index $auth.seedSecrets .component) }}
+      key: {{ $auth.seedKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+What is refused outright: anyone who reaches a NATS without authorization can end lessons,
+read passcodes and inject signals, so it is for a throwaway development cluster only.
+*/}}
+{{- define "lessoncall.natsAuthGuard" -}}
+{{- if and (not .Values.nats.auth.enabled) (or .Values.auth.supabaseUrl .Values.auth.jwksUrl .Values.ingress.host) }}
+{{- fail "nats.auth.enabled: false lets anyone who reaches NATS end lessons and read passcodes: it is for a local development cluster only, never with auth.supabaseUrl, auth.jwksUrl or a public ingress.host" }}
+{{- end }}
+{{- if and .Values.nats.tls.certManager.enabled (not .Values.nats.tls.enabled) }}
+{{- fail "nats.tls.certManager.enabled needs nats.tls.enabled" }}
+{{- end }}
+{{- if and .Values.nats.tls.certManager.enabled (not .Values.nats.tls.certManager.issuerRef.name) }}
+{{- fail "nats.tls.certManager.issuerRef.name is required with nats.tls.certManager.enabled (the cert-manager Issuer or ClusterIssuer that signs the NATS certificate)" }}
 {{- end }}
 {{- end }}

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/meeting.proto.
  */
 export const file_lessoncall_v1_meeting: GenFile = /*@__PURE__*/
-  fileDesc("ChtsZXNzb25jYWxsL3YxL21lZXRpbmcucHJvdG8SDWxlc3NvbmNhbGwudjEirQQKB01lZXRpbmcSEgoKbWVldGluZ19pZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEhAKCHR1dG9yX2lkGAMgASgJEhIKCnN0dWRlbnRfaWQYBCABKAkSDQoFdGl0bGUYBSABKAkSEgoKdHV0b3JfbmFtZRgGIAEoCRIUCgxzdHVkZW50X25hbWUYByABKAkSDgoGc3RhdHVzGAggASgJEjMKD3NjaGVkdWxlZF9zdGFydBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWpvaW5hYmxlX2Zyb20YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmpvaW5hYmxlX3VudGlsGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLdAQoPQXR0ZW5kYW5jZUVudHJ5Eg8KB3VzZXJfaWQYASABKAkSEQoJdXNlcl90eXBlGAIgASgJEjMKD2ZpcnN0X2pvaW5lZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9sZWZ0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFjb25uZWN0ZWRfc2Vjb25kcxgFIAEoDRIQCghzZXNzaW9ucxgGIAEoDRISCgpyZWNvbm5lY3RzGAcgASgNIoIBCgpBdHRlbmRhbmNlEhIKCm1lZXRpbmdfaWQYASABKAkSLwoHZW50cmllcxgCIAMoCzIeLmxlc3NvbmNhbGwudjEuQXR0ZW5kYW5jZUVudHJ5Ei8KC2NvbXB1dGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJYCg5NZWV0aW5nQ3JlYXRlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEhAKCHBhc3Njb2RlGAIgASgJEgsKA3VybBgDIAEoCSI5Cg5NZWV0aW5nU3RhcnRlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nInYKDE1lZXRpbmdFbmRlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEg4KBnJlYXNvbhgCIAEoCRItCgphdHRlbmRhbmNlGAMgASgLMhkubGVzc29uY2FsbC52MS5BdHRlbmRhbmNlIksKEE1lZXRpbmdDYW5jZWxsZWQSJwoHbWVldGluZxgBIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZxIOCgZyZWFzb24YAiABKAkiowEKEk1lZXRpbmdSZXNjaGVkdWxlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEjIKDnByZXZpb3VzX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcmV2aW91c19lbmQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIm4KDU1lZXRpbmdOb1Nob3cSJwoHbWVldGluZxgBIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZxIYChBtaXNzaW5nX3VzZXJfaWRzGAIgAygJEhoKEm1pc3NpbmdfdXNlcl90eXBlcxgDIAMoCSKiAgoUQ3JlYXRlTWVldGluZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIQCgh0dXRvcl9pZBgCIAEoCRISCgpzdHVkZW50X2lkGAMgASgJEjMKD3NjaGVkdWxlZF9zdGFydBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdGl0bGUYBiABKAkSEgoKdHV0b3JfbmFtZRgHIAEoCRIUCgxzdHVkZW50X25hbWUYCCABKAkSFQoNYWN0b3JfdXNlcl9pZBgJIAEoCRIYChBhY3Rvcl9pc19zZXJ2aWNlGAogASgIInAKFUNyZWF0ZU1lZXRpbmdSZXNwb25zZRInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEhAKCHBhc3Njb2RlGAIgASgJEgsKA3VybBgDIAEoCRIPCgdjcmVhdGVkGAQgASgIIl4KEUdldE1lZXRpbmdSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRISCgpjbGllbnRfa2V5GAQgASgJIj0KEkdldE1lZXRpbmdSZXNwb25zZRInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nIl4KEVZlcmlmeUpvaW5SZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRISCgpjbGllbnRfa2V5GAQgASgJIlAKElZlcmlmeUpvaW5SZXNwb25zZRInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEhEKCXVzZXJfdHlwZRgCIAEoCSI4ChFFbmRNZWV0aW5nUmVxdWVzdBISCgptZWV0aW5nX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkiPQoSRW5kTWVldGluZ1Jlc3BvbnNlEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmciXAobRmluZE1lZXRpbmdCeUJvb2tpbmdSZXF1ZXN0EhIKCmJvb2tpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIYChBhY3Rvcl9pc19zZXJ2aWNlGAMgASgIIkcKHEZpbmRNZWV0aW5nQnlCb29raW5nUmVzcG9uc2USJwoHbWVldGluZxgBIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZyIsChZEZXNjcmliZU1lZXRpbmdSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkiQgoXRGVzY3JpYmVNZWV0aW5nUmVzcG9uc2USJwoHbWVldGluZxgBIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZ2IGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChtsZXNzb25jYWxsL3YxL21lZXRpbmcucHJvdG8SDWxlc3NvbmNhbGwudjEirQQKB01lZXRpbmcSEgoKbWVldGluZ19pZBgBIAEoCRISCgpib29raW5nX2lkGAIgASgJEhAKCHR1dG9yX2lkGAMgASgJEhIKCnN0dWRlbnRfaWQYBCABKAkSDQoFdGl0bGUYBSABKAkSEgoKdHV0b3JfbmFtZRgGIAEoCRIUCgxzdHVkZW50X25hbWUYByABKAkSDgoGc3RhdHVzGAggASgJEjMKD3NjaGVkdWxlZF9zdGFydBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWpvaW5hYmxlX2Zyb20YDyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmpvaW5hYmxlX3VudGlsGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLdAQoPQXR0ZW5kYW5jZUVudHJ5Eg8KB3VzZXJfaWQYASABKAkSEQoJdXNlcl90eXBlGAIgASgJEjMKD2ZpcnN0X2pvaW5lZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9sZWZ0X2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIZChFjb25uZWN0ZWRfc2Vjb25kcxgFIAEoDRIQCghzZXNzaW9ucxgGIAEoDRISCgpyZWNvbm5lY3RzGAcgASgNIoIBCgpBdHRlbmRhbmNlEhIKCm1lZXRpbmdfaWQYASABKAkSLwoHZW50cmllcxgCIAMoCzIeLmxlc3NvbmNhbGwudjEuQXR0ZW5kYW5jZUVudHJ5Ei8KC2NvbXB1dGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJgCg5NZWV0aW5nQ3JlYXRlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEhQKCHBhc3Njb2RlGAIgASgJQgIYARIPCgN1cmwYAyABKAlCAhgBIlsKEk1lZXRpbmdMaW5rQ3JlYXRlZBISCgptZWV0aW5nX2lkGAEgASgJEhIKCmJvb2tpbmdfaWQYAiABKAkSEAoIcGFzc2NvZGUYAyABKAkSCwoDdXJsGAQgASgJIjkKDk1lZXRpbmdTdGFydGVkEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcidgoMTWVldGluZ0VuZGVkEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSDgoGcmVhc29uGAIgASgJEi0KCmF0dGVuZGFuY2UYAyABKAsyGS5sZXNzb25jYWxsLnYxLkF0dGVuZGFuY2UiSwoQTWVldGluZ0NhbmNlbGxlZBInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEg4KBnJlYXNvbhgCIAEoCSKjAQoSTWVldGluZ1Jlc2NoZWR1bGVkEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSMgoOcHJldmlvdXNfc3RhcnQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHByZXZpb3VzX2VuZBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibgoNTWVldGluZ05vU2hvdxInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nEhgKEG1pc3NpbmdfdXNlcl9pZHMYAiADKAkSGgoSbWlzc2luZ191c2VyX3R5cGVzGAMgAygJIqICChRDcmVhdGVNZWV0aW5nUmVxdWVzdBISCgpib29raW5nX2lkGAEgASgJEhAKCHR1dG9yX2lkGAIgASgJEhIKCnN0dWRlbnRfaWQYAyABKAkSMwoPc2NoZWR1bGVkX3N0YXJ0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZWRfZW5kGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgV0aXRsZRgGIAEoCRISCgp0dXRvcl9uYW1lGAcgASgJEhQKDHN0dWRlbnRfbmFtZRgIIAEoCRIVCg1hY3Rvcl91c2VyX2lkGAkgASgJEhgKEGFjdG9yX2lzX3NlcnZpY2UYCiABKAgicAoVQ3JlYXRlTWVldGluZ1Jlc3BvbnNlEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSEAoIcGFzc2NvZGUYAiABKAkSCwoDdXJsGAMgASgJEg8KB2NyZWF0ZWQYBCABKAgiXgoRR2V0TWVldGluZ1JlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCHBhc3Njb2RlGAMgASgJEhIKCmNsaWVudF9rZXkYBCABKAkiPQoSR2V0TWVldGluZ1Jlc3BvbnNlEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmciXgoRVmVyaWZ5Sm9pblJlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhAKCHBhc3Njb2RlGAMgASgJEhIKCmNsaWVudF9rZXkYBCABKAkiUAoSVmVyaWZ5Sm9pblJlc3BvbnNlEicKB21lZXRpbmcYASABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSEQoJdXNlcl90eXBlGAIgASgJIjgKEUVuZE1lZXRpbmdSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSI9ChJFbmRNZWV0aW5nUmVzcG9uc2USJwoHbWVldGluZxgBIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZyJcChtGaW5kTWVldGluZ0J5Qm9va2luZ1JlcXVlc3QSEgoKYm9va2luZ19pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEhgKEGFjdG9yX2lzX3NlcnZpY2UYAyABKAgiRwocRmluZE1lZXRpbmdCeUJvb2tpbmdSZXNwb25zZRInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nIiwKFkRlc2NyaWJlTWVldGluZ1JlcXVlc3QSEgoKbWVldGluZ19pZBgBIAEoCSJCChdEZXNjcmliZU1lZXRpbmdSZXNwb25zZRInCgdtZWV0aW5nGAEgASgLMhYubGVzc29uY2FsbC52MS5NZWV0aW5nYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A meeting as services and clients see it. The passcode is never part of it.
@@ -193,7 +193,9 @@ export const AttendanceSchema: GenMessage<Attendance> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_meeting, 2);
 
 /**
- * meeting.created.<meetingId>
+ * meeting.created.<meetingId>, for everybody who reads MEETINGS. Its passcode and link are no
+ * longer here (fields 2 and 3 stay empty): they go to the booking system alone, in
+ * MeetingLinkCreated, so no other reader of the stream holds a passcode.
  *
  * @generated from message lessoncall.v1.MeetingCreated
  */
@@ -204,12 +206,14 @@ export type MeetingCreated = Message<"lessoncall.v1.MeetingCreated"> & {
   meeting?: Meeting | undefined;
 
   /**
-   * @generated from field: string passcode = 2;
+   * @generated from field: string passcode = 2 [deprecated = true];
+   * @deprecated
    */
   passcode: string;
 
   /**
-   * @generated from field: string url = 3;
+   * @generated from field: string url = 3 [deprecated = true];
+   * @deprecated
    */
   url: string;
 };
@@ -220,6 +224,46 @@ export type MeetingCreated = Message<"lessoncall.v1.MeetingCreated"> & {
  */
 export const MeetingCreatedSchema: GenMessage<MeetingCreated> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_meeting, 3);
+
+/**
+ * meeting_link.created.<meetingId>, in the stream MEETING_LINKS that only the booking system's
+ * NATS user may read: what it sends the tutor and the student. Published with meeting.created,
+ * from the same transaction.
+ *
+ * @generated from message lessoncall.v1.MeetingLinkCreated
+ */
+export type MeetingLinkCreated = Message<"lessoncall.v1.MeetingLinkCreated"> & {
+  /**
+   * @generated from field: string meeting_id = 1;
+   */
+  meetingId: string;
+
+  /**
+   * @generated from field: string booking_id = 2;
+   */
+  bookingId: string;
+
+  /**
+   * The 6-digit passcode.
+   *
+   * @generated from field: string passcode = 3;
+   */
+  passcode: string;
+
+  /**
+   * The meeting link, the passcode in its fragment (#pwd=).
+   *
+   * @generated from field: string url = 4;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message lessoncall.v1.MeetingLinkCreated.
+ * Use `create(MeetingLinkCreatedSchema)` to create a new message.
+ */
+export const MeetingLinkCreatedSchema: GenMessage<MeetingLinkCreated> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_meeting, 4);
 
 /**
  * meeting.started.<meetingId>
@@ -238,7 +282,7 @@ export type MeetingStarted = Message<"lessoncall.v1.MeetingStarted"> & {
  * Use `create(MeetingStartedSchema)` to create a new message.
  */
 export const MeetingStartedSchema: GenMessage<MeetingStarted> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 4);
+  messageDesc(file_lessoncall_v1_meeting, 5);
 
 /**
  * meeting.ended.<meetingId>
@@ -269,7 +313,7 @@ export type MeetingEnded = Message<"lessoncall.v1.MeetingEnded"> & {
  * Use `create(MeetingEndedSchema)` to create a new message.
  */
 export const MeetingEndedSchema: GenMessage<MeetingEnded> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 5);
+  messageDesc(file_lessoncall_v1_meeting, 6);
 
 /**
  * meeting.cancelled.<meetingId>
@@ -293,7 +337,7 @@ export type MeetingCancelled = Message<"lessoncall.v1.MeetingCancelled"> & {
  * Use `create(MeetingCancelledSchema)` to create a new message.
  */
 export const MeetingCancelledSchema: GenMessage<MeetingCancelled> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 6);
+  messageDesc(file_lessoncall_v1_meeting, 7);
 
 /**
  * meeting.rescheduled.<meetingId>
@@ -322,7 +366,7 @@ export type MeetingRescheduled = Message<"lessoncall.v1.MeetingRescheduled"> & {
  * Use `create(MeetingRescheduledSchema)` to create a new message.
  */
 export const MeetingRescheduledSchema: GenMessage<MeetingRescheduled> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 7);
+  messageDesc(file_lessoncall_v1_meeting, 8);
 
 /**
  * meeting.no_show.<meetingId>
@@ -353,7 +397,7 @@ export type MeetingNoShow = Message<"lessoncall.v1.MeetingNoShow"> & {
  * Use `create(MeetingNoShowSchema)` to create a new message.
  */
 export const MeetingNoShowSchema: GenMessage<MeetingNoShow> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 8);
+  messageDesc(file_lessoncall_v1_meeting, 9);
 
 /**
  * svc.meeting.create
@@ -419,7 +463,7 @@ export type CreateMeetingRequest = Message<"lessoncall.v1.CreateMeetingRequest">
  * Use `create(CreateMeetingRequestSchema)` to create a new message.
  */
 export const CreateMeetingRequestSchema: GenMessage<CreateMeetingRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 9);
+  messageDesc(file_lessoncall_v1_meeting, 10);
 
 /**
  * @generated from message lessoncall.v1.CreateMeetingResponse
@@ -453,7 +497,7 @@ export type CreateMeetingResponse = Message<"lessoncall.v1.CreateMeetingResponse
  * Use `create(CreateMeetingResponseSchema)` to create a new message.
  */
 export const CreateMeetingResponseSchema: GenMessage<CreateMeetingResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 10);
+  messageDesc(file_lessoncall_v1_meeting, 11);
 
 /**
  * svc.meeting.get
@@ -489,7 +533,7 @@ export type GetMeetingRequest = Message<"lessoncall.v1.GetMeetingRequest"> & {
  * Use `create(GetMeetingRequestSchema)` to create a new message.
  */
 export const GetMeetingRequestSchema: GenMessage<GetMeetingRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 11);
+  messageDesc(file_lessoncall_v1_meeting, 12);
 
 /**
  * @generated from message lessoncall.v1.GetMeetingResponse
@@ -506,7 +550,7 @@ export type GetMeetingResponse = Message<"lessoncall.v1.GetMeetingResponse"> & {
  * Use `create(GetMeetingResponseSchema)` to create a new message.
  */
 export const GetMeetingResponseSchema: GenMessage<GetMeetingResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 12);
+  messageDesc(file_lessoncall_v1_meeting, 13);
 
 /**
  * svc.meeting.verify_join
@@ -540,7 +584,7 @@ export type VerifyJoinRequest = Message<"lessoncall.v1.VerifyJoinRequest"> & {
  * Use `create(VerifyJoinRequestSchema)` to create a new message.
  */
 export const VerifyJoinRequestSchema: GenMessage<VerifyJoinRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 13);
+  messageDesc(file_lessoncall_v1_meeting, 14);
 
 /**
  * @generated from message lessoncall.v1.VerifyJoinResponse
@@ -564,7 +608,7 @@ export type VerifyJoinResponse = Message<"lessoncall.v1.VerifyJoinResponse"> & {
  * Use `create(VerifyJoinResponseSchema)` to create a new message.
  */
 export const VerifyJoinResponseSchema: GenMessage<VerifyJoinResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 14);
+  messageDesc(file_lessoncall_v1_meeting, 15);
 
 /**
  * svc.meeting.end
@@ -588,7 +632,7 @@ export type EndMeetingRequest = Message<"lessoncall.v1.EndMeetingRequest"> & {
  * Use `create(EndMeetingRequestSchema)` to create a new message.
  */
 export const EndMeetingRequestSchema: GenMessage<EndMeetingRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 15);
+  messageDesc(file_lessoncall_v1_meeting, 16);
 
 /**
  * @generated from message lessoncall.v1.EndMeetingResponse
@@ -605,7 +649,7 @@ export type EndMeetingResponse = Message<"lessoncall.v1.EndMeetingResponse"> & {
  * Use `create(EndMeetingResponseSchema)` to create a new message.
  */
 export const EndMeetingResponseSchema: GenMessage<EndMeetingResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 16);
+  messageDesc(file_lessoncall_v1_meeting, 17);
 
 /**
  * svc.meeting.find_by_booking
@@ -634,7 +678,7 @@ export type FindMeetingByBookingRequest = Message<"lessoncall.v1.FindMeetingByBo
  * Use `create(FindMeetingByBookingRequestSchema)` to create a new message.
  */
 export const FindMeetingByBookingRequestSchema: GenMessage<FindMeetingByBookingRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 17);
+  messageDesc(file_lessoncall_v1_meeting, 18);
 
 /**
  * @generated from message lessoncall.v1.FindMeetingByBookingResponse
@@ -651,7 +695,7 @@ export type FindMeetingByBookingResponse = Message<"lessoncall.v1.FindMeetingByB
  * Use `create(FindMeetingByBookingResponseSchema)` to create a new message.
  */
 export const FindMeetingByBookingResponseSchema: GenMessage<FindMeetingByBookingResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 18);
+  messageDesc(file_lessoncall_v1_meeting, 19);
 
 /**
  * svc.meeting.describe: the meeting as its owner sees it (never the passcode), for other
@@ -672,7 +716,7 @@ export type DescribeMeetingRequest = Message<"lessoncall.v1.DescribeMeetingReque
  * Use `create(DescribeMeetingRequestSchema)` to create a new message.
  */
 export const DescribeMeetingRequestSchema: GenMessage<DescribeMeetingRequest> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 19);
+  messageDesc(file_lessoncall_v1_meeting, 20);
 
 /**
  * @generated from message lessoncall.v1.DescribeMeetingResponse
@@ -689,5 +733,5 @@ export type DescribeMeetingResponse = Message<"lessoncall.v1.DescribeMeetingResp
  * Use `create(DescribeMeetingResponseSchema)` to create a new message.
  */
 export const DescribeMeetingResponseSchema: GenMessage<DescribeMeetingResponse> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_meeting, 20);
+  messageDesc(file_lessoncall_v1_meeting, 21);
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { GatewayConfig } from '../config';
-import type { Role } from './verify';
 
 export interface DemoUser {
   userId: string;
@@ -24,7 +23,8 @@ export function isDemoUser(userId: unknown): boolean {
 
 export interface DevTokenOptions {
   userId: string;
-  role?: Role;
+  /** `authenticated` by default; tests sign others (`service_role`, `anon`) to see them refused. */
+  role?: string;
   email?: string;
   displayName?: string;
   expiresInSeconds?: number;

@@ -1,16 +1,25 @@
 import { type Clock, ServiceError, systemClock } from '@lessoncall/kit';
-import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, type JWSAlgorithm, jwtVerify, type JWTVerifyOptions } from 'jose';
-import type { GatewayConfig } from '../config';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWSAlgorithm,
+  jwtVerify,
+  type JWTVerifyOptions,
+} from 'jose';
+import { type GatewayConfig, parseBookingJwks } from '../config';
 import { devIssuerKid, isDemoUser } from './dev';
 
-export type Role = 'authenticated' | 'service_role';
+/** A Supabase user, or the booking system with its own key (BOOKING_CLIENT_ID). */
+export type Role = 'authenticated' | 'booking_system';
 
 /** Who a verified access token speaks for. */
 export interface Identity {
-  /**
-   * The token's `sub`: a Supabase user id (uuid). Empty for a service credential that has no
-   * uuid `sub` (Supabase's service key has none); check `role` before using it as a user.
-   */
+  /** The token's `sub`: a Supabase user id (uuid). Empty for the booking system; check `role` before using it as a user. */
   userId: string;
   role: Role;
   email?: string;
@@ -58,6 +67,12 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
         timeoutDuration: config.JWKS_TIMEOUT_MS,
       })
     : undefined;
+  // The booking system's own keys: a token whose `iss` is its client id is checked against them
+  // and nothing else, so neither the project's secret nor Supabase's keys can make one.
+  const booking =
+    config.BOOKING_CLIENT_ID && config.BOOKING_JWKS
+      ? { clientId: config.BOOKING_CLIENT_ID, keys: createLocalJWKSet(parseBookingJwks(config.BOOKING_JWKS) as unknown as JSONWebKeySet) }
+      : undefined;
   const claimOptions: JWTVerifyOptions = {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
@@ -65,7 +80,7 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
     requiredClaims: ['exp'],
   };
 
-  async function verifySignatureAndClaims(token: string): Promise<JWTPayload> {
+  async function verifySignatureAndClaims(token: string): Promise<{ claims: JWTPayload; bookingSystem: boolean }> {
     let alg: string | undefined;
     let kid: string | undefined;
     try {
@@ -74,21 +89,41 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
       throw unauthenticated('malformed access token', err);
     }
     if (!alg || alg === 'none') throw unauthenticated('unsigned access token');
+    if (booking && decodeJwt(token).iss === booking.clientId) return { claims: await verifyBookingSystem(token, alg, booking), bookingSystem: true };
     if (kid === devIssuerKid) {
       // The local dev issuer's own key, and only for the two demo users.
       if (!devSecret) throw unauthenticated('the dev issuer is not enabled here');
       const { payload } = await jwtVerify(token, await devSecret, { ...claimOptions, algorithms: symmetricAlgorithms, currentDate: clock.now() });
       if (payload.role !== 'authenticated' || !isDemoUser(payload.sub)) throw unauthenticated('the dev issuer signs for the demo users only');
-      return payload;
+      return { claims: payload, bookingSystem: false };
     }
     if (symmetricAlgorithms.includes(alg as JWSAlgorithm)) {
       if (!secret) throw unauthenticated(`access tokens signed with ${alg} are not accepted`);
-      return (await jwtVerify(token, await secret, { ...claimOptions, algorithms: symmetricAlgorithms, currentDate: clock.now() })).payload;
+      const { payload } = await jwtVerify(token, await secret, { ...claimOptions, algorithms: symmetricAlgorithms, currentDate: clock.now() });
+      return { claims: payload, bookingSystem: false };
     }
     if (asymmetricAlgorithms.includes(alg as JWSAlgorithm) && jwks) {
-      return (await jwtVerify(token, jwks, { ...claimOptions, algorithms: asymmetricAlgorithms, currentDate: clock.now() })).payload;
+      const { payload } = await jwtVerify(token, jwks, { ...claimOptions, algorithms: asymmetricAlgorithms, currentDate: clock.now() });
+      return { claims: payload, bookingSystem: false };
     }
     throw unauthenticated(`access tokens signed with ${alg} are not accepted`);
+  }
+
+  async function verifyBookingSystem(token: string, alg: string, b: { clientId: string; keys: ReturnType<typeof createLocalJWKSet> }): Promise<JWTPayload> {
+    if (!asymmetricAlgorithms.includes(alg as JWSAlgorithm)) throw unauthenticated(`the booking system signs with its own key pair, not ${alg}`);
+    const { payload } = await jwtVerify(token, b.keys, {
+      issuer: b.clientId,
+      subject: b.clientId,
+      audience: config.BOOKING_AUDIENCE,
+      algorithms: asymmetricAlgorithms,
+      clockTolerance: config.JWT_CLOCK_TOLERANCE_SECONDS,
+      requiredClaims: ['exp', 'iat'],
+      maxTokenAge: config.BOOKING_TOKEN_MAX_TTL_SECONDS,
+      currentDate: clock.now(),
+    });
+    if (typeof payload.exp === 'number' && typeof payload.iat === 'number' && payload.exp - payload.iat > config.BOOKING_TOKEN_MAX_TTL_SECONDS)
+      throw unauthenticated(`a booking system token may live ${config.BOOKING_TOKEN_MAX_TTL_SECONDS} s at most`);
+    return payload;
   }
 
   // A client sends the same token with every request until it refreshes it: verified tokens are
@@ -114,17 +149,25 @@ export function createTokenVerifier(config: GatewayConfig, clock: Clock = system
         if (clock.now().getTime() < hit.until) return hit.identity;
         cache.delete(token);
       }
-      let claims: JWTPayload;
+      let verified: { claims: JWTPayload; bookingSystem: boolean };
       try {
-        claims = await verifySignatureAndClaims(token);
+        verified = await verifySignatureAndClaims(token);
       } catch (err) {
         throw toServiceError(err);
       }
+      const { claims } = verified;
+      if (verified.bookingSystem) {
+        const identity: Identity = { userId: '', role: 'booking_system', claims };
+        remember(token, identity);
+        return identity;
+      }
       const role = claims.role;
-      if (role !== 'authenticated' && role !== 'service_role') throw unauthenticated(`role ${JSON.stringify(role ?? null)} is not accepted`);
-      if (role === 'authenticated' && !isUuid(claims.sub)) throw unauthenticated('sub must be a user id (uuid)');
+      if (role === 'service_role')
+        throw unauthenticated('service_role tokens are not accepted: the booking system signs its own tokens (BOOKING_CLIENT_ID) or uses NATS');
+      if (role !== 'authenticated') throw unauthenticated(`role ${JSON.stringify(role ?? null)} is not accepted`);
+      if (!isUuid(claims.sub)) throw unauthenticated('sub must be a user id (uuid)');
       const email = typeof claims.email === 'string' && claims.email ? claims.email : undefined;
-      const identity: Identity = { userId: isUuid(claims.sub) ? claims.sub.toLowerCase() : '', role, ...(email ? { email } : {}), claims };
+      const identity: Identity = { userId: claims.sub.toLowerCase(), role, ...(email ? { email } : {}), claims };
       remember(token, identity);
       return identity;
     },

@@ -110,7 +110,8 @@ export function buildOpenApi(routes: readonly AnyRoute[], schemas: Record<string
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: "A Supabase access token (or the booking system's service_role credential)",
+          description:
+            "A Supabase access token, or the booking system's own token (signed with its key, iss and sub = BOOKING_CLIENT_ID, aud = BOOKING_AUDIENCE)",
         },
       },
     },

@@ -191,7 +191,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const start = new Date(b.scheduledStart);
         const end = new Date(b.scheduledEnd);
         if (end <= start) throw new ServiceError('invalid_request', 'scheduledEnd must be after scheduledStart', { field: 'scheduledEnd' });
-        const isService = who.role === 'service_role';
+        const isService = who.role === 'booking_system';
         if (!isService && b.tutorId.toLowerCase() !== who.userId)
           throw new ServiceError('forbidden', "only the booking's tutor or the booking system may create its meeting");
         const res = await call(
@@ -236,7 +236,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const res = await call(
           rpc.meetingFindByBooking,
           FindMeetingByBookingRequestSchema,
-          { bookingId: c.query.bookingId, userId: who.userId, actorIsService: who.role === 'service_role' },
+          { bookingId: c.query.bookingId, userId: who.userId, actorIsService: who.role === 'booking_system' },
           FindMeetingByBookingResponseSchema,
         );
         return { body: json(FindMeetingByBookingResponseSchema, res) };
@@ -439,7 +439,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const res = await call(
           rpc.participantAttendance,
           AttendanceRequestSchema,
-          { meetingId, userId: who.role === 'service_role' ? '' : who.userId, actorIsService: who.role === 'service_role' },
+          { meetingId, userId: who.role === 'booking_system' ? '' : who.userId, actorIsService: who.role === 'booking_system' },
           AttendanceResponseSchema,
         );
         return { body: json(AttendanceResponseSchema, res) };

@@ -5,7 +5,7 @@ import { bearerToken, type Identity, type TokenVerifier } from '../auth/index';
 import type { JsonSchema } from '../openapi/jsonschema';
 import type { RateLimiter } from './ratelimit';
 
-/** Who may call a route: anyone, a signed-in user, or a user or the booking system's service credential. */
+/** Who may call a route: anyone, a signed-in user, or a user or the booking system (its own key, BOOKING_CLIENT_ID). */
 export type Access = 'public' | 'user' | 'user_or_service';
 
 export interface Reply {

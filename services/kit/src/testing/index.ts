@@ -1,12 +1,14 @@
 import { type ConnectionOptions, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, nkeyAuthenticator } from 'nats';
 import { Db } from '../db';
 import type { NatsRole } from '../nats-auth';
-import { type NatsCluster, type NatsCredentials, type NatsServer, startNats, startNatsCluster } from './nats-server';
+import { type HarnessNatsUser, type NatsCluster, type NatsCredentials, type NatsServer, startNats, startNatsCluster } from './nats-server';
 import { type PostgresServer, startPostgres } from './postgres';
 
 export {
   type NatsCluster,
   type NatsClusterNode,
+  type HarnessNatsUser,
+  harnessAuthorization,
   type NatsCredentials,
   type NatsServer,
   type NatsServerOptions,
@@ -21,15 +23,15 @@ export interface Harness {
   nats: NatsServer;
   /** With `setup({ natsCluster: n })`: the cluster's nodes (kill one for a drill); `nats` then stands for the whole cluster. */
   cluster: NatsCluster | undefined;
-  /** The test itself: anonymous, or with `auth` the full-access driver user. */
+  /** The test itself: the full-access driver user (anonymous only with `auth: false`). */
   nc: NatsConnection;
   /**
-   * A service's NATS settings for its config (`{ ...h.natsEnv('meeting'), LOG_LEVEL: … }`):
-   * with `auth` the role's seed and inbox prefix, otherwise just the URL.
+   * A service's NATS settings for its config or a child's environment
+   * (`{ ...h.natsEnv('meeting'), LOG_LEVEL: … }`): the URL, the role's seed and inbox prefix.
    */
-  natsEnv(role: NatsRole): Record<string, string>;
-  /** A connection as that role, held to its permissions; closed by cleanup(). */
-  connectAs(role: NatsRole, options?: Partial<ConnectionOptions>): Promise<NatsConnection>;
+  natsEnv(role: NatsRole | 'outsider'): Record<string, string>;
+  /** A connection as that role (or as the outsider, who may do nothing), held to its permissions; closed by cleanup(). */
+  connectAs(role: NatsRole | 'outsider', options?: Partial<ConnectionOptions>): Promise<NatsConnection>;
   js: JetStreamClient;
   jsm: JetStreamManager;
   postgres: PostgresServer | undefined;
@@ -40,16 +42,17 @@ export interface Harness {
 
 /**
  * Starts the real servers an integration test needs and returns connected clients, the
- * way nats.js's test helpers do. Call `cleanup()` in afterAll.
+ * way nats.js's test helpers do. NATS (one server or a cluster) enforces the production
+ * permission matrix: each service connects as its role (`natsEnv`), so a permission the
+ * matrix lacks fails the test that needs it. Call `cleanup()` in afterAll.
  */
-export async function setup(options: { postgres?: boolean; auth?: boolean; natsCluster?: number } = {}): Promise<Harness> {
-  if (options.natsCluster && options.auth)
-    throw new Error('setup: a NATS cluster runs without authorization (natsCluster and auth together are not supported)');
+export async function setup(options: { postgres?: boolean; natsCluster?: number; auth?: boolean } = {}): Promise<Harness> {
+  const auth = options.auth ?? true;
   const [cluster, postgres] = await Promise.all([
-    options.natsCluster ? startNatsCluster({ size: options.natsCluster }) : Promise.resolve(undefined),
+    options.natsCluster ? startNatsCluster({ size: options.natsCluster, auth }) : Promise.resolve(undefined),
     options.postgres ? startPostgres() : Promise.resolve(undefined),
   ]);
-  const nats = cluster ? clusterAsServer(cluster) : await startNats({ auth: options.auth ?? false });
+  const nats = cluster ? clusterAsServer(cluster) : await startNats({ auth });
   const nc = await connect({ ...connectionOptions(nats.url, nats.credentials?.driver), maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const db = postgres ? new Db({ url: postgres.url, max: 5 }) : undefined;
   const extra: NatsConnection[] = [];
@@ -57,9 +60,9 @@ export async function setup(options: { postgres?: boolean; auth?: boolean; natsC
     nats,
     cluster,
     nc,
-    natsEnv: (role) => ({ ...(nats.credentials?.[role] ?? { NATS_URL: nats.url }) }),
+    natsEnv: (role) => ({ ...(credentialsOf(nats, role) ?? { NATS_URL: nats.url }) }),
     async connectAs(role, more = {}) {
-      const c = await connect({ ...connectionOptions(nats.url, nats.credentials?.[role]), name: role, ...more });
+      const c = await connect({ ...connectionOptions(nats.url, credentialsOf(nats, role)), name: role, ...more });
       extra.push(c);
       return c;
     },
@@ -75,6 +78,12 @@ export async function setup(options: { postgres?: boolean; auth?: boolean; natsC
   };
 }
 
+function credentialsOf(nats: NatsServer, user: HarnessNatsUser): NatsCredentials | undefined {
+  const creds = nats.credentials?.[user];
+  if (nats.credentials && !creds) throw new Error(`setup: no NATS user ${user}`);
+  return creds;
+}
+
 function connectionOptions(url: string, creds: NatsCredentials | undefined): ConnectionOptions {
   if (!creds) return { servers: url.split(',') };
   return { servers: url.split(','), authenticator: nkeyAuthenticator(new TextEncoder().encode(creds.NATS_NKEY_SEED)), inboxPrefix: creds.NATS_INBOX_PREFIX };
@@ -87,6 +96,7 @@ function clusterAsServer(cluster: NatsCluster): NatsServer {
     url: cluster.url,
     port: first.port,
     monitorUrl: first.monitorUrl,
+    ...(cluster.credentials ? { credentials: cluster.credentials } : {}),
     async restart() {
       for (const n of cluster.nodes) await n.kill();
       await Promise.all(cluster.nodes.map((n) => n.start()));

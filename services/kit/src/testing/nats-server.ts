@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from 'nats';
@@ -17,8 +17,8 @@ export interface NatsServer {
   port: number;
   /** The HTTP monitoring endpoint (`/varz`, `/jsz`, `/connz`): message counts for benchmarks, JetStream state for drills. */
   monitorUrl: string;
-  /** Present when started with `auth`: each role's credentials, and the test driver's. */
-  credentials?: Record<NatsRole | 'driver', NatsCredentials>;
+  /** Present when started with `auth` (the default): each role's credentials, the test driver's and the outsider's. */
+  credentials?: Record<HarnessNatsUser, NatsCredentials>;
   /** Kill -9 and start again on the same port and store: a NATS restart. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -27,16 +27,46 @@ export interface NatsServer {
 export interface NatsServerOptions {
   /**
    * Enforce the production permission matrix (nats-auth.ts): every role gets its own nkey,
-   * anonymous clients are refused, and a `driver` user with full access stands in for the
-   * test itself (creating streams, observing every subject).
+   * anonymous clients are refused, a `driver` user with full access stands in for the test
+   * itself (creating streams, observing every subject) and an `outsider` user may do nothing.
+   * Defaults to true; only benchmarks that compare against bare NATS turn it off.
    */
   auth?: boolean;
+  /** Clients must connect over TLS with this certificate (PEM files), as in the chart. */
+  tls?: { certFile: string; keyFile: string };
 }
+
+/** Who the harness lets in besides the services: the test itself, and a stranger with no rights. */
+export type HarnessNatsUser = NatsRole | 'driver' | 'outsider';
 
 function newUser(url: string, prefix: string): { seed: string; publicKey: string; creds: NatsCredentials } {
   const kp = nkeys.createUser();
   const seed = new TextDecoder().decode(kp.getSeed());
   return { seed, publicKey: kp.getPublicKey(), creds: { NATS_URL: url, NATS_NKEY_SEED: seed, NATS_INBOX_PREFIX: prefix } };
+}
+
+/**
+ * The `authorization` block every role's fresh nkey, the driver's and the outsider's, and what
+ * each needs to connect to `url` (one server, or a cluster's comma-separated URLs).
+ */
+export function harnessAuthorization(url: string): { conf: string; credentials: Record<HarnessNatsUser, NatsCredentials> } {
+  const users = natsRoles.map((role) => ({ role, ...newUser(url, inboxPrefix(role)) }));
+  const driver = newUser(url, '_INBOX.driver');
+  const outsider = newUser(url, '_INBOX.outsider');
+  const conf = renderNatsAuthorization(
+    users.map(({ role, publicKey }) => ({ role, nkey: publicKey })),
+    [
+      `# the test driver\n    { nkey: ${JSON.stringify(driver.publicKey)}, permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } } }`,
+      // Authenticated but allowed nothing: what a stolen connection to the bus without a role gets.
+      `# an outsider\n    { nkey: ${JSON.stringify(outsider.publicKey)}, permissions: { publish: { deny: [">"] }, subscribe: { deny: [">"] } } }`,
+    ],
+  );
+  const credentials = Object.fromEntries([
+    ...users.map((u) => [u.role, u.creds] as const),
+    ['driver', driver.creds] as const,
+    ['outsider', outsider.creds] as const,
+  ]) as Record<HarnessNatsUser, NatsCredentials>;
+  return { conf, credentials };
 }
 
 /** A real nats-server with JetStream on a free port, its store in a temp dir. */
@@ -47,18 +77,16 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   const monitorPort = await freePort();
   const url = `nats://127.0.0.1:${port}`;
   const args = ['-a', '127.0.0.1', '-p', String(port), '-m', String(monitorPort), '-js', '-sd', join(dir, 'js')];
-  let credentials: NatsServer['credentials'];
-  if (options.auth) {
-    const users = natsRoles.map((role) => ({ role, ...newUser(url, inboxPrefix(role)) }));
-    const driver = newUser(url, '_INBOX.driver');
-    const conf = renderNatsAuthorization(
-      users.map(({ role, publicKey }) => ({ role, nkey: publicKey })),
-      [`# the test driver\n    { nkey: ${JSON.stringify(driver.publicKey)}, permissions: { publish: { allow: [">"] }, subscribe: { allow: [">"] } } }`],
-    );
-    await writeFile(join(dir, 'nats.conf'), conf);
-    args.push('-c', join(dir, 'nats.conf'));
-    credentials = Object.fromEntries([...users.map((u) => [u.role, u.creds] as const), ['driver', driver.creds] as const]) as NatsServer['credentials'];
-  }
+  const auth = (options.auth ?? true) ? harnessAuthorization(url) : undefined;
+  // Written again by restart(): a test may stop() the server (its dir gone) and start it again.
+  const writeConfig = async () => {
+    await mkdir(dir, { recursive: true });
+    if (auth) await writeFile(join(dir, 'nats.conf'), auth.conf);
+  };
+  await writeConfig();
+  if (auth) args.push('-c', join(dir, 'nats.conf'));
+  if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
+  const credentials = auth?.credentials;
   let child = spawnServer(bin, args);
   const up = () => waitFor('nats-server', () => tcpOpen(port), 10_000, child.output);
   await up();
@@ -69,6 +97,7 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
     ...(credentials ? { credentials } : {}),
     async restart() {
       await stopProcess(child, 'SIGKILL');
+      await writeConfig();
       child = spawnServer(bin, args);
       await up();
     },
@@ -95,14 +124,17 @@ export interface NatsCluster {
   nodes: NatsClusterNode[];
   /** Resolves once the JetStream meta group has a leader (after a start or a node lost). */
   jetStreamReady(timeoutMs?: number): Promise<void>;
+  /** With `auth` (the default): as for one server, valid on every node. */
+  credentials?: Record<HarnessNatsUser, NatsCredentials>;
   stop(): Promise<void>;
 }
 
 /**
  * A real nats-server cluster with JetStream (each node its own process, ports and store) on
- * loopback: what the chart runs, for drills that lose a node. No authorization.
+ * loopback: what the chart runs, for drills that lose a node. Every node enforces the same
+ * permission matrix (`auth`, default true); routes between the nodes are loopback only.
  */
-export async function startNatsCluster(options: { size?: number } = {}): Promise<NatsCluster> {
+export async function startNatsCluster(options: { size?: number; auth?: boolean } = {}): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const bin = requireBinary(['nats-server'], 'nats-server');
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-nats-cluster-'));
@@ -110,6 +142,8 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
     Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() })),
   );
   const children: (ReturnType<typeof spawnServer> | undefined)[] = [];
+  const url = ports.map((p) => `nats://127.0.0.1:${p.client}`).join(',');
+  const auth = (options.auth ?? true) ? harnessAuthorization(url) : undefined;
   const configOf = (i: number) => {
     const p = ports[i]!;
     const routes = ports.filter((_, j) => j !== i).map((q) => `"nats-route://127.0.0.1:${q.cluster}"`);
@@ -119,6 +153,7 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
       `http: "127.0.0.1:${p.monitor}"`,
       `jetstream { store_dir: ${JSON.stringify(join(dir, `n${i}`))} }`,
       `cluster { name: "lessoncall-test", listen: "127.0.0.1:${p.cluster}", routes: [${routes.join(', ')}] }`,
+      ...(auth ? [auth.conf] : []),
     ].join('\n');
   };
   for (let i = 0; i < size; i++) await writeFile(join(dir, `n${i}.conf`), configOf(i));
@@ -130,7 +165,8 @@ export async function startNatsCluster(options: { size?: number } = {}): Promise
   await Promise.all(ports.map((_, i) => startNode(i)));
   const monitorUrl = (i: number) => `http://127.0.0.1:${ports[i]!.monitor}`;
   const cluster: NatsCluster = {
-    url: ports.map((p) => `nats://127.0.0.1:${p.client}`).join(','),
+    url,
+    ...(auth ? { credentials: auth.credentials } : {}),
     nodes: ports.map((p, i) => ({
       name: `n${i}`,
       port: p.client,
