@@ -189,7 +189,11 @@ describe('gateway WebSocket /api/video/ws', () => {
     for (let i = 0; i < rate * 3; i++) c.send({ requestId: `p${i}`, kind: { case: 'ping', value: {} } });
     const limited = await c.error('rate_limited');
     expect(limited.retryAfterSeconds).toBeGreaterThan(0);
-    await new Promise((r) => setTimeout(r, 300));
+    // A sentinel once the bucket has a token again: the socket answers in order, so when its pong
+    // is here every earlier ping has been answered or dropped.
+    await new Promise((r) => setTimeout(r, (limited.retryAfterSeconds ?? 1) * 1000));
+    c.send({ requestId: 'sentinel', kind: { case: 'ping', value: {} } });
+    await c.next('pong', (_v, m) => m.requestId === 'sentinel');
     // The burst (twice the rate) went through, the rest was dropped, and a single error said so.
     expect(c.pending('pong').length).toBeGreaterThanOrEqual(rate * 2);
     expect(c.pending('pong').length).toBeLessThan(rate * 2 + 5);
