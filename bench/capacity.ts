@@ -41,6 +41,11 @@ function printPlan(figures: Figures, p: Plan): void {
     `  per socket: ${figures.socket.gatewayKiB} KiB of gateway memory (baseline ${figures.socket.gatewayBaselineMiB} MiB)   [${figures.socket.source}]`,
   );
   console.log(`  signals per lesson start: ${figures.signalsPerLessonStart.count}   [${figures.signalsPerLessonStart.source}]`);
+  console.log(
+    figures.scaledOut
+      ? `  scaled out (a join's CPU × this as the chart runs it): ${costs(figures.scaledOut.factor)}   [${figures.scaledOut.source}]`
+      : '  scaled out: not measured (bench/scaled-sim.ts): a join is priced as the single-replica stack ran it',
+  );
   const a = p.assumptions;
   console.log('\nAssumptions (not measured here; flags change them):');
   console.log(

@@ -32,6 +32,13 @@ export interface Figures {
   signalsPerLessonStart: { count: number; source: string };
   socket: { gatewayKiB: number; gatewayBaselineMiB: number; source: string };
   booking: { cpuMs: CpuMs; source: string };
+  /**
+   * What running as the chart does (two or more replicas of everything, NATS as a three-node
+   * cluster with every stream on all three) does to a join's CPU, by process kind: the scaled
+   * stack's CPU per join ÷ the single-replica stack's, both measured in one run
+   * (bench/scaled-sim.ts). Without it the model prices a join as the single-replica benchmark did.
+   */
+  scaledOut?: { factor: CpuMs; source: string };
 }
 
 export interface Workload {
@@ -146,10 +153,9 @@ export function plan(figures: Figures, workload: Workload, assumptions: Assumpti
   const bookingsPerSecond = startingLessons / 3_600;
   const presencePerSecond = (heldSockets * 1_000) / a.presenceIntervalMs;
 
+  const joinCpuMs = scaledJoinCpuMs(figures);
   const demand = (kind: ProcessKind) =>
-    cpuOf(figures.join.cpuMs, kind, joinsPerSecond) +
-    cpuOf(figures.signal.cpuMs, kind, signalsPerSecond) +
-    cpuOf(figures.booking.cpuMs, kind, bookingsPerSecond);
+    cpuOf(joinCpuMs, kind, joinsPerSecond) + cpuOf(figures.signal.cpuMs, kind, signalsPerSecond) + cpuOf(figures.booking.cpuMs, kind, bookingsPerSecond);
   const perReplica = a.coresPerReplica * a.targetUtilisation;
   const components: ComponentPlan[] = [];
   for (const kind of ['gateway', 'signaling', 'meeting', 'participant', 'turn'] as const) {
@@ -233,6 +239,12 @@ export function plan(figures: Figures, workload: Workload, assumptions: Assumpti
     saturatesFirst,
     postgresCeilingLessons: postgresCores > 0 ? Math.floor((lessons * a.postgresCores * a.targetUtilisation) / postgresCores) : Number.POSITIVE_INFINITY,
   };
+}
+
+/** A join's CPU by process as the deployment runs it: the single-replica figure × the scaled-out factor, where measured. */
+export function scaledJoinCpuMs(figures: Figures): CpuMs {
+  const factor = figures.scaledOut?.factor ?? {};
+  return Object.fromEntries(Object.entries(figures.join.cpuMs).map(([k, v]) => [k, (v ?? 0) * (factor[k as ProcessKind] ?? 1)]));
 }
 
 /**

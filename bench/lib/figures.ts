@@ -73,6 +73,7 @@ export function loadFigures(dir = defaultResultsDir): Figures {
     cpu: { perProcess: Record<string, number> };
   }[];
   return {
+    ...scaledOutOf(dir),
     join: {
       cpuMs: rest.headline.cpuMsPerRequest[joinKey],
       natsMessages: need(activity.natsMessagesIn, 'NATS messages per join', 'rest-join'),
@@ -98,6 +99,33 @@ export function loadFigures(dir = defaultResultsDir): Figures {
     booking: {
       cpuMs: perUnit(ingestRounds.map((r) => ({ perProcess: r.cpu.perProcess, perSecond: r.sustainedEventsPerS }))),
       source: `booking-ingest ${ingest.at} (median of ${ingestRounds.length} rounds)`,
+    },
+  };
+}
+
+/**
+ * The scaled-out factor by process kind (bench/scaled-sim.ts, median of its rounds): optional,
+ * since the model works without it (pricing a join as the single-replica stack did).
+ */
+function scaledOutOf(dir: string): Pick<Figures, 'scaledOut'> {
+  let sim: { date?: string; setup?: { rounds?: number }; headline?: { cpuMsPerJoinByKind?: Record<'scaled' | 'single', Record<string, number>> } };
+  try {
+    sim = JSON.parse(readFileSync(join(dir, 'scaled-sim.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+  const byKind = sim.headline?.cpuMsPerJoinByKind;
+  if (!byKind) return {};
+  const factor: CpuMs = {};
+  for (const [process, scaled] of Object.entries(byKind.scaled)) {
+    const kind = kindOf(process);
+    const single = byKind.single[process];
+    if (kind && single && single > 0 && Number.isFinite(scaled)) factor[kind] = scaled / single;
+  }
+  return {
+    scaledOut: {
+      factor,
+      source: `scaled-sim ${sim.date} (2 of every service, 3-node NATS, R3; ÷ 1 of each on 1 NATS server, same run, median of ${sim.setup?.rounds} rounds)`,
     },
   };
 }

@@ -82,6 +82,19 @@ describe('capacity model', () => {
     expect(() => plan(figures, { ...defaultWorkload, lessons: -1 })).toThrow(/--lessons/);
   });
 
+  it('prices a join as the chart runs it when the scaled-out factor is measured', () => {
+    const w = { ...defaultWorkload, lessons: 120_000 };
+    const flat = plan(figures, w);
+    // 60,000 lessons start in 60 s: 2,000 joins/s × 1 ms of NATS → 2 cores (plus 32,000 signals/s × 0.01 ms
+    // and 16.7 bookings/s × 0.1 ms); twice the join's share on a three-node cluster with R3 streams.
+    const scaled = plan({ ...figures, scaledOut: { factor: { 'nats-server': 2, gateway: 1.5 }, source: 'test' } }, w);
+    expect(byName(flat, 'nats-server').cores).toBeCloseTo(2 + (0.01 * 32_000 + 0.1 * (60_000 / 3_600)) / 1000, 3);
+    expect(byName(scaled, 'nats-server').cores - byName(flat, 'nats-server').cores).toBeCloseTo(2, 3);
+    expect(byName(scaled, 'gateway').cores - byName(flat, 'gateway').cores).toBeCloseTo(2, 3);
+    // Untouched where no factor was measured.
+    expect(byName(scaled, 'postgres (primary)').cores).toBeCloseTo(byName(flat, 'postgres (primary)').cores, 6);
+  });
+
   it('predicts the benchmark machine from the summed costs', () => {
     // 11.5 ms per join on 2 cores → 174 joins/s against 150 measured.
     const check = predictedJoinsPerSecond(figures);
@@ -100,6 +113,8 @@ describe('figures from bench/results', () => {
     expect(f.signal.cpuMs.gateway).toBeGreaterThan(0);
     expect(f.socket.gatewayKiB).toBeGreaterThan(0);
     expect(f.booking.cpuMs.meeting).toBeGreaterThan(0);
+    // The committed scaled simulation: JetStream replicated three ways costs NATS more per join.
+    expect(f.scaledOut?.factor['nats-server']).toBeGreaterThan(1);
   });
 
   it('names the benchmark to run when a result lacks a figure', async () => {
