@@ -42,6 +42,11 @@ function printPlan(figures: Figures, p: Plan): void {
   );
   console.log(`  signals per lesson start: ${figures.signalsPerLessonStart.count}   [${figures.signalsPerLessonStart.source}]`);
   console.log(
+    figures.atRest
+      ? `  NATS messages per lesson minute at rest: ${fmt(figures.atRest.natsMessagesPerLessonMinute, 2)} (presence every ${figures.atRest.presenceIntervalMs / 1000} s)   [${figures.atRest.source}]`
+      : '  NATS messages per lesson minute at rest: not measured (bench/gateway-sockets.ts): counted from the presence interval',
+  );
+  console.log(
     figures.scaledOut
       ? `  scaled out (a join's CPU × this as the chart runs it): ${costs(figures.scaledOut.factor)}   [${figures.scaledOut.source}]`
       : '  scaled out: not measured (bench/scaled-sim.ts): a join is priced as the single-replica stack ran it',

@@ -136,6 +136,10 @@ async function main() {
     console.log(`opened: ${opened.sessions} sessions in ${round(openSeconds, 1)} s; holding ${holdS} s with heartbeats every ${heartbeatMs} ms`);
 
     // The hold is measured in 5 s rounds, each with the machine's idle CPU; the headline is their median.
+    // What a lesson at rest costs the bus: every message into nats-server over the hold (presence
+    // heartbeats and their replies: nothing else moves while the sockets only hold).
+    const varz = async () => ((await (await fetch(`${stack.h.nats.monitorUrl}/varz`)).json()) as { in_msgs: number }).in_msgs;
+    const natsAtHoldStart = await varz();
     const holdStart = performance.now();
     const holdRounds: Array<Awaited<ReturnType<typeof sample>> & { round: number; idleShare: number }> = [];
     while (performance.now() - holdStart < holdS * 1000) {
@@ -148,7 +152,21 @@ async function main() {
       );
     }
     const hold = medianOfRounds(holdRounds, { sessions: (r) => r.sessions, rssMiB: (r) => r.rssMiB });
+    const heldMinutes = (performance.now() - holdStart) / 60_000;
+    const natsDuringHold = (await varz()) - natsAtHoldStart;
     const end = await sample();
+    const lessonsHeld = end.sessions / 2;
+    const natsAtRest = {
+      messagesIn: natsDuringHold,
+      minutes: round(heldMinutes, 2),
+      lessons: lessonsHeld,
+      perLessonMinute: lessonsHeld > 0 ? round(natsDuringHold / heldMinutes / lessonsHeld, 2) : null,
+      // The gateway's default WS_PRESENCE_INTERVAL_MS: this benchmark leaves it alone.
+      presenceIntervalMs: 30_000,
+    };
+    console.log(
+      `NATS at rest: ${natsDuringHold} messages in ${round(heldMinutes, 2)} min for ${lessonsHeld} lessons → ${natsAtRest.perLessonMinute} per lesson minute`,
+    );
     for (const p of procs) if (p.child.connected) p.child.send({ type: 'report' });
     await sleep(500);
     const cpu = round(cpuSeconds(gateway.pid) - cpu0);
@@ -207,6 +225,7 @@ async function main() {
         perSocketKiB: end.sessions > 0 ? round((endKb - baselineKb) / end.sessions, 1) : null,
       },
       gatewayCpuSeconds: cpu,
+      natsAtRest,
       verdict: { sockets20k: end.sessions >= 20_000, under1GiB: peakKb < 1024 * 1024 },
       samples,
       wallSeconds: Math.round((Date.now() - started) / 1000),

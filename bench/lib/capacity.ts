@@ -31,6 +31,8 @@ export interface Figures {
   /** Offer, answer and ICE candidates of one lesson start (both sides). */
   signalsPerLessonStart: { count: number; source: string };
   socket: { gatewayKiB: number; gatewayBaselineMiB: number; source: string };
+  /** NATS messages per lesson and minute while its sockets only hold (presence and replies), at the presence interval it ran with. */
+  atRest?: { natsMessagesPerLessonMinute: number; presenceIntervalMs: number; source: string };
   booking: { cpuMs: CpuMs; source: string };
   /**
    * What running as the chart does (two or more replicas of everything, NATS as a three-node
@@ -223,8 +225,11 @@ export function plan(figures: Figures, workload: Workload, assumptions: Assumpti
       signalsPerSecond,
       heldSockets,
       natsMessagesPerSecond,
-      // Steady state, between starts: each socket's presence refresh (a request and its reply).
-      natsMessagesPerLessonMinute: groupSize * (60_000 / a.presenceIntervalMs) * 2,
+      // Steady state, between starts: measured (per participant, at the assumed presence
+      // interval), else each socket's presence refresh (a request and its reply).
+      natsMessagesPerLessonMinute: figures.atRest
+        ? (figures.atRest.natsMessagesPerLessonMinute / 2) * groupSize * (figures.atRest.presenceIntervalMs / a.presenceIntervalMs)
+        : groupSize * (60_000 / a.presenceIntervalMs) * 2,
       postgresCommitsPerSecond: joinsPerSecond * figures.join.postgresCommits,
       postgresRowsWrittenPerSecond: joinsPerSecond * figures.join.postgresRowsWritten,
       relayedParticipants,

@@ -91,6 +91,15 @@ export function loadFigures(dir = defaultResultsDir): Figures {
       count: 2 + candidates.reduce((s, c) => s + c, 0),
       source: `lesson-start setup: offer + answer + ${candidates.join(' + ')} candidates`,
     },
+    ...(sockets.natsAtRest?.perLessonMinute
+      ? {
+          atRest: {
+            natsMessagesPerLessonMinute: sockets.natsAtRest.perLessonMinute,
+            presenceIntervalMs: sockets.natsAtRest.presenceIntervalMs,
+            source: `gateway-sockets ${sockets.date} (${sockets.natsAtRest.lessons} lessons held ${sockets.natsAtRest.minutes} min)`,
+          },
+        }
+      : {}),
     socket: {
       gatewayKiB: need(sockets.gatewayRss?.perSocketKiB, 'gateway KiB per socket', 'gateway-sockets'),
       gatewayBaselineMiB: need(sockets.gatewayRss?.baselineMiB, 'gateway baseline RSS', 'gateway-sockets'),

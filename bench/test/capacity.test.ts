@@ -95,6 +95,15 @@ describe('capacity model', () => {
     expect(byName(scaled, 'postgres (primary)').cores).toBeCloseTo(byName(flat, 'postgres (primary)').cores, 6);
   });
 
+  it('uses the measured NATS messages per lesson minute at rest, for the group size and presence interval planned', () => {
+    const measured = { ...figures, atRest: { natsMessagesPerLessonMinute: 7.6, presenceIntervalMs: 30_000, source: 'test' } };
+    expect(plan(measured, defaultWorkload).rates.natsMessagesPerLessonMinute).toBeCloseTo(7.6, 6);
+    // Four people presence-report twice as often: 7.6 / 2 per person × 4 × 2.
+    expect(
+      plan(measured, { ...defaultWorkload, groupSize: 4 }, { ...defaultAssumptions, presenceIntervalMs: 15_000 }).rates.natsMessagesPerLessonMinute,
+    ).toBeCloseTo(30.4, 6);
+  });
+
   it('predicts the benchmark machine from the summed costs', () => {
     // 11.5 ms per join on 2 cores → 174 joins/s against 150 measured.
     const check = predictedJoinsPerSecond(figures);
@@ -113,6 +122,9 @@ describe('figures from bench/results', () => {
     expect(f.signal.cpuMs.gateway).toBeGreaterThan(0);
     expect(f.socket.gatewayKiB).toBeGreaterThan(0);
     expect(f.booking.cpuMs.meeting).toBeGreaterThan(0);
+    // Measured at rest: about one presence request and reply per participant per 30 s.
+    expect(f.atRest?.natsMessagesPerLessonMinute).toBeGreaterThan(4);
+    expect(f.atRest?.natsMessagesPerLessonMinute).toBeLessThan(16);
     // The committed scaled simulation: JetStream replicated three ways costs NATS more per join.
     expect(f.scaledOut?.factor['nats-server']).toBeGreaterThan(1);
   });
