@@ -16,7 +16,11 @@ describe('a service runtime', () => {
   });
 
   it('says "starting" on /readyz until the service has finished its start-up, then ready', async () => {
-    const rt = await createRuntime('runtime-test', { LOG_LEVEL: 'silent', LOG_PRETTY: false, NATS_URL: h.nats.url, ...h.natsEnv('turn'), HEALTH_PORT: 0 }, { telemetry: false });
+    const rt = await createRuntime(
+      'runtime-test',
+      { LOG_LEVEL: 'silent', LOG_PRETTY: false, NATS_URL: h.nats.url, ...h.natsEnv('turn'), HEALTH_PORT: 0 },
+      { telemetry: false },
+    );
     try {
       const url = `http://127.0.0.1:${rt.health!.port}`;
       expect((await fetch(`${url}/healthz`)).status).toBe(200);

@@ -135,6 +135,18 @@ export interface NatsCluster {
  * permission matrix (`auth`, default true); routes between the nodes are loopback only.
  */
 export async function startNatsCluster(options: { size?: number; auth?: boolean } = {}): Promise<NatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(options);
+    } catch (err) {
+      // freePort() says a port was free a moment ago; another process (a test beside this one)
+      // may bind it first. New ports, then: the drills lost a run to that.
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(options: { size?: number; auth?: boolean }): Promise<NatsCluster> {
   const size = options.size ?? 3;
   const bin = requireBinary(['nats-server'], 'nats-server');
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-nats-cluster-'));
@@ -162,7 +174,13 @@ export async function startNatsCluster(options: { size?: number; auth?: boolean 
     children[i] = child;
     await waitFor(`nats-server n${i}`, () => tcpOpen(ports[i]!.client), 10_000, child.output);
   };
-  await Promise.all(ports.map((_, i) => startNode(i)));
+  try {
+    await Promise.all(ports.map((_, i) => startNode(i)));
+  } catch (err) {
+    await Promise.all(children.map((c) => (c ? stopProcess(c, 'SIGKILL') : undefined)));
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const monitorUrl = (i: number) => `http://127.0.0.1:${ports[i]!.monitor}`;
   const cluster: NatsCluster = {
     url,
