@@ -1,4 +1,4 @@
-import { type Logger, ServiceError } from '@lessoncall/kit';
+import { type Logger, retryWhileJetStreamUnavailable, ServiceError } from '@lessoncall/kit';
 import { type JetStreamClient, type KV, StorageType } from 'nats';
 import type { Identity, TokenVerifier } from './verify';
 import { isUuid } from './verify';
@@ -55,12 +55,17 @@ export function isRevokedBy(records: ReadonlyMap<string, number>, identity: Iden
  * memory: a gateway never answers a request before it knows every sign-out.
  */
 export async function startRevocations(options: { js: JetStreamClient; ttlSeconds: number; replicas?: number; logger: Logger }): Promise<Revocations> {
-  const kv: KV = await options.js.views.kv(revocationBucket, {
-    history: 1,
-    ttl: options.ttlSeconds * 1000,
-    storage: StorageType.File,
-    replicas: options.replicas ?? 1,
-  });
+  // Started with the gateway: like its streams, it waits for a JetStream that cannot answer yet.
+  const kv: KV = await retryWhileJetStreamUnavailable(
+    () =>
+      options.js.views.kv(revocationBucket, {
+        history: 1,
+        ttl: options.ttlSeconds * 1000,
+        storage: StorageType.File,
+        replicas: options.replicas ?? 1,
+      }),
+    { logger: options.logger, what: `KV ${revocationBucket}` },
+  );
   const records = new Map<string, number>();
   const listeners = new Set<() => void>();
   let initialized!: () => void;

@@ -80,6 +80,7 @@ type State = 'hello' | 'joining' | 'joined' | 'closed';
 /** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
 const maxBufferedEvents = 64;
 const maxRequestIdLength = 128;
+
 /** The browser's trace for a hello, when it sent a well-formed one; otherwise the span starts a trace of its own. */
 function helloTraceContext(traceparent: string) {
   return traceparentPattern.test(traceparent) ? propagation.extract(context.active(), { traceparent }) : undefined;
@@ -307,13 +308,13 @@ export class Session implements SignalEndpoint {
     this.close(closeCodes.restart, 'service restart', 'drain');
   }
 
-  /** A presence ack said the session is no longer live (timed out or ended by the participant service). */
   /** The token it said hello with was signed out: closed like an expired one, but no fresh token will come. */
   signedOut(): void {
     this.#sendError('', new ServiceError('token_revoked', 'this access token was signed out; sign in again'));
     this.close(closeCodes.tokenExpired, 'signed out', 'token_revoked');
   }
 
+  /** A presence ack said the session is no longer live (timed out or ended by the participant service). */
   gone(): void {
     if (this.#state !== 'joined') return;
     this.#presenceSettled = true;
