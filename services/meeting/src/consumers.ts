@@ -31,7 +31,7 @@ import {
 import type { Bookings } from './bookings';
 import type { Lifecycle } from './lifecycle';
 import type { MeetingMetrics } from './metrics';
-import { requireBookingId, requireTimes, validateNewMeeting } from './validation';
+import { requireBookingId, requireTimes } from './validation';
 
 export const bookingsDurable = 'meeting-bookings';
 export const participantsDurable = 'meeting-participants';
@@ -94,7 +94,7 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings; clock: C
     const type = event.meta.type;
     switch (type) {
       case 'booking.confirmed': {
-        const input = checked(type, () => validateNewMeeting(event.body as BookingConfirmed));
+        const input = checked(type, () => d.bookings.validate(event.body as BookingConfirmed));
         const r = await bookings.create(input);
         if (r.conflict) {
           count(type, 'conflict');

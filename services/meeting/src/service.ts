@@ -54,6 +54,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       logger,
       metrics,
       batch: { maxBatch: config.BOOKING_BATCH_SIZE, maxConcurrent: config.BOOKING_INSERT_CONCURRENCY },
+      group: { maxStudents: config.GROUP_MAX_STUDENTS, meshMaxPeople: config.MESH_MAX_PEOPLE, mode: config.MEDIA_MODE },
     });
     const lifecycle = new Lifecycle({
       db,

@@ -103,7 +103,12 @@ const name = z.string().max(200);
 const createBody = z.strictObject({
   bookingId: z.string().min(1).max(128),
   tutorId: uuid,
-  studentId: uuid,
+  /** The (first) student; optional when studentIds lists a group. */
+  studentId: uuid.optional(),
+  /** A group lesson: every student (the meeting service holds the limit, 25 by default). */
+  studentIds: z.array(uuid).min(1).max(100).optional(),
+  /** Record the lesson (it then runs on the SFU; every participant is told before joining). */
+  record: z.boolean().optional(),
   scheduledStart: z.iso.datetime({ offset: true }),
   scheduledEnd: z.iso.datetime({ offset: true }),
   title: name.optional(),
@@ -200,7 +205,9 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           {
             bookingId: b.bookingId,
             tutorId: b.tutorId.toLowerCase(),
-            studentId: b.studentId.toLowerCase(),
+            studentId: b.studentId?.toLowerCase() ?? '',
+            studentIds: (b.studentIds ?? []).map((s) => s.toLowerCase()),
+            record: b.record ?? false,
             scheduledStart: timestampFromDate(start),
             scheduledEnd: timestampFromDate(end),
             title: b.title ?? '',
