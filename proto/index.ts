@@ -2,6 +2,7 @@ export * from './gen/lessoncall/v1/board_pb';
 export * from './gen/lessoncall/v1/booking_pb';
 export * from './gen/lessoncall/v1/chat_pb';
 export * from './gen/lessoncall/v1/common_pb';
+export * from './gen/lessoncall/v1/media_pb';
 export * from './gen/lessoncall/v1/meeting_pb';
 export * from './gen/lessoncall/v1/participant_pb';
 export * from './gen/lessoncall/v1/precall_pb';

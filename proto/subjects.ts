@@ -20,6 +20,8 @@ export const streams = {
   participants: { name: 'PARTICIPANTS', subjects: ['participant.>', 'mute.changed.>'] },
   /** Events no consumer can ever process (malformed, invalid), kept for an operator to read and replay (`npm run deadletter`). */
   deadLetters: { name: 'DEADLETTER', subjects: ['deadletter.>'] },
+  /** The media service's events: rooms on Janus nodes, recordings. */
+  media: { name: 'MEDIA', subjects: ['media.>', 'recording.>'] },
 } as const;
 
 export const subjects = {
@@ -49,6 +51,11 @@ export const subjects = {
   boardControlled: (meetingId: string) => `board.controlled.${token(meetingId)}`,
   /** Both board subjects of one meeting (the gateway's one subscription per meeting). */
   boardAny: (meetingId: string) => `board.*.${token(meetingId)}`,
+
+  /** A meeting's VideoRoom exists on a node (first join, or re-created after its node died). */
+  mediaRoomCreated: (meetingId: string) => `media.room_created.${token(meetingId)}`,
+  recordingStarted: (meetingId: string) => `recording.started.${token(meetingId)}`,
+  recordingReady: (meetingId: string) => `recording.ready.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -89,6 +96,8 @@ export const rpc = {
   participantBoardControl: 'svc.participant.board_control',
   participantQualityReport: 'svc.participant.quality_report',
   participantRemovals: 'svc.participant.removals',
+  /** A live session's access to its meeting's Janus room (sfu meetings). */
+  mediaJoin: 'svc.media.join',
   turnCredentials: 'svc.turn.credentials',
   /** Short-lived TURN credentials for the lobby's connection check (before Join). */
   turnPrecallCredentials: 'svc.turn.precall_credentials',
@@ -99,6 +108,7 @@ export const queues = {
   participant: 'participant',
   signaling: 'signaling',
   turn: 'turn',
+  media: 'media',
 } as const;
 
 /** CloudEvents `ce-type`: the subject without its id token. */

@@ -10,7 +10,7 @@ import { rpc, streams } from '@lessoncall/proto';
  * service's Secret and never crosses the wire (challenge/response), and nats.js already
  * ships the nkeys implementation (no bcrypt tool needed to produce the config).
  */
-export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking'] as const;
+export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media', 'booking'] as const;
 export type NatsRole = (typeof natsRoles)[number];
 
 export interface NatsPermissions {
@@ -84,6 +84,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantBoardControl,
       rpc.participantQualityReport,
       rpc.participantRemovals,
+      // An sfu meeting's room access, after welcome and when the room moves.
+      rpc.mediaJoin,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -103,6 +105,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'chat.posted.*',
       'tutor.unmute_asked.*',
       'board.*.*',
+      // A room re-created on another node: the meeting's sockets are told where.
+      'media.room_created.*',
     ],
     allowResponses: false,
   },
@@ -121,6 +125,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.bookings.name),
       ...consumeStream(streams.participants.name),
+      // recording.ready sets the meeting's recording_url (the meeting service owns the column).
+      ...manageStream(streams.media.name),
+      ...consumeStream(streams.media.name),
     ],
     subscribe: ['svc.meeting.*'],
     allowResponses: true,
@@ -158,6 +165,27 @@ const matrix: Record<NatsRole, NatsPermissions> = {
     subscribe: ['signal.route.*', 'participant.*.*'],
     allowResponses: false,
   },
+  // The SFU side: Janus rooms and tokens, recordings.
+  media: {
+    publish: [
+      // Who is live in a meeting, and the meeting itself, from their owners.
+      rpc.participantLiveSessions,
+      rpc.meetingDescribe,
+      'media.>',
+      'recording.>',
+      'deadletter.>',
+      jsAccountInfo,
+      ...manageStream(streams.media.name),
+      ...manageStream(streams.meetings.name),
+      ...manageStream(streams.participants.name),
+      ...manageStream(streams.deadLetters.name),
+      // meeting.ended / cancelled close the room; participant.left revokes a session's token.
+      ...consumeStream(streams.meetings.name),
+      ...consumeStream(streams.participants.name),
+    ],
+    subscribe: ['svc.media.*'],
+    allowResponses: true,
+  },
   turn: {
     publish: [jsAccountInfo],
     subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
@@ -166,7 +194,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   // The booking system (and `npm run book`): announces bookings, watches what became of them.
   booking: {
     publish: ['booking.>', jsAccountInfo],
-    subscribe: ['meeting.>', 'participant.>'],
+    subscribe: ['meeting.>', 'participant.>', 'recording.>'],
     allowResponses: false,
   },
 };

@@ -24,6 +24,8 @@ const cases: Record<NatsRole, { denyPublish: string; denySubscribe: string; allo
   signaling: { denyPublish: 'svc.meeting.end', denySubscribe: 'meeting.>', allowPublish: 'signal.deliver.s1', allowSubscribe: 'signal.route.m1' },
   // TURN cannot inject signals nor take over the participant service's requests.
   turn: { denyPublish: 'signal.deliver.s1', denySubscribe: 'svc.participant.join', allowPublish: '$JS.API.INFO', allowSubscribe: 'svc.turn.credentials' },
+  // The media service cannot inject signals nor end a lesson; it announces rooms and recordings.
+  media: { denyPublish: 'svc.meeting.end', denySubscribe: 'signal.deliver.s1', allowPublish: 'media.room_created.m1', allowSubscribe: 'svc.media.join' },
   // The booking system announces bookings only: it cannot fake meeting events nor read anyone's replies.
   booking: { denyPublish: 'meeting.created.m1', denySubscribe: '_INBOX.>', allowPublish: 'booking.confirmed', allowSubscribe: 'meeting.created.m1' },
 };
