@@ -73,7 +73,9 @@ export class JanusAdmin {
       allowed: c.allowed,
       record: c.record,
       ...(c.recDir ? { rec_dir: c.recDir } : {}),
-      // Others learn who is there from our own participant events, and Janus's "joining" notice too.
+      // The allowed list gates publishers only: a subscription must name the private id of a
+      // publisher in the room, so that nobody without a join token can watch (tested).
+      require_pvtid: true,
       notify_joining: true,
       audiolevel_event: true,
     });
