@@ -98,6 +98,8 @@ export const rpc = {
   participantRemovals: 'svc.participant.removals',
   /** A live session's access to its meeting's Janus room (sfu meetings). */
   mediaJoin: 'svc.media.join',
+  /** A signed, expiring link to a meeting's recording, for one of its people. */
+  mediaRecordingLink: 'svc.media.recording_link',
   turnCredentials: 'svc.turn.credentials',
   /** Short-lived TURN credentials for the lobby's connection check (before Join). */
   turnPrecallCredentials: 'svc.turn.precall_credentials',

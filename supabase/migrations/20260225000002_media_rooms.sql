@@ -14,9 +14,10 @@ create table if not exists public.media_rooms (
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
   closed_at timestamptz,
-  -- Recording: pending (Janus writes .mjr files) → processing → ready | failed.
+  -- Recording: recording (Janus writes .mjr files) → processing (after the meeting) → ready, then
+  -- expired after the retention; failed when nothing was recorded.
   recording_status text constraint media_rooms_recording_status_values
-    check (recording_status in ('recording', 'processing', 'ready', 'failed')),
+    check (recording_status in ('recording', 'processing', 'ready', 'failed', 'expired')),
   recording_key text,
   recording_error text
 );

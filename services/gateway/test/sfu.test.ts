@@ -41,6 +41,7 @@ describe('gateway: room access for sfu meetings', () => {
         JANUS_HEALTH_INTERVAL_MS: '300',
         JANUS_DEAD_AFTER_FAILURES: '2',
         JANUS_TIMEOUT_MS: '1000',
+        RECORDINGS_SIGNING_SECRET: 'gateway-test-recordings-signing-secret',
       }),
       { telemetry: false },
     );

@@ -86,6 +86,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantRemovals,
       // An sfu meeting's room access, after welcome and when the room moves.
       rpc.mediaJoin,
+      rpc.mediaRecordingLink,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -171,6 +172,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       // Who is live in a meeting, and the meeting itself, from their owners.
       rpc.participantLiveSessions,
       rpc.meetingDescribe,
+      // Whether a user may have a recording's link: the meeting as that user may read it (RLS).
+      rpc.meetingGet,
       'media.>',
       'recording.>',
       'deadletter.>',

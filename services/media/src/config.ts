@@ -1,4 +1,4 @@
-import { commonConfig, csv, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
+import { ConfigError, commonConfig, csv, databaseUrl, healthPort, loadConfig } from '@lessoncall/kit';
 import { z } from 'zod';
 
 const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -49,6 +49,26 @@ export const configSchema = {
   JANUS_DEAD_AFTER_FAILURES: positive(3),
   /** Where the nodes write recordings (rec_dir), as the nodes see it: a volume shared with this service. */
   JANUS_RECORDINGS_DIR: z.string().min(1).default('/var/lib/janus/recordings'),
+  /** `local`: recordings on disk under RECORDINGS_DIR (the local stack); `s3`: an S3-compatible bucket (Supabase Storage). */
+  RECORDINGS_STORAGE: z.enum(['local', 's3']).default('local'),
+  /** The local backend's root. */
+  RECORDINGS_DIR: z.string().min(1).default('/var/lib/lessoncall/recordings'),
+  /** Signs the local backend's links (the gateway checks them with the same secret). */
+  RECORDINGS_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Where the web app answers: recording_url is `<PUBLIC_BASE_URL>/api/video/meetings/<id>/recording`. */
+  PUBLIC_BASE_URL: z.url().default('http://localhost:8080'),
+  /** A signed recording link lives this long. */
+  RECORDING_LINK_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(600),
+  /** How often pending recordings are made and expired ones deleted (a meeting's end also starts it at once). */
+  RECORDING_SWEEP_INTERVAL_MS: positive(30_000),
+  /** Recordings are deleted from storage this long after their meeting ended. */
+  RECORDING_RETENTION_DAYS: z.coerce.number().int().min(1).max(3_650).default(90),
+  /** The S3 backend: endpoint (e.g. https://<project>.supabase.co/storage/v1/s3), region, bucket, keys. */
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_BUCKET: z.string().min(1).default('recordings'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   /** Publishers a room allows beyond the meeting's people (a second tab, a screen share). */
   ROOM_EXTRA_PUBLISHERS: z.coerce.number().int().min(0).max(50).default(4),
 };
@@ -56,5 +76,15 @@ export const configSchema = {
 export type MediaConfig = ReturnType<typeof loadMediaConfig>;
 
 export function loadMediaConfig(env: Record<string, string | undefined> = process.env) {
-  return loadConfig('media', configSchema, env);
+  const config = loadConfig('media', configSchema, env);
+  const missing =
+    config.RECORDINGS_STORAGE === 's3'
+      ? (['S3_ENDPOINT', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const).filter((k) => !config[k])
+      : (['RECORDINGS_SIGNING_SECRET'] as const).filter((k) => !config[k]);
+  if (missing.length > 0)
+    throw new ConfigError(
+      'media',
+      missing.map((k) => `${k}: required with RECORDINGS_STORAGE=${config.RECORDINGS_STORAGE}`),
+    );
+  return config;
 }

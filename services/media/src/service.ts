@@ -13,8 +13,13 @@ import {
   serve,
   systemClock,
 } from '@lessoncall/kit';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   DescribeMeetingRequestSchema,
+  GetMeetingRequestSchema,
+  GetMeetingResponseSchema,
+  RecordingLinkRequestSchema,
+  RecordingLinkResponseSchema,
   DescribeMeetingResponseSchema,
   eventTypeOf,
   isSubjectToken,
@@ -34,20 +39,41 @@ import {
 import type { MediaConfig } from './config';
 import { createMediaMetrics } from './metrics';
 import { NodePool } from './nodes';
+import { Recordings } from './recordings';
 import { Rooms } from './rooms';
+import { LocalDiskStorage, type RecordingStorage, S3Storage } from './storage';
 
 export interface MediaServiceDeps {
   logger?: Logger;
   clock?: Clock;
   telemetry?: false;
-  /** What happens to a recorded meeting's room after it closed (the recording pipeline). */
-  afterClose?: (meetingId: string, room: { node: string; generation: number; record: boolean }) => Promise<void>;
+}
+
+/** The storage backend the config names (RECORDINGS_STORAGE). */
+export function storageFor(config: MediaConfig): RecordingStorage {
+  if (config.RECORDINGS_STORAGE === 's3') {
+    return new S3Storage({
+      endpoint: config.S3_ENDPOINT as string,
+      region: config.S3_REGION,
+      bucket: config.S3_BUCKET,
+      accessKeyId: config.S3_ACCESS_KEY_ID as string,
+      secretAccessKey: config.S3_SECRET_ACCESS_KEY as string,
+    });
+  }
+  return new LocalDiskStorage({
+    root: config.RECORDINGS_DIR,
+    publicBaseUrl: `${config.PUBLIC_BASE_URL.replace(/\/$/, '')}/api/video/recordings`,
+    secret: config.RECORDINGS_SIGNING_SECRET as string,
+  });
 }
 
 export interface MediaService {
   runtime: Runtime;
   pool: NodePool;
   rooms: Rooms;
+  recordings: Recordings;
+  /** Makes every pending recording now (the timer does it every RECORDING_SWEEP_INTERVAL_MS); resolves when done. */
+  processRecordings(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +110,33 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
     logger,
   });
   const rooms = new Rooms({ db, js, pool, clock, logger, metrics, config });
+  const storage = storageFor(config);
+  const base = config.PUBLIC_BASE_URL.replace(/\/$/, '');
+  const recordings = new Recordings({
+    db,
+    js,
+    storage,
+    clock,
+    logger,
+    metrics,
+    recordingsDir: config.JANUS_RECORDINGS_DIR,
+    urlOf: (meetingId) => `${base}/api/video/meetings/${meetingId}/recording`,
+  });
+  // One recording at a time per replica, off the consumer (an hour of lesson takes minutes to mix).
+  let processing: Promise<void> | undefined;
+  const processRecordings = (): Promise<void> => {
+    processing ??= (async () => {
+      try {
+        for (const meetingId of await recordings.due()) {
+          await recordings.process(meetingId).catch((err) => logger.error({ meetingId, err }, 'recording failed; retried on the next sweep'));
+        }
+        await recordings.expire(new Date(clock.now().getTime() - config.RECORDING_RETENTION_DAYS * 86_400_000));
+      } finally {
+        processing = undefined;
+      }
+    })();
+    return processing;
+  };
   const nodes = pool;
   nodes.onDead = async (n) => {
     const moved = await rooms.moveFrom(n);
@@ -130,6 +183,32 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
           return { access: await rooms.access(meeting, { sessionId: req.sessionId, userId }) };
         },
       }),
+      serve(nc, {
+        subject: rpc.mediaRecordingLink,
+        queue: queues.media,
+        request: RecordingLinkRequestSchema,
+        response: RecordingLinkResponseSchema,
+        logger,
+        handler: async (req) => {
+          if (!isValidMeetingId(req.meetingId)) throw invalidRequest('meetingId', 'meetingId must be MID- followed by 16 letters or digits');
+          if (!uuidPattern.test(req.userId)) throw invalidRequest('userId', 'userId must be a uuid');
+          // The meeting as this user may read it: anybody not of the meeting gets meeting_not_found from its owner.
+          await request(
+            nc,
+            rpc.meetingGet,
+            GetMeetingRequestSchema,
+            { meetingId: req.meetingId, userId: req.userId.toLowerCase(), passcode: '' },
+            GetMeetingResponseSchema,
+            {
+              timeoutMs: 3_000,
+            },
+          );
+          const key = await recordings.keyOf(req.meetingId);
+          if (!key) throw new ServiceError('recording_not_found', 'this lesson has no recording (yet)', { meetingId: req.meetingId });
+          const expiresAt = new Date(clock.now().getTime() + config.RECORDING_LINK_TTL_SECONDS * 1000);
+          return { url: await storage.signedUrl(key, expiresAt), expiresAt: timestampFromDate(expiresAt) };
+        },
+      }),
     ];
 
     const common = { nc, js, logger, deadLetters: metrics.deadLetters, maxDeliver: 5 };
@@ -148,7 +227,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
           const meetingId = event.subject.split('.')[2] ?? '';
           if (!isValidMeetingId(meetingId)) throw invalidRequest('meetingId', `not a meeting id: ${meetingId}`);
           const closed = await rooms.close(meetingId);
-          if (closed?.record && deps.afterClose) await deps.afterClose(meetingId, closed);
+          if (closed?.record) void processRecordings();
         },
       }),
     );
@@ -167,6 +246,9 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
       }),
     );
     nodes.start(config.JANUS_HEALTH_INTERVAL_MS);
+    const recordingTimer = setInterval(() => void processRecordings(), config.RECORDING_SWEEP_INTERVAL_MS);
+    recordingTimer.unref();
+    void processRecordings();
     const gaugeTimer = setInterval(() => {
       for (const n of nodes.nodes) {
         metrics.nodeAlive.set({ node: n.spec.id }, n.alive ? 1 : 0);
@@ -180,8 +262,12 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
       runtime,
       pool: nodes,
       rooms,
+      recordings,
+      processRecordings,
       async stop() {
         clearInterval(gaugeTimer);
+        clearInterval(recordingTimer);
+        await processing?.catch(() => {});
         await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
         await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
         await nodes.stop();

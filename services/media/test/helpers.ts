@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger, request } from '@lessoncall/kit';
 import { type Harness, type JanusServer, setup, startJanus } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
@@ -23,6 +26,8 @@ export const logger = createLogger('media-test', { level: process.env.TEST_LOG_L
 export interface MediaStack {
   h: Harness;
   janus: JanusServer[];
+  /** The local storage backend's root (RECORDINGS_DIR). */
+  recordingsDir: string;
   meeting: MeetingService;
   participant: ParticipantService;
   media: MediaService;
@@ -64,6 +69,7 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
     { logger, telemetry: false },
   );
   const extra: MediaService[] = [];
+  const recordingsDir = await mkdtemp(join(tmpdir(), 'lessoncall-stored-recordings-'));
   const startMedia = async (overrides: Record<string, string> = {}, deps: MediaServiceDeps = {}) => {
     const s = await startMediaService(
       loadMediaConfig({
@@ -77,6 +83,9 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
         JANUS_HEALTH_INTERVAL_MS: '300',
         JANUS_DEAD_AFTER_FAILURES: '2',
         JANUS_TIMEOUT_MS: '1000',
+        RECORDINGS_DIR: recordingsDir,
+        RECORDINGS_SIGNING_SECRET: 'media-test-recordings-signing-secret',
+        PUBLIC_BASE_URL: 'http://lessons.test',
         ...options.media,
         ...overrides,
       }),
@@ -90,6 +99,7 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
   return {
     h,
     janus,
+    recordingsDir,
     meeting,
     participant,
     media,
@@ -127,6 +137,7 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
       await meeting.stop();
       await Promise.all(janus.map((j) => j.stop()));
       await h.cleanup();
+      await rm(recordingsDir, { recursive: true, force: true });
     },
   };
 }

@@ -3,6 +3,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import {
   type Clock,
   consumeEvents,
+  type Db,
   invalidRequest,
   type JetStreamClient,
   type Logger,
@@ -25,6 +26,8 @@ import {
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
   type ParticipantLeft,
+  type RecordingReady,
+  RecordingReadySchema,
   streams,
   subjects,
 } from '@lessoncall/proto';
@@ -168,6 +171,26 @@ export function consumeParticipants(d: ConsumerDeps & { lifecycle: Lifecycle }):
         const p = (event.body as ParticipantLeft).participant;
         await d.lifecycle.participantLeft(meetingIdOf(event, p?.meetingId));
       }
+    },
+  });
+}
+
+export const mediaDurable = 'meeting-media';
+
+/** recording.ready (the media service's): the meeting's recording_url, which this service owns. */
+export function consumeRecordings(d: ConsumerDeps & { db: Db }): Promise<RunningConsumer> {
+  return consumeEvents({
+    ...consumerOptions(d),
+    stream: streams.media.name,
+    durable: mediaDurable,
+    schemaFor: (subject) => (eventTypeOf(subject) === 'recording.ready' ? RecordingReadySchema : undefined),
+    handle: async (event) => {
+      const body = event.body as RecordingReady;
+      const meetingId = body.meetingId || (event.subject.split('.')[2] ?? '');
+      if (!isValidMeetingId(meetingId)) throw invalidRequest('recording.meetingId', `not a meeting id: ${meetingId}`);
+      if (!/^https?:\/\//.test(body.recordingUrl)) throw invalidRequest('recording.recordingUrl', 'not an http(s) URL');
+      await d.db.asService((tx) => tx.query('update video_meetings set recording_url = $2 where meeting_id = $1', [meetingId, body.recordingUrl]));
+      d.logger.info({ meetingId }, 'recording_url set');
     },
   });
 }

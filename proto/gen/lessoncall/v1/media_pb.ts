@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/media.proto.
  */
 export const file_lessoncall_v1_media: GenFile = /*@__PURE__*/
-  fileDesc("ChlsZXNzb25jYWxsL3YxL21lZGlhLnByb3RvEg1sZXNzb25jYWxsLnYxIuMBCglTZnVBY2Nlc3MSEgoKbWVldGluZ19pZBgBIAEoCRILCgN1cmwYAiABKAkSDwoHcm9vbV9pZBgDIAEoCRISCgpqb2luX3Rva2VuGAQgASgJEhMKC2phbnVzX3Rva2VuGAUgASgJEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmdlbmVyYXRpb24YByABKA0SDgoGcmVjb3JkGAggASgIEhQKDHB1Ymxpc2hlcl9pZBgJIAEoCRIRCglyZWNvbm5lY3QYCiABKAgiSwoQTWVkaWFKb2luUmVxdWVzdBISCgptZWV0aW5nX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSI9ChFNZWRpYUpvaW5SZXNwb25zZRIoCgZhY2Nlc3MYASABKAsyGC5sZXNzb25jYWxsLnYxLlNmdUFjY2VzcyK8AQoQTWVkaWFSb29tQ3JlYXRlZBISCgptZWV0aW5nX2lkGAEgASgJEgwKBG5vZGUYAiABKAkSCwoDdXJsGAMgASgJEhIKCmdlbmVyYXRpb24YBCABKA0SDgoGcmVjb3JkGAUgASgIEg4KBnJlYXNvbhgGIAEoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcmV2aW91c19ub2RlGAggASgJImQKEFJlY29yZGluZ1N0YXJ0ZWQSEgoKbWVldGluZ19pZBgBIAEoCRIMCgRub2RlGAIgASgJEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrcBCg5SZWNvcmRpbmdSZWFkeRISCgptZWV0aW5nX2lkGAEgASgJEhUKDXJlY29yZGluZ191cmwYAiABKAkSEwoLc3RvcmFnZV9rZXkYAyABKAkSDQoFYnl0ZXMYBCABKAQSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoARIOCgZ0cmFja3MYBiABKA0SLAoIcmVhZHlfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChlsZXNzb25jYWxsL3YxL21lZGlhLnByb3RvEg1sZXNzb25jYWxsLnYxIuMBCglTZnVBY2Nlc3MSEgoKbWVldGluZ19pZBgBIAEoCRILCgN1cmwYAiABKAkSDwoHcm9vbV9pZBgDIAEoCRISCgpqb2luX3Rva2VuGAQgASgJEhMKC2phbnVzX3Rva2VuGAUgASgJEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmdlbmVyYXRpb24YByABKA0SDgoGcmVjb3JkGAggASgIEhQKDHB1Ymxpc2hlcl9pZBgJIAEoCRIRCglyZWNvbm5lY3QYCiABKAgiSwoQTWVkaWFKb2luUmVxdWVzdBISCgptZWV0aW5nX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCSI9ChFNZWRpYUpvaW5SZXNwb25zZRIoCgZhY2Nlc3MYASABKAsyGC5sZXNzb25jYWxsLnYxLlNmdUFjY2VzcyK8AQoQTWVkaWFSb29tQ3JlYXRlZBISCgptZWV0aW5nX2lkGAEgASgJEgwKBG5vZGUYAiABKAkSCwoDdXJsGAMgASgJEhIKCmdlbmVyYXRpb24YBCABKA0SDgoGcmVjb3JkGAUgASgIEg4KBnJlYXNvbhgGIAEoCRIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1wcmV2aW91c19ub2RlGAggASgJImQKEFJlY29yZGluZ1N0YXJ0ZWQSEgoKbWVldGluZ19pZBgBIAEoCRIMCgRub2RlGAIgASgJEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrcBCg5SZWNvcmRpbmdSZWFkeRISCgptZWV0aW5nX2lkGAEgASgJEhUKDXJlY29yZGluZ191cmwYAiABKAkSEwoLc3RvcmFnZV9rZXkYAyABKAkSDQoFYnl0ZXMYBCABKAQSGAoQZHVyYXRpb25fc2Vjb25kcxgFIAEoARIOCgZ0cmFja3MYBiABKA0SLAoIcmVhZHlfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjsKFFJlY29yZGluZ0xpbmtSZXF1ZXN0EhIKCm1lZXRpbmdfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCSJUChVSZWNvcmRpbmdMaW5rUmVzcG9uc2USCwoDdXJsGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * What a client needs to enter its meeting's Janus VideoRoom. Handed to one session only, over
@@ -283,4 +283,50 @@ export type RecordingReady = Message<"lessoncall.v1.RecordingReady"> & {
  */
 export const RecordingReadySchema: GenMessage<RecordingReady> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_media, 5);
+
+/**
+ * svc.media.recording_link: a short-lived link to a meeting's recording, for one of its people.
+ *
+ * @generated from message lessoncall.v1.RecordingLinkRequest
+ */
+export type RecordingLinkRequest = Message<"lessoncall.v1.RecordingLinkRequest"> & {
+  /**
+   * @generated from field: string meeting_id = 1;
+   */
+  meetingId: string;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message lessoncall.v1.RecordingLinkRequest.
+ * Use `create(RecordingLinkRequestSchema)` to create a new message.
+ */
+export const RecordingLinkRequestSchema: GenMessage<RecordingLinkRequest> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_media, 6);
+
+/**
+ * @generated from message lessoncall.v1.RecordingLinkResponse
+ */
+export type RecordingLinkResponse = Message<"lessoncall.v1.RecordingLinkResponse"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 2;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message lessoncall.v1.RecordingLinkResponse.
+ * Use `create(RecordingLinkResponseSchema)` to create a new message.
+ */
+export const RecordingLinkResponseSchema: GenMessage<RecordingLinkResponse> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_media, 7);
 
