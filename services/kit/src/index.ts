@@ -51,5 +51,6 @@ export {
   type Subscription,
 } from './nats';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
+export { linkSignature, verifyLinkSignature } from './signed-links';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';
 export { inboxPrefix, type NatsPermissions, type NatsRole, type NatsUser, natsPermissions, natsRoles, renderNatsAuthorization } from './nats-auth';

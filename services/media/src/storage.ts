@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { linkSignature, verifyLinkSignature } from '@lessoncall/kit';
 
 /** Where recordings are kept: local disk (the local stack) or an S3-compatible bucket (Supabase Storage in production). */
 export interface RecordingStorage {
@@ -48,21 +49,14 @@ export class LocalDiskStorage implements RecordingStorage {
     return { bytes: (await stat(target)).size };
   }
 
-  #signature(key: string, expires: number): string {
-    return createHmac('sha256', this.#secret).update(`${key}\n${expires}`).digest('base64url');
-  }
-
   async signedUrl(key: string, expiresAt: Date): Promise<string> {
     const expires = Math.floor(expiresAt.getTime() / 1000);
-    return `${this.#publicBaseUrl}/${checkKey(key)}?expires=${expires}&signature=${this.#signature(key, expires)}`;
+    return `${this.#publicBaseUrl}/${checkKey(key)}?expires=${expires}&signature=${linkSignature(this.#secret, key, expires)}`;
   }
 
-  /** Whether a signed URL's parts are genuine and not expired. */
+  /** Whether a signed URL's parts are genuine and not expired (what the gateway checks before serving the file). */
   verify(key: string, expires: number, signature: string, now: Date): boolean {
-    if (!Number.isFinite(expires) || expires * 1000 < now.getTime()) return false;
-    const want = Buffer.from(this.#signature(key, expires));
-    const got = Buffer.from(signature);
-    return want.length === got.length && createHash('sha256').update(want).digest().equals(createHash('sha256').update(got).digest());
+    return verifyLinkSignature(this.#secret, key, expires, signature, now);
   }
 
   open(key: string) {

@@ -7,6 +7,7 @@ import {
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   RecordRequestSchema,
+  RecordingLinkResponseSchema,
   RecordResponseSchema,
   CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
@@ -55,6 +56,8 @@ export const restMessages: DescMessage[] = [
   RecordResponseSchema,
   // The lobby's connection check (rest/precall.ts).
   TurnCredentialsResponseSchema,
+  // The recording's signed link (rest/recordings.ts).
+  RecordingLinkResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
