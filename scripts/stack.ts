@@ -60,6 +60,7 @@ function localSecrets(dir: string): Record<string, string> {
     JANUS_ADMIN_SECRET: () => randomBytes(24).toString('base64url'),
     JANUS_TOKEN_SECRET: () => randomBytes(24).toString('base64url'),
     JANUS_ROOM_ADMIN_KEY: () => randomBytes(24).toString('base64url'),
+    RECORDINGS_SIGNING_SECRET: () => randomBytes(24).toString('base64url'),
   };
   const have = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
   const secrets = Object.fromEntries(Object.entries(make).map(([k, f]) => [k, have[k] ?? f()]));
@@ -180,7 +181,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       JANUS_TOKEN_SECRET: janus.tokenSecret,
       JANUS_ROOM_ADMIN_KEY: janus.roomAdminKey,
       JANUS_RECORDINGS_DIR: janus.recordingsDir,
+      // The media service stores recordings there and signs links; the gateway serves them to valid links.
       RECORDINGS_DIR: join(dir, 'recordings'),
+      RECORDINGS_SIGNING_SECRET: secrets.RECORDINGS_SIGNING_SECRET as string,
       ...(existsSync(join(webDist, 'index.html')) ? { WEB_DIST_DIR: webDist } : {}),
     };
 
