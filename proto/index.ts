@@ -15,3 +15,4 @@ export * from './subjects';
 export * from './lib/meeting-links';
 export * from './lib/ws-close-codes';
 export * from './lib/tutor-controls';
+export * from './lib/janus';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JanusClient, JanusError } from '../src/janus/index';
+import { JanusError, nodeJanusClient } from '../src/janus/index';
 import { startMediaStack, type MediaStack } from './helpers';
 import { SfuPeer } from './support/sfu-peer';
 
@@ -43,7 +43,7 @@ describe('media through Janus', () => {
     // Another meeting's participant: a valid core token, but no place in this room.
     const other = await s.createMeeting({ students: 5 });
     const outsider = await s.access(other, other.tutorId, await s.join(other, other.tutorId));
-    const client = await new JanusClient(outsider.url, outsider.janusToken).connect();
+    const client = await nodeJanusClient(outsider.url, outsider.janusToken).connect();
     try {
       const handle = await client.attach('janus.plugin.videoroom');
       const attempt = (extra: Record<string, unknown>) =>

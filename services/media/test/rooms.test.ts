@@ -3,12 +3,12 @@ import { fromJson } from '@bufbuild/protobuf';
 import { ServiceError } from '@lessoncall/kit';
 import { MediaRoomCreatedSchema, type SfuAccess } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JanusAdmin, JanusClient, type JanusError, signedJanusToken } from '../src/janus/index';
+import { JanusAdmin, type JanusError, nodeJanusClient, signedJanusToken } from '../src/janus/index';
 import { startMediaStack, type MediaStack } from './helpers';
 
 /** Joins the access's room as its publisher id; resolves with the VideoRoom's `joined` data or rejects with Janus's error. */
 async function enter(access: SfuAccess, overrides: { joinToken?: string; janusToken?: string; url?: string } = {}) {
-  const client = await new JanusClient(overrides.url ?? access.url, overrides.janusToken ?? access.janusToken).connect();
+  const client = await nodeJanusClient(overrides.url ?? access.url, overrides.janusToken ?? access.janusToken).connect();
   try {
     const handle = await client.attach('janus.plugin.videoroom');
     const r = await handle.message({

@@ -1,4 +1,4 @@
-import { JanusError, JanusSocket } from './transport';
+import { JanusError, type JanusSocket, nodeJanusSocket } from './transport';
 
 type Json = Record<string, unknown>;
 
@@ -33,7 +33,7 @@ export class JanusAdmin {
   readonly #roomAdminKey: string;
 
   constructor(url: string, options: { adminSecret: string; roomAdminKey: string; timeoutMs: number }) {
-    this.#socket = new JanusSocket(url, 'janus-admin-protocol', options.timeoutMs);
+    this.#socket = nodeJanusSocket(url, 'janus-admin-protocol', options.timeoutMs);
     this.#secret = options.adminSecret;
     this.#roomAdminKey = options.roomAdminKey;
   }

@@ -1,6 +1,6 @@
 import wrtc from '@roamhq/wrtc';
 import type { SfuAccess } from '@lessoncall/proto';
-import { JanusClient, type JanusHandle, type Jsep } from '../../src/janus/index';
+import { type JanusClient, type JanusHandle, type Jsep, nodeJanusClient } from '../../src/janus/index';
 
 // @roamhq/wrtc's typings lean on the DOM lib, which this project does not load: what is used here, by hand.
 interface Track {
@@ -99,7 +99,7 @@ export class SfuPeer {
   }
 
   static async connect(access: SfuAccess): Promise<SfuPeer> {
-    return new SfuPeer(await new JanusClient(access.url, access.janusToken).connect(), access);
+    return new SfuPeer(await nodeJanusClient(access.url, access.janusToken).connect(), access);
   }
 
   /** Joins as the access's publisher and sends video (and a tone) until closed. */
