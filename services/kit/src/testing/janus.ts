@@ -24,6 +24,8 @@ export interface JanusOptions {
 
 export interface JanusServer {
   name: string;
+  /** The janus process (its CPU time, for the benchmark). */
+  pid: number;
   /** Janus API over WebSocket (subprotocol `janus-protocol`), what clients use. */
   wsUrl: string;
   /** Admin API over WebSocket (subprotocol `janus-admin-protocol`). */
@@ -188,6 +190,7 @@ export async function startJanus(options: JanusOptions = {}): Promise<JanusServe
   const adminUrl = `ws://127.0.0.1:${adminPort}`;
   return {
     name,
+    pid: child.pid ?? 0,
     wsUrl,
     adminUrl,
     adminSecret,

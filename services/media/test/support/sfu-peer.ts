@@ -202,6 +202,15 @@ export class SfuPeer {
     return out;
   }
 
+  /** Our publisher's round-trip time to the node (RTCP receiver reports), in ms. */
+  async publisherRttMs(): Promise<number | undefined> {
+    if (!this.#publisher) return undefined;
+    for (const r of (await this.#publisher.pc.getStats()).values()) {
+      if (r.type === 'remote-inbound-rtp' && typeof r.roundTripTime === 'number') return r.roundTripTime * 1000;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
     for (const s of this.#subscriptions) {
       for (const k of s.sinks) k.stop();
