@@ -39,7 +39,7 @@ export const configSchema = {
   JANUS_TOKEN_SECRET: z.string().min(16, 'must be at least 16 characters'),
   /** The VideoRoom plugin's admin_key: only the media service creates rooms. */
   JANUS_ROOM_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters'),
-  /** Lifetime of a client's core token; the client asks again (sfu_refresh) before it runs out. */
+  /** Shortest lifetime of a client's core token; it lives at least until the meeting's join window closes (Janus checks it on every request, keepalives too). */
   JANUS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(3_600),
   /** How long an Admin API request may take before the node counts as not answering. */
   JANUS_TIMEOUT_MS: positive(2_000),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type Clock, type Db, type Logger, publishEvent, ServiceError, type Tx } from '@lessoncall/kit';
 import { type Meeting, MediaRoomCreatedSchema, RecordingStartedSchema, type SfuAccess, SfuAccessSchema, subjects } from '@lessoncall/proto';
 import type { JetStreamClient } from 'nats';
@@ -80,7 +80,11 @@ export class Rooms {
     });
     // Adding a token Janus already holds changes nothing: a refresh or a retry is safe.
     await this.#janus(node, () => node.admin.allow(meetingId, room.room_secret, 'add', [joinToken]));
-    const core = signedJanusToken(config.JANUS_TOKEN_SECRET, clock.now(), config.JANUS_TOKEN_TTL_SECONDS);
+    // Janus checks the core token on every request of the session (keepalives too): it lives at
+    // least until the meeting's join window closes, so a lesson never outlives its token.
+    const now = clock.now();
+    const untilClose = meeting.joinableUntil ? Math.ceil((timestampDate(meeting.joinableUntil).getTime() - now.getTime()) / 1000) : 0;
+    const core = signedJanusToken(config.JANUS_TOKEN_SECRET, now, Math.max(config.JANUS_TOKEN_TTL_SECONDS, untilClose));
     this.#d.metrics.accessIssued.inc();
     return create(SfuAccessSchema, {
       meetingId,

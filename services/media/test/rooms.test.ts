@@ -55,6 +55,9 @@ describe('media service: rooms and tokens on real Janus nodes', () => {
     const [tutorSession, studentSession] = await Promise.all([s.join(m, m.tutorId), s.join(m, m.studentIds[1]!)]);
     const [a, b] = await Promise.all([s.access(m, m.tutorId, tutorSession), s.access(m, m.studentIds[1]!, studentSession)]);
     expect(a).toMatchObject({ meetingId: m.meetingId, roomId: m.meetingId, generation: 1, publisherId: tutorSession, record: false });
+    // The core token outlives the lesson's join window (a one-hour lesson starting now, plus the grace).
+    const expiry = Number(a.janusToken.split(',')[0]) * 1000;
+    expect(expiry).toBeGreaterThan(Date.now() + 60 * 60_000);
     expect(b.url).toBe(a.url);
     expect(a.joinToken).not.toBe(b.joinToken);
     const placed = await roomsOn();
