@@ -21,10 +21,8 @@
  * `ulimit -n 65536` where the hard limit allows. The limit in effect is in the results.
  * Loopback only; bounded in time. Writes bench/results/gateway-sockets.json.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+
 import { cpus, loadavg } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { repoRoot } from '@lessoncall/kit/testing';
 import { runBenchmark } from './lib/lifecycle';
 import type { SocketJob, SocketReport } from './lib/socket-client';
 import { cpuSeconds, fileLimit, type Proc, rssKb, startProcess } from './lib/processes';
@@ -32,6 +30,7 @@ import { startStack } from './lib/stack';
 import { stubParticipant } from './lib/stub-participant';
 import { idleMeter, medianOfRounds } from './lib/rounds';
 import { round, sleep } from './lib/stats';
+import { writeResult } from './lib/results';
 
 const target = Number(process.env.SOCKETS ?? 20_000);
 const clients = Number(process.env.CLIENTS ?? 4);
@@ -212,9 +211,7 @@ async function main() {
       samples,
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
-    const dir = joinPath(repoRoot, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    await writeFile(joinPath(dir, resultFile), `${JSON.stringify(result, null, 2)}\n`);
+    await writeResult(resultFile, result);
     console.log(
       `held ${end.sessions} authenticated sockets; gateway RSS peak ${result.gatewayRss.peakMiB} MiB (${result.gatewayRss.perSocketKiB} KiB/socket); wrote bench/results/${resultFile} in ${result.wallSeconds} s`,
     );

@@ -28,10 +28,8 @@
  * Loopback only. Writes bench/results/lesson-start.json.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { freePort, repoRoot } from '@lessoncall/kit/testing';
+import { freePort } from '@lessoncall/kit/testing';
 import { WebSocket } from 'ws';
 import { bounded, runBenchmark } from './lib/lifecycle';
 import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
@@ -40,6 +38,7 @@ import { seededRandom } from './lib/random';
 import { offerSdp, answerSdp, iceCandidate } from './lib/sdp';
 import { type Stack, startStack } from './lib/stack';
 import { count, round, sleep, summarize } from './lib/stats';
+import { writeResult } from './lib/results';
 
 const lessons = Number(process.env.LESSONS ?? 500);
 const spreadS = Number(process.env.SPREAD_S ?? 10);
@@ -564,9 +563,7 @@ async function main() {
       rounds: { lessoncall: oursRounds, peerjs: anchorRounds },
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
-    const dir = joinPath(repoRoot, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    await writeFile(joinPath(dir, 'lesson-start.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await writeResult('lesson-start.json', result);
     console.log(
       `lesson-start, median of ${rounds} rounds: lessoncall ready p50 ${h.lessoncall.median.p50Ms} ms p99 ${h.lessoncall.median.p99Ms} ms, ` +
         `${h.lessoncall.median.joinsPerSecond} joins/s; PeerJS p50 ${h.peerjs.median.p50Ms} ms p99 ${h.peerjs.median.p99Ms} ms; ` +

@@ -16,18 +16,18 @@
  * service's own cost). ROUNDS rounds; the headline is the median of each figure over them, every
  * run carrying the machine's idle CPU. Writes bench/results/participant-join.json.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+
 import { cpus, loadavg } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createLogger, request } from '@lessoncall/kit';
-import { repoRoot, setup } from '@lessoncall/kit/testing';
+import { setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, startParticipantService } from '@lessoncall/participant';
 import { JoinRequestSchema, JoinResponseSchema, rpc, VerifyJoinRequestSchema, VerifyJoinResponseSchema } from '@lessoncall/proto';
 import { loadTurnConfig, startTurnService } from '@lessoncall/turn';
 import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
 import { idleMeter, medianOfRounds, ratio } from './lib/rounds';
+import { writeResult } from './lib/results';
 
 const totalJoins = Number(process.env.JOINS ?? 3_000);
 const rounds = Number(process.env.ROUNDS ?? 3);
@@ -248,10 +248,8 @@ async function main() {
       target: { joinsPerSecond: 1500, p99Ms: 50, note: 'the design target is for the REST join through the gateway, measured elsewhere' },
       results,
     };
-    const dir = joinPath(repoRoot, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    await writeFile(joinPath(dir, 'participant-join.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`wrote ${joinPath(dir, 'participant-join.json')}`);
+    const written = await writeResult('participant-join.json', result);
+    console.log(`wrote ${written}`);
   } finally {
     await h.cleanup();
   }

@@ -11,12 +11,10 @@
  * process. Writes bench/results/rest-join.json.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
-import { join as joinPath } from 'node:path';
 import { signDevToken } from '@lessoncall/gateway';
 import { connectNats, createLogger, serve } from '@lessoncall/kit';
-import { freePort, repoRoot, setup, startNats } from '@lessoncall/kit/testing';
+import { freePort, setup, startNats } from '@lessoncall/kit/testing';
 import {
   GetMeetingRequestSchema,
   GetMeetingResponseSchema,
@@ -33,6 +31,7 @@ import { type Activity, activityMeter } from './lib/activity';
 import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
 import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, startProcess, waitReady } from './lib/processes';
 import { idleMeter, median, medianOfRounds, ratio } from './lib/rounds';
+import { writeResult } from './lib/results';
 import { round } from './lib/stats';
 
 const duration = Number(process.env.DURATION ?? 5);
@@ -359,10 +358,8 @@ async function main() {
       },
       runs,
     };
-    const dir = joinPath(repoRoot, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    await writeFile(joinPath(dir, 'rest-join.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`wrote ${joinPath(dir, 'rest-join.json')}`);
+    const written = await writeResult('rest-join.json', result);
+    console.log(`wrote ${written}`);
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await bareNc.close();

@@ -24,16 +24,16 @@
  * over the rounds, never the best round; ratios are to PeerJS in the same run.
  * Loopback only. Writes bench/results/signaling-relay.json.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+
 import { cpus, loadavg } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { freePort, repoRoot } from '@lessoncall/kit/testing';
+import { freePort } from '@lessoncall/kit/testing';
 import { WebSocket } from 'ws';
 import { bounded, runBenchmark } from './lib/lifecycle';
 import { cpuMeter, natsPid, type Proc, rssKb, startProcess, waitListening } from './lib/processes';
 import { idleMeter, medianOfRounds, type Round, ratio } from './lib/rounds';
 import { type Stack, startStack } from './lib/stack';
 import { count, round, sleep, summarize } from './lib/stats';
+import { writeResult } from './lib/results';
 
 const pairs = Number(process.env.PAIRS ?? 1_000);
 const ratePerSide = Number(process.env.RATE ?? 5);
@@ -540,9 +540,7 @@ async function main() {
       results: { lessoncall: ours, peerjs: peer, bareWs: floor },
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
-    const dir = joinPath(repoRoot, 'bench', 'results');
-    await mkdir(dir, { recursive: true });
-    await writeFile(joinPath(dir, 'signaling-relay.json'), `${JSON.stringify(result, null, 2)}\n`);
+    await writeResult('signaling-relay.json', result);
     console.log(`wrote bench/results/signaling-relay.json in ${result.wallSeconds} s`);
   } finally {
     for (const r of relays) for (const e of r.endpoints) e.ws.terminate();

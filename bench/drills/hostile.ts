@@ -321,7 +321,13 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   if (metrics.wsErrors < frames.length) problems.push(`gateway_ws_errors_total grew by ${metrics.wsErrors} for ${frames.length} bad frames`);
   if (metrics.deadLetters < dead) problems.push(`meeting_dead_letters_total grew by ${metrics.deadLetters}, the DEADLETTER stream by ${dead}`);
   if (metrics.passcodeFailures < 5) problems.push(`meeting_passcode_failures_total grew by ${metrics.passcodeFailures} for 40 wrong passcodes`);
-  for (const r of s.replicas) if (!r.alive()) problems.push(`${r.id} is not running after hostile input`);
+  for (const r of s.replicas) {
+    if (r.alive()) continue;
+    // What it said last: the drill's result is the only place a CI run keeps it.
+    const crash = r.crashes.at(-1);
+    const tail = crash?.output.trim().split('\n').slice(-15).join('\n') ?? '(no exit recorded)';
+    problems.push(`${r.id} is not running after hostile input (exit ${crash?.code ?? crash?.signal ?? '?'}):\n${tail}`);
+  }
   const cases = Object.values(byFamily).reduce((a, b) => a + b, 0);
   return {
     cases,
@@ -358,6 +364,25 @@ function wsExchange(s: DrillStack, frames: unknown[]): Promise<WsResult> {
       timer = setTimeout(done, 400);
     };
     ws.on('error', () => {});
+    // The per-address upgrade limit answering the fuzzer's hundredth socket in a minute is an
+    // answer too: a 429 problem, counted by its code.
+    ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => {
+        let code = `http_${res.statusCode}`;
+        try {
+          code = (JSON.parse(body) as { code?: string }).code ?? code;
+        } catch {
+          // not a problem document: the status stands
+        }
+        r.errors.push(code);
+        if (!known.has(code)) r.unknownCodes.push(code);
+        done();
+      });
+    });
     ws.on('open', async () => {
       for (const f of frames) {
         ws.send(typeof f === 'string' ? f : JSON.stringify(f));

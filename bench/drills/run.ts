@@ -151,7 +151,13 @@ async function main() {
     if (media.backMs === null) problems.push(`media did not come back: ${media.stuck.join(', ')}`);
     else if (media.backMs > f.mediaTargetMs) problems.push(`media back after ${media.backMs} ms (target ${f.mediaTargetMs} ms)`);
     if (signaling.backMs === null) problems.push(`signaling did not come back: ${signaling.stuck.join(', ')}`);
-    if (crashes.length) problems.push(`crashes: ${crashes.join(', ')}`);
+    if (crashes.length) {
+      // The last lines each crashed replica wrote: a CI run keeps nothing else of it.
+      const tails = s.replicas.flatMap((r) =>
+        r.crashes.slice(crashesBefore.get(r.id) ?? 0).map((c) => `${r.id}:\n${c.output.trim().split('\n').slice(-15).join('\n')}`),
+      );
+      problems.push(`crashes: ${crashes.join(', ')}\n${tails.join('\n')}`);
+    }
     const row: FaultRow = {
       fault: f.name,
       kind: f.kind,

@@ -45,9 +45,21 @@ const issuer = 'http://127.0.0.1/auth/v1';
  * stream and KV bucket on all three: JETSTREAM_REPLICAS=3), Postgres, coturn, two replicas of
  * each service and two gateways.
  */
-export async function startDrillStack(options: { replicas?: number; gatewayEnv?: Record<string, string> } = {}): Promise<DrillStack> {
+export interface DrillStackOptions {
+  /** Replicas of each service (2). */
+  replicas?: number;
+  /** Gateways (as many as `replicas`). */
+  gateways?: number;
+  /** NATS servers: 3 (a cluster, every stream on all three) or 1 (one server, streams unreplicated). */
+  natsNodes?: 1 | 3;
+  gatewayEnv?: Record<string, string>;
+  serviceEnv?: Partial<Record<(typeof services)[number], Record<string, string>>>;
+}
+
+export async function startDrillStack(options: DrillStackOptions = {}): Promise<DrillStack> {
   const n = options.replicas ?? 2;
-  const h = await setup({ postgres: true, natsCluster: 3 });
+  const natsNodes = options.natsNodes ?? 3;
+  const h = await setup({ postgres: true, ...(natsNodes === 3 ? { natsCluster: 3 } : {}) });
   const turnSecret = randomBytes(24).toString('hex');
   const jwtSecret = randomBytes(32).toString('hex');
   const replicas: Replica[] = [];
@@ -60,7 +72,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
   };
   try {
     coturn = await startCoturn({ secret: turnSecret, config: 'local', relayPorts: 200 });
-    const common = { NATS_URL: h.nats.url, JETSTREAM_REPLICAS: '3' };
+    const common = { NATS_URL: h.nats.url, JETSTREAM_REPLICAS: String(natsNodes) };
     const database = { DATABASE_URL: h.postgres?.url ?? '' };
     const envOf: Record<(typeof services)[number], Record<string, string>> = {
       meeting: { ...database },
@@ -69,6 +81,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
       signaling: {},
       turn: { TURN_SECRET: turnSecret, TURN_URLS: coturn.turnUrls.join(',') },
     };
+    for (const service of services) Object.assign(envOf[service], options.serviceEnv?.[service]);
     const make = async (service: string, index: number, env: Record<string, string>): Promise<Replica> => {
       const port = await freePort();
       const isGateway = service === 'gateway';
@@ -119,7 +132,7 @@ export async function startDrillStack(options: { replicas?: number; gatewayEnv?:
     };
     // All at once: on a loaded 2-core machine each start is mostly waiting for CPU anyway.
     await Promise.all(services.flatMap((service) => Array.from({ length: n }, (_, i) => make(service, i + 1, envOf[service]))));
-    await Promise.all(Array.from({ length: n }, (_, i) => make('gateway', i + 1, {})));
+    await Promise.all(Array.from({ length: options.gateways ?? n }, (_, i) => make('gateway', i + 1, {})));
   } catch (err) {
     await stopAll().catch(() => {});
     throw err;

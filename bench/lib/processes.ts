@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@lessoncall/kit/testing';
 import { readCpuTimes } from './rounds';
@@ -98,6 +98,38 @@ export function natsPid(port: number): number | undefined {
       if (cmd[0]?.endsWith('nats-server') && cmd.includes(String(port))) return Number(entry);
     } catch {
       // gone meanwhile
+    }
+  }
+  // A cluster node takes its ports from a config file: find it by the socket listening on the port.
+  return pidListeningOn(port);
+}
+
+/** The process holding the TCP socket that listens on 127.0.0.1/0.0.0.0:`port` (from /proc/net/tcp and each process's fds). */
+export function pidListeningOn(port: number): number | undefined {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is ADDR:PORT in hex; state 0A is LISTEN; the inode is the tenth field.
+      if (f[1]?.endsWith(`:${hex}`) && f[3] === '0A' && f[9]) inodes.add(`socket:[${f[9]}]`);
+    }
+  }
+  if (inodes.size === 0) return undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        if (inodes.has(readlinkSync(`/proc/${entry}/fd/${fd}`))) return Number(entry);
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
     }
   }
   return undefined;

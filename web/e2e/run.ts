@@ -789,21 +789,31 @@ scenario('the student rejoins, the tutor ends the lesson: both see why', async (
   await shot(student.page, 'ended');
 });
 
+/** A participant in a context of their own, in the call of `m` (the scenarios that run alone). */
+async function joinLesson(c: Ctx, m: TestMeeting, as: 'tutor' | 'student', prefix: string): Promise<Participant> {
+  const p = await openParticipant(c.browser, `${prefix}-${as}`, meetingUrl(c, m, as));
+  c.others.push(p);
+  await eventually(`${as} can join`, async () => p.page.getByTestId('lobby-join').isEnabled());
+  await p.page.getByTestId('lobby-join').click();
+  await p.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+  return p;
+}
+
+/** Reloads a participant's page and gets them back into the call (straight in, or through the lobby). */
+async function reloadIntoCall(p: Participant): Promise<void> {
+  await p.page.reload();
+  await eventually(`${p.name} back`, async () => (await p.page.getByTestId('call-room').isVisible()) || p.page.getByTestId('lobby-join').isEnabled());
+  if (!(await p.page.getByTestId('call-room').isVisible())) await p.page.getByTestId('lobby-join').click();
+  await p.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+}
+
 // ── Chat ──────────────────────────────────────────────────────────────────
 
 /** Its own lesson and browser contexts, so `E2E_ONLY=chat` runs it alone. */
 scenario('chat: tutor and student chat (plain text, safe links, unread badge, keyboard), the student reloads and sees the history', async (c) => {
   const m = await c.bookings.book({ title: 'Chat lesson' });
-  const join = async (as: 'tutor' | 'student') => {
-    const p = await openParticipant(c.browser, `chat-${as}`, meetingUrl(c, m, as));
-    c.others.push(p);
-    await eventually(`${as} can join`, async () => p.page.getByTestId('lobby-join').isEnabled());
-    await p.page.getByTestId('lobby-join').click();
-    await p.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
-    return p;
-  };
-  const tutor = await join('tutor');
-  const student = await join('student');
+  const tutor = await joinLesson(c, m, 'tutor', 'chat');
+  const student = await joinLesson(c, m, 'student', 'chat');
 
   await tutor.page.getByTestId('control-chat').click();
   const input = tutor.page.getByTestId('chat-input');
@@ -838,15 +848,83 @@ scenario('chat: tutor and student chat (plain text, safe links, unread badge, ke
   await student.page.getByTestId('chat-panel').waitFor({ state: 'detached' });
 
   // The student reloads: back in the call, the transcript is there.
-  await student.page.reload();
-  await eventually('student back', async () => (await student.page.getByTestId('call-room').isVisible()) || student.page.getByTestId('lobby-join').isEnabled());
-  if (!(await student.page.getByTestId('call-room').isVisible())) await student.page.getByTestId('lobby-join').click();
-  await student.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+  await reloadIntoCall(student);
   await student.page.getByTestId('control-chat').click();
   await eventually('history after reload', async () => (await student.page.getByTestId('chat-message').count()) === 2);
   const texts = await student.page.getByTestId('chat-message').allTextContents();
   if (!texts[0]?.includes('chapter 3') || !texts[1]?.includes('Thanks, on it!')) throw new Error(`history after reload: ${JSON.stringify(texts)}`);
   await shot(student.page, 'chat-after-reload');
+  for (const p of [tutor, student]) await p.page.context().close();
+  c.others = c.others.filter((p) => p !== tutor && p !== student);
+});
+
+// ── Whiteboard ────────────────────────────────────────────────────────────
+
+/** Drags one shape on a participant's board with the given Excalidraw tool; `at` is a share of the canvas, right of the style panel (x ≥ 0.3). */
+async function drawShape(page: Page, tool: 'rectangle' | 'ellipse' | 'diamond', at: { x: number; y: number }) {
+  // The tool's radio input is hidden behind its icon: click the label people see.
+  await page.locator(`label:has([data-testid="toolbar-${tool}"])`).click();
+  const box = await page.getByTestId('board-canvas').boundingBox();
+  if (!box) throw new Error('the board has no size');
+  const x = box.x + box.width * at.x;
+  const y = box.y + box.height * at.y;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 8; i++) await page.mouse.move(x + i * 12, y + i * 8);
+  await page.mouse.up();
+}
+
+const boardElements = async (page: Page) => Number((await page.getByTestId('board-panel').getAttribute('data-elements')) ?? -1);
+
+/** Its own lesson and browser contexts, so `E2E_ONLY=whiteboard` runs it alone. */
+scenario('whiteboard: tutor and student draw at once and converge, the tutor locks it, the student reloads and sees it, the record shows it', async (c) => {
+  const m = await c.bookings.book({ title: 'Whiteboard lesson' });
+  const tutor = await joinLesson(c, m, 'tutor', 'board');
+  const student = await joinLesson(c, m, 'student', 'board');
+
+  // The tutor opens the board and draws; the student, board closed, is told something was drawn.
+  await tutor.page.getByTestId('control-board').click();
+  await tutor.page.getByTestId('board-canvas').waitFor({ timeout: 30_000 });
+  await drawShape(tutor.page, 'rectangle', { x: 0.35, y: 0.3 });
+  await eventually('the tutor sees the rectangle', async () => (await boardElements(tutor.page)) === 1);
+  await student.page.getByTestId('board-activity').waitFor({ timeout: 10_000 });
+  await student.page.getByTestId('control-board').click();
+  await student.page.getByTestId('board-canvas').waitFor({ timeout: 30_000 });
+  await eventually('the student gets the tutor’s rectangle', async () => (await boardElements(student.page)) === 1);
+
+  // Both draw at the same moment: each board ends with both shapes.
+  await Promise.all([drawShape(tutor.page, 'ellipse', { x: 0.6, y: 0.35 }), drawShape(student.page, 'diamond', { x: 0.4, y: 0.65 })]);
+  for (const p of [tutor, student]) await eventually(`${p.name} converges on 3 shapes`, async () => (await boardElements(p.page)) === 3);
+  await shot(tutor.page, 'board-tutor');
+  await shot(student.page, 'board-student');
+
+  // Locked: the student is told, and the editor no longer draws for them.
+  await tutor.page.getByTestId('board-lock').click();
+  await student.page.getByTestId('board-locked').waitFor({ timeout: 10_000 });
+  if ((await student.page.getByTestId('toolbar-rectangle').count()) !== 0) throw new Error('a locked board still offers the student its drawing tools');
+  await shot(student.page, 'board-locked');
+  await tutor.page.getByTestId('board-lock').click();
+  await student.page.getByTestId('board-locked').waitFor({ state: 'detached', timeout: 10_000 });
+
+  // The student reloads: back in the call, the board is as it was.
+  await reloadIntoCall(student);
+  await student.page.getByTestId('control-board').click();
+  await student.page.getByTestId('board-canvas').waitFor({ timeout: 30_000 });
+  await eventually('the board after a reload', async () => (await boardElements(student.page)) === 3);
+  await shot(student.page, 'board-after-reload');
+
+  // The tutor ends the lesson: both end screens show the final board as an image.
+  await tutor.page.getByTestId('control-end').click();
+  for (const p of [tutor, student]) {
+    await p.page.locator('[data-testid="ended-screen"][data-reason="ended"]').waitFor({ timeout: 10_000 });
+    const img = p.page.getByTestId('record-board');
+    await img.waitFor({ timeout: 20_000 });
+    const alt = (await img.getAttribute('alt')) ?? '';
+    if (!alt.includes('3 drawn')) throw new Error(`${p.name}'s record shows the board as "${alt}"`);
+    if (!(await img.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0)))
+      throw new Error(`${p.name}'s record board image does not render`);
+  }
+  await shot(student.page, 'board-record');
   for (const p of [tutor, student]) await p.page.context().close();
   c.others = c.others.filter((p) => p !== tutor && p !== student);
 });

@@ -76,6 +76,12 @@ export const configSchema = {
   WS_UPGRADE_BURST: z.coerce.number().int().positive().default(30),
   /** WebSockets one client address may hold open on one replica; more answer 429 rate_limited. */
   WS_MAX_SOCKETS_PER_CLIENT: z.coerce.number().int().positive().default(50),
+  /**
+   * How long a sign-out (POST /api/video/sign-out) is remembered, in seconds: at least the
+   * issuer's access-token lifetime (Supabase: Auth → JWT expiry, 3600 by default), after which
+   * every token it speaks of has expired anyway.
+   */
+  TOKEN_REVOCATION_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
   /** On SIGTERM: how long sockets get to move to another replica before the process exits. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /**

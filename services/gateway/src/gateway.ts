@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import { createRuntime, type Logger, type Runtime, type RuntimeOptions } from '@lessoncall/kit';
 import { createTokenVerifier, type TokenVerifier } from './auth/index';
+import { refusingRevoked, startRevocations } from './auth/revocations';
 import type { GatewayConfig } from './config';
 import { clientErrorHandler } from './rest/client-error';
 import { createRestApp } from './rest/index';
@@ -19,18 +20,25 @@ export async function startGateway(
   options: { verifier?: TokenVerifier; logger?: Logger; telemetry?: RuntimeOptions['telemetry'] } = {},
 ): Promise<Gateway> {
   const runtime = await createRuntime('gateway', config, { logger: options.logger, telemetry: options.telemetry });
-  const verifier = options.verifier ?? createTokenVerifier(config);
+  const revocations = await startRevocations({
+    js: runtime.js,
+    ttlSeconds: config.TOKEN_REVOCATION_TTL_SECONDS,
+    replicas: config.JETSTREAM_REPLICAS,
+    logger: runtime.logger,
+  });
+  const verifier = refusingRevoked(options.verifier ?? createTokenVerifier(config), revocations);
   let draining = false;
-  const app = createRestApp({ config, runtime, verifier, isDraining: () => draining });
+  const app = createRestApp({ config, runtime, verifier, revocations, isDraining: () => draining });
   const server = createServer(app);
   server.on('clientError', clientErrorHandler(runtime.registry));
-  const ws = attachWebSocket({ server, config, runtime, verifier });
+  const ws = attachWebSocket({ server, config, runtime, verifier, revocations });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
+  runtime.markStarted();
   runtime.logger.info({ port }, 'gateway listening');
   return {
     port,
@@ -40,6 +48,7 @@ export async function startGateway(
       await ws.drain(config.DRAIN_TIMEOUT_MS);
       server.closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await revocations.stop();
       await runtime.close();
     },
   };

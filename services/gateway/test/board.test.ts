@@ -136,6 +136,28 @@ describe('whiteboard over the WebSocket', () => {
     expect(late.editor.elements.get('shared')).toEqual(tutor.editor.elements.get('shared'));
   });
 
+  it('tells a socket that has not opened the board that someone is drawing, without sending it every stroke', async () => {
+    const m = await backend.createMeeting();
+    const tutor = await joined(m, 'tutor');
+    const student = await joined(m, 'student');
+    let heard = 0;
+    student.c.listen('boardUpdate', () => {
+      heard += 1;
+    });
+    await tutor.editor.sync();
+    for (let i = 0; i < 6; i++) {
+      tutor.editor.draw(`t${i}`, { x: i * 20 });
+      await tutor.editor.acked();
+    }
+    // A sentinel on the same path after the strokes: once it is there, every update the student would get has come.
+    tutor.c.send({ requestId: 'sentinel', kind: { case: 'chatSend', value: { clientMessageId: 'sentinel-1', text: 'look at the board' } } });
+    await student.c.next('chat', (v) => v.message?.clientMessageId === 'sentinel-1');
+    expect(heard).toBe(1);
+    // Opening the board brings the rest.
+    await student.editor.sync();
+    expect(student.editor.ids()).toEqual(['t0', 't1', 't2', 't3', 't4', 't5']);
+  });
+
   it('gives a late joiner the board, and a resumed session sends back what it drew while away', async () => {
     const m = await backend.createMeeting();
     const tutor = await joined(m, 'tutor');

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { createLogger, type Logger, type RuntimeOptions } from '@lessoncall/kit';
-import type { Harness } from '@lessoncall/kit/testing';
+import { type Harness, setup } from '@lessoncall/kit/testing';
 import { type DevTokenOptions, signDevToken, type TokenVerifier } from '../src/auth/index';
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type Gateway, startGateway } from '../src/gateway';
@@ -193,6 +193,11 @@ export function openApiChecker(doc: { paths: Record<string, Record<string, unkno
       if (!op) throw new Error(`${method} ${pathname} is not in the OpenAPI document`);
       const documented = op.responses[String(res.status)];
       if (!documented) throw new Error(`${method} ${pathname} answered ${res.status}, which the OpenAPI document does not list`);
+      // No content: nothing to check beyond the status (a 204 has no body, hence no type).
+      if (res.status === 204 && !documented.content) {
+        if (res.text !== '') throw new Error(`${method} ${pathname} answered 204 with a body`);
+        return;
+      }
       const type = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
       const media = documented.content?.[type];
       if (!media) throw new Error(`${method} ${pathname} ${res.status} answered ${type}, which the OpenAPI document does not list`);
@@ -237,4 +242,43 @@ export function expectProblem(res: ApiResponse, status: number, code: string): v
   expect(res.body.status).toBe(status);
   expect(res.body.requestId).toBe(res.headers.get('x-request-id'));
   expect(res.text).not.toMatch(/\bat .*\.ts:\d+/);
+}
+
+/**
+ * Postgres, NATS with the permission matrix, the services and two gateway replicas sharing one
+ * token secret: for the suites where a user's second tab or another socket sits on the other
+ * replica. `stop` closes the sockets pushed to `clients` first.
+ */
+export interface TwoGatewayStack {
+  h: Harness;
+  backend: Backend;
+  gw: TestGateway;
+  gw2: TestGateway;
+  checker: ReturnType<typeof openApiChecker>;
+  clients: { close(): void }[];
+  stop(): Promise<void>;
+}
+
+export async function startTwoGatewayStack(options: BackendOptions = {}): Promise<TwoGatewayStack> {
+  const h = await setup({ postgres: true, auth: true });
+  const backend = await startBackend(h, options);
+  const gw = await startTestGateway(h);
+  const gw2 = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, GATEWAY_ID: 'gw-two' });
+  const checker = openApiChecker((await call(gw.url, 'GET', '/api/video/openapi.json')).body);
+  const clients: { close(): void }[] = [];
+  return {
+    h,
+    backend,
+    gw,
+    gw2,
+    checker,
+    clients,
+    async stop() {
+      for (const c of clients) c.close();
+      await gw.stop();
+      await gw2.stop();
+      await backend.stop();
+      await h.cleanup();
+    },
+  };
 }

@@ -4,6 +4,7 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, call, demoStudentId, demoTutorId, startBackend, startTestGateway, type TestGateway } from './helpers';
+import { WsClient } from './ws-client';
 
 // Once per file: every in-process service and the gateway report to this exporter.
 const exporter = new InMemorySpanExporter();
@@ -82,5 +83,45 @@ describe('tracing', () => {
     const server = exporter.getFinishedSpans().find((s) => s.spanContext().traceId === traceId && s.name === 'GET /api/video/meetings/:meetingId')!;
     expect(server.attributes['http.response.status_code']).toBe(404);
     expect(exporter.getFinishedSpans().some((s) => s.spanContext().traceId === traceId && s.name === 'handle svc.meeting.get')).toBe(true);
+  });
+
+  it('continues the browser’s trace from a WebSocket hello through the join in the participant service', async () => {
+    const m = await backend.createMeeting();
+    exporter.reset();
+    const traceId = randomUUID().replaceAll('-', '');
+    const c = await WsClient.open(gw.wsUrl);
+    try {
+      await c.hello({
+        accessToken: await gw.tokenFor(m.tutorId),
+        meetingId: m.meetingId,
+        passcode: m.passcode,
+        traceparent: `00-${traceId}-${'2'.repeat(16)}-01`,
+      });
+      const inTrace = () => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+      await expect.poll(() => inTrace().some((s) => s.name === 'ws hello')).toBe(true);
+      const hello = inTrace().find((s) => s.name === 'ws hello')!;
+      expect(hello.kind).toBe(SpanKind.SERVER);
+      expect(hello.parentSpanContext?.spanId).toBe('2'.repeat(16));
+      const join = inTrace().find((s) => s.kind === SpanKind.CLIENT && s.name === 'request svc.participant.join');
+      expect(join?.parentSpanContext?.spanId).toBe(hello.spanContext().spanId);
+      expect(inTrace().some((s) => s.name === 'handle svc.participant.join')).toBe(true);
+      expect(inTrace().some((s) => s.name === 'pg.query')).toBe(true);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('starts a trace of its own for a hello without a well-formed traceparent', async () => {
+    const m = await backend.createMeeting();
+    exporter.reset();
+    const c = await WsClient.open(gw.wsUrl);
+    try {
+      await c.hello({ accessToken: await gw.tokenFor(m.studentId), meetingId: m.meetingId, passcode: m.passcode, traceparent: 'not-a-traceparent' });
+      await expect.poll(() => exporter.getFinishedSpans().some((s) => s.name === 'ws hello')).toBe(true);
+      const hello = exporter.getFinishedSpans().find((s) => s.name === 'ws hello')!;
+      expect(hello.parentSpanContext).toBeUndefined();
+    } finally {
+      c.close();
+    }
   });
 });

@@ -10,6 +10,7 @@ import type { Express } from 'express';
 import { bookAndWait } from '@lessoncall/booking-system';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth/index';
+import { type Revocations, startRevocations } from '../src/auth/revocations';
 import { loadGatewayConfig } from '../src/config';
 import { createRestApp, openApiPath } from '../src/rest/index';
 import {
@@ -611,13 +612,18 @@ describe('when NATS is gone', () => {
 
 describe('the OpenAPI document', () => {
   let runtime: Runtime;
+  let revocations: Revocations;
   let app: Express;
   beforeAll(async () => {
     const config = loadGatewayConfig({ ...h.natsEnv('gateway'), JWT_SECRET: 'x'.repeat(32), JWT_ISSUER: 'test', LOG_LEVEL: 'silent' });
     runtime = await createRuntime('gateway', config, { telemetry: false });
-    app = createRestApp({ config, runtime, verifier: createTokenVerifier(config) });
+    revocations = await startRevocations({ js: runtime.js, ttlSeconds: 3_600, logger: runtime.logger });
+    app = createRestApp({ config, runtime, verifier: createTokenVerifier(config), revocations });
   });
-  afterAll(() => runtime?.close());
+  afterAll(async () => {
+    await revocations?.stop();
+    await runtime?.close();
+  });
 
   it('is a valid OpenAPI 3.1 document', async () => {
     const doc = (await call(gw.url, 'GET', '/api/video/openapi.json')).body;

@@ -1,8 +1,8 @@
 import { decode, ManualClock } from '@lessoncall/kit';
-import { type Harness, setup } from '@lessoncall/kit/testing';
+import type { Harness } from '@lessoncall/kit/testing';
 import { ParticipantLeftSchema, type ParticipantLeft, subjects, wsCloseCodes } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiResponse, type Backend, call, openApiChecker, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
+import { type ApiResponse, type Backend, call, startTwoGatewayStack, type TestGateway, type TestMeeting, type TwoGatewayStack } from './helpers';
 import { HelloError, joinAs, type WsClient } from './ws-client';
 
 const askIntervalSeconds = 15;
@@ -14,30 +14,22 @@ const stranger = '33333333-3333-4333-8333-333333333333';
  * sentinel sent after the message that must not arrive.
  */
 describe('tutor controls: remove, ask to unmute, camera off', () => {
+  let stack: TwoGatewayStack;
   let h: Harness;
   let backend: Backend;
   let gw: TestGateway;
   /** A second gateway replica: the student's other tab is held there. */
   let gw2: TestGateway;
-  let checker: ReturnType<typeof openApiChecker>;
+  let checker: TwoGatewayStack['checker'];
   // The participant service's clock: the ask-to-unmute interval passes without sleeping.
   const clock = new ManualClock(new Date());
-  const clients: WsClient[] = [];
+  let clients: TwoGatewayStack['clients'];
 
   beforeAll(async () => {
-    h = await setup({ postgres: true, auth: true });
-    backend = await startBackend(h, { clock, participant: { UNMUTE_ASK_INTERVAL_SECONDS: String(askIntervalSeconds) } });
-    gw = await startTestGateway(h);
-    gw2 = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, GATEWAY_ID: 'gw-two' });
-    checker = openApiChecker((await call(gw.url, 'GET', '/api/video/openapi.json')).body);
+    stack = await startTwoGatewayStack({ clock, participant: { UNMUTE_ASK_INTERVAL_SECONDS: String(askIntervalSeconds) } });
+    ({ h, backend, gw, gw2, checker, clients } = stack);
   });
-  afterAll(async () => {
-    for (const c of clients) c.close();
-    await gw?.stop();
-    await gw2?.stop();
-    await backend?.stop();
-    await h?.cleanup();
-  });
+  afterAll(() => stack?.stop());
 
   async function joined(m: TestMeeting, who: 'tutor' | 'student', extra: Parameters<typeof joinAs>[3] = {}) {
     const j = await joinAs(gw, m, who, extra);

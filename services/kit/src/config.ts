@@ -33,7 +33,7 @@ export const commonConfig = {
    * nats.replicas). An existing stream is brought to this count.
    */
   JETSTREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  /** OTLP/HTTP collector (e.g. http://otel-collector:4318); traces are exported only when set. */
+  /** OTLP/HTTP collector (e.g. http://otel-collector:4318): traces, and every /metrics family (histograms with their buckets), are exported only when set. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
   /** On SIGTERM: how long in-flight work may take before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),

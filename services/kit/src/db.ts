@@ -81,25 +81,49 @@ export class Db {
     await this.pool.end();
   }
 
-  async #transaction<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * A pooled connection for `fn`, returned afterwards. While it is checked out the pool no longer
+   * listens for its errors, and node-postgres emits a server's goodbye (Postgres stopped or
+   * restarted: 57P01 "terminating connection due to administrator command") on the client when
+   * no query is running — between two queries of a transaction waiting on NATS, say — which
+   * without a listener ends the process (found by the drills: a 10 s Postgres stop crashed every
+   * meeting replica). Here it is kept: the next query fails with it, and the connection is
+   * destroyed instead of returned. `discard()` destroys it too (a failed rollback).
+   */
+  async withConnection<T>(fn: (client: pg.PoolClient, discard: () => void) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
-    const tx: Tx = { query: (text, values) => traced(text, () => client.query(text, values)) };
-    let broken = false;
+    let broken: Error | boolean = false;
+    const onError = (err: Error) => {
+      broken = err;
+    };
+    client.on('error', onError);
     try {
-      await client.query(begin);
-      const result = await fn(tx);
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      try {
-        await client.query('rollback');
-      } catch {
-        broken = true;
-      }
-      throw err;
+      return await fn(client, () => {
+        broken ||= true;
+      });
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
+  }
+
+  #transaction<T>(begin: string, fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.withConnection(async (client, discard) => {
+      const tx: Tx = { query: (text, values) => traced(text, () => client.query(text, values)) };
+      try {
+        await client.query(begin);
+        const result = await fn(tx);
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('rollback');
+        } catch {
+          discard();
+        }
+        throw err;
+      }
+    });
   }
 }
 

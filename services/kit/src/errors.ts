@@ -16,6 +16,7 @@ export const httpStatusOf: Record<ErrorCodeName, number> = {
   invalid_request: 400,
   unauthenticated: 401,
   token_expired: 401,
+  token_revoked: 401,
   forbidden: 403,
   not_a_participant: 403,
   not_in_meeting: 403,

@@ -23,6 +23,8 @@ export {
   defaultRetryPolicy,
   ensureConsumer,
   ensureStream,
+  isJetStreamUnavailable,
+  retryWhileJetStreamUnavailable,
   listDeadLetters,
   replayDeadLetters,
   retryDelayMs,

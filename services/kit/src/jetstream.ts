@@ -32,6 +32,10 @@ export interface StreamSpec {
 
 /** Creates the stream, or brings an existing one to this spec; safe on every replica at once. */
 export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
+  await retryWhileJetStreamUnavailable(() => ensureStreamOnce(jsm, spec), { what: `stream ${spec.name}` });
+}
+
+async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
   const config: Partial<StreamConfig> = {
     name: spec.name,
     subjects: [...spec.subjects],
@@ -59,6 +63,38 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   }
 }
 
+/**
+ * JetStream API answers that mean "the cluster cannot answer right now", not "you asked wrong":
+ * a request timeout or no responders (the meta leader is being elected, or the server is busy),
+ * and the server's own "JetStream system temporarily unavailable" (err_code 10008).
+ */
+export function isJetStreamUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: unknown } | undefined;
+  if (e?.code === 'TIMEOUT' || e?.code === '503') return true;
+  if (e?.api_error?.err_code === 10008) return true;
+  return typeof e?.message === 'string' && /temporarily unavailable|no responders|^timeout$/i.test(e.message);
+}
+
+/**
+ * Runs a JetStream management call (stream, consumer) again while the cluster cannot answer,
+ * for up to `forMs` (default 60 s): a service that starts while a node is lost or the machine is
+ * busy waits for JetStream instead of exiting (its /readyz says "starting" meanwhile). Anything
+ * else, or a cluster still unavailable past the deadline, is thrown.
+ */
+export async function retryWhileJetStreamUnavailable<T>(fn: () => Promise<T>, options: { forMs?: number; logger?: Logger; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.forMs ?? 60_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const delay = Math.min(250 * 2 ** (attempt - 1), 4_000);
+      if (!isJetStreamUnavailable(err) || Date.now() + delay > deadline) throw err;
+      options.logger?.warn({ err: (err as Error).message, attempt, retryInMs: delay, what: options.what }, 'JetStream unavailable, trying again');
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 function isNotFound(err: unknown): boolean {
   return /not found/i.test(String((err as Error)?.message));
 }
@@ -80,6 +116,10 @@ export interface ConsumerSpec {
 
 /** Creates or updates a durable pull consumer with explicit ack and unbounded redelivery. */
 export async function ensureConsumer(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+  await retryWhileJetStreamUnavailable(() => ensureConsumerOnce(jsm, spec), { what: `consumer ${spec.stream}/${spec.durable}` });
+}
+
+async function ensureConsumerOnce(jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
@@ -191,12 +231,18 @@ type ParkReason = 'malformed' | 'invalid' | 'exhausted';
  */
 export async function consumeEvents(options: ConsumeOptions): Promise<RunningConsumer> {
   const { js, nc, logger } = options;
-  await ensureStream(await js.jetstreamManager(), streams.deadLetters);
-  const consumer = await js.consumers.get(options.stream, options.durable);
+  await ensureStream(await retryWhileJetStreamUnavailable(() => js.jetstreamManager(), { logger, what: 'JetStream account' }), streams.deadLetters);
+  const consumer = await retryWhileJetStreamUnavailable(() => js.consumers.get(options.stream, options.durable), {
+    logger,
+    what: `consumer ${options.stream}/${options.durable}`,
+  });
   // expires 10 s (heartbeats every 5 s) instead of 30 s: when the NATS server holding the pull
   // is lost, two missed heartbeats re-issue it on the others in ≈ 10 s rather than ≈ 60 s
   // (cluster.test.ts loses one). A pull request per 10 s per consumer costs the server nothing.
-  const messages = await consumer.consume({ max_messages: options.batch ?? 256, expires: 10_000 });
+  const messages = await retryWhileJetStreamUnavailable(() => consumer.consume({ max_messages: options.batch ?? 256, expires: 10_000 }), {
+    logger,
+    what: `consume ${options.stream}/${options.durable}`,
+  });
   const maxDeliver = options.maxDeliver ?? 5;
   const retry = options.retry ?? defaultRetryPolicy;
   const retryAlertMs = options.retryAlertMs ?? 5 * 60_000;

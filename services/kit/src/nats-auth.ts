@@ -53,6 +53,20 @@ function consumeStream(stream: StreamName): string[] {
 
 /** The gateway's rate-limit KV bucket (services/gateway/src/rest/index.ts). */
 const gatewayKv = 'gateway_ratelimit';
+/** Sign-outs (services/gateway/src/auth/revocations.ts): every gateway writes and watches it. */
+const revocationKv = 'gateway_revocations';
+
+/** A KV bucket watched from its start: an ordered push consumer, delivered to the watcher's inbox, with flow control. */
+function watchBucket(bucket: string): string[] {
+  const stream = `KV_${bucket}`;
+  return [
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.*`,
+    `$JS.API.CONSUMER.DELETE.${stream}.*`,
+    `$JS.FC.${stream}.>`,
+  ];
+}
 
 const matrix: Record<NatsRole, NatsPermissions> = {
   gateway: {
@@ -95,6 +109,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       `$JS.API.DIRECT.GET.KV_${gatewayKv}.>`,
       `$JS.API.STREAM.MSG.GET.KV_${gatewayKv}`,
       `$KV.${gatewayKv}.>`,
+      ...manageStream(`KV_${revocationKv}`),
+      `$KV.${revocationKv}.>`,
+      ...watchBucket(revocationKv),
     ],
     subscribe: [
       'signal.deliver.*',

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { Db } from './db';
 import { cachedReadiness, type Readiness, type ReadinessCheck, startHealthServer } from './health';
 import { createLogger, type Logger } from './logger';
+import { retryWhileJetStreamUnavailable } from './jetstream';
 import { createMetrics } from './metrics';
 import { connectNats } from './nats';
 import { setupTelemetry, type Telemetry } from './telemetry';
@@ -35,6 +36,8 @@ export interface Runtime {
   /** What /readyz answers (cached: see READINESS_CACHE_MS); the gateway's public /readyz uses it too. */
   readiness: Readiness;
   telemetry: Telemetry;
+  /** The service's start-up is complete: /readyz may answer ready from now on (it says `starting` before). */
+  markStarted(): void;
   /** Drains the bus, closes Postgres and the health server, flushes traces. */
   close(): Promise<void>;
 }
@@ -53,13 +56,19 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
   const telemetry: Telemetry =
     options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, registry });
   const nc = await connectNats({ url: config.NATS_URL, name: service, logger, nkeySeed: config.NATS_NKEY_SEED, inboxPrefix: config.NATS_INBOX_PREFIX });
-  const jsm = await nc.jetstreamManager();
+  const jsm = await retryWhileJetStreamUnavailable(() => nc.jetstreamManager(), { logger, what: 'JetStream account' });
   const js = nc.jetstream();
   const db = config.DATABASE_URL
     ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service, sessionRole: 'service_role' })
     : undefined;
   let natsConnected = true;
+  let started = false;
   const checks: Record<string, ReadinessCheck> = {
+    // The health server is up from here, but the service is not until its start-up (streams,
+    // consumers, subscriptions) has finished: until markStarted(), /readyz says so.
+    started: async () => {
+      if (!started) throw new Error('starting');
+    },
     nats: async () => {
       if (nc.isClosed()) throw new Error('closed');
       if (!natsConnected) throw new Error('disconnected');
@@ -90,6 +99,10 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
     health,
     readiness: ready,
     telemetry,
+    markStarted() {
+      started = true;
+      ready.invalidate();
+    },
     async close() {
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       if (!nc.isClosed()) await nc.drain().catch(() => {});

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Counter, withSpan } from '../src/index';
+import { createRuntime, Counter, Histogram, withSpan } from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
 
 /** A stand-in OTLP/HTTP collector: a real HTTP server that keeps what services post to it. */
@@ -36,6 +36,9 @@ describe('telemetry over OTLP', () => {
     // Registered after start-up, as services do.
     const lessons = new Counter({ name: 'otlp_test_lessons_total', help: 'lessons', labelNames: ['kind'], registers: [rt.registry] });
     lessons.inc({ kind: 'demo' }, 3);
+    // A histogram's buckets travel too (the earlier bridge sent only its _count and _sum).
+    const joins = new Histogram({ name: 'otlp_test_join_seconds', help: 'joins', labelNames: ['via'], buckets: [0.1, 1], registers: [rt.registry] });
+    for (const v of [0.05, 0.5, 0.7, 3]) joins.observe({ via: 'rest' }, v);
     await withSpan('otlp-test span', {}, async () => {});
     // Shutting down flushes both pipelines (a second export picks up the late counter).
     await new Promise((r) => setTimeout(r, 50));
@@ -52,5 +55,19 @@ describe('telemetry over OTLP', () => {
     expect(traces).toContain('otlp-test');
     expect(metrics).toContain('process_cpu_user_seconds_total');
     expect(metrics).toContain('otlp_test_lessons_total');
+    // OTLP/JSON: the histogram point with its bounds and per-bucket counts (≤0.1, ≤1, +Inf).
+    const exported = otlp.received.filter((r) => r.path === '/v1/metrics').map((r) => JSON.parse(r.body));
+    const points = exported
+      .flatMap((b) => b.resourceMetrics)
+      .flatMap((rm: { scopeMetrics: { metrics: { name: string; histogram?: { dataPoints: unknown[] } }[] }[] }) => rm.scopeMetrics)
+      .flatMap((sm) => sm.metrics)
+      .filter((m) => m.name === 'otlp_test_join_seconds')
+      .flatMap((m) => m.histogram?.dataPoints ?? []) as { explicitBounds: number[]; bucketCounts: (string | number)[]; count: string | number; sum: number }[];
+    expect(points.length).toBeGreaterThan(0);
+    const last = points.at(-1)!;
+    expect(last.explicitBounds).toEqual([0.1, 1]);
+    expect(last.bucketCounts.map(Number)).toEqual([1, 2, 1]);
+    expect(Number(last.count)).toBe(4);
+    expect(last.sum).toBeCloseTo(4.25);
   });
 });

@@ -1,7 +1,7 @@
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { MeetingStartedSchema, streams } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStream, publishEvent } from '../src/index';
+import { ensureConsumer, ensureStream, isJetStreamUnavailable, publishEvent } from '../src/index';
 
 /**
  * Found by the drills: losing the NATS server that leads a stream failed every event publish
@@ -49,4 +49,32 @@ describe('publishEvent on a three-node cluster', () => {
     await node.start();
     expect(failures).toEqual([]);
   }, 90_000);
+
+  /**
+   * Found by the drills: a meeting replica that started while the cluster was slow to answer
+   * (a JetStream API timeout creating its consumer) exited with "failed to start" after its
+   * /readyz had already said ready. Start-up now waits for JetStream to answer.
+   */
+  it('creates a stream and a consumer once JetStream has quorum again, instead of failing at the first timeout', async () => {
+    await h.cluster!.jetStreamReady();
+    const [a, b] = h.cluster!.nodes;
+    // Two of three nodes gone: no quorum, every JetStream API request times out or is refused.
+    await Promise.all([a!.kill(), b!.kill()]);
+    const unavailable = await h.jsm.streams.info(streams.meetings.name).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(isJetStreamUnavailable(unavailable)).toBe(true);
+    const created = (async () => {
+      await ensureStream(h.jsm, { name: 'QUORUM_TEST', subjects: ['quorum.test.>'], replicas: 3 });
+      await ensureConsumer(h.jsm, { stream: 'QUORUM_TEST', durable: 'quorum-test' });
+      return Date.now();
+    })();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const back = Date.now();
+    await Promise.all([a!.start(), b!.start()]);
+    const at = await created;
+    expect(at).toBeGreaterThanOrEqual(back);
+    expect((await h.jsm.consumers.info('QUORUM_TEST', 'quorum-test')).config.durable_name).toBe('quorum-test');
+  }, 120_000);
 });

@@ -146,8 +146,7 @@ export class Outbox {
    * is everything after them of the same meeting, so its order holds here too.
    */
   async relay(olderThan: Date, limit: number): Promise<number> {
-    const client = await this.#db.pool.connect();
-    try {
+    return this.#db.withConnection(async (client) => {
       const { rows: locked } = await client.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [relayLockKey]);
       if (!locked[0]?.got) return 0;
       try {
@@ -168,11 +167,10 @@ export class Outbox {
         if (events.length > 0) await client.query('delete from video_meeting_outbox where event_id = any($1::text[])', [events.map((e) => e.id)]);
         return events.length;
       } finally {
+        // A lost connection took the session lock with it; the unlock then fails like the rest.
         await client.query('select pg_advisory_unlock($1)', [relayLockKey]);
       }
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async #publishOne(e: OutboxEvent): Promise<void> {

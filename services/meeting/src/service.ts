@@ -110,6 +110,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
     }, config.SWEEP_INTERVAL_MS);
     timer.unref();
 
+    runtime.markStarted();
     logger.info({ publicBaseUrl: config.PUBLIC_BASE_URL }, 'meeting service ready');
     return {
       runtime,

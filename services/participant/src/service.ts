@@ -137,6 +137,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   ];
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);
+  runtime.markStarted();
   logger.info({ graceSeconds: config.PRESENCE_GRACE_SECONDS, maxSessions: config.MAX_SESSIONS_PER_MEETING }, 'participant service ready');
 
   return {

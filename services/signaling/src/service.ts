@@ -303,6 +303,7 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
       : undefined;
   resync?.unref();
 
+  runtime.markStarted();
   logger.info({ ...roster.size, rebuilt }, 'signaling ready');
   return {
     runtime,

@@ -96,6 +96,7 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
     credentialsEndpoint(rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, 'precall', (userId, now) => precallIceServersFor(config, userId, now)),
   ];
 
+  runtime.markStarted();
   logger.info(
     { turnUrls: config.TURN_URLS, stunUrls: config.STUN_URLS, ttlSeconds: config.TURN_TTL_SECONDS, precallTtlSeconds: config.TURN_PRECALL_TTL_SECONDS },
     'turn service ready',

@@ -91,6 +91,19 @@ export class GatewayApi {
     });
   }
 
+  /**
+   * Signs the token out at the gateway (POST /api/video/sign-out): from now on every gateway
+   * refuses it (`global`: every token of this user; `local`: this sign-in's) and closes the
+   * sockets opened with it. Keepalive: the page may be navigating away.
+   */
+  async signOut(accessToken: string, scope: 'global' | 'local'): Promise<void> {
+    await this.call('POST', '/api/video/sign-out', {
+      headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope }),
+      keepalive: true,
+    });
+  }
+
   /** The local dev issuer's settings, or undefined when it is off (404). */
   async devConfig(): Promise<DevConfig | undefined> {
     try {

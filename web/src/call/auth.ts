@@ -91,6 +91,9 @@ export class DevAuth implements Auth {
   }
 
   async signOut(): Promise<void> {
+    // Each tab is its own demo sign-in: only this one's tokens are refused from now on.
+    const token = this.session?.accessToken;
+    if (token) await gatewaySignOut(this.api, token, 'local');
     this.session = undefined;
     this.storage?.removeItem('lessoncall.dev-session');
     this.listeners.emit();
@@ -103,17 +106,20 @@ export class SupabaseAuth implements Auth {
   private readonly listeners = new Listeners();
   private current: AuthUser | undefined;
 
-  private constructor(private readonly client: SupabaseClient) {
+  private constructor(
+    private readonly client: SupabaseClient,
+    private readonly api: Pick<GatewayApi, 'signOut'>,
+  ) {
     client.auth.onAuthStateChange((_event, session) => {
       this.current = session?.user ? toUser(session.user) : undefined;
       this.listeners.emit();
     });
   }
 
-  static async create(url: string, anonKey: string): Promise<SupabaseAuth> {
+  static async create(url: string, anonKey: string, api: Pick<GatewayApi, 'signOut'>): Promise<SupabaseAuth> {
     // Loaded only when configured: demo deployments never download it.
     const { createClient } = await import('@supabase/supabase-js');
-    const auth = new SupabaseAuth(createClient(url, anonKey, { auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: true } }));
+    const auth = new SupabaseAuth(createClient(url, anonKey, { auth: { persistSession: true, autoRefreshToken: true, detectSessionInUrl: true } }), api);
     const { data } = await auth.client.auth.getSession();
     auth.current = data.session?.user ? toUser(data.session.user) : undefined;
     return auth;
@@ -148,7 +154,23 @@ export class SupabaseAuth implements Auth {
   }
 
   async signOut(): Promise<void> {
+    // First at the gateway, while the token still says who signs out: supabase-js signOut()
+    // ends every sign-in of the user (scope global), and so does this.
+    const { data } = await this.client.auth.getSession();
+    if (data.session) await gatewaySignOut(this.api, data.session.access_token, 'global');
     await this.client.auth.signOut();
+  }
+}
+
+/**
+ * The gateway's half of a sign-out. A failure (the gateway unreachable) does not keep the user
+ * signed in: the tokens then live until their expiry, as they would without this.
+ */
+async function gatewaySignOut(api: Pick<GatewayApi, 'signOut'>, token: string, scope: 'global' | 'local'): Promise<void> {
+  try {
+    await api.signOut(token, scope);
+  } catch {
+    // Signed out locally all the same.
   }
 }
 
@@ -163,7 +185,8 @@ export type AuthSetup = { kind: 'ready'; auth: Auth } | { kind: 'unconfigured' }
 /** Supabase when configured; otherwise the gateway's dev issuer when it is on; otherwise nothing to sign in with. */
 export async function createAuth(config: { supabaseUrl?: string | undefined; supabaseAnonKey?: string | undefined }, api: GatewayApi): Promise<AuthSetup> {
   try {
-    if (config.supabaseUrl && config.supabaseAnonKey) return { kind: 'ready', auth: await SupabaseAuth.create(config.supabaseUrl, config.supabaseAnonKey) };
+    if (config.supabaseUrl && config.supabaseAnonKey)
+      return { kind: 'ready', auth: await SupabaseAuth.create(config.supabaseUrl, config.supabaseAnonKey, api) };
     const dev = await api.devConfig();
     if (dev) return { kind: 'ready', auth: new DevAuth(api, dev.demoUsers) };
     return { kind: 'unconfigured' };

@@ -89,6 +89,9 @@ describe('gateway errors', () => {
     expect(isFinal('not_a_participant')).toBe(true);
     expect(isFinal('passcode_invalid')).toBe(false);
     expect(isFinal('meeting_not_started')).toBe(false);
+    // A signed-out token: retrying with it can never succeed.
+    expect(isFinal('token_revoked')).toBe(true);
+    expect(describeError(new GatewayError('token_revoked', 'signed out')).title).toBe('Signed out');
   });
 
   it('explains why a lesson ended', () => {

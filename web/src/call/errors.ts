@@ -10,6 +10,7 @@ export type GatewayErrorCode =
   | 'invalid_request'
   | 'unauthenticated'
   | 'token_expired'
+  | 'token_revoked'
   | 'forbidden'
   | 'meeting_not_found'
   | 'not_a_participant'
@@ -101,7 +102,7 @@ export interface UserMessage {
 }
 
 /** Join errors after which staying in the lobby is pointless: the lesson is not reachable for this user. */
-const finalCodes = new Set(['meeting_ended', 'meeting_cancelled', 'not_a_participant', 'meeting_not_found', 'forbidden']);
+const finalCodes = new Set(['meeting_ended', 'meeting_cancelled', 'not_a_participant', 'meeting_not_found', 'forbidden', 'token_revoked']);
 
 export function isFinal(code: string): boolean {
   return finalCodes.has(code);
@@ -267,6 +268,14 @@ export function describeGatewayError(e: GatewayError): UserMessage {
     case 'unauthenticated':
     case 'token_expired':
       return { ...base, title: 'Please sign in again', detail: 'Your sign-in has expired or is not valid any more.', retryable: false };
+    case 'token_revoked':
+      return {
+        ...base,
+        title: 'Signed out',
+        detail: 'You signed out of lessoncall (here or on another device).',
+        fix: 'Sign in again to rejoin the lesson.',
+        retryable: false,
+      };
     case 'forbidden':
       return { ...base, title: 'Not allowed', detail: 'Your account is not allowed to do that.', retryable: false };
     case 'rate_limited':

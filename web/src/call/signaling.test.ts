@@ -77,6 +77,8 @@ describe('SignalingClient', () => {
     expect(first?.requestId).not.toBe('');
     if (first?.kind.case === 'hello') {
       expect(first.kind.value).toMatchObject({ accessToken: 'token-1', meetingId: 'MID-ABCDEFGHJKMNPQRS', passcode: '123456', resumeSessionId: '' });
+      // The trace the gateway continues through the join.
+      expect(first.kind.value.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     }
   });
 

@@ -9,6 +9,7 @@ import { removedFromLessonMessage, type Welcome, wsCloseCodes } from '@lessoncal
 import { GatewayError, isFinal } from './errors';
 import { mark } from './marks';
 import { type ClientMessageInit, decodeServerMessage, encodeClientMessage, type HelloFields, type ServerMessage, type SignalInit } from './protocol';
+import { newTraceparent } from './trace';
 
 /** The part of the WebSocket API this client uses (browser WebSocket and the `ws` package both fit). */
 export interface WebSocketLike {
@@ -267,7 +268,9 @@ export class SignalingClient {
           .then((hello) => {
             if (a.settled || socket.readyState !== OPEN) return;
             const resumeFields = resume && this.sessionId && this.resumeToken ? { resumeSessionId: this.sessionId, resumeToken: this.resumeToken } : {};
-            socket.send(encodeClientMessage({ requestId: a.requestId, kind: { case: 'hello', value: { ...hello, ...resumeFields } } }));
+            // Each attempt its own trace, continued by the gateway through the join (issue 11).
+            const traceparent = newTraceparent();
+            socket.send(encodeClientMessage({ requestId: a.requestId, kind: { case: 'hello', value: { ...hello, ...resumeFields, traceparent } } }));
           })
           .catch((err) => fail(err instanceof GatewayError ? err : new GatewayError('unauthenticated', 'no access token', {}, { cause: err })));
       };

@@ -24,7 +24,7 @@ export const problemSchema: JsonSchema = {
 
 const statusText: Record<number, string> = {
   400: 'Invalid request (code invalid_request, with the field)',
-  401: 'Missing, invalid or expired access token (unauthenticated, token_expired)',
+  401: 'Missing, invalid, expired or signed-out access token (unauthenticated, token_expired, token_revoked)',
   403: 'Not allowed (forbidden, not_a_participant, passcode_invalid with attemptsLeft, …)',
   404: 'No such meeting or session',
   409: 'The meeting is not in a state that allows this (not started, ended, cancelled, full)',

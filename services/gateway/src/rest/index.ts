@@ -2,6 +2,7 @@ import { type Clock, type Logger, ServiceError, type Runtime, systemClock } from
 import { ErrorCode as NatsErrorCode, NatsError } from 'nats';
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import type { TokenVerifier } from '../auth/index';
+import type { Revocations } from '../auth/revocations';
 import type { GatewayConfig } from '../config';
 import { buildOpenApi } from '../openapi/document';
 import { type JsonSchema, protoJsonSchemas } from '../openapi/jsonschema';
@@ -18,6 +19,7 @@ import { precallRoutes } from './precall';
 import { problemOf, problemTypeBase, sendProblem } from './problem';
 import { restRateLimiter } from './ratelimit';
 import { type AnyRoute, clientKeyOf, defineRoute, mount } from './route';
+import { signOutRoutes } from './sign-out';
 import { webApp } from './web';
 
 export { openApiPath } from '../openapi/document';
@@ -27,6 +29,8 @@ export interface RestAppOptions {
   config: GatewayConfig;
   runtime: Runtime;
   verifier: TokenVerifier;
+  /** Where sign-outs are recorded (POST /api/video/sign-out). */
+  revocations: Pick<Revocations, 'revoke'>;
   clock?: Clock;
   /** True once the gateway is shutting down: /readyz answers 503. */
   isDraining?: () => boolean;
@@ -56,6 +60,7 @@ const webOrigins = (config: GatewayConfig) =>
 export function restRoutes(
   config: GatewayConfig,
   runtime: Runtime,
+  revocations: Pick<Revocations, 'revoke'>,
   document: () => JsonSchema = () => ({}),
   isDraining?: () => boolean,
   clock: Clock = systemClock,
@@ -68,6 +73,7 @@ export function restRoutes(
       ...precallRoutes(config, runtime, clock),
       ...clientReportRoutes(runtime.registry, runtime.logger),
       ...recordingRoutes(config, runtime),
+      ...signOutRoutes(revocations),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
       openApiRoute(document),
     ],
@@ -78,7 +84,7 @@ export function restRoutes(
  * The REST API: /api/video/* translated to NATS requests, the dev issuer when enabled,
  * probes and metrics, and the web app when WEB_DIST_DIR is set.
  */
-export function createRestApp({ config, runtime, verifier, clock = systemClock, isDraining }: RestAppOptions): Express {
+export function createRestApp({ config, runtime, verifier, revocations, clock = systemClock, isDraining }: RestAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -90,6 +96,7 @@ export function createRestApp({ config, runtime, verifier, clock = systemClock, 
   const routes = restRoutes(
     config,
     runtime,
+    revocations,
     () => {
       openapi ??= buildOpenApi(
         [...routes.ops, ...routes.api],
@@ -186,7 +193,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     const log = req.log ?? logger;
     if (!(error instanceof ServiceError)) log.error({ err }, 'request failed unexpectedly');
     else if (error.code === 'unavailable') log.warn({ subject: error.subject, detail: error.message }, 'service unavailable');
-    if (error instanceof ServiceError && (error.code === 'unauthenticated' || error.code === 'token_expired')) {
+    if (error instanceof ServiceError && (error.code === 'unauthenticated' || error.code === 'token_expired' || error.code === 'token_revoked')) {
       res.setHeader('WWW-Authenticate', `Bearer realm="lessoncall"${req.headers.authorization ? `, error="invalid_token"` : ''}`);
     }
     sendProblem(res, problemOf(error, req.requestId ?? '', req.path));

@@ -14,7 +14,8 @@ declare global {
 }
 
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
-const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** W3C `traceparent`: version, trace id, parent span id, flags. */
+export const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** The route template a request matched (`/api/video/meetings/:meetingId/join`), never the raw path with ids in it. */
 export function routeOf(req: Request): string {

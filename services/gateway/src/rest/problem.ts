@@ -19,6 +19,7 @@ const titles: Record<ErrorCodeName, string> = {
   invalid_request: 'Invalid request',
   unauthenticated: 'Not signed in',
   token_expired: 'Session expired',
+  token_revoked: 'Signed out',
   forbidden: 'Not allowed',
   not_a_participant: 'Not a participant of this meeting',
   not_in_meeting: 'Not in this meeting',

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type Runtime, ServiceError } from '@lessoncall/kit';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../auth/index';
+import type { Revocations } from '../auth/revocations';
 import { clientAddress, parseTrustedProxies } from '../client-address';
 import type { GatewayConfig } from '../config';
 import { problemOf } from '../rest/problem';
@@ -23,6 +24,8 @@ export interface AttachWebSocketOptions {
   config: GatewayConfig;
   runtime: Runtime;
   verifier: TokenVerifier;
+  /** Sign-outs: the sockets opened with a signed-out token close. */
+  revocations?: Pick<Revocations, 'isRevoked' | 'onRevoked'>;
   /** Milliseconds; injectable for tests of rate limits. */
   now?: Now;
   /** Drain's reconnect spread; injectable so a test can pin it. */
@@ -138,6 +141,11 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
       ws.once('close', release);
       accept(ws, client);
     });
+  });
+
+  // A sign-out on any gateway reaches this one through the revocation bucket's watch.
+  options.revocations?.onRevoked(() => {
+    for (const s of all) if (s.identity && options.revocations?.isRevoked(s.identity)) s.signedOut();
   });
 
   function accept(ws: WebSocket, clientKey: string): void {

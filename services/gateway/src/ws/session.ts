@@ -1,4 +1,5 @@
-import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, type Subscription } from '@lessoncall/kit';
+import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, SpanKind, type Subscription, withSpan } from '@lessoncall/kit';
+import { context, propagation } from '@opentelemetry/api';
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import {
   AllowRejoinRequestSchema,
@@ -43,8 +44,9 @@ import {
   wsCloseCodes,
 } from '@lessoncall/proto';
 import { WebSocket } from 'ws';
-import type { TokenVerifier } from '../auth/index';
+import type { Identity, TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
+import { traceparentPattern } from '../rest/observe';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
 import type { PresenceReporter } from './presence';
@@ -80,6 +82,13 @@ type State = 'hello' | 'joining' | 'joined' | 'closed';
 /** Events that arrive while the join is in flight are kept (bounded) and replayed after welcome. */
 const maxBufferedEvents = 64;
 const maxRequestIdLength = 128;
+/** The browser's trace for a hello, when it sent a well-formed one; otherwise the span starts a trace of its own. */
+function helloTraceContext(traceparent: string) {
+  return traceparentPattern.test(traceparent) ? propagation.extract(context.active(), { traceparent }) : undefined;
+}
+
+/** How often a socket that has not opened the whiteboard hears that someone draws on it. */
+const boardHintEveryMs = 5_000;
 
 /**
  * One WebSocket: `hello` (token check, join or resume), then signal relay, media state,
@@ -95,8 +104,10 @@ export class Session implements SignalEndpoint {
   readonly #chatBucket: TokenBucket;
   readonly #boardBucket: TokenBucket;
   readonly #qualityBucket: TokenBucket;
-  /** The client asked for the board (SyncBoard): only then does it get the meeting's board updates. */
+  /** The client asked for the board (SyncBoard): only then does it get every board update. */
   #boardOpen = false;
+  /** Before that, one update now and then tells it that someone is drawing (its "new drawing" badge). */
+  #boardHintAt = Number.NEGATIVE_INFINITY;
   /** The meeting runs on the SFU (from the welcome): room access is this socket's to ask for. */
   #isSfu = false;
   #state: State = 'hello';
@@ -119,6 +130,8 @@ export class Session implements SignalEndpoint {
   meetingId = '';
   sessionId = '';
   userId = '';
+  /** The verified token this socket said hello with (a sign-out elsewhere closes the socket: revocations.ts). */
+  identity: Identity | undefined;
   /** Answered the last ping. */
   alive = true;
   lastPresenceAt = 0;
@@ -194,7 +207,8 @@ export class Session implements SignalEndpoint {
       metrics.received.inc({ kind: kind.case ?? 'none' });
       switch (kind.case) {
         case 'hello':
-          void this.#hello(requestId, kind.value);
+          // A span continuing the browser's trace (hello.traceparent): the join's NATS requests are its children.
+          void withSpan('ws hello', { kind: SpanKind.SERVER, parent: helloTraceContext(kind.value.traceparent) }, () => this.#hello(requestId, kind.value));
           return;
         case 'ping':
           this.#send(serverMessage(requestId, { case: 'pong', value: { sentAtMs: kind.value.sentAtMs } }), 'pong');
@@ -302,6 +316,12 @@ export class Session implements SignalEndpoint {
   }
 
   /** A presence ack said the session is no longer live (timed out or ended by the participant service). */
+  /** The token it said hello with was signed out: closed like an expired one, but no fresh token will come. */
+  signedOut(): void {
+    this.#sendError('', new ServiceError('token_revoked', 'this access token was signed out; sign in again'));
+    this.close(closeCodes.tokenExpired, 'signed out', 'token_revoked');
+  }
+
   gone(): void {
     if (this.#state !== 'joined') return;
     this.#presenceSettled = true;
@@ -364,6 +384,8 @@ export class Session implements SignalEndpoint {
       clearTimeout(this.#helloTimer);
       const identity = await verifier.verify(hello.accessToken);
       if (identity.role !== 'authenticated' || !identity.userId) throw new ServiceError('forbidden', 'joining needs a user token');
+      // From here on a sign-out closes this socket, the join still in flight included.
+      this.identity = identity;
       if (this.#state !== 'joining') return;
       // Listen before joining, so a peer that joins while our join is in flight is not missed.
       this.#buffer = [];
@@ -727,8 +749,14 @@ export class Session implements SignalEndpoint {
         if (e.asked.targetSessionId === this.sessionId) this.#push({ case: 'unmuteAsked', value: e.asked });
         return;
       case 'board':
-        // The sender has its ack; a socket that never opened the board syncs when it does.
-        if (this.#boardOpen && e.update.sessionId !== this.sessionId) this.#push({ case: 'boardUpdate', value: e.update });
+        // The sender has its ack. A socket that never opened the board gets one update every
+        // few seconds, so its user sees that someone is drawing; it syncs the rest when it opens.
+        if (e.update.sessionId === this.sessionId) return;
+        if (this.#boardOpen) this.#push({ case: 'boardUpdate', value: e.update });
+        else if (this.#ctx.now() - this.#boardHintAt >= boardHintEveryMs) {
+          this.#boardHintAt = this.#ctx.now();
+          this.#push({ case: 'boardUpdate', value: e.update });
+        }
         return;
       case 'boardControl':
         // The tutor's session has it as the reply to its request.
