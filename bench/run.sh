@@ -4,7 +4,7 @@
 #   npm run bench -- booking-ingest rest-join     only these
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-all=(booking-ingest participant-join rest-join signaling-relay lesson-start gateway-sockets join-to-frame scaled-sim)
+all=(booking-ingest participant-join rest-join signaling-relay lesson-start gateway-sockets join-to-frame scaled-sim sfu-room)
 names=("${@:-${all[@]}}")
 for name in "${names[@]}"; do
   echo "▸ bench/$name.ts"

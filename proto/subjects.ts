@@ -22,6 +22,8 @@ export const streams = {
   deadLetters: { name: 'DEADLETTER', subjects: ['deadletter.>'] },
   /** A new meeting's passcode and link, for the booking system only (its NATS user alone may read them). */
   meetingLinks: { name: 'MEETING_LINKS', subjects: ['meeting_link.>'] },
+  /** The media service's events: rooms on Janus nodes, recordings. */
+  media: { name: 'MEDIA', subjects: ['media.>', 'recording.>'] },
 } as const;
 
 export const subjects = {
@@ -53,6 +55,11 @@ export const subjects = {
   boardControlled: (meetingId: string) => `board.controlled.${token(meetingId)}`,
   /** Both board subjects of one meeting (the gateway's one subscription per meeting). */
   boardAny: (meetingId: string) => `board.*.${token(meetingId)}`,
+
+  /** A meeting's VideoRoom exists on a node (first join, or re-created after its node died). */
+  mediaRoomCreated: (meetingId: string) => `media.room_created.${token(meetingId)}`,
+  recordingStarted: (meetingId: string) => `recording.started.${token(meetingId)}`,
+  recordingReady: (meetingId: string) => `recording.ready.${token(meetingId)}`,
 
   signalRoute: (meetingId: string) => `signal.route.${token(meetingId)}`,
   signalDeliver: (sessionId: string) => `signal.deliver.${token(sessionId)}`,
@@ -93,6 +100,10 @@ export const rpc = {
   participantBoardControl: 'svc.participant.board_control',
   participantQualityReport: 'svc.participant.quality_report',
   participantRemovals: 'svc.participant.removals',
+  /** A live session's access to its meeting's Janus room (sfu meetings). */
+  mediaJoin: 'svc.media.join',
+  /** A signed, expiring link to a meeting's recording, for one of its people. */
+  mediaRecordingLink: 'svc.media.recording_link',
   turnCredentials: 'svc.turn.credentials',
   /** Short-lived TURN credentials for the lobby's connection check (before Join). */
   turnPrecallCredentials: 'svc.turn.precall_credentials',
@@ -103,6 +114,7 @@ export const queues = {
   participant: 'participant',
   signaling: 'signaling',
   turn: 'turn',
+  media: 'media',
 } as const;
 
 /** CloudEvents `ce-type`: the subject without its id token. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 
 const root = join(import.meta.dirname, '..');
-const services = ['gateway', 'meeting', 'participant', 'signaling', 'turn'] as const;
+const services = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media'] as const;
 const kitConfig = readFileSync(join(root, 'services/kit/src/config.ts'), 'utf8');
 
 /** `/** text *\/` directly above `KEY:` in a source file. */

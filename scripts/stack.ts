@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { inboxPrefix, type NatsRole, natsPublicKey, natsRoles, newNatsSeed, renderNatsAuthorization } from '@lessoncall/kit';
-import { freePort, requireBinary, spawnServer, startPostgres, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
+import { freePort, requireBinary, spawnServer, startJanus, startPostgres, stopProcess, tcpOpen, waitFor } from '@lessoncall/kit/testing';
 
 export const repoRoot = resolve(import.meta.dirname, '..');
 
@@ -40,7 +40,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const services = ['turn', 'meeting', 'participant', 'signaling', 'gateway'] as const;
+const services = ['turn', 'meeting', 'participant', 'signaling', 'media', 'gateway'] as const;
 
 const parseEnv = (text: string): Record<string, string> =>
   Object.fromEntries(
@@ -58,6 +58,10 @@ function localSecrets(dir: string): Record<string, string> {
     TURN_SECRET: () => randomBytes(24).toString('base64url'),
     RESUME_TOKEN_SECRET: () => randomBytes(32).toString('base64url'),
     DEV_ISSUER_SECRET: () => randomBytes(32).toString('base64url'),
+    JANUS_ADMIN_SECRET: () => randomBytes(24).toString('base64url'),
+    JANUS_TOKEN_SECRET: () => randomBytes(24).toString('base64url'),
+    JANUS_ROOM_ADMIN_KEY: () => randomBytes(24).toString('base64url'),
+    RECORDINGS_SIGNING_SECRET: () => randomBytes(24).toString('base64url'),
   };
   const have = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
   const secrets = Object.fromEntries(Object.entries(make).map(([k, f]) => [k, have[k] ?? f()]));
@@ -156,6 +160,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const turnUrls = `turn:127.0.0.1:${turnPort}?transport=udp,turn:127.0.0.1:${turnPort}?transport=tcp`;
     log(`coturn on ${turnPort} (relay ports ${relayMin}-${relayMin + 99})`);
 
+    // One Janus node (VideoRoom + WebSocket transport) for group and recorded lessons, its
+    // config and recordings under <dir>/janus.
+    const janus = await startJanus({
+      dir: join(dir, 'janus'),
+      name: 'janus-local',
+      adminSecret: secrets.JANUS_ADMIN_SECRET as string,
+      tokenSecret: secrets.JANUS_TOKEN_SECRET as string,
+      roomAdminKey: secrets.JANUS_ROOM_ADMIN_KEY as string,
+    });
+    stops.push(() => janus.stop());
+    log(`Janus on ${janus.wsUrl} (admin ${janus.adminUrl}, RTP ports ${janus.rtpPorts.min}-${janus.rtpPorts.max})`);
+
     const gatewayPort = await portOr(options.gatewayPort ?? 8080);
     const gatewayUrl = `http://localhost:${gatewayPort}`;
     const webDist = join(repoRoot, 'web/dist');
@@ -180,6 +196,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       // Every browser of the local stack is 127.0.0.1: per-address socket limits fit a classroom, not this.
       WS_UPGRADE_BURST: '1000',
       WS_MAX_SOCKETS_PER_CLIENT: '1000',
+      JANUS_NODES: janus.nodeSpec,
+      JANUS_ADMIN_SECRET: janus.adminSecret,
+      JANUS_TOKEN_SECRET: janus.tokenSecret,
+      JANUS_ROOM_ADMIN_KEY: janus.roomAdminKey,
+      JANUS_RECORDINGS_DIR: janus.recordingsDir,
+      // The media service stores recordings there and signs links; the gateway serves them to valid links.
+      RECORDINGS_DIR: join(dir, 'recordings'),
+      RECORDINGS_SIGNING_SECRET: secrets.RECORDINGS_SIGNING_SECRET as string,
       ...(existsSync(join(webDist, 'index.html')) ? { WEB_DIST_DIR: webDist } : {}),
     };
 
@@ -224,6 +248,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       OPERATOR_NKEY_SEED: natsSeeds.operator,
       DATABASE_URL: databaseUrl,
       TURN_URLS: turnUrls,
+      JANUS_URLS: janus.wsUrl,
       JWT_SECRET: common.JWT_SECRET as string,
       JWT_ISSUER: jwtIssuer,
       JWT_AUDIENCE: 'authenticated',

@@ -11,6 +11,7 @@ export const tableOwners = {
   video_passcode_failures: 'meeting',
   video_booking_state: 'meeting',
   video_meeting_outbox: 'meeting',
+  video_meeting_members: 'meeting',
   video_participants: 'participant',
   participant_meetings: 'participant',
   video_chat_messages: 'participant',
@@ -18,6 +19,8 @@ export const tableOwners = {
   video_boards: 'participant',
   video_board_updates: 'participant',
   video_call_quality: 'participant',
+  media_rooms: 'media',
+  media_tokens: 'media',
 } as const satisfies Record<string, string>;
 
 export type Table = keyof typeof tableOwners;

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# A backend service (meeting, participant, signaling, turn): one Dockerfile, the service
+# A backend service (meeting, participant, signaling, turn, media): one Dockerfile, the service
 # named by SERVICE. Build from the repository root:
 #   docker build -f deploy/docker/service.Dockerfile --build-arg SERVICE=meeting -t lessoncall-meeting .
 # (skaffold passes SERVICE per artifact.) The gateway has its own: it also carries the web app.
@@ -26,6 +26,12 @@ RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
 # skaffold dev (target "dev"): sources owned by the app user so file sync can replace them,
 # and the process restarts when they change.
 FROM ${NODE_IMAGE} AS dev
+ARG SERVICE
+# The media service mixes recordings: janus-pp-rec (janus-tools) and ffmpeg.
+RUN if [ "${SERVICE}" = "media" ]; then \
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends janus-tools ffmpeg \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 WORKDIR /app
 COPY --from=build --chown=1000:1000 /out /app
 USER 1000:1000
@@ -34,6 +40,12 @@ CMD ["node_modules/.bin/tsx", "watch", "--clear-screen=false", "src/main.ts"]
 # Production, the default target. Root-owned files, numeric non-root user (Kubernetes can
 # check runAsNonRoot against it). No HEALTHCHECK: Kubernetes probes /healthz and /readyz.
 FROM ${NODE_IMAGE}
+ARG SERVICE
+# The media service mixes recordings: janus-pp-rec (janus-tools) and ffmpeg.
+RUN if [ "${SERVICE}" = "media" ]; then \
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends janus-tools ffmpeg \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /out /app

@@ -261,14 +261,16 @@ describe.each(ALL_SETS)('%s values', (set) => {
       }
     });
 
-    it('lets the services reach only DNS, NATS, Postgres (meeting, participant), OTLP and the JWKS', () => {
+    it('lets the services reach only DNS, NATS, Postgres (meeting, participant, media), OTLP, the JWKS, and (media) the Janus Admin API and the bucket', () => {
       for (const service of SERVICES) {
         const d = find(manifests, 'Deployment', componentName(service));
         const egress = policiesFor(d.spec.template.metadata.labels).flatMap((p) => p.spec.egress ?? []);
         const ports = egress.flatMap((rule) => (rule.ports ?? []).map((p: { port: number }) => p.port));
         const allowed = new Set<number>([53, 4222, 4317, 4318]);
-        if (service === 'meeting' || service === 'participant') for (const p of [5432, 6543]) allowed.add(p);
+        if (service === 'meeting' || service === 'participant' || service === 'media') for (const p of [5432, 6543]) allowed.add(p);
         if (service === 'gateway') allowed.add(443);
+        // The Janus nodes' Admin API (7188) and the recordings bucket (443).
+        if (service === 'media') for (const p of [7188, 443]) allowed.add(p);
         for (const port of ports) expect(allowed.has(port), `${service} may reach port ${port}`).toBe(true);
         expect(ports).toContain(4222);
         for (const rule of egress) expect(rule.ports?.length, `${service}: an egress rule without ports opens everything`).toBeGreaterThan(0);
@@ -420,7 +422,7 @@ describe('NATS', () => {
 
   it('external NATS: no StatefulSet, the services get the URL', () => {
     const manifests = rendered('external-nats-created-secret');
-    expect(manifests.some((m) => m.kind === 'StatefulSet')).toBe(false);
+    expect(manifests.some((m) => m.kind === 'StatefulSet' && m.metadata.name === componentName('nats'))).toBe(false);
     const env = envOf(find(manifests, 'Deployment', componentName('meeting')).spec.template.spec.containers[0], manifests);
     expect(env.get('NATS_URL')?.value).toBe('nats://nats.messaging.svc:4222');
   });
@@ -508,5 +510,34 @@ describe('coturn config in step with deploy/coturn/turnserver.prod.conf', () => 
     ]);
     const differing = reference.filter((d) => !ARGUMENTS.has(d.key) && !fromValues.has(d.key) && !chartLines.has(d.line)).map((d) => d.line);
     expect(differing).toEqual([]);
+  });
+});
+
+describe('janus and the media service', () => {
+  it.each(ALL_SETS)('%s: Janus nodes on the host network, named as JANUS_NODES names them, no secret in their ConfigMap', (set) => {
+    const manifests = rendered(set);
+    const sts = find(manifests, 'StatefulSet', componentName('janus'));
+    expect(sts.spec.template.spec.hostNetwork).toBe(true);
+    const media = find(manifests, 'Deployment', componentName('media'));
+    const env = envOf(media.spec.template.spec.containers[0], manifests);
+    const nodes = String(env.get('JANUS_NODES')?.value ?? '').split(',');
+    expect(nodes).toHaveLength(Number(sts.spec.replicas));
+    nodes.forEach((n, i) => {
+      const [id, url, admin] = n.split('|');
+      expect(id).toBe(`janus-${i}`);
+      expect(url).toMatch(/^wss?:\/\//);
+      expect(admin).toBe(`ws://${componentName('janus')}-${i}.${componentName('janus')}.lessoncall.svc:7188`);
+    });
+    for (const key of ['JANUS_ADMIN_SECRET', 'JANUS_TOKEN_SECRET', 'JANUS_ROOM_ADMIN_KEY']) expect(env.get(key)?.valueFrom?.secretKeyRef, key).toBeTruthy();
+    const cm = find(manifests, 'ConfigMap', componentName('janus'));
+    const text = Object.values(cm.data as Record<string, string>).join('\n');
+    expect(text).toContain('token_auth = true');
+    expect(text).toContain('admin_secret = "@ADMIN_SECRET@"');
+    // The media pods and the nodes share the recordings volume.
+    const claim = `${componentName('janus')}-recordings`;
+    const claimsOf = (spec: { volumes?: { persistentVolumeClaim?: { claimName: string } }[] }) =>
+      (spec.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter(Boolean);
+    expect(claimsOf(sts.spec.template.spec)).toContain(claim);
+    expect(claimsOf(media.spec.template.spec)).toContain(claim);
   });
 });

@@ -126,9 +126,28 @@ describe('the value sets the checks use', () => {
   it('renders with a Secret the chart creates from given values', () => {
     const manifests = render({
       setString: { 'secrets.existingSecret': '', 'secrets.values.databaseUrl': 'postgres://u:p@db:5432/postgres' },
-      set: { 'secrets.values.jwtSecret': 'j'.repeat(40), 'secrets.values.resumeTokenSecret': 'r'.repeat(40), 'secrets.values.turnSecret': 't'.repeat(40) },
+      set: {
+        'secrets.values.jwtSecret': 'j'.repeat(40),
+        'secrets.values.resumeTokenSecret': 'r'.repeat(40),
+        'secrets.values.turnSecret': 't'.repeat(40),
+        'secrets.values.janusAdminSecret': 'a'.repeat(40),
+        'secrets.values.janusTokenSecret': 'k'.repeat(40),
+        'secrets.values.janusRoomAdminKey': 'm'.repeat(40),
+        'secrets.values.s3AccessKeyId': 'AKIAEXAMPLE',
+        'secrets.values.s3SecretAccessKey': 's'.repeat(40),
+      },
     });
     const secret = manifests.find((m) => m.kind === 'Secret');
-    expect(Object.keys(secret?.data ?? {}).sort()).toEqual(['DATABASE_URL', 'JWT_SECRET', 'RESUME_TOKEN_SECRET', 'TURN_SECRET']);
+    expect(Object.keys(secret?.data ?? {}).sort()).toEqual([
+      'DATABASE_URL',
+      'JANUS_ADMIN_SECRET',
+      'JANUS_ROOM_ADMIN_KEY',
+      'JANUS_TOKEN_SECRET',
+      'JWT_SECRET',
+      'RESUME_TOKEN_SECRET',
+      'S3_ACCESS_KEY_ID',
+      'S3_SECRET_ACCESS_KEY',
+      'TURN_SECRET',
+    ]);
   });
 });

@@ -53,6 +53,11 @@ ensure_system_packages() {
   local missing=()
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v turnserver >/dev/null || missing+=(coturn)
+  # The SFU (group lessons, recordings): Janus with its VideoRoom plugin and WebSocket transport,
+  # janus-pp-rec to turn its recordings into media files, ffmpeg to mix them into one WebM.
+  [ -x /usr/bin/janus ] || missing+=(janus)
+  command -v janus-pp-rec >/dev/null || missing+=(janus-tools)
+  command -v ffmpeg >/dev/null || missing+=(ffmpeg)
   # shellcheck disable=SC2207
   missing+=($(_missing_postgres))
   command -v unzip >/dev/null || missing+=(unzip)
@@ -66,6 +71,8 @@ ensure_system_packages() {
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # The Debian coturn package starts a system turnserver on 3478; ours run on their own ports.
   if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/null; then systemctl stop coturn || true; fi
+  # Likewise the janus package's system service: ours run from a config the harness writes.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet janus 2>/dev/null; then systemctl stop janus || true; fi
 }
 
 ensure_pnpm() {

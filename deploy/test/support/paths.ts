@@ -7,7 +7,7 @@ export const chartDir = join(deployDir, 'helm', 'lessoncall');
 export const dockerDir = join(deployDir, 'docker');
 
 /** The node services of the chart, each a workspace package services/<name> with its own image. */
-export const SERVICES = ['gateway', 'meeting', 'participant', 'signaling', 'turn'] as const;
+export const SERVICES = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /** The backend services built from deploy/docker/service.Dockerfile, told apart by its SERVICE build argument. */

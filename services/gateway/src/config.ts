@@ -52,6 +52,13 @@ export const configSchema = {
   /** The built web app (web/dist) to serve at /, if set. */
   WEB_DIST_DIR: z.string().optional(),
   /**
+   * The media service's local recording storage (RECORDINGS_STORAGE=local, the local stack): the
+   * gateway serves its files at /api/video/recordings/<key> to links the media service signed with
+   * RECORDINGS_SIGNING_SECRET. Unset (S3 storage): links point at the bucket and nothing is served here.
+   */
+  RECORDINGS_DIR: z.string().optional(),
+  RECORDINGS_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
    * Deadline of every NATS request the gateway makes (REST, WebSocket, presence, JetStream
    * publish): past it the client gets 503 service_unavailable, never a hang.
    */

@@ -30,6 +30,8 @@ export const httpStatusOf: Record<ErrorCodeName, number> = {
   meeting_ended: 409,
   meeting_cancelled: 409,
   meeting_full: 409,
+  not_sfu: 409,
+  recording_not_found: 404,
   conflict: 409,
   message_too_large: 413,
   board_full: 413,
@@ -38,6 +40,7 @@ export const httpStatusOf: Record<ErrorCodeName, number> = {
   rate_limited: 429,
   internal: 500,
   unavailable: 503,
+  sfu_unavailable: 503,
 };
 
 export interface ServiceErrorDetails {

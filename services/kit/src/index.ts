@@ -53,6 +53,7 @@ export {
   type Subscription,
 } from './nats';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
+export { linkSignature, verifyLinkSignature } from './signed-links';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';
 export {
   inboxPrefix,

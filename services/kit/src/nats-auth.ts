@@ -11,7 +11,7 @@ import { nkeys } from 'nats';
  * service's Secret and never crosses the wire (challenge/response), and nats.js already
  * ships the nkeys implementation (no bcrypt tool needed to produce the config).
  */
-export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking', 'operator'] as const;
+export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media', 'booking', 'operator'] as const;
 export type NatsRole = (typeof natsRoles)[number];
 
 export interface NatsPermissions {
@@ -99,6 +99,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       rpc.participantBoardControl,
       rpc.participantQualityReport,
       rpc.participantRemovals,
+      // An sfu meeting's room access, after welcome and when the room moves.
+      rpc.mediaJoin,
+      rpc.mediaRecordingLink,
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -121,6 +124,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       'chat.posted.*',
       'tutor.unmute_asked.*',
       'board.*.*',
+      // A room re-created on another node: the meeting's sockets are told where.
+      'media.room_created.*',
     ],
     allowResponses: false,
   },
@@ -142,6 +147,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.bookings.name),
       ...consumeStream(streams.participants.name),
+      // recording.ready sets the meeting's recording_url (the meeting service owns the column).
+      ...manageStream(streams.media.name),
+      ...consumeStream(streams.media.name),
     ],
     subscribe: ['svc.meeting.*'],
     allowResponses: true,
@@ -179,6 +187,29 @@ const matrix: Record<NatsRole, NatsPermissions> = {
     subscribe: ['signal.route.*', 'participant.*.*'],
     allowResponses: false,
   },
+  // The SFU side: Janus rooms and tokens, recordings.
+  media: {
+    publish: [
+      // Who is live in a meeting, and the meeting itself, from their owners.
+      rpc.participantLiveSessions,
+      rpc.meetingDescribe,
+      // Whether a user may have a recording's link: the meeting as that user may read it (RLS).
+      rpc.meetingGet,
+      'media.>',
+      'recording.>',
+      'deadletter.>',
+      jsAccountInfo,
+      ...manageStream(streams.media.name),
+      ...manageStream(streams.meetings.name),
+      ...manageStream(streams.participants.name),
+      ...manageStream(streams.deadLetters.name),
+      // meeting.ended / cancelled close the room; participant.left revokes a session's token.
+      ...consumeStream(streams.meetings.name),
+      ...consumeStream(streams.participants.name),
+    ],
+    subscribe: ['svc.media.*'],
+    allowResponses: true,
+  },
   turn: {
     publish: [jsAccountInfo],
     subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
@@ -188,7 +219,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   // and is the only one who reads passcodes (meeting_link.>), live or from a durable consumer.
   booking: {
     publish: ['booking.>', jsAccountInfo, ...consumeStream(streams.meetingLinks.name)],
-    subscribe: ['meeting.>', 'participant.>', 'meeting_link.>'],
+    subscribe: ['meeting.>', 'participant.>', 'meeting_link.>', 'recording.>'],
     allowResponses: false,
   },
   // A person with `npm run deadletter`: reads DEADLETTER, republishes a letter to the stream it
@@ -198,6 +229,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...streams.bookings.subjects,
       ...streams.meetings.subjects,
       ...streams.participants.subjects,
+      ...streams.media.subjects,
       jsAccountInfo,
       ...manageStream(streams.deadLetters.name),
       `$JS.API.STREAM.MSG.GET.${streams.deadLetters.name}`,

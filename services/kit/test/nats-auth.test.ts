@@ -27,6 +27,8 @@ const cases: Record<NatsRole, { denyPublish: string; denySubscribe: string; allo
   turn: { denyPublish: 'signal.deliver.s1', denySubscribe: 'svc.participant.join', allowPublish: '$JS.API.INFO', allowSubscribe: 'svc.turn.credentials' },
   // The operator replays dead letters: it reads no event off the wire and no service's replies.
   operator: { denyPublish: 'signal.deliver.s1', denySubscribe: 'meeting.>', allowPublish: 'booking.confirmed', allowSubscribe: '_INBOX.operator.x' },
+  // The media service cannot inject signals nor end a lesson; it announces rooms and recordings.
+  media: { denyPublish: 'svc.meeting.end', denySubscribe: 'signal.deliver.s1', allowPublish: 'media.room_created.m1', allowSubscribe: 'svc.media.join' },
   // The booking system announces bookings only: it cannot fake meeting events nor read anyone's replies.
   booking: { denyPublish: 'meeting.created.m1', denySubscribe: '_INBOX.>', allowPublish: 'booking.confirmed', allowSubscribe: 'meeting.created.m1' },
 };

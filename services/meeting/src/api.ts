@@ -20,7 +20,7 @@ import type { Lifecycle } from './lifecycle';
 import type { MeetingMetrics } from './metrics';
 import { meetingColumns, type MeetingRow, type UserMeetingRow, userMeetingColumns, userTypeOf } from './model';
 import type { Passcodes } from './passcodes';
-import { normalizeClientKey, requireBookingId, requireMeetingId, requireUuid, validateNewMeeting } from './validation';
+import { normalizeClientKey, requireBookingId, requireMeetingId, requireUuid } from './validation';
 
 export interface ApiDeps {
   nc: NatsConnection;
@@ -72,7 +72,7 @@ export function serveApi(d: ApiDeps): Subscription[] {
       response: CreateMeetingResponseSchema,
       logger,
       handler: async (req) => {
-        const input = validateNewMeeting(req);
+        const input = d.bookings.validate(req);
         if (!req.actorIsService && req.actorUserId.toLowerCase() !== input.tutorId) {
           throw new ServiceError('forbidden', 'only the tutor or the booking system may create this meeting');
         }

@@ -4,9 +4,9 @@ import { Batcher, type BatcherOptions } from './batcher';
 import { bufferedRandom } from './random';
 import type { MeetingEvents } from './events';
 import type { MeetingMetrics } from './metrics';
-import { meetingColumns, type MeetingRow } from './model';
+import { type MediaMode, mediaModeFor, meetingColumns, type MeetingRow } from './model';
 import type { Outbox, OutboxEvent } from './outbox';
-import type { NewMeeting } from './validation';
+import { type NewMeeting, type NewMeetingFields, validateNewMeeting } from './validation';
 
 export interface CreateResult {
   row: MeetingRow;
@@ -75,7 +75,17 @@ export interface BookingsDeps {
   logger: Logger;
   metrics: MeetingMetrics;
   batch: BatcherOptions;
+  /** Group lessons: how many students at most, and when a meeting runs on the SFU. */
+  group?: GroupPolicy;
 }
+
+export interface GroupPolicy {
+  maxStudents: number;
+  meshMaxPeople: number;
+  mode: 'auto' | 'sfu';
+}
+
+const defaultGroupPolicy: GroupPolicy = { maxStudents: 25, meshMaxPeople: 4, mode: 'auto' };
 
 /**
  * What a booking does to meetings. Each change is written with its unique key (booking_id)
@@ -84,9 +94,11 @@ export interface BookingsDeps {
 export class Bookings {
   readonly #d: BookingsDeps;
   readonly #batcher: Batcher<NewMeeting, CreateResult>;
+  readonly #group: GroupPolicy;
 
   constructor(deps: BookingsDeps) {
     this.#d = deps;
+    this.#group = deps.group ?? defaultGroupPolicy;
     this.#batcher = new Batcher((inputs) => this.#createBatch(inputs), {
       ...deps.batch,
       splitOn: (err) => classifyFailure(err) !== 'transient',
@@ -97,6 +109,15 @@ export class Bookings {
    * Creates the booking's meeting, or answers the one it already has. A booking cancelled or
    * rescheduled before it was confirmed gets a meeting in that state.
    */
+  /** A booking's fields checked against the group limit (any problem an invalid_request naming the field). */
+  validate(fields: NewMeetingFields): NewMeeting {
+    return validateNewMeeting(fields, { maxStudents: this.#group.maxStudents });
+  }
+
+  mediaMode(input: NewMeeting): MediaMode {
+    return mediaModeFor(input, this.#group);
+  }
+
   create(input: NewMeeting): Promise<CreateResult> {
     return this.#batcher.submit(input);
   }
@@ -131,10 +152,14 @@ export class Bookings {
       });
       const { rows: inserted } = await tx.query<MeetingRow>(
         `insert into video_meetings (meeting_id, booking_id, tutor_id, student_id, title, tutor_name, student_name, passcode, status,
-           scheduled_start, scheduled_end, ended_at, end_reason, created_at, updated_at)
-         select m.*, $14::timestamptz, $14::timestamptz
+           scheduled_start, scheduled_end, ended_at, end_reason, student_ids, media_mode, record, created_at, updated_at)
+         select m.meeting_id, m.booking_id, m.tutor_id, m.student_id, m.title, m.tutor_name, m.student_name, m.passcode, m.status,
+           m.scheduled_start, m.scheduled_end, m.ended_at, m.end_reason, string_to_array(m.students, ',')::uuid[], m.media_mode, m.record,
+           $14::timestamptz, $14::timestamptz
          from unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                     $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[]) as m
+                     $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], $13::text[], $15::text[], $16::text[], $17::boolean[])
+           as m(meeting_id, booking_id, tutor_id, student_id, title, tutor_name, student_name, passcode, status,
+                scheduled_start, scheduled_end, ended_at, end_reason, students, media_mode, record)
          on conflict (booking_id) do nothing
          returning ${meetingColumns}`,
         [
@@ -152,6 +177,10 @@ export class Bookings {
           plans.map((p) => p.endedAt),
           plans.map((p) => p.endReason),
           now,
+          // Ragged lists do not unnest: each group as one comma-joined string (uuids have no comma).
+          plans.map((p) => p.input.studentIds.join(',')),
+          plans.map((p) => this.mediaMode(p.input)),
+          plans.map((p) => p.input.record),
         ],
       );
       const insertedBy = new Map(inserted.map((r) => [r.booking_id, r]));
@@ -181,7 +210,8 @@ export class Bookings {
         if (!row) throw new Error(`booking ${input.bookingId} has no meeting after insert`);
         const created = ins !== undefined && !answered.has(input.bookingId);
         answered.add(input.bookingId);
-        return { row, created, conflict: row.tutor_id !== input.tutorId || row.student_id !== input.studentId };
+        const samePeople = row.tutor_id === input.tutorId && row.student_ids.join(',') === input.studentIds.join(',');
+        return { row, created, conflict: !samePeople };
       });
       return { results, toPublish: [...fresh, ...owed] };
     });

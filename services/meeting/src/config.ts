@@ -22,6 +22,12 @@ export const configSchema = {
   PASSCODE_MAX_FAILURES: positive(5),
   PASSCODE_FAILURE_WINDOW_MINUTES: positive(15),
   PASSCODE_LOCK_MINUTES: positive(15),
+  /** Students a group lesson may have at most (booking.confirmed / svc.meeting.create `studentIds`). */
+  GROUP_MAX_STUDENTS: z.coerce.number().int().min(1).max(100).default(25),
+  /** People the peer-to-peer mesh carries at most: a meeting with more runs on the SFU. */
+  MESH_MAX_PEOPLE: z.coerce.number().int().min(2).max(8).default(4),
+  /** `auto`: sfu for groups above MESH_MAX_PEOPLE and recorded lessons, p2p otherwise; `sfu`: every meeting on the SFU. */
+  MEDIA_MODE: z.enum(['auto', 'sfu']).default('auto'),
   /** How often the sweep closes meetings whose window has passed, decides no-shows and republishes stranded events. */
   SWEEP_INTERVAL_MS: positive(30_000),
   /** Meetings one sweep closes at most (the next sweep takes the rest). */

@@ -3,6 +3,7 @@ import { timestampDate } from '@bufbuild/protobuf/wkt';
 import {
   type Clock,
   consumeEvents,
+  type Db,
   invalidRequest,
   type JetStreamClient,
   type Logger,
@@ -25,13 +26,15 @@ import {
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
   type ParticipantLeft,
+  type RecordingReady,
+  RecordingReadySchema,
   streams,
   subjects,
 } from '@lessoncall/proto';
 import type { Bookings } from './bookings';
 import type { Lifecycle } from './lifecycle';
 import type { MeetingMetrics } from './metrics';
-import { requireBookingId, requireTimes, validateNewMeeting } from './validation';
+import { requireBookingId, requireTimes } from './validation';
 
 export const bookingsDurable = 'meeting-bookings';
 export const participantsDurable = 'meeting-participants';
@@ -94,7 +97,7 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings; clock: C
     const type = event.meta.type;
     switch (type) {
       case 'booking.confirmed': {
-        const input = checked(type, () => validateNewMeeting(event.body as BookingConfirmed));
+        const input = checked(type, () => d.bookings.validate(event.body as BookingConfirmed));
         const r = await bookings.create(input);
         if (r.conflict) {
           count(type, 'conflict');
@@ -168,6 +171,26 @@ export function consumeParticipants(d: ConsumerDeps & { lifecycle: Lifecycle }):
         const p = (event.body as ParticipantLeft).participant;
         await d.lifecycle.participantLeft(meetingIdOf(event, p?.meetingId));
       }
+    },
+  });
+}
+
+export const mediaDurable = 'meeting-media';
+
+/** recording.ready (the media service's): the meeting's recording_url, which this service owns. */
+export function consumeRecordings(d: ConsumerDeps & { db: Db }): Promise<RunningConsumer> {
+  return consumeEvents({
+    ...consumerOptions(d),
+    stream: streams.media.name,
+    durable: mediaDurable,
+    schemaFor: (subject) => (eventTypeOf(subject) === 'recording.ready' ? RecordingReadySchema : undefined),
+    handle: async (event) => {
+      const body = event.body as RecordingReady;
+      const meetingId = body.meetingId || (event.subject.split('.')[2] ?? '');
+      if (!isValidMeetingId(meetingId)) throw invalidRequest('recording.meetingId', `not a meeting id: ${meetingId}`);
+      if (!/^https?:\/\//.test(body.recordingUrl)) throw invalidRequest('recording.recordingUrl', 'not an http(s) URL');
+      await d.db.asService((tx) => tx.query('update video_meetings set recording_url = $2 where meeting_id = $1', [meetingId, body.recordingUrl]));
+      d.logger.info({ meetingId }, 'recording_url set');
     },
   });
 }

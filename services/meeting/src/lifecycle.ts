@@ -186,8 +186,8 @@ export class Lifecycle {
     const { db, outbox, events, logger, metrics } = this.#d;
     const cutoff = new Date(now.getTime() - this.#d.noShowAfterMs);
     const { rows: due } = await db.asService((tx) =>
-      tx.query<{ meeting_id: string; tutor_id: string; student_id: string }>(
-        `select meeting_id, tutor_id, student_id from video_meetings
+      tx.query<{ meeting_id: string; tutor_id: string; student_id: string; student_ids: string[] }>(
+        `select meeting_id, tutor_id, student_id, student_ids::text[] from video_meetings
          where no_show_checked_at is null and status in ('pending', 'active') and scheduled_start <= $1
          order by scheduled_start limit $2`,
         [cutoff, this.#d.sweepBatchSize],
@@ -252,11 +252,11 @@ export class Lifecycle {
   }
 }
 
-/** Who never joined: the student first, then the tutor (the order meeting.no_show lists them in). */
-export function missingFrom(m: { tutor_id: string; student_id: string }, attendance: Attendance): Missing[] {
+/** Who never joined: the students first (in the group's order), then the tutor (the order meeting.no_show lists them in). */
+export function missingFrom(m: { tutor_id: string; student_id: string; student_ids?: readonly string[] }, attendance: Attendance): Missing[] {
   const joined = (userId: string) => attendance.entries.some((e) => e.userId.toLowerCase() === userId.toLowerCase() && e.sessions > 0);
   const missing: Missing[] = [];
-  if (!joined(m.student_id)) missing.push({ userId: m.student_id, userType: 'student' });
+  for (const s of m.student_ids?.length ? m.student_ids : [m.student_id]) if (!joined(s)) missing.push({ userId: s, userType: 'student' });
   if (!joined(m.tutor_id)) missing.push({ userId: m.tutor_id, userType: 'tutor' });
   return missing;
 }

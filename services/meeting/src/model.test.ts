@@ -4,13 +4,17 @@ import { MeetingSchema } from '@lessoncall/proto';
 import { describe, expect, it } from 'vitest';
 import { MeetingEvents } from './events';
 import type { MeetingRow } from './model';
-import { toMeeting, userTypeOf } from './model';
+import { mediaModeFor, toMeeting, userTypeOf } from './model';
 
 const row: MeetingRow = {
   meeting_id: 'MID-ABCDEFGHJKMNPQRS',
   booking_id: 'b-1',
   tutor_id: '11111111-1111-4111-8111-111111111111',
   student_id: '22222222-2222-4222-8222-222222222222',
+  student_ids: ['22222222-2222-4222-8222-222222222222', '44444444-4444-4444-8444-444444444444'],
+  media_mode: 'p2p',
+  record: false,
+  recording_url: null,
   title: 'Algebra',
   tutor_name: 'T',
   student_name: 'S',
@@ -39,7 +43,20 @@ describe('meeting model', () => {
   it('tells tutor from student from stranger', () => {
     expect(userTypeOf(row, row.tutor_id.toUpperCase())).toBe('tutor');
     expect(userTypeOf(row, row.student_id)).toBe('student');
+    expect(userTypeOf(row, '44444444-4444-4444-8444-444444444444')).toBe('student');
     expect(userTypeOf(row, '33333333-3333-4333-8333-333333333333')).toBeUndefined();
+  });
+
+  it('puts a meeting on the SFU when the mesh cannot carry it', () => {
+    const students = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`);
+    const auto = { meshMaxPeople: 4, mode: 'auto' as const };
+    expect(mediaModeFor({ studentIds: students(1), record: false }, auto)).toBe('p2p');
+    expect(mediaModeFor({ studentIds: students(3), record: false }, auto)).toBe('p2p');
+    expect(mediaModeFor({ studentIds: students(4), record: false }, auto)).toBe('sfu');
+    expect(mediaModeFor({ studentIds: students(1), record: true }, auto)).toBe('sfu');
+    expect(mediaModeFor({ studentIds: students(1), record: false }, { meshMaxPeople: 4, mode: 'sfu' })).toBe('sfu');
+    const m = toMeeting({ ...row, media_mode: 'sfu', record: true }, window);
+    expect(m).toMatchObject({ studentIds: row.student_ids, mediaMode: 'sfu', record: true, recordingUrl: '' });
   });
 
   it('gives every transition a deterministic event id, and a reschedule the id of its cause', () => {

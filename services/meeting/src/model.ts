@@ -3,6 +3,16 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type JoinWindowPolicy, joinWindow, type Meeting, MeetingSchema } from '@lessoncall/proto';
 
 export type MeetingStatus = 'pending' | 'active' | 'completed' | 'cancelled';
+export type MediaMode = 'p2p' | 'sfu';
+
+/**
+ * The SFU when the mesh cannot carry the lesson — more people than it holds, or a recording
+ * (a mesh has no place to record) — or when configured for every meeting.
+ */
+export function mediaModeFor(m: { studentIds: readonly string[]; record: boolean }, policy: { meshMaxPeople: number; mode: 'auto' | 'sfu' }): MediaMode {
+  if (policy.mode === 'sfu' || m.record || 1 + m.studentIds.length > policy.meshMaxPeople) return 'sfu';
+  return 'p2p';
+}
 
 /** A row of video_meetings as the service selects it (see `meetingColumns`). */
 export interface MeetingRow {
@@ -10,6 +20,10 @@ export interface MeetingRow {
   booking_id: string;
   tutor_id: string;
   student_id: string;
+  student_ids: string[];
+  media_mode: MediaMode;
+  record: boolean;
+  recording_url: string | null;
   title: string;
   tutor_name: string;
   student_name: string;
@@ -24,7 +38,7 @@ export interface MeetingRow {
   updated_at: Date;
 }
 
-export const meetingColumns = `meeting_id, booking_id, tutor_id, student_id, title, tutor_name, student_name, passcode, status,
+export const meetingColumns = `meeting_id, booking_id, tutor_id, student_id, student_ids::text[], media_mode, record, recording_url, title, tutor_name, student_name, passcode, status,
   scheduled_start, scheduled_end, started_at, ended_at, end_reason,
   created_at, updated_at`;
 
@@ -42,6 +56,10 @@ export function toMeeting(row: UserMeetingRow, window: JoinWindowPolicy): Meetin
     bookingId: row.booking_id,
     tutorId: row.tutor_id,
     studentId: row.student_id,
+    studentIds: row.student_ids,
+    mediaMode: row.media_mode,
+    record: row.record,
+    recordingUrl: row.recording_url ?? '',
     title: row.title,
     tutorName: row.tutor_name,
     studentName: row.student_name,
@@ -58,9 +76,9 @@ export function toMeeting(row: UserMeetingRow, window: JoinWindowPolicy): Meetin
 }
 
 /** tutor | student, or undefined for anybody else. */
-export function userTypeOf(row: Pick<MeetingRow, 'tutor_id' | 'student_id'>, userId: string): 'tutor' | 'student' | undefined {
+export function userTypeOf(row: Pick<MeetingRow, 'tutor_id' | 'student_id' | 'student_ids'>, userId: string): 'tutor' | 'student' | undefined {
   const id = userId.toLowerCase();
   if (row.tutor_id.toLowerCase() === id) return 'tutor';
-  if (row.student_id.toLowerCase() === id) return 'student';
+  if (row.student_id.toLowerCase() === id || row.student_ids.some((s) => s.toLowerCase() === id)) return 'student';
   return undefined;
 }

@@ -3,7 +3,7 @@ import { streams } from '@lessoncall/proto';
 import { serveApi } from './api';
 import { Bookings } from './bookings';
 import type { MeetingConfig } from './config';
-import { bookingsDurable, consumeBookings, consumeParticipants, participantsDurable } from './consumers';
+import { bookingsDurable, consumeBookings, consumeParticipants, consumeRecordings, mediaDurable, participantsDurable } from './consumers';
 import { serveDescribe } from './describe';
 import { MeetingEvents } from './events';
 import { Lifecycle, type SweepResult } from './lifecycle';
@@ -35,13 +35,14 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
   const consumers: RunningConsumer[] = [];
   try {
     await Promise.all(
-      [streams.bookings, streams.meetings, streams.meetingLinks, streams.participants, streams.deadLetters].map((spec) =>
+      [streams.bookings, streams.meetings, streams.meetingLinks, streams.participants, streams.media, streams.deadLetters].map((spec) =>
         ensureStream(jsm, { ...spec, replicas: config.JETSTREAM_REPLICAS }),
       ),
     );
     const consumerSpec = { maxDeliver: config.BOOKING_MAX_DELIVER, ackWaitMs: config.BOOKING_ACK_WAIT_MS };
     await ensureConsumer(jsm, { stream: streams.bookings.name, durable: bookingsDurable, ...consumerSpec, maxAckPending: config.BOOKING_BATCH_SIZE * 4 });
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.>', ...consumerSpec });
+    await ensureConsumer(jsm, { stream: streams.media.name, durable: mediaDurable, filterSubject: 'recording.ready.>', ...consumerSpec });
 
     const metrics = createMeetingMetrics(runtime.registry);
     const events = new MeetingEvents({ leadMs: config.JOIN_LEAD_MINUTES * minute, graceMs: config.JOIN_GRACE_MINUTES * minute }, config.PUBLIC_BASE_URL);
@@ -54,6 +55,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       logger,
       metrics,
       batch: { maxBatch: config.BOOKING_BATCH_SIZE, maxConcurrent: config.BOOKING_INSERT_CONCURRENCY },
+      group: { maxStudents: config.GROUP_MAX_STUDENTS, meshMaxPeople: config.MESH_MAX_PEOPLE, mode: config.MEDIA_MODE },
     });
     const lifecycle = new Lifecycle({
       db,
@@ -94,6 +96,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
     };
     consumers.push(await consumeBookings({ ...consumerDeps, bookings, clock }));
     consumers.push(await consumeParticipants({ ...consumerDeps, lifecycle }));
+    consumers.push(await consumeRecordings({ ...consumerDeps, db }));
 
     let sweeping: Promise<SweepResult> | undefined;
     const sweep = () => {

@@ -9,6 +9,8 @@ export interface TestMeeting {
   bookingId: string;
   tutorId: string;
   studentId: string;
+  /** Every student (studentId first): more than one with `students`. */
+  studentIds: string[];
 }
 
 export interface TestMeetingOptions {
@@ -18,6 +20,9 @@ export interface TestMeetingOptions {
   tutorName?: string;
   studentName?: string;
   timeoutMs?: number;
+  /** How many students (default 1): a group lesson with more. */
+  students?: number;
+  record?: boolean;
 }
 
 /**
@@ -27,7 +32,8 @@ export interface TestMeetingOptions {
 export async function createTestMeeting(nc: NatsConnection, options: TestMeetingOptions = {}): Promise<TestMeeting> {
   const start = options.start ?? new Date();
   const tutorId = randomUUID();
-  const studentId = randomUUID();
+  const studentIds = Array.from({ length: options.students ?? 1 }, () => randomUUID());
+  const studentId = studentIds[0] as string;
   const bookingId = `bk-${randomUUID()}`;
   const res = await request(
     nc,
@@ -37,6 +43,8 @@ export async function createTestMeeting(nc: NatsConnection, options: TestMeeting
       bookingId,
       tutorId,
       studentId,
+      studentIds,
+      record: options.record ?? false,
       scheduledStart: timestampFromDate(start),
       scheduledEnd: timestampFromDate(new Date(start.getTime() + (options.minutes ?? 60) * 60_000)),
       tutorName: options.tutorName ?? '',
@@ -46,5 +54,5 @@ export async function createTestMeeting(nc: NatsConnection, options: TestMeeting
     CreateMeetingResponseSchema,
     { timeoutMs: options.timeoutMs ?? 5_000 },
   );
-  return { meetingId: res.meeting?.meetingId ?? '', passcode: res.passcode, bookingId, tutorId, studentId };
+  return { meetingId: res.meeting?.meetingId ?? '', passcode: res.passcode, bookingId, tutorId, studentId, studentIds };
 }

@@ -47,6 +47,20 @@ describe('booking validation', () => {
     expect(fieldOf(() => requireMeetingId('MID-123'))).toBe('meetingId');
   });
 
+  it('takes a group: studentId first, each student once, never the tutor, at most the limit', () => {
+    const others = ['33333333-3333-4333-8333-333333333333', '44444444-4444-4444-8444-444444444444'];
+    expect(validateNewMeeting({ ...good, studentIds: [...others, student.toUpperCase()] }).studentIds).toEqual([student, ...others]);
+    const noFirst = validateNewMeeting({ ...good, studentId: '', studentIds: others, record: true });
+    expect(noFirst).toMatchObject({ studentId: others[0], studentIds: others, record: true });
+    expect(validateNewMeeting(good)).toMatchObject({ studentIds: [student], record: false });
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentIds: others }))).toBe('studentIds');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentIds: [student, others[0]!, others[0]!] }))).toBe('studentIds');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentIds: [student, tutor] }))).toBe('studentIds');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentIds: [student, 'not-a-uuid'] }))).toBe('studentIds[1]');
+    expect(fieldOf(() => validateNewMeeting({ ...good, studentIds: [student, ...others] }, { maxStudents: 2 }))).toBe('studentIds');
+    expect(validateNewMeeting({ ...good, studentIds: [student, ...others] }, { maxStudents: 3 }).studentIds).toHaveLength(3);
+  });
+
   it('bounds client keys and drops empty ones', () => {
     expect(normalizeClientKey('  ')).toBeUndefined();
     expect(normalizeClientKey(' 10.0.0.1 ')).toBe('10.0.0.1');

@@ -23,7 +23,11 @@ export const maxMeetingMs = 24 * 3600_000;
 export interface NewMeeting {
   bookingId: string;
   tutorId: string;
+  /** The first of studentIds. */
   studentId: string;
+  /** Every student, studentId first, each once. */
+  studentIds: string[];
+  record: boolean;
   scheduledStart: Date;
   scheduledEnd: Date;
   title: string;
@@ -35,6 +39,8 @@ export interface NewMeetingFields {
   bookingId: string;
   tutorId: string;
   studentId: string;
+  studentIds?: readonly string[];
+  record?: boolean;
   scheduledStart?: Timestamp | undefined;
   scheduledEnd?: Timestamp | undefined;
   title: string;
@@ -88,16 +94,37 @@ export function requireTimes(start: Timestamp | undefined, end: Timestamp | unde
   return { scheduledStart, scheduledEnd };
 }
 
+/** How many students a group may have (GROUP_MAX_STUDENTS); the default is the issue's 25. */
+export interface GroupLimits {
+  maxStudents: number;
+}
+
+/**
+ * The students of a booking: `studentIds` when given (a group; `studentId`, when also given, must
+ * be one of them and comes first), else the one `studentId`. Each a uuid, once, not the tutor.
+ */
+function requireStudents(fields: NewMeetingFields, tutorId: string, limits: GroupLimits): string[] {
+  const listed = (fields.studentIds ?? []).map((s, i) => requireUuid(s, `studentIds[${i}]`));
+  if (new Set(listed).size !== listed.length) throw invalidRequest('studentIds', 'a student is listed twice');
+  const first = fields.studentId || listed.length === 0 ? requireUuid(fields.studentId, 'studentId') : undefined;
+  if (first && listed.length > 0 && !listed.includes(first)) throw invalidRequest('studentIds', 'studentIds must include studentId');
+  const students = first ? [first, ...listed.filter((s) => s !== first)] : listed;
+  if (students.includes(tutorId)) throw invalidRequest(listed.length > 0 ? 'studentIds' : 'studentId', 'tutorId and studentId must be different people');
+  if (students.length > limits.maxStudents) throw invalidRequest('studentIds', `a group lesson has at most ${limits.maxStudents} students`);
+  return students;
+}
+
 /** Checks a booking's fields; any problem is an invalid_request naming the field. */
-export function validateNewMeeting(fields: NewMeetingFields): NewMeeting {
+export function validateNewMeeting(fields: NewMeetingFields, limits: GroupLimits = { maxStudents: 25 }): NewMeeting {
   const bookingId = requireBookingId(fields.bookingId);
   const tutorId = requireUuid(fields.tutorId, 'tutorId');
-  const studentId = requireUuid(fields.studentId, 'studentId');
-  if (tutorId === studentId) throw invalidRequest('studentId', 'tutorId and studentId must be different people');
+  const studentIds = requireStudents(fields, tutorId, limits);
   return {
     bookingId,
     tutorId,
-    studentId,
+    studentId: studentIds[0] as string,
+    studentIds,
+    record: fields.record ?? false,
     ...requireTimes(fields.scheduledStart, fields.scheduledEnd),
     title: optionalText(fields.title, 'title'),
     tutorName: optionalText(fields.tutorName, 'tutorName'),

@@ -39,14 +39,20 @@ export function effectiveEnd(s: SessionSpan, now: Date): Date {
  * - reconnects: resumes of a session, plus every time the user came back with a new session after
  *   having had none (a second tab opened while the first is connected is not a reconnect).
  */
-export function computeAttendance(meeting: { tutorId: string; studentId: string }, sessions: readonly SessionSpan[], now: Date): UserAttendance[] {
+export function computeAttendance(
+  meeting: { tutorId: string; studentId: string; studentIds?: readonly string[] },
+  sessions: readonly SessionSpan[],
+  now: Date,
+): UserAttendance[] {
   const byUser = new Map<string, SessionSpan[]>();
   for (const s of sessions) {
     const list = byUser.get(s.userId);
     if (list) list.push(s);
     else byUser.set(s.userId, [s]);
   }
-  const order = [meeting.tutorId, meeting.studentId, ...[...byUser.keys()].filter((u) => u !== meeting.tutorId && u !== meeting.studentId).sort()];
+  // The tutor, every student in the group's order (present or not), then anybody else.
+  const people = [meeting.tutorId, ...(meeting.studentIds?.length ? meeting.studentIds : [meeting.studentId])];
+  const order = [...people, ...[...byUser.keys()].filter((u) => !people.includes(u)).sort()];
   return order.map((userId) => {
     const own = byUser.get(userId) ?? [];
     const userType = own[0]?.userType ?? (userId === meeting.tutorId ? 'tutor' : 'student');

@@ -15,7 +15,7 @@ import {
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken } from './resume-token';
-import { meetingOf, snapshotParams } from './projection';
+import { maxSessionsFor, meetingOf, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import { removedError } from './tutor-controls';
 import * as valid from './validate';
@@ -91,19 +91,19 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
         ...snapshotParams(meeting),
         userId,
         userType,
-        displayName || (userType === 'tutor' ? meeting.tutorName : meeting.studentName),
+        displayName || (userType === 'tutor' ? meeting.tutorName : userId === meeting.studentId ? meeting.studentName : ''),
         sessionId,
         hashResumeToken(resumeToken),
         now,
         req.audioMuted,
         req.cameraOff,
         gatewayId,
-        ctx.config.MAX_SESSIONS_PER_MEETING,
+        maxSessionsFor(meeting, ctx.config.MAX_SESSIONS_PER_MEETING),
       ],
     );
     live = r.rows;
   } catch (err) {
-    throw joinRefusal(err, meetingId, ctx.config.MAX_SESSIONS_PER_MEETING) ?? err;
+    throw joinRefusal(err, meetingId, maxSessionsFor(meeting, ctx.config.MAX_SESSIONS_PER_MEETING)) ?? err;
   }
   const session = live.find((row) => row.session_id === sessionId);
   if (!session) throw new Error(`participant_join returned the live sessions of ${meetingId} without the new one`);

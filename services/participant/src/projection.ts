@@ -19,13 +19,29 @@ export interface ProjectedMeeting {
   meeting_id: string;
   tutor_id: string;
   student_id: string;
+  /** Every student of the meeting (a group lesson has several), student_id first. */
+  student_ids: string[];
   status: MeetingStatus;
   scheduled_start: Date;
   scheduled_end: Date;
   meeting: JsonValue;
 }
 
-export const projectionColumns = 'meeting_id, tutor_id, student_id, status, scheduled_start, scheduled_end, meeting';
+export const projectionColumns = 'meeting_id, tutor_id, student_id, student_ids::text[], status, scheduled_start, scheduled_end, meeting';
+
+/** The meeting's tutor or one of its students. */
+export function isMemberOf(meeting: Pick<ProjectedMeeting, 'tutor_id' | 'student_id' | 'student_ids'>, userId: string): boolean {
+  return meeting.tutor_id === userId || meeting.student_id === userId || meeting.student_ids.includes(userId);
+}
+
+/**
+ * Sessions a meeting holds: the mesh's limit in p2p, everyone allowed in on the SFU (a group of
+ * 25 students and a tutor is 26 people; extra tabs only into room somebody has not taken).
+ */
+export function maxSessionsFor(meeting: Meeting, meshMax: number): number {
+  if (meeting.mediaMode !== 'sfu') return meshMax;
+  return Math.max(meshMax, 1 + Math.max(1, meeting.studentIds.length));
+}
 
 /** The Meeting as last announced by its owner. */
 export function meetingOf(row: Pick<ProjectedMeeting, 'meeting'>): Meeting {

@@ -20,7 +20,9 @@ import * as valid from './validate';
  * indistinguishable from one that does not exist: both are meeting_not_found, so the endpoint
  * is no oracle for which meeting ids exist.
  */
-async function visibleMeeting(tx: Tx, meetingId: string): Promise<{ tutor_id: string; student_id: string }> {
+type People = { tutor_id: string; student_id: string; student_ids?: string[] };
+
+async function visibleMeeting(tx: Tx, meetingId: string): Promise<People> {
   const m = await projectedMeeting(tx, meetingId);
   if (!m) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
   return m;
@@ -59,7 +61,7 @@ export async function attendance(ctx: Context, req: AttendanceRequest): Promise<
     ? await ctx.db.asService(read)
     : await withProjection(ctx, meetingId, () => ctx.db.asUser(valid.userId(req.userId), read));
   const now = ctx.clock.now();
-  const entries = computeAttendance({ tutorId: meeting.tutor_id, studentId: meeting.student_id }, rows.map(spanFromRow), now);
+  const entries = computeAttendance({ tutorId: meeting.tutor_id, studentId: meeting.student_id, studentIds: meeting.student_ids }, rows.map(spanFromRow), now);
   return { attendance: { meetingId, entries: entries.map(attendanceEntry), computedAt: timestampFromDate(now) } };
 }
 
@@ -68,7 +70,7 @@ export async function attendance(ctx: Context, req: AttendanceRequest): Promise<
  * no-show or at the end): a meeting this service has not projected yet has no sessions, since
  * every session references the projection, so those two with no sessions is the true answer.
  */
-async function peopleForService(tx: Tx, meetingId: string, req: AttendanceRequest): Promise<{ tutor_id: string; student_id: string }> {
+async function peopleForService(tx: Tx, meetingId: string, req: AttendanceRequest): Promise<People> {
   const m = await projectedMeeting(tx, meetingId);
   if (m) return m;
   if (!req.tutorId || !req.studentId) throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });

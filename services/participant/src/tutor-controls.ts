@@ -16,7 +16,7 @@ import {
 } from '@lessoncall/proto';
 import type { Context } from './context';
 import { duplicateWindowMs, publishLeft } from './events';
-import { isClosed, lockMeeting, type ProjectedMeeting } from './projection';
+import { isClosed, isMemberOf, lockMeeting, type ProjectedMeeting } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
@@ -36,7 +36,7 @@ export function removedError(meetingId: string): ServiceError {
  */
 async function lockAsTutor(tx: Tx, meetingId: string, actor: string): Promise<ProjectedMeeting> {
   const meeting = await lockMeeting(tx, meetingId);
-  if (!meeting || (meeting.tutor_id !== actor && meeting.student_id !== actor)) {
+  if (!meeting || !isMemberOf(meeting, actor)) {
     throw new ServiceError('meeting_not_found', 'no such meeting', { meetingId });
   }
   if (meeting.tutor_id !== actor) throw new ServiceError('not_tutor', "only the meeting's tutor may do this", { meetingId });

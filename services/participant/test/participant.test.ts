@@ -304,6 +304,24 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect((await participantEvents(full.meetingId)).map((e) => e.type)).toEqual(Array(4).fill('participant.joined'));
   });
 
+  it('a group lesson on the SFU takes all its people past the mesh limit; every student lists them, a stranger does not', async () => {
+    clock.set('2026-03-02T12:00:00Z');
+    const g = await createTestMeeting(h.nc, { start: at('2026-03-02T12:00:00Z'), students: 6 });
+    const people = [g.tutorId, ...g.studentIds];
+    const joined = await Promise.all(people.map((userId, i) => join({ meetingId: g.meetingId, userId, passcode: g.passcode, clientKey: `g-${i}` })));
+    expect(joined.map((j) => j.userType)).toEqual(['tutor', ...Array(6).fill('student')]);
+    expect(joined[0]?.meeting).toMatchObject({ mediaMode: 'sfu', studentIds: g.studentIds });
+    const seen = await list({ meetingId: g.meetingId, userId: g.studentIds[5]! });
+    expect(seen.participants).toHaveLength(7);
+    // An eighth tab of the tutor finds no room somebody has not taken.
+    expect((await failure(join({ meetingId: g.meetingId, userId: g.tutorId, passcode: g.passcode, clientKey: 'g-extra' }))).code).toBe('meeting_full');
+    expect((await failure(list({ meetingId: g.meetingId, userId: randomUUID() }))).code).toBe('meeting_not_found');
+    const byStudent = { meetingId: g.meetingId, userId: g.studentIds[3]!, sessionId: joined[4]!.sessionId };
+    expect((await failure(mute({ ...byStudent, targetSessionId: joined[1]!.sessionId, kind: 'audio', muted: true }))).code).toBe('forbidden');
+    const a = await attendance({ meetingId: g.meetingId, userId: g.studentIds[2]! });
+    expect(a.attendance?.entries.map((e) => e.userId)).toEqual(people);
+  });
+
   it('host control by user: the tutor mutes every tab of the student at once', async () => {
     clock.set('2026-03-02T12:00:00Z');
     const m = await createMeeting(at('2026-03-02T12:00:00Z'));

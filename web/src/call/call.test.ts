@@ -14,6 +14,8 @@ const base: MeetingView = {
   scheduledEnd: new Date('2030-01-01T11:00:00Z'),
   joinableFrom: new Date('2030-01-01T09:45:00Z'),
   joinableUntil: new Date('2030-01-01T11:15:00Z'),
+  mediaMode: 'p2p',
+  record: false,
 };
 const at = (iso: string) => new Date(iso).getTime();
 

@@ -3,7 +3,7 @@
  * socket and one PeerLink per other participant, and publishes an immutable snapshot that the
  * React components render (useSyncExternalStore). Nothing here knows about React.
  */
-import type { LessonRecord, Welcome } from '@lessoncall/proto';
+import type { LessonRecord, SfuAccess, Welcome } from '@lessoncall/proto';
 import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
@@ -32,6 +32,7 @@ import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { QualityReporter } from './quality-report';
 import { SenderAdapter } from './sender-adapter';
+import { SfuSession } from './sfu';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
 import type { PeerQuality, StatLike } from './stats';
@@ -155,6 +156,10 @@ export class CallController {
   private iceServers: RTCIceServer[] = [];
   private readonly roster = new Map<string, ParticipantView>();
   private readonly links = new Map<string, PeerLink>();
+  /** An sfu meeting (the welcome says so): media goes through the Janus room, not the mesh's links. */
+  private sfuMode = false;
+  private sfu: SfuSession | undefined;
+  private sfuRetry: ReturnType<typeof setTimeout> | undefined;
   private readonly remote = new Map<string, { stream?: MediaStream; connection: RTCPeerConnectionState; quality?: PeerQuality; screenSharing: boolean }>();
   private readonly offerTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private activeSpeaker: string | undefined;
@@ -551,6 +556,8 @@ export class CallController {
     this.board.welcome();
     this.iceServers = rtcIceServers(welcome.iceServers);
     if (welcome.meeting) this.meeting = { ...(this.meeting ?? ({} as MeetingView)), ...withoutEmpty(welcome.meeting) };
+    // The room's access follows the welcome (sfu_access); until then nobody is connected to.
+    this.sfuMode = welcome.meeting?.mediaMode === 'sfu';
     const others = welcome.participants.map(participantView).filter((p) => p.sessionId !== welcome.sessionId);
     const me = welcome.participants.find((p) => p.sessionId === welcome.sessionId);
     if (me) {
@@ -567,6 +574,7 @@ export class CallController {
     }
     for (const p of others) {
       this.roster.set(p.sessionId, p);
+      if (this.sfuMode) continue;
       const link = this.links.get(p.sessionId);
       if (!link || link.pc.connectionState === 'failed' || link.pc.connectionState === 'closed') {
         if (link) this.dropPeer(p.sessionId, false);
@@ -722,7 +730,7 @@ export class CallController {
     switch (m.kind.case) {
       case 'signal': {
         const { fromSessionId, signal } = m.kind.value;
-        if (!signal || !fromSessionId || !isLive(this.state)) return;
+        if (!signal || !fromSessionId || !isLive(this.state) || this.sfuMode) return;
         let link = this.links.get(fromSessionId);
         if (!link) link = this.createPeer(fromSessionId);
         void link.handleSignal(signal);
@@ -736,6 +744,11 @@ export class CallController {
         const isNew = !this.roster.has(p.sessionId);
         this.roster.set(p.sessionId, participantView(p));
         if (isNew) this.notify(`${this.nameOf(p.sessionId)} joined`);
+        if (this.sfuMode) {
+          // Their media comes from the room when they publish (the SfuSession subscribes).
+          this.changed();
+          return;
+        }
         // The newcomer offers. The connection is made now, while its offer travels: if we end up
         // offering (the fallback below) its candidates are already gathered (Chrome uses the
         // candidate pool for offers only), and either way the offer finds it ready.
@@ -754,6 +767,9 @@ export class CallController {
         this.changed();
         return;
       }
+      case 'sfuAccess':
+        void this.startSfu(m.kind.value);
+        return;
       case 'peerLeft': {
         const p = m.kind.value.participant;
         if (!p) return;
@@ -910,10 +926,63 @@ export class CallController {
       return;
     }
     for (const l of this.links.values()) await l.setTrack('audio', mic);
+    await this.sfu?.setTrack('audio', mic);
   }
 
   private async sendVideo(track: MediaStreamTrack | undefined) {
     for (const l of this.links.values()) await l.setTrack('video', track);
+    await this.sfu?.setTrack('video', track);
+  }
+
+  /**
+   * The room's access (after the welcome, and again when the room moved to another node): join
+   * the room, publish once, subscribe to the others. A refresh of the same room changes nothing.
+   */
+  private async startSfu(access: SfuAccess) {
+    if (!isLive(this.state) || !this.sfuMode) return;
+    if (this.sfu && !access.reconnect && this.sfu.access.url === access.url && this.sfu.access.generation === access.generation) return;
+    if (access.reconnect) this.notify('Reconnecting the video…');
+    const old = this.sfu;
+    this.sfu = undefined;
+    await old?.close().catch(() => {});
+    for (const id of this.remote.keys()) this.updateRemote(id, { connection: 'connecting' });
+    const session = new SfuSession({
+      access,
+      iceServers: this.iceServers,
+      forceRelay: this.opts.forceRelay,
+      local: () => this.localTracks(),
+      events: {
+        remoteStream: (sessionId, stream) => {
+          this.reporter.media(false);
+          this.updateRemote(sessionId, { stream, connection: 'connected' });
+        },
+        remoteGone: (sessionId) => this.updateRemote(sessionId, { connection: 'disconnected' }),
+        connectionState: (state) => {
+          if (state === 'failed') this.askSfuAgain();
+        },
+        lost: () => this.askSfuAgain(),
+        log: (message, error) => this.opts.log(`sfu: ${message}`, error),
+      },
+    });
+    this.sfu = session;
+    try {
+      await session.start();
+    } catch (err) {
+      this.opts.log('sfu: could not join the room', err);
+      if (this.sfu === session) this.askSfuAgain();
+    }
+  }
+
+  /** The room or its node went away: ask the gateway for access again (it may have moved). */
+  private askSfuAgain() {
+    if (this.sfuRetry || !isLive(this.state)) return;
+    this.sfuRetry = setTimeout(() => {
+      this.sfuRetry = undefined;
+      const old = this.sfu;
+      this.sfu = undefined;
+      void old?.close().catch(() => {});
+      this.signaling?.sendData({ case: 'sfuRefresh', value: {} });
+    }, 1_000);
   }
 
   async toggleScreenShare(): Promise<void> {
@@ -936,6 +1005,7 @@ export class CallController {
       // One audio sender: the tab's sound and the microphone mixed, swapped in with replaceTrack.
       this.mix = new AudioMix(this.media.snapshot().audioTrack, sound);
       for (const l of this.links.values()) await l.setTrack('audio', this.mix.track);
+      await this.sfu?.setTrack('audio', this.mix.track);
     }
     await this.sendVideo(track);
     for (const l of this.links.values()) l.setMeta({ screenSharing: true });
@@ -1052,6 +1122,10 @@ export class CallController {
     this.signaling = undefined;
     s?.close();
     for (const id of [...this.links.keys()]) this.dropPeer(id);
+    if (this.sfuRetry) clearTimeout(this.sfuRetry);
+    this.sfuRetry = undefined;
+    void this.sfu?.close().catch(() => {});
+    this.sfu = undefined;
     this.roster.clear();
     if (this.screenSharing) this.stopScreenShare();
     this.activeSpeaker = undefined;

@@ -58,6 +58,10 @@ export interface MeetingView {
   scheduledEnd: Date | undefined;
   joinableFrom: Date | undefined;
   joinableUntil: Date | undefined;
+  /** p2p (the mesh) | sfu (the Janus room: a group, or a recorded lesson). */
+  mediaMode: string;
+  /** The lesson is recorded: every participant is told before joining and while in it. */
+  record: boolean;
 }
 
 export interface ParticipantView {
@@ -87,6 +91,8 @@ export function meetingView(m: Meeting): MeetingView {
     scheduledEnd: date(m.scheduledEnd),
     joinableFrom: date(m.joinableFrom),
     joinableUntil: date(m.joinableUntil),
+    mediaMode: m.mediaMode || 'p2p',
+    record: m.record,
   };
 }
 

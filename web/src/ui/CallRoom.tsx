@@ -44,6 +44,11 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
 
   return (
     <main className={`call${panelOpen || chatOpen ? ' with-panel' : ''}${boardOpen ? ' with-board' : ''}`} data-testid="call-room" data-phase={snap.call.phase}>
+      {snap.meeting?.record ? (
+        <div className="recording-badge" role="status" data-testid="recording-badge" title="This lesson is recorded">
+          <span aria-hidden="true">●</span> Recording
+        </div>
+      ) : null}
       {reconnecting ? (
         <div className="banner" role="status" data-testid="reconnecting-banner">
           <Icon name="wifi" size={18} /> Reconnecting… The call continues; we are restoring the connection to the lesson server.
@@ -61,7 +66,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
       ) : null}
       <TutorPrompts controller={controller} snap={snap} />
       <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
-      <div className={`stage count-${Math.min(peers.length, 4)}`}>
+      <div className={`stage count-${peers.length > 4 ? 'many' : peers.length}`}>
         {alone ? (
           <div className="waiting" data-testid="waiting">
             <p>Waiting for {waitingFor} to join…</p>

@@ -128,6 +128,11 @@ export function Lobby({ controller, snap }: { controller: CallController; snap: 
           </p>
         ) : null}
         {counterpart ? <p className="muted">with {counterpart}</p> : null}
+        {meeting?.record ? (
+          <p className="recorded-notice" role="note" data-testid="lobby-recorded">
+            This lesson is recorded. By joining you agree that your video and voice are recorded for the lesson's participants.
+          </p>
+        ) : null}
         <p className="muted small">Meeting ID {snap.meetingId}</p>
         {snap.presentInLobby.length ? (
           <p className="present" data-testid="lobby-present">

@@ -46,6 +46,15 @@ BOOKING_JWKS: {{ required "auth.bookingSystem.jwks (its public keys) is required
 {{- if .Values.gateway.devIssuer.enabled }}
 DEV_ISSUER_ENABLED: "true"
 {{- end }}
+{{- if include "lessoncall.localRecordings" . }}
+# Local recording storage (a single-node cluster): the gateway serves signed links from the shared volume.
+RECORDINGS_DIR: /var/lib/janus/recordings/stored
+{{- end }}
+{{- end }}
+
+{{/* "true" when recordings are stored on the nodes' shared volume (media.recordings.storage: local). */}}
+{{- define "lessoncall.localRecordings" -}}
+{{- if and .Values.janus.enabled (eq .Values.media.recordings.storage "local") }}true{{ end -}}
 {{- end }}
 
 {{- define "lessoncall.podEnv.gateway" -}}
@@ -61,6 +70,9 @@ DEV_ISSUER_ENABLED: "true"
 {{- fail "gateway.devIssuer.enabled signs tokens for demo users: it is for a local development cluster only, never with auth.supabaseUrl, auth.jwksUrl or a public ingress.host" }}
 {{- end }}
 {{ include "lessoncall.secretEnv" (dict "root" . "name" "DEV_ISSUER_SECRET" "key" "devIssuerSecret") }}
+{{- end }}
+{{- if include "lessoncall.localRecordings" . }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "RECORDINGS_SIGNING_SECRET" "key" "recordingsSigningSecret") }}
 {{- end }}
 {{- end }}
 
@@ -97,6 +109,60 @@ STUN_URLS: {{ include "lessoncall.stunUrls" . | quote }}
 
 {{- define "lessoncall.podEnv.turn" -}}
 {{ include "lessoncall.secretEnv" (dict "root" . "name" "TURN_SECRET" "key" "turnSecret") }}
+{{- end }}
+
+{{- define "lessoncall.env.media" -}}
+HEALTH_PORT: "9090"
+PUBLIC_BASE_URL: {{ include "lessoncall.publicBaseUrl" . }}
+JANUS_NODES: {{ include "lessoncall.janusNodes" . | quote }}
+JANUS_RECORDINGS_DIR: /var/lib/janus/recordings
+RECORDINGS_STORAGE: {{ .Values.media.recordings.storage | quote }}
+{{- if eq .Values.media.recordings.storage "local" }}
+RECORDINGS_DIR: /var/lib/janus/recordings/stored
+{{- end }}
+{{- if eq .Values.media.recordings.storage "s3" }}
+{{- with include "lessoncall.s3Endpoint" . }}
+S3_ENDPOINT: {{ . | quote }}
+{{- end }}
+S3_REGION: {{ .Values.media.recordings.s3.region | quote }}
+S3_BUCKET: {{ .Values.media.recordings.s3.bucket | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "lessoncall.podEnv.media" -}}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "DATABASE_URL" "key" "databaseUrl") }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "JANUS_ADMIN_SECRET" "key" "janusAdminSecret") }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "JANUS_TOKEN_SECRET" "key" "janusTokenSecret") }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "JANUS_ROOM_ADMIN_KEY" "key" "janusRoomAdminKey") }}
+{{- if eq .Values.media.recordings.storage "local" }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "RECORDINGS_SIGNING_SECRET" "key" "recordingsSigningSecret") }}
+{{- end }}
+{{- if eq .Values.media.recordings.storage "s3" }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "S3_ACCESS_KEY_ID" "key" "s3AccessKeyId") }}
+{{ include "lessoncall.secretEnv" (dict "root" . "name" "S3_SECRET_ACCESS_KEY" "key" "s3SecretAccessKey") }}
+{{- end }}
+{{- end }}
+
+{{/* Supabase Storage's S3 endpoint of the project, unless media.recordings.s3.endpoint names another. */}}
+{{- define "lessoncall.s3Endpoint" -}}
+{{- if .Values.media.recordings.s3.endpoint -}}
+{{ .Values.media.recordings.s3.endpoint }}
+{{- else if .Values.auth.supabaseUrl -}}
+{{ trimSuffix "/" .Values.auth.supabaseUrl }}/storage/v1/s3
+{{- end -}}
+{{- end }}
+
+{{/* JANUS_NODES: id|public Janus API URL|Admin API inside the cluster (the StatefulSet's stable pod names). */}}
+{{- define "lessoncall.janusNodes" -}}
+{{- $name := include "lessoncall.componentName" (dict "root" . "component" "janus") -}}
+{{- $nodes := list -}}
+{{- $urls := .Values.janus.publicUrls | default list -}}
+{{- range $i := until (.Values.janus.nodes | int) -}}
+{{- $public := printf "wss://janus-%d.%s" $i ($.Values.ingress.host | default "example.invalid") -}}
+{{- if lt $i (len $urls) }}{{ $public = index $urls $i }}{{ end -}}
+{{- $nodes = append $nodes (printf "janus-%d|%s|ws://%s-%d.%s.%s.svc:%d" $i $public $name $i $name $.Release.Namespace ($.Values.janus.ports.admin | int)) -}}
+{{- end -}}
+{{ join "," $nodes }}
 {{- end }}
 
 {{- define "lessoncall.jwtIssuer" -}}

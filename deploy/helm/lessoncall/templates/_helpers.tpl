@@ -43,7 +43,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* The node services this chart builds images for, in one place. */}}
 {{- define "lessoncall.services" -}}
-gateway meeting participant signaling turn
+gateway meeting participant signaling turn media
 {{- end }}
 
 {{/* An image of ours: <registry>lessoncall-<component>:<tag>, or the component's own override. */}}

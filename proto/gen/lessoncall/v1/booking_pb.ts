@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/booking.proto.
  */
 export const file_lessoncall_v1_booking: GenFile = /*@__PURE__*/
-  fileDesc("ChtsZXNzb25jYWxsL3YxL2Jvb2tpbmcucHJvdG8SDWxlc3NvbmNhbGwudjEi7QEKEEJvb2tpbmdDb25maXJtZWQSEgoKYm9va2luZ19pZBgBIAEoCRIQCgh0dXRvcl9pZBgCIAEoCRISCgpzdHVkZW50X2lkGAMgASgJEjMKD3NjaGVkdWxlZF9zdGFydBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdGl0bGUYBiABKAkSEgoKdHV0b3JfbmFtZRgHIAEoCRIUCgxzdHVkZW50X25hbWUYCCABKAkiNgoQQm9va2luZ0NhbmNlbGxlZBISCgpib29raW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSKQAQoSQm9va2luZ1Jlc2NoZWR1bGVkEhIKCmJvb2tpbmdfaWQYASABKAkSMwoPc2NoZWR1bGVkX3N0YXJ0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1zY2hlZHVsZWRfZW5kGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChtsZXNzb25jYWxsL3YxL2Jvb2tpbmcucHJvdG8SDWxlc3NvbmNhbGwudjEikgIKEEJvb2tpbmdDb25maXJtZWQSEgoKYm9va2luZ19pZBgBIAEoCRIQCgh0dXRvcl9pZBgCIAEoCRISCgpzdHVkZW50X2lkGAMgASgJEjMKD3NjaGVkdWxlZF9zdGFydBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFdGl0bGUYBiABKAkSEgoKdHV0b3JfbmFtZRgHIAEoCRIUCgxzdHVkZW50X25hbWUYCCABKAkSEwoLc3R1ZGVudF9pZHMYCSADKAkSDgoGcmVjb3JkGAogASgIIjYKEEJvb2tpbmdDYW5jZWxsZWQSEgoKYm9va2luZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkikAEKEkJvb2tpbmdSZXNjaGVkdWxlZBISCgpib29raW5nX2lkGAEgASgJEjMKD3NjaGVkdWxlZF9zdGFydBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNc2NoZWR1bGVkX2VuZBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * booking.confirmed, published by the booking system on the BOOKINGS stream.
@@ -61,6 +61,20 @@ export type BookingConfirmed = Message<"lessoncall.v1.BookingConfirmed"> & {
    * @generated from field: string student_name = 8;
    */
   studentName: string;
+
+  /**
+   * A group lesson: every student (student_id among them). Optional: a 1:1 booking leaves it empty.
+   *
+   * @generated from field: repeated string student_ids = 9;
+   */
+  studentIds: string[];
+
+  /**
+   * Record the lesson.
+   *
+   * @generated from field: bool record = 10;
+   */
+  record: boolean;
 };
 
 /**

@@ -10,6 +10,8 @@ import type { ChatHistory, ChatPosted, SendChat } from "./chat_pb";
 import { file_lessoncall_v1_chat } from "./chat_pb";
 import type { ServiceError } from "./common_pb";
 import { file_lessoncall_v1_common } from "./common_pb";
+import type { SfuAccess } from "./media_pb";
+import { file_lessoncall_v1_media } from "./media_pb";
 import type { Meeting } from "./meeting_pb";
 import { file_lessoncall_v1_meeting } from "./meeting_pb";
 import type { MuteChanged, Participant } from "./participant_pb";
@@ -26,7 +28,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/ws.proto.
  */
 export const file_lessoncall_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIsgBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkSEwoLdHJhY2VwYXJlbnQYCSABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQipQUKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI+ChJyZW1vdmVfcGFydGljaXBhbnQYKCABKAsyIC5sZXNzb25jYWxsLnYxLlJlbW92ZVBhcnRpY2lwYW50SAASLgoKYXNrX3VubXV0ZRgpIAEoCzIYLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlSAASMgoMYWxsb3dfcmVqb2luGCogASgLMhoubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pbkgAEjYKDGJvYXJkX3VwZGF0ZRgeIAEoCzIeLmxlc3NvbmNhbGwudjEuU2VuZEJvYXJkVXBkYXRlSAASLgoKYm9hcmRfc3luYxgfIAEoCzIYLmxlc3NvbmNhbGwudjEuU3luY0JvYXJkSAASNAoNYm9hcmRfY29udHJvbBggIAEoCzIbLmxlc3NvbmNhbGwudjEuQ29udHJvbEJvYXJkSAASOgoOcXVhbGl0eV9yZXBvcnQYISABKAsyIC5sZXNzb25jYWxsLnYxLlNlbmRRdWFsaXR5UmVwb3J0SABCBgoEa2luZCL6AQoHV2VsY29tZRISCgpzZXNzaW9uX2lkGAEgASgJEhQKDHJlc3VtZV90b2tlbhgCIAEoCRIRCgl1c2VyX3R5cGUYAyABKAkSJwoHbWVldGluZxgEIAEoCzIWLmxlc3NvbmNhbGwudjEuTWVldGluZxIwCgxwYXJ0aWNpcGFudHMYBSADKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50Ei0KC2ljZV9zZXJ2ZXJzGAYgAygLMhgubGVzc29uY2FsbC52MS5JY2VTZXJ2ZXISFwoPaWNlX3R0bF9zZWNvbmRzGAcgASgNEg8KB3Jlc3VtZWQYCCABKAgiXQoOSW5jb21pbmdTaWduYWwSFwoPZnJvbV9zZXNzaW9uX2lkGAEgASgJEiUKBnNpZ25hbBgCIAEoCzIVLmxlc3NvbmNhbGwudjEuU2lnbmFsEgsKA3NlcRgDIAEoDSI9CgpQZWVySm9pbmVkEi8KC3BhcnRpY2lwYW50GAEgASgLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudCJLCghQZWVyTGVmdBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQSDgoGcmVhc29uGAIgASgJIjgKEk1lZXRpbmdFbmRlZE5vdGljZRISCgptZWV0aW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIdCglSZWNvbm5lY3QSEAoIYWZ0ZXJfbXMYASABKA0iGgoEUG9uZxISCgpzZW50X2F0X21zGAEgASgEItkICg1TZXJ2ZXJNZXNzYWdlEhIKCnJlcXVlc3RfaWQYASABKAkSKQoHd2VsY29tZRgKIAEoCzIWLmxlc3NvbmNhbGwudjEuV2VsY29tZUgAEi8KBnNpZ25hbBgLIAEoCzIdLmxlc3NvbmNhbGwudjEuSW5jb21pbmdTaWduYWxIABIwCgtwZWVyX2pvaW5lZBgMIAEoCzIZLmxlc3NvbmNhbGwudjEuUGVlckpvaW5lZEgAEiwKCXBlZXJfbGVmdBgNIAEoCzIXLmxlc3NvbmNhbGwudjEuUGVlckxlZnRIABIyCgxtdXRlX2NoYW5nZWQYDiABKAsyGi5sZXNzb25jYWxsLnYxLk11dGVDaGFuZ2VkSAASOgoNbWVldGluZ19lbmRlZBgPIAEoCzIhLmxlc3NvbmNhbGwudjEuTWVldGluZ0VuZGVkTm90aWNlSAASLAoFZXJyb3IYECABKAsyGy5sZXNzb25jYWxsLnYxLlNlcnZpY2VFcnJvckgAEi0KCXJlY29ubmVjdBgRIAEoCzIYLmxlc3NvbmNhbGwudjEuUmVjb25uZWN0SAASIwoEcG9uZxgSIAEoCzITLmxlc3NvbmNhbGwudjEuUG9uZ0gAEikKBGNoYXQYFCABKAsyGS5sZXNzb25jYWxsLnYxLkNoYXRQb3N0ZWRIABIyCgxjaGF0X2hpc3RvcnkYFSABKAsyGi5sZXNzb25jYWxsLnYxLkNoYXRIaXN0b3J5SAASLwoHcmVtb3ZlZBgoIAEoCzIcLmxlc3NvbmNhbGwudjEuUmVtb3ZlZE5vdGljZUgAEjIKDHVubXV0ZV9hc2tlZBgpIAEoCzIaLmxlc3NvbmNhbGwudjEuVW5tdXRlQXNrZWRIABI8ChNwYXJ0aWNpcGFudF9yZW1vdmVkGCogASgLMh0ubGVzc29uY2FsbC52MS5SZW1vdmVSZXNwb25zZUgAEjsKD3VubXV0ZV9hc2tfc2VudBgrIAEoCzIgLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlUmVzcG9uc2VIABI8Cg5yZWpvaW5fYWxsb3dlZBgsIAEoCzIiLmxlc3NvbmNhbGwudjEuQWxsb3dSZWpvaW5SZXNwb25zZUgAEjMKDGJvYXJkX3VwZGF0ZRgeIAEoCzIbLmxlc3NvbmNhbGwudjEuQm9hcmRVcGRhdGVkSAASMAoLYm9hcmRfc3RhdGUYHyABKAsyGS5sZXNzb25jYWxsLnYxLkJvYXJkU3RhdGVIABIsCglib2FyZF9hY2sYICABKAsyFy5sZXNzb25jYWxsLnYxLkJvYXJkQWNrSAASNwoNYm9hcmRfY29udHJvbBghIAEoCzIeLmxlc3NvbmNhbGwudjEuQm9hcmRDb250cm9sbGVkSAASMwoIcmVtb3ZhbHMYLSABKAsyHy5sZXNzb25jYWxsLnYxLlJlbW92YWxzUmVzcG9uc2VIAEIGCgRraW5kYgZwcm90bzM", [file_lessoncall_v1_board, file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn, file_lessoncall_v1_tutor]);
+  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIsgBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkSEwoLdHJhY2VwYXJlbnQYCSABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQi1wUKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI+ChJyZW1vdmVfcGFydGljaXBhbnQYKCABKAsyIC5sZXNzb25jYWxsLnYxLlJlbW92ZVBhcnRpY2lwYW50SAASLgoKYXNrX3VubXV0ZRgpIAEoCzIYLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlSAASMgoMYWxsb3dfcmVqb2luGCogASgLMhoubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pbkgAEjYKDGJvYXJkX3VwZGF0ZRgeIAEoCzIeLmxlc3NvbmNhbGwudjEuU2VuZEJvYXJkVXBkYXRlSAASLgoKYm9hcmRfc3luYxgfIAEoCzIYLmxlc3NvbmNhbGwudjEuU3luY0JvYXJkSAASNAoNYm9hcmRfY29udHJvbBggIAEoCzIbLmxlc3NvbmNhbGwudjEuQ29udHJvbEJvYXJkSAASOgoOcXVhbGl0eV9yZXBvcnQYISABKAsyIC5sZXNzb25jYWxsLnYxLlNlbmRRdWFsaXR5UmVwb3J0SAASMAoLc2Z1X3JlZnJlc2gYMiABKAsyGS5sZXNzb25jYWxsLnYxLlNmdVJlZnJlc2hIAEIGCgRraW5kIgwKClNmdVJlZnJlc2gi+gEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSEQoJdXNlcl90eXBlGAMgASgJEicKB21lZXRpbmcYBCABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSMAoMcGFydGljaXBhbnRzGAUgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBItCgtpY2Vfc2VydmVycxgGIAMoCzIYLmxlc3NvbmNhbGwudjEuSWNlU2VydmVyEhcKD2ljZV90dGxfc2Vjb25kcxgHIAEoDRIPCgdyZXN1bWVkGAggASgIIl0KDkluY29taW5nU2lnbmFsEhcKD2Zyb21fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iPQoKUGVlckpvaW5lZBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQiSwoIUGVlckxlZnQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50Eg4KBnJlYXNvbhgCIAEoCSI4ChJNZWV0aW5nRW5kZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiHQoJUmVjb25uZWN0EhAKCGFmdGVyX21zGAEgASgNIhoKBFBvbmcSEgoKc2VudF9hdF9tcxgBIAEoBCKJCQoNU2VydmVyTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgJEikKB3dlbGNvbWUYCiABKAsyFi5sZXNzb25jYWxsLnYxLldlbGNvbWVIABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLkluY29taW5nU2lnbmFsSAASMAoLcGVlcl9qb2luZWQYDCABKAsyGS5sZXNzb25jYWxsLnYxLlBlZXJKb2luZWRIABIsCglwZWVyX2xlZnQYDSABKAsyFy5sZXNzb25jYWxsLnYxLlBlZXJMZWZ0SAASMgoMbXV0ZV9jaGFuZ2VkGA4gASgLMhoubGVzc29uY2FsbC52MS5NdXRlQ2hhbmdlZEgAEjoKDW1lZXRpbmdfZW5kZWQYDyABKAsyIS5sZXNzb25jYWxsLnYxLk1lZXRpbmdFbmRlZE5vdGljZUgAEiwKBWVycm9yGBAgASgLMhsubGVzc29uY2FsbC52MS5TZXJ2aWNlRXJyb3JIABItCglyZWNvbm5lY3QYESABKAsyGC5sZXNzb25jYWxsLnYxLlJlY29ubmVjdEgAEiMKBHBvbmcYEiABKAsyEy5sZXNzb25jYWxsLnYxLlBvbmdIABIpCgRjaGF0GBQgASgLMhkubGVzc29uY2FsbC52MS5DaGF0UG9zdGVkSAASMgoMY2hhdF9oaXN0b3J5GBUgASgLMhoubGVzc29uY2FsbC52MS5DaGF0SGlzdG9yeUgAEi8KB3JlbW92ZWQYKCABKAsyHC5sZXNzb25jYWxsLnYxLlJlbW92ZWROb3RpY2VIABIyCgx1bm11dGVfYXNrZWQYKSABKAsyGi5sZXNzb25jYWxsLnYxLlVubXV0ZUFza2VkSAASPAoTcGFydGljaXBhbnRfcmVtb3ZlZBgqIAEoCzIdLmxlc3NvbmNhbGwudjEuUmVtb3ZlUmVzcG9uc2VIABI7Cg91bm11dGVfYXNrX3NlbnQYKyABKAsyIC5sZXNzb25jYWxsLnYxLkFza1VubXV0ZVJlc3BvbnNlSAASPAoOcmVqb2luX2FsbG93ZWQYLCABKAsyIi5sZXNzb25jYWxsLnYxLkFsbG93UmVqb2luUmVzcG9uc2VIABIzCgxib2FyZF91cGRhdGUYHiABKAsyGy5sZXNzb25jYWxsLnYxLkJvYXJkVXBkYXRlZEgAEjAKC2JvYXJkX3N0YXRlGB8gASgLMhkubGVzc29uY2FsbC52MS5Cb2FyZFN0YXRlSAASLAoJYm9hcmRfYWNrGCAgASgLMhcubGVzc29uY2FsbC52MS5Cb2FyZEFja0gAEjcKDWJvYXJkX2NvbnRyb2wYISABKAsyHi5sZXNzb25jYWxsLnYxLkJvYXJkQ29udHJvbGxlZEgAEjMKCHJlbW92YWxzGC0gASgLMh8ubGVzc29uY2FsbC52MS5SZW1vdmFsc1Jlc3BvbnNlSAASLgoKc2Z1X2FjY2VzcxgyIAEoCzIYLmxlc3NvbmNhbGwudjEuU2Z1QWNjZXNzSABCBgoEa2luZGIGcHJvdG8z", [file_lessoncall_v1_board, file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_media, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn, file_lessoncall_v1_tutor]);
 
 /**
  * First message on /api/video/ws: authenticates and joins or resumes.
@@ -282,6 +284,14 @@ export type ClientMessage = Message<"lessoncall.v1.ClientMessage"> & {
      */
     value: SendQualityReport;
     case: "qualityReport";
+  } | {
+    /**
+     * SFU (50–59): ask for this session's room access again (a token about to expire, a failed join).
+     *
+     * @generated from field: lessoncall.v1.SfuRefresh sfu_refresh = 50;
+     */
+    value: SfuRefresh;
+    case: "sfuRefresh";
   } | { case: undefined; value?: undefined };
 };
 
@@ -291,6 +301,19 @@ export type ClientMessage = Message<"lessoncall.v1.ClientMessage"> & {
  */
 export const ClientMessageSchema: GenMessage<ClientMessage> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_ws, 5);
+
+/**
+ * @generated from message lessoncall.v1.SfuRefresh
+ */
+export type SfuRefresh = Message<"lessoncall.v1.SfuRefresh"> & {
+};
+
+/**
+ * Describes the message lessoncall.v1.SfuRefresh.
+ * Use `create(SfuRefreshSchema)` to create a new message.
+ */
+export const SfuRefreshSchema: GenMessage<SfuRefresh> = /*@__PURE__*/
+  messageDesc(file_lessoncall_v1_ws, 6);
 
 /**
  * @generated from message lessoncall.v1.Welcome
@@ -342,7 +365,7 @@ export type Welcome = Message<"lessoncall.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 6);
+  messageDesc(file_lessoncall_v1_ws, 7);
 
 /**
  * @generated from message lessoncall.v1.IncomingSignal
@@ -371,7 +394,7 @@ export type IncomingSignal = Message<"lessoncall.v1.IncomingSignal"> & {
  * Use `create(IncomingSignalSchema)` to create a new message.
  */
 export const IncomingSignalSchema: GenMessage<IncomingSignal> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 7);
+  messageDesc(file_lessoncall_v1_ws, 8);
 
 /**
  * @generated from message lessoncall.v1.PeerJoined
@@ -388,7 +411,7 @@ export type PeerJoined = Message<"lessoncall.v1.PeerJoined"> & {
  * Use `create(PeerJoinedSchema)` to create a new message.
  */
 export const PeerJoinedSchema: GenMessage<PeerJoined> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 8);
+  messageDesc(file_lessoncall_v1_ws, 9);
 
 /**
  * @generated from message lessoncall.v1.PeerLeft
@@ -412,7 +435,7 @@ export type PeerLeft = Message<"lessoncall.v1.PeerLeft"> & {
  * Use `create(PeerLeftSchema)` to create a new message.
  */
 export const PeerLeftSchema: GenMessage<PeerLeft> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 9);
+  messageDesc(file_lessoncall_v1_ws, 10);
 
 /**
  * @generated from message lessoncall.v1.MeetingEndedNotice
@@ -436,7 +459,7 @@ export type MeetingEndedNotice = Message<"lessoncall.v1.MeetingEndedNotice"> & {
  * Use `create(MeetingEndedNoticeSchema)` to create a new message.
  */
 export const MeetingEndedNoticeSchema: GenMessage<MeetingEndedNotice> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 10);
+  messageDesc(file_lessoncall_v1_ws, 11);
 
 /**
  * Sent before the gateway closes a socket on shutdown: reconnect and resume.
@@ -455,7 +478,7 @@ export type Reconnect = Message<"lessoncall.v1.Reconnect"> & {
  * Use `create(ReconnectSchema)` to create a new message.
  */
 export const ReconnectSchema: GenMessage<Reconnect> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 11);
+  messageDesc(file_lessoncall_v1_ws, 12);
 
 /**
  * @generated from message lessoncall.v1.Pong
@@ -472,7 +495,7 @@ export type Pong = Message<"lessoncall.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 12);
+  messageDesc(file_lessoncall_v1_ws, 13);
 
 /**
  * @generated from message lessoncall.v1.ServerMessage
@@ -625,6 +648,14 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
      */
     value: RemovalsResponse;
     case: "removals";
+  } | {
+    /**
+     * SFU (50–59): after welcome in an sfu meeting, on sfu_refresh, and when the room moved.
+     *
+     * @generated from field: lessoncall.v1.SfuAccess sfu_access = 50;
+     */
+    value: SfuAccess;
+    case: "sfuAccess";
   } | { case: undefined; value?: undefined };
 };
 
@@ -633,5 +664,5 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 13);
+  messageDesc(file_lessoncall_v1_ws, 14);
 

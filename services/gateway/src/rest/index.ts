@@ -10,6 +10,7 @@ import { clientReportRoutes } from './client-report';
 import { devRoutes, devSchemas } from './dev';
 import { cors, securityHeaders } from './headers';
 import { meetingRoutes, restMessages, restSchemas } from './meetings';
+import { mountLocalRecordings, recordingRoutes } from './recordings';
 import { clientAddress, parseTrustedProxies } from '../client-address';
 import { observe } from './observe';
 import { opsRoutes, opsSchemas } from './ops';
@@ -71,6 +72,7 @@ export function restRoutes(
       ...tutorControlRoutes(config, runtime),
       ...precallRoutes(config, runtime, clock),
       ...clientReportRoutes(runtime.registry, runtime.logger),
+      ...recordingRoutes(config, runtime),
       ...signOutRoutes(revocations),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
       openApiRoute(document),
@@ -141,6 +143,7 @@ export function createRestApp({ config, runtime, verifier, revocations, clock = 
   for (const route of routes.api) mount(api, route, verifier, perUser);
   app.use(api);
 
+  mountLocalRecordings(app, config, () => clock.now());
   if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL, webOrigins(config)));
   app.use((req: Request, res: Response) => {
     sendProblem(res, {

@@ -7,6 +7,7 @@ import {
   ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
   RecordRequestSchema,
+  RecordingLinkResponseSchema,
   RecordResponseSchema,
   CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
@@ -55,6 +56,8 @@ export const restMessages: DescMessage[] = [
   RecordResponseSchema,
   // The lobby's connection check (rest/precall.ts).
   TurnCredentialsResponseSchema,
+  // The recording's signed link (rest/recordings.ts).
+  RecordingLinkResponseSchema,
 ];
 
 const joinResponse = protoJsonSchemas([JoinResponseSchema]).JoinResponse as { properties: Record<string, JsonSchema>; required: string[] };
@@ -103,7 +106,12 @@ const name = z.string().max(200);
 const createBody = z.strictObject({
   bookingId: z.string().min(1).max(128),
   tutorId: uuid,
-  studentId: uuid,
+  /** The (first) student; optional when studentIds lists a group. */
+  studentId: uuid.optional(),
+  /** A group lesson: every student (the meeting service holds the limit, 25 by default). */
+  studentIds: z.array(uuid).min(1).max(100).optional(),
+  /** Record the lesson (it then runs on the SFU; every participant is told before joining). */
+  record: z.boolean().optional(),
   scheduledStart: z.iso.datetime({ offset: true }),
   scheduledEnd: z.iso.datetime({ offset: true }),
   title: name.optional(),
@@ -200,7 +208,9 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
           {
             bookingId: b.bookingId,
             tutorId: b.tutorId.toLowerCase(),
-            studentId: b.studentId.toLowerCase(),
+            studentId: b.studentId?.toLowerCase() ?? '',
+            studentIds: (b.studentIds ?? []).map((s) => s.toLowerCase()),
+            record: b.record ?? false,
             scheduledStart: timestampFromDate(start),
             scheduledEnd: timestampFromDate(end),
             title: b.title ?? '',

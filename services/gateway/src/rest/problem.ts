@@ -41,6 +41,9 @@ const titles: Record<ErrorCodeName, string> = {
   rate_limited: 'Too many requests',
   internal: 'Internal error',
   unavailable: 'Service unavailable',
+  not_sfu: 'This lesson runs peer to peer',
+  sfu_unavailable: 'Media server unavailable',
+  recording_not_found: 'Recording not found',
 };
 
 export const problemTypeBase = 'https://lessoncall.dev/problems/';

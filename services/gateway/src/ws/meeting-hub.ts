@@ -13,6 +13,7 @@ import {
   MuteChangedSchema,
   type Participant,
   ParticipantJoinedSchema,
+  MediaRoomCreatedSchema,
   ParticipantLeftSchema,
   rpc,
   subjects,
@@ -30,7 +31,9 @@ export type MeetingEvent =
   | { type: 'chat'; message: ChatMessage }
   | { type: 'unmuteAsked'; asked: UnmuteAsked }
   | { type: 'board'; update: BoardUpdated }
-  | { type: 'boardControl'; control: BoardControlled };
+  | { type: 'boardControl'; control: BoardControlled }
+  /** The meeting's Janus room was re-created on another node (its node died): its sockets get new access. */
+  | { type: 'roomMoved'; generation: number };
 
 export type MeetingListener = (event: MeetingEvent) => void;
 
@@ -180,6 +183,11 @@ export class MeetingHub {
         const update = decode(BoardUpdatedSchema, m.data);
         if (update.meetingId !== meetingId || update.update.length === 0) throw new Error('board.updated without an update of this meeting');
         return { type: 'board', update };
+      });
+      subscribe(subjects.mediaRoomCreated(meetingId), (m) => {
+        const e = decode(MediaRoomCreatedSchema, m.data);
+        if (e.meetingId !== meetingId) throw new Error('media.room_created of another meeting');
+        return { type: 'roomMoved', generation: e.generation };
       });
       room = created;
       this.#rooms.set(meetingId, room);

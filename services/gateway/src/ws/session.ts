@@ -27,6 +27,8 @@ import {
   JoinResponseSchema,
   LeaveRequestSchema,
   LeaveResponseSchema,
+  MediaJoinRequestSchema,
+  MediaJoinResponseSchema,
   MuteRequestSchema,
   MuteResponseSchema,
   type OutgoingSignal,
@@ -107,6 +109,8 @@ export class Session implements SignalEndpoint {
   #boardOpen = false;
   /** Before that, one update now and then tells it that someone is drawing (its "new drawing" badge). */
   #boardHintAt = Number.NEGATIVE_INFINITY;
+  /** The meeting runs on the SFU (from the welcome): room access is this socket's to ask for. */
+  #isSfu = false;
   #state: State = 'hello';
   #logger: Logger;
   #helloTimer: NodeJS.Timeout | undefined;
@@ -280,6 +284,10 @@ export class Session implements SignalEndpoint {
           this.#requireJoined();
           this.#qualityReport(requestId, kind.value);
           return;
+        case 'sfuRefresh':
+          this.#requireJoined();
+          this.#sfuAccess(requestId, false);
+          return;
         default:
           throw new ServiceError('invalid_request', 'unknown message kind', { field: 'kind' });
       }
@@ -448,6 +456,11 @@ export class Session implements SignalEndpoint {
         this.#onMeetingEvent(e);
       }
       void this.#sendChatHistory();
+      // An sfu meeting: the room's access for this session, after the welcome so the join waits for nothing.
+      if (res.meeting?.mediaMode === 'sfu') {
+        this.#isSfu = true;
+        this.#sfuAccess('', false);
+      }
       // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
       if (res.userType === 'tutor') {
         this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) =>
@@ -531,6 +544,22 @@ export class Session implements SignalEndpoint {
   }
 
   /** One request to a service on behalf of this socket: the reply goes to `onReply`, a failure to the client as an error with the requestId. */
+  /** This session's access to its meeting's Janus room (svc.media.join); `reconnect`: the room moved, leave the old node. */
+  #sfuAccess(requestId: string, reconnect: boolean): void {
+    if (!this.#isSfu) throw new ServiceError('not_sfu', 'this meeting runs peer to peer');
+    this.#ask(
+      requestId,
+      rpc.mediaJoin,
+      MediaJoinRequestSchema,
+      { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId },
+      MediaJoinResponseSchema,
+      (res) => {
+        if (!res.access || this.#state !== 'joined') return;
+        this.#send(serverMessage(requestId, { case: 'sfuAccess', value: { ...res.access, reconnect } }), 'sfuAccess');
+      },
+    );
+  }
+
   #ask<I extends DescMessage, O extends DescMessage>(
     requestId: string,
     subject: string,
@@ -733,6 +762,10 @@ export class Session implements SignalEndpoint {
       case 'boardControl':
         // The tutor's session has it as the reply to its request.
         if (e.control.bySessionId !== this.sessionId) this.#push({ case: 'boardControl', value: e.control });
+        return;
+      case 'roomMoved':
+        // Generation 1 is the room's first placement, which every session learnt with its welcome.
+        if (this.#isSfu && e.generation > 1) this.#sfuAccess('', true);
         return;
       case 'ended':
         this.#presenceSettled = true;

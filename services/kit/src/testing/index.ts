@@ -16,6 +16,7 @@ export {
   startNatsCluster,
 } from './nats-server';
 export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
+export { janusConfigFiles, startJanus, type JanusOptions, type JanusServer } from './janus';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
 export { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 
