@@ -257,6 +257,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
     }, config.JANUS_HEALTH_INTERVAL_MS);
     gaugeTimer.unref();
 
+    runtime.markStarted();
     logger.info({ nodes: config.JANUS_NODES.map((n) => n.id) }, 'media service ready');
     return {
       runtime,
