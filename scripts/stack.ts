@@ -197,6 +197,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       WS_UPGRADE_BURST: '1000',
       WS_MAX_SOCKETS_PER_CLIENT: '1000',
       JANUS_NODES: janus.nodeSpec,
+      // The web app's CSP lets sfu meetings reach this node (and no other ws: host).
+      JANUS_PUBLIC_URLS: janus.wsUrl,
       JANUS_ADMIN_SECRET: janus.adminSecret,
       JANUS_TOKEN_SECRET: janus.tokenSecret,
       JANUS_ROOM_ADMIN_KEY: janus.roomAdminKey,

@@ -27,7 +27,7 @@ export class Bookings {
   }
 
   /** A lesson of the demo tutor and demo student, starting `startInMinutes` from now. */
-  async book(opts: { title: string; startInMinutes?: number; minutes?: number }): Promise<TestMeeting> {
+  async book(opts: { title: string; startInMinutes?: number; minutes?: number; record?: boolean }): Promise<TestMeeting> {
     const start = new Date(Date.now() + (opts.startInMinutes ?? 0) * 60_000);
     const created = await bookAndWait(
       this.nc,
@@ -41,6 +41,7 @@ export class Bookings {
         title: opts.title,
         tutorName: 'Demo Tutor',
         studentName: 'Demo Student',
+        record: opts.record ?? false,
       },
       15_000,
     );

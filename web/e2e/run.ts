@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -1142,6 +1143,82 @@ async function chromiumFirefox(c: Ctx, firefoxAs: 'tutor' | 'student') {
 // Self-contained (their own meeting and browsers) and sensitive to a starved CPU (Firefox's decoder after an ICE restart): one reported retry.
 scenario('Chromium tutor, Firefox student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'student'), 1);
 scenario('Firefox tutor, Chromium student, through the relay: video, mute, screen share, socket resume, ICE restart', (c) => chromiumFirefox(c, 'tutor'), 1);
+
+// ── SFU ───────────────────────────────────────────────────────────────────
+
+/**
+ * Its own lesson and browser contexts, so `E2E_ONLY='recorded lesson'` runs it alone. A recorded
+ * 1:1 lesson runs on the SFU: both browsers publish once to the Janus room and see each other
+ * through it; after the end the recording is made, linked from the meeting, and plays.
+ */
+scenario('recorded lesson on the SFU: the lobby says so, both see each other through Janus, the recording plays with video and voice', async (c) => {
+  const m = await c.bookings.book({ title: 'Recorded lesson', record: true });
+  const open = async (as: 'tutor' | 'student') => {
+    // Not forced through coturn: the local coturn relays from 127.0.0.1, which Janus (on the host's
+    // address) cannot answer — Linux drops a reply from a non-loopback address to loopback. In a
+    // cluster coturn and Janus have routable addresses and relaying works as for p2p calls.
+    const p = await openParticipant(c.browser, `recorded-${as}`, meetingUrl(c, m, as).replace('?', '?debug&').replace('&relay=1', ''));
+    c.others.push(p);
+    await p.page.getByTestId('lobby-recorded').waitFor({ timeout: 15_000 });
+    await eventually(`${as} can join`, async () => p.page.getByTestId('lobby-join').isEnabled());
+    await p.page.getByTestId('lobby-join').click();
+    await p.page.getByTestId('call-room').waitFor({ timeout: 15_000 });
+    return p;
+  };
+  const tutor = await open('tutor');
+  const student = await open('student');
+  await shot(tutor.page, 'sfu-lobby-recorded');
+  try {
+    await bothSeeVideo(tutor.page, student.page, 30);
+  } catch (err) {
+    // What the call logged (the sfu: lines) says why the room gave no media.
+    mkdirSync(resultsDir, { recursive: true });
+    for (const p of [tutor, student]) writeFileSync(join(resultsDir, `sfu-${p.name}.log`), p.logs.join('\n'));
+    throw err;
+  }
+  await tutor.page.getByTestId('recording-badge').waitFor({ timeout: 5_000 });
+  await shot(student.page, 'sfu-recorded-call');
+  // A few more seconds of both on camera and microphone, then the tutor ends the lesson.
+  await new Promise((r) => setTimeout(r, 3_000));
+  await tutor.page.getByTestId('control-end').click();
+  await tutor.page.locator('[data-testid="ended-screen"]').waitFor({ timeout: 10_000 });
+
+  const base = c.stack.env.WEB_URL;
+  const token = (await (
+    await fetch(`${base}/api/dev/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ as: 'student' }) })
+  ).json()) as {
+    accessToken: string;
+  };
+  let location = '';
+  await eventually(
+    'the recording is ready',
+    async () => {
+      const res = await fetch(`${base}/api/video/meetings/${m.meetingId}/recording`, {
+        headers: { authorization: `Bearer ${token.accessToken}` },
+        redirect: 'manual',
+      });
+      location = res.headers.get('location') ?? '';
+      return res.status === 302;
+    },
+    90_000,
+  );
+  const file = join(tmpdir(), `lessoncall-e2e-${m.meetingId}.webm`);
+  const video = await fetch(new URL(location, base));
+  if (video.status !== 200) throw new Error(`the signed recording link answered ${video.status}`);
+  writeFileSync(file, Buffer.from(await video.arrayBuffer()));
+  const probe = spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_type,codec_name:format=duration', '-of', 'json', file], {
+    encoding: 'utf8',
+  });
+  if (probe.status !== 0) throw new Error(`ffprobe cannot read the recording: ${probe.stderr}`);
+  const info = JSON.parse(probe.stdout) as { streams: { codec_type: string }[]; format: { duration: string } };
+  const kinds = info.streams.map((x) => x.codec_type).sort();
+  if (kinds.join(',') !== 'audio,video') throw new Error(`the recording has ${kinds.join(',')}`);
+  if (Number(info.format.duration) < 3) throw new Error(`the recording lasts ${info.format.duration} s`);
+  // Decoded from start to end (a muxer's note about timestamps on the null output is not a decoding error).
+  const decode = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8' });
+  const decodeErrors = decode.stderr.split('\n').filter((l) => l.trim() && !/non monotonically increasing dts|Last message repeated/.test(l));
+  if (decode.status !== 0 || decodeErrors.length > 0) throw new Error(`the recording does not decode: ${decode.stderr}`);
+});
 
 scenario('no Content-Security-Policy violations and no page errors along the way', async (c) => {
   const all = [c.tutor, c.student].filter((p): p is Participant => !!p);

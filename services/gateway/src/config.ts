@@ -1,4 +1,4 @@
-import { commonConfig, loadConfig } from '@lessoncall/kit';
+import { commonConfig, loadConfig, csv } from '@lessoncall/kit';
 import { z } from 'zod';
 import { parseTrustedProxies } from './client-address';
 
@@ -131,6 +131,11 @@ export const configSchema = {
   REST_RATE_SYNC_MS: z.coerce.number().int().min(0).default(250),
   /** Supabase project URL, allowed in the web app's CSP connect-src when set. */
   SUPABASE_URL: z.url().optional(),
+  /**
+   * The Janus nodes' public URLs (ws:// or wss://, comma-separated): sfu meetings connect to them,
+   * so the web app's CSP connect-src lists exactly these (never any ws: host).
+   */
+  JANUS_PUBLIC_URLS: csv().pipe(z.array(z.string().regex(/^wss?:\/\/[^\s/]+/, 'must be a ws:// or wss:// URL'))),
   /** A WebSocket must send a valid `hello` this soon after opening (and after a failed hello), or it is closed. */
   WS_HELLO_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
   /** Failed hellos one socket may send before it is closed as abuse. */

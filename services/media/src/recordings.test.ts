@@ -37,8 +37,8 @@ describe('recording mix', () => {
     );
     const graph = args[args.indexOf('-filter_complex') + 1] ?? '';
     expect(graph).toContain('xstack=inputs=5:layout=0_0|320_0|640_0|0_240|320_240:fill=black[vout]');
-    expect(graph).toContain('amix=inputs=5:duration=longest:normalize=0[aout]');
-    expect(graph).toContain('[9:a]aresample=48000,adelay=4000:all=1[a4]');
+    expect(graph).toContain('amix=inputs=5:duration=longest:normalize=0,asetpts=N/SR/TB[aout]');
+    expect(graph).toContain('[9:a]aresample=48000:async=1,adelay=4000:all=1[a4]');
     expect(graph).toContain('tpad=start_duration=2.000');
     expect(args.at(-1)).toBe('out.webm');
     // One person with no video: audio only, no grid.

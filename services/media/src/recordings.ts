@@ -69,7 +69,8 @@ export function mixArgs(inputs: { video?: string; audio?: string; offsetMs: numb
     }
     if (p.audio) {
       args.push('-i', p.audio);
-      filters.push(`[${index}:a]aresample=48000,adelay=${Math.round(p.offsetMs)}:all=1[a${audios.length}]`);
+      // async: a voice with gaps (silence suppression, a reconnect) is stretched back onto its clock.
+      filters.push(`[${index}:a]aresample=48000:async=1,adelay=${Math.round(p.offsetMs)}:all=1[a${audios.length}]`);
       audios.push(`[a${audios.length}]`);
       index += 1;
     }
@@ -84,8 +85,9 @@ export function mixArgs(inputs: { video?: string; audio?: string; offsetMs: numb
     filters.push(`${videos.join('')}xstack=inputs=${videos.length}:layout=${layout}:fill=black[vout]`);
   }
   if (videos.length > 0) maps.push('-map', '[vout]', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '600k');
-  if (audios.length === 1) filters.push(`${audios[0]}anull[aout]`);
-  else if (audios.length > 1) filters.push(`${audios.join('')}amix=inputs=${audios.length}:duration=longest:normalize=0[aout]`);
+  // Timestamps made again from the sample count: a browser's Opus can repeat one, which players forgive and muxers do not.
+  if (audios.length === 1) filters.push(`${audios[0]}asetpts=N/SR/TB[aout]`);
+  else if (audios.length > 1) filters.push(`${audios.join('')}amix=inputs=${audios.length}:duration=longest:normalize=0,asetpts=N/SR/TB[aout]`);
   if (audios.length > 0) maps.push('-map', '[aout]', '-c:a', 'libopus', '-b:a', '64k');
   return [...args, '-filter_complex', filters.join(';'), ...maps, output];
 }

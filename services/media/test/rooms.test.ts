@@ -119,6 +119,12 @@ describe('media service: rooms and tokens on real Janus nodes', () => {
     expect(((await refusal(s.access(m, m.studentIds[0]!, session))) as ServiceError).code).toBe('session_not_found');
   });
 
+  it('is ready once started and while a Janus node answers', async () => {
+    const port = s.media.runtime.health?.port;
+    expect(port).toBeTruthy();
+    await expect.poll(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status, { timeout: 10_000 }).toBe(200);
+  });
+
   it('a peer-to-peer meeting has no room', async () => {
     const m = await s.createMeeting({ students: 1 });
     const err = await refusal(s.access(m, m.tutorId, await s.join(m, m.tutorId)));

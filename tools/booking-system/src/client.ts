@@ -16,6 +16,10 @@ export interface Booking {
   title?: string;
   tutorName?: string;
   studentName?: string;
+  /** A group lesson: every student (studentId among them). */
+  studentIds?: string[];
+  /** Record the lesson (it runs on the SFU). */
+  record?: boolean;
 }
 
 export const bookingSystemSource = '/booking-system';
@@ -31,6 +35,8 @@ export function bookingConfirmed(b: Booking): BookingConfirmed {
     title: b.title ?? '',
     tutorName: b.tutorName ?? '',
     studentName: b.studentName ?? '',
+    studentIds: b.studentIds ?? [],
+    record: b.record ?? false,
   });
 }
 

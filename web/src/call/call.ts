@@ -939,13 +939,15 @@ export class CallController {
    * the room, publish once, subscribe to the others. A refresh of the same room changes nothing.
    */
   private async startSfu(access: SfuAccess) {
-    if (!isLive(this.state) || !this.sfuMode) return;
+    if (!isLive(this.state) || !this.sfuMode) {
+      this.opts.log('sfu: access ignored', { phase: this.state.phase, sfuMode: this.sfuMode });
+      return;
+    }
+    this.opts.log('sfu: joining the room', { url: access.url, generation: access.generation, reconnect: access.reconnect });
     if (this.sfu && !access.reconnect && this.sfu.access.url === access.url && this.sfu.access.generation === access.generation) return;
     if (access.reconnect) this.notify('Reconnecting the video…');
     const old = this.sfu;
-    this.sfu = undefined;
-    await old?.close().catch(() => {});
-    for (const id of this.remote.keys()) this.updateRemote(id, { connection: 'connecting' });
+    // Synchronously, before any await: a second access arriving meanwhile sees this session.
     const session = new SfuSession({
       access,
       iceServers: this.iceServers,
@@ -965,8 +967,11 @@ export class CallController {
       },
     });
     this.sfu = session;
+    await old?.close().catch(() => {});
+    for (const id of this.remote.keys()) this.updateRemote(id, { connection: 'connecting' });
     try {
       await session.start();
+      this.opts.log('sfu: publishing', { url: access.url });
     } catch (err) {
       this.opts.log('sfu: could not join the room', err);
       if (this.sfu === session) this.askSfuAgain();
@@ -1248,7 +1253,10 @@ export class CallController {
 
   /** The peer connections, for diagnostics and the browser tests. */
   peerConnections(): Map<string, RTCPeerConnection> {
-    return new Map([...this.links].map(([id, l]) => [id, l.pc]));
+    const all = new Map([...this.links].map(([id, l]) => [id, l.pc]));
+    // An sfu meeting: one subscription per other publisher, keyed by its session like a mesh link.
+    for (const { sessionId, pc } of this.sfu?.connections() ?? []) all.set(sessionId, pc);
+    return all;
   }
 
   dispose(): void {

@@ -82,7 +82,10 @@ export class SfuSession {
     this.#privateId = Number(joined.data.private_id ?? 0);
     const pc = new RTCPeerConnection(this.#rtc());
     this.#trickle(pc, handle);
-    pc.onconnectionstatechange = () => this.#o.events.connectionState(pc.connectionState);
+    pc.onconnectionstatechange = () => {
+      this.#o.events.log(`publisher: ${pc.connectionState}`);
+      this.#o.events.connectionState(pc.connectionState);
+    };
     const local = this.#o.local();
     const senders: Partial<Record<'audio' | 'video', RTCRtpSender>> = {};
     for (const kind of ['audio', 'video'] as const) {
@@ -106,6 +109,7 @@ export class SfuSession {
 
   async #subscribe(feed: string): Promise<void> {
     if (this.#closed || this.#subs.has(feed) || feed === this.access.publisherId) return;
+    this.#o.events.log(`subscribing to ${feed}`);
     const handle = await this.#client.attach(plugin, (e) => {
       if (e.data.videoroom === 'event' && e.data.left === 'ok') this.#unsubscribe(feed);
     });
@@ -130,6 +134,7 @@ export class SfuSession {
       await pc.setRemoteDescription(offer.jsep);
       await pc.setLocalDescription(await pc.createAnswer());
       await handle.message({ request: 'start' }, pc.localDescription as unknown as Jsep);
+      pc.onconnectionstatechange = () => this.#o.events.log(`subscription to ${feed}: ${pc.connectionState}`);
     } catch (err) {
       this.#o.events.log(`subscription to ${feed} failed`, err);
       this.#unsubscribe(feed);

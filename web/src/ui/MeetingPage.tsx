@@ -31,7 +31,11 @@ export function MeetingPage({ api, auth, meetingId, passcode, forceRelay }: Meet
       meetingId,
       passcode,
       forceRelay,
-      log: import.meta.env.DEV ? (m, extra) => console.debug(`[lessoncall] ${m}`, extra ?? '') : () => {},
+      // `?debug` in the link logs the call's steps in production builds too (support, the browser tests).
+      log:
+        import.meta.env.DEV || new URLSearchParams(window.location.search).has('debug')
+          ? (m, extra) => console.debug(`[lessoncall] ${m}`, extra ?? '')
+          : () => {},
     });
     setController(c);
     // Only dev and test builds (`vite build --mode test`, which the browser suite uses): the

@@ -46,6 +46,10 @@ BOOKING_JWKS: {{ required "auth.bookingSystem.jwks (its public keys) is required
 {{- if .Values.gateway.devIssuer.enabled }}
 DEV_ISSUER_ENABLED: "true"
 {{- end }}
+{{- if .Values.janus.enabled }}
+# The web app's CSP connect-src: the Janus nodes browsers reach in sfu meetings.
+JANUS_PUBLIC_URLS: {{ include "lessoncall.janusPublicUrls" . | quote }}
+{{- end }}
 {{- if include "lessoncall.localRecordings" . }}
 # Local recording storage (a single-node cluster): the gateway serves signed links from the shared volume.
 RECORDINGS_DIR: /var/lib/janus/recordings/stored
@@ -152,14 +156,23 @@ S3_BUCKET: {{ .Values.media.recordings.s3.bucket | quote }}
 {{- end -}}
 {{- end }}
 
+{{/* What browsers dial, one per node: janus.publicUrls, else wss://janus-<i>.<ingress.host>. */}}
+{{- define "lessoncall.janusPublicUrls" -}}
+{{- $urls := .Values.janus.publicUrls | default list -}}
+{{- $out := list -}}
+{{- range $i := until (.Values.janus.nodes | int) -}}
+{{- $public := printf "wss://janus-%d.%s" $i ($.Values.ingress.host | default "example.invalid") -}}
+{{- if lt $i (len $urls) }}{{ $public = index $urls $i }}{{ end -}}
+{{- $out = append $out $public -}}
+{{- end -}}
+{{ join "," $out }}
+{{- end }}
+
 {{/* JANUS_NODES: id|public Janus API URL|Admin API inside the cluster (the StatefulSet's stable pod names). */}}
 {{- define "lessoncall.janusNodes" -}}
 {{- $name := include "lessoncall.componentName" (dict "root" . "component" "janus") -}}
 {{- $nodes := list -}}
-{{- $urls := .Values.janus.publicUrls | default list -}}
-{{- range $i := until (.Values.janus.nodes | int) -}}
-{{- $public := printf "wss://janus-%d.%s" $i ($.Values.ingress.host | default "example.invalid") -}}
-{{- if lt $i (len $urls) }}{{ $public = index $urls $i }}{{ end -}}
+{{- range $i, $public := splitList "," (include "lessoncall.janusPublicUrls" .) -}}
 {{- $nodes = append $nodes (printf "janus-%d|%s|ws://%s-%d.%s.%s.svc:%d" $i $public $name $i $name $.Release.Namespace ($.Values.janus.ports.admin | int)) -}}
 {{- end -}}
 {{ join "," $nodes }}

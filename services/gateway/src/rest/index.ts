@@ -144,7 +144,7 @@ export function createRestApp({ config, runtime, verifier, revocations, clock = 
   app.use(api);
 
   mountLocalRecordings(app, config, () => clock.now());
-  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL, webOrigins(config)));
+  if (config.WEB_DIST_DIR) app.use(webApp(config.WEB_DIST_DIR, config.SUPABASE_URL, webOrigins(config), config.JANUS_PUBLIC_URLS));
   app.use((req: Request, res: Response) => {
     sendProblem(res, {
       type: `${problemTypeBase}not_found`,

@@ -9,7 +9,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
  * Supabase when configured. Never any `ws:`/`wss:` host: injected script could then send the
  * call's TURN credentials or passcode anywhere.
  */
-export function webCsp(supabaseUrl: string | undefined, webOrigins: readonly string[] = []): string {
+export function webCsp(supabaseUrl: string | undefined, webOrigins: readonly string[] = [], janusUrls: readonly string[] = []): string {
   const connect = ["'self'"];
   for (const origin of webOrigins) {
     if (!URL.canParse(origin)) continue;
@@ -18,6 +18,13 @@ export function webCsp(supabaseUrl: string | undefined, webOrigins: readonly str
     if (!connect.includes(ws)) connect.push(ws);
   }
   if (supabaseUrl) connect.push(new URL(supabaseUrl).origin);
+  // The Janus nodes of sfu meetings, each by its exact origin.
+  for (const url of janusUrls) {
+    if (!URL.canParse(url)) continue;
+    const u = new URL(url);
+    const origin = `${u.protocol}//${u.host}`;
+    if (!connect.includes(origin)) connect.push(origin);
+  }
   return [
     "default-src 'self'",
     `connect-src ${connect.join(' ')}`,
@@ -36,11 +43,11 @@ export function webCsp(supabaseUrl: string | undefined, webOrigins: readonly str
  * Serves the built web app: files as they are (hashed assets cached for good), and index.html
  * for any other GET outside /api, so client-side routes like /meet/<id> load the app.
  */
-export function webApp(distDir: string, supabaseUrl: string | undefined, webOrigins: readonly string[] = []): Router {
+export function webApp(distDir: string, supabaseUrl: string | undefined, webOrigins: readonly string[] = [], janusUrls: readonly string[] = []): Router {
   const root = resolve(distDir);
   const indexHtml = join(root, 'index.html');
   if (!existsSync(indexHtml)) throw new Error(`WEB_DIST_DIR ${root} has no index.html (build the web app first)`);
-  const csp = webCsp(supabaseUrl, webOrigins);
+  const csp = webCsp(supabaseUrl, webOrigins, janusUrls);
   const router = express.Router();
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (req.path.startsWith('/api/') || req.path === '/api') return next();
