@@ -88,7 +88,8 @@ const rules: { attack: string; op: 'publish' | 'subscribe'; subject: string; onl
   { attack: 'read passcodes and links off the wire', op: 'subscribe', subject: 'meeting_link.created.*', only: ['booking'] },
   { attack: 'read every passcode from MEETING_LINKS', op: 'publish', subject: '$JS.API.CONSUMER.CREATE.MEETING_LINKS.peek', only: ['booking'] },
   { attack: 'send the booking system a forged link', op: 'publish', subject: 'meeting_link.created.m1', only: ['meeting'] },
-  { attack: 'read every meeting event from MEETINGS', op: 'publish', subject: '$JS.API.CONSUMER.CREATE.MEETINGS.peek', only: ['participant'] },
+  // The media service consumes MEETINGS too (a meeting's end closes its room); no passcode is in it any more.
+  { attack: 'read every meeting event from MEETINGS', op: 'publish', subject: '$JS.API.CONSUMER.CREATE.MEETINGS.peek', only: ['participant', 'media'] },
   { attack: 'read MEETINGS message by message', op: 'publish', subject: '$JS.API.STREAM.MSG.GET.MEETINGS', only: [] },
   { attack: 'read MEETINGS through direct get', op: 'publish', subject: '$JS.API.DIRECT.GET.MEETINGS', only: [] },
   { attack: 'delete a stream', op: 'publish', subject: '$JS.API.STREAM.DELETE.BOOKINGS', only: [] },
