@@ -128,7 +128,7 @@ export const VARIANTS = {
       'networkPolicy.natsClientsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name': 'booking',
     },
     setString: Object.fromEntries(
-      ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'booking', 'operator'].map((role, i) => [
+      ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media', 'booking', 'operator'].map((role, i) => [
         `nats.auth.publicKeys.${role}`,
         `U${String.fromCharCode(65 + i).repeat(55)}`,
       ]),

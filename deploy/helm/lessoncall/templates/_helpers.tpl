@@ -145,7 +145,7 @@ affinity:
 
 {{/* The roles of the NATS permission matrix (services/kit/src/nats-auth.ts natsRoles). */}}
 {{- define "lessoncall.natsRoles" -}}
-gateway meeting participant signaling turn booking operator
+gateway meeting participant signaling turn media booking operator
 {{- end }}
 
 {{/* The CA services trust for NATS: mounted from the TLS Secret's ca.crt. */}}
