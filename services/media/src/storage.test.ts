@@ -4,20 +4,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalDiskStorage, S3Storage } from './storage';
 
+/** The bucket, keys and clock of AWS's published SigV4 examples. */
+const awsExample = () =>
+  new S3Storage(
+    {
+      endpoint: 'https://s3.amazonaws.com',
+      region: 'us-east-1',
+      bucket: 'examplebucket',
+      accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+      secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      style: 'virtual',
+    },
+    () => new Date('2013-05-24T00:00:00Z'),
+  );
+
 describe('recording storage', () => {
   it('presigns an S3 GET exactly as AWS documents it (SigV4 query-string example)', async () => {
     // docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html: GET /test.txt, 24 h.
-    const s3 = new S3Storage(
-      {
-        endpoint: 'https://s3.amazonaws.com',
-        region: 'us-east-1',
-        bucket: 'examplebucket',
-        accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
-        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-        style: 'virtual',
-      },
-      () => new Date('2013-05-24T00:00:00Z'),
-    );
+    const s3 = awsExample();
     const url = new URL(await s3.signedUrl('test.txt', new Date('2013-05-25T00:00:00Z')));
     expect(url.host).toBe('examplebucket.s3.amazonaws.com');
     expect(url.searchParams.get('X-Amz-Expires')).toBe('86400');
@@ -26,17 +30,7 @@ describe('recording storage', () => {
 
   it('signs request headers exactly as AWS documents it (SigV4 header example, used for PUT and DELETE)', () => {
     // The same page's sibling, sig-v4-header-based-auth: GET /test.txt with a Range header.
-    const s3 = new S3Storage(
-      {
-        endpoint: 'https://s3.amazonaws.com',
-        region: 'us-east-1',
-        bucket: 'examplebucket',
-        accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
-        secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-        style: 'virtual',
-      },
-      () => new Date('2013-05-24T00:00:00Z'),
-    );
+    const s3 = awsExample();
     const h = s3.signHeaders(
       'GET',
       new URL('https://examplebucket.s3.amazonaws.com/test.txt'),
