@@ -128,6 +128,7 @@ export class Session implements SignalEndpoint {
   readonly #sequencer: SignalSequencer;
   readonly viaSignalingUntil = new Map<string, number>();
 
+  readonly #routeMeetingId: string;
   meetingId = '';
   sessionId = '';
   userId = '';
@@ -137,8 +138,13 @@ export class Session implements SignalEndpoint {
   alive = true;
   lastPresenceAt = 0;
 
-  constructor(ws: WebSocket, clientKey: string, ctx: WsContext) {
+  /**
+   * `routeMeetingId`: the socket URL's `?meeting=` (the ingress hashes it so that both sides of
+   * a lesson share a gateway); '' when the client sent none. A hello for another meeting is refused.
+   */
+  constructor(ws: WebSocket, clientKey: string, ctx: WsContext, routeMeetingId = '') {
     this.ws = ws;
+    this.#routeMeetingId = routeMeetingId;
     this.#ctx = ctx;
     this.#clientKey = clientKey;
     this.#logger = ctx.logger;
@@ -380,6 +386,9 @@ export class Session implements SignalEndpoint {
     try {
       if (!hello.accessToken) throw new ServiceError('unauthenticated', 'hello.accessToken is required', { field: 'accessToken' });
       const meetingId = requireToken(hello.meetingId, 'meetingId');
+      if (this.#routeMeetingId && meetingId !== this.#routeMeetingId) {
+        throw new ServiceError('invalid_request', "hello.meetingId is not the meeting this socket's URL (?meeting=) names", { field: 'meetingId' });
+      }
       if (hello.resumeSessionId) requireToken(hello.resumeSessionId, 'resumeSessionId');
       this.#state = 'joining';
       clearTimeout(this.#helloTimer);
