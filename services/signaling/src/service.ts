@@ -44,6 +44,12 @@ export interface SignalingService {
   isRebuilt(): boolean;
   /** Re-reads every meeting's roster now; false if the participant service did not answer. */
   rebuild(): Promise<boolean>;
+  /**
+   * Resolves once every signal this replica has taken so far is decided (delivered or refused),
+   * those waiting for a roster re-read included. With a NATS flush before and after, the proof
+   * that nothing more is on its way from this replica.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -310,6 +316,9 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
     roster,
     isRebuilt: () => rebuilt,
     rebuild: () => rebuild('manual'),
+    async settled() {
+      while (waiting.size > 0) await Promise.all([...waiting.values()]);
+    },
     async stop() {
       stopped = true;
       clearInterval(housekeeping);
