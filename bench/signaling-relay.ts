@@ -50,7 +50,7 @@ const saturationRounds = Number(process.env.SATURATION_ROUNDS ?? 3);
 const windowPerSide = Number(process.env.WINDOW ?? 4);
 const connectConcurrency = 64;
 /** The whole run is bounded: a hung relay ends the benchmark, it does not stall it. */
-const deadlineMs = Number(process.env.DEADLINE_S ?? 240) * 1000;
+const deadlineMs = Number(process.env.DEADLINE_S ?? 420) * 1000;
 
 /** An ICE candidate as RTCIceCandidate.toJSON() gives it (~200 bytes); usernameFragment carries the send time. */
 const candidateLine = 'candidate:842163049 1 udp 1677729535 203.0.113.7 56143 typ srflx raddr 192.168.1.2 rport 56143 generation 0 ufrag sXXm network-cost 999';
