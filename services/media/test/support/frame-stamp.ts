@@ -65,8 +65,8 @@ export class FrameLatency {
     const n = ((this.#next.get(feed) ?? 0) + 1) % (1 << bits);
     this.#next.set(feed, n);
     stampFrame(data, width, height, n);
-    let times = this.#sent.get(feed);
-    if (!times) this.#sent.set(feed, (times = new Map()));
+    const times = this.#sent.get(feed) ?? new Map<number, number>();
+    this.#sent.set(feed, times);
     times.set(n, performance.now());
   }
 
