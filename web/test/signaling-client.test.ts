@@ -160,8 +160,10 @@ describe('web client: SignalingClient through the real gateway', () => {
           return { accessToken, meetingId: m.meetingId, passcode: opts.passcode ?? m.passcode, displayName: opts.who ?? 'student' };
         },
         reconnect: { initialDelayMs: 20, maxDelayMs: 200, giveUpAfterMs: 30_000 },
-        heartbeatMs: 50,
-        idleTimeoutMs: 300,
+        heartbeatMs: 200,
+        // Short, for the silent-link test, yet well above a busy machine's pauses: an idle
+        // timeout of its own would be a drop no test caused.
+        idleTimeoutMs: 1_500,
         ...opts,
       },
       events,
