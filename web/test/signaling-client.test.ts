@@ -93,8 +93,8 @@ describe('web client: SignalingClient through the real gateway', () => {
     return p;
   }
 
-  async function gateway(overrides: Record<string, string> = {}) {
-    const g = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, WS_RECONNECT_SPREAD_MS: '200', ...overrides });
+  async function gateway(overrides: Record<string, string> = {}, options: { random?: () => number } = {}) {
+    const g = await startTestGateway(h, { JWT_SECRET: gw.config.JWT_SECRET, WS_RECONNECT_SPREAD_MS: '200', ...overrides }, options);
     gateways.push(g);
     return g;
   }
@@ -259,7 +259,8 @@ describe('web client: SignalingClient through the real gateway', () => {
 
   it('obeys a reconnect notice: comes back after the announced delay and resumes', async () => {
     const m = await backend.createMeeting();
-    const doomed = await gateway({ WS_RECONNECT_SPREAD_MS: '400' });
+    // The spread pinned at its middle: the notice asks for 200 ms, far above the 1 ms backoff.
+    const doomed = await gateway({ WS_RECONNECT_SPREAD_MS: '400' }, { random: () => 0.5 });
     const port = doomed.gateway.port;
     // A backoff far below the notice's delay, so coming back early would show.
     const x = await joined(m, { port, reconnect: { initialDelayMs: 1, maxDelayMs: 50, giveUpAfterMs: 30_000 } });
@@ -271,7 +272,7 @@ describe('web client: SignalingClient through the real gateway', () => {
     await resumed(x, 10_000);
     const notice = rec.notices[0];
     if (!notice) throw new Error('no reconnect notice');
-    expect(notice.afterMs).toBeLessThanOrEqual(400);
+    expect(notice.afterMs).toBe(200);
     expect(rec.sockets[0]?.closeCode).toBe(1012);
     // The first socket after the notice was opened no sooner than the notice asked.
     expect((rec.sockets[1]?.openedAt ?? 0) - notice.at).toBeGreaterThanOrEqual(notice.afterMs - 2);

@@ -17,7 +17,13 @@ export interface Gateway {
 /** Wires REST and WebSocket on one HTTP server. Tests start it in-process exactly as main does. */
 export async function startGateway(
   config: GatewayConfig,
-  options: { verifier?: TokenVerifier; logger?: Logger; telemetry?: RuntimeOptions['telemetry'] } = {},
+  options: {
+    verifier?: TokenVerifier;
+    logger?: Logger;
+    telemetry?: RuntimeOptions['telemetry'];
+    /** The drain's reconnect spread (0–1 of WS_RECONNECT_SPREAD_MS); tests pin it. */
+    random?: () => number;
+  } = {},
 ): Promise<Gateway> {
   const runtime = await createRuntime('gateway', config, { logger: options.logger, telemetry: options.telemetry });
   const revocations = await startRevocations({
@@ -31,7 +37,7 @@ export async function startGateway(
   const app = createRestApp({ config, runtime, verifier, revocations, isDraining: () => draining });
   const server = createServer(app);
   server.on('clientError', clientErrorHandler(runtime.registry));
-  const ws = attachWebSocket({ server, config, runtime, verifier, revocations });
+  const ws = attachWebSocket({ server, config, runtime, verifier, revocations, ...(options.random ? { random: options.random } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());

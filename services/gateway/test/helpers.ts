@@ -43,6 +43,8 @@ export interface TestGatewayOptions {
   logger?: Logger;
   /** Defaults to false: a test file that checks traces calls setupTelemetry itself, once. */
   telemetry?: RuntimeOptions['telemetry'];
+  /** Pins the drain's reconnect spread (see attachWebSocket). */
+  random?: () => number;
 }
 
 /**
@@ -70,7 +72,12 @@ export async function startTestGateway(h: Harness, overrides: Record<string, str
     ...overrides,
   });
   const logger = options.logger ?? createLogger('gateway', { level: config.LOG_LEVEL });
-  const gateway = await startGateway(config, { logger, telemetry: options.telemetry ?? false, ...(options.verifier ? { verifier: options.verifier } : {}) });
+  const gateway = await startGateway(config, {
+    logger,
+    telemetry: options.telemetry ?? false,
+    ...(options.verifier ? { verifier: options.verifier } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  });
   const url = `http://127.0.0.1:${gateway.port}`;
   return {
     url,
