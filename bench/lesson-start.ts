@@ -144,6 +144,8 @@ async function lessoncall(): Promise<Relay> {
     turn: true,
     // Every client here comes from 127.0.0.1: the per-client REST limit would refuse them as one.
     gatewayEnv: { REST_RATE_PER_MINUTE: '100000000', REST_USER_RATE_PER_MINUTE: '100000000' },
+    // CPU_PROF=<dir>: every process writes V8 CPU profiles to <dir>/<process> on exit (for flame graphs).
+    ...(process.env.CPU_PROF ? { cpuProfileDir: process.env.CPU_PROF } : {}),
   });
   const nats = natsPid(stack.h.nats.port);
   const tokens = new Map<string, string>();

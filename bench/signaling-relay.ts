@@ -116,8 +116,8 @@ async function lessoncall(): Promise<Relay[]> {
   const stack: Stack = await startStack({
     gateways: 2,
     signaling: 2,
-    // CPU_PROF=<dir>: each gateway writes V8 CPU profiles to <dir> on exit (for flame graphs).
-    ...(process.env.CPU_PROF ? { gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] } : {}),
+    // CPU_PROF=<dir>: every process writes V8 CPU profiles to <dir>/<process> on exit (for flame graphs).
+    ...(process.env.CPU_PROF ? { cpuProfileDir: process.env.CPU_PROF } : {}),
   });
   const [gw1, gw2] = stack.gateways as [Stack['gateways'][0], Stack['gateways'][0]];
   const nats = natsPid(stack.h.nats.port);

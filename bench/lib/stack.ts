@@ -21,8 +21,11 @@ export interface StackOptions {
   gateways: number;
   signaling: number;
   gatewayEnv?: Record<string, string>;
-  /** Extra node flags for the gateway processes, e.g. ['--cpu-prof', '--cpu-prof-dir=/tmp/prof']. */
-  gatewayNodeArgs?: string[];
+  /**
+   * A directory for V8 CPU profiles: every process of the stack writes its own to <dir>/<name>
+   * on exit (`--cpu-prof`), for flame graphs. Benchmarks pass CPU_PROF.
+   */
+  cpuProfileDir?: string;
   /**
    * 'real' (default): Postgres and the meeting and participant processes. 'none': neither, and
    * meetings() only makes up ids — for a benchmark that answers svc.participant.* itself.
@@ -45,6 +48,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const db = h.db;
   const secret = randomBytes(32).toString('hex');
   const procs: Proc[] = [];
+  const profiled = (name: string) => (options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}/${name}`] : undefined);
   let started: Awaited<ReturnType<typeof startAll>>;
   try {
     started = await startAll();
@@ -59,7 +63,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   async function startAll() {
     const backend = async (name: 'meeting' | 'participant' | 'turn' | 'signaling', env: Record<string, string>) => {
       const port = await freePort();
-      const p = startProcess(name, `services/${name}/src/main.ts`, { ...h.natsEnv(name), ...env, HEALTH_PORT: String(port) });
+      const p = startProcess(name, `services/${name}/src/main.ts`, { ...h.natsEnv(name), ...env, HEALTH_PORT: String(port) }, { nodeArgs: profiled(name) });
       procs.push(p);
       await waitReady(`http://127.0.0.1:${port}/readyz`, p);
       return p;
@@ -94,7 +98,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             WS_MAX_SOCKETS_PER_CLIENT: '100000000',
             ...options.gatewayEnv,
           },
-          { nodeArgs: options.gatewayNodeArgs },
+          { nodeArgs: profiled('gateway') },
         );
         procs.push(p);
         await waitReady(`http://127.0.0.1:${port}/readyz`, p);
