@@ -1,19 +1,10 @@
-import wrtc from '@roamhq/wrtc';
 import { nodeWebSocket } from '@lessoncall/media/janus';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MediaStack, startMediaStack } from '../../services/media/test/helpers';
 import { SfuSession } from '../src/call/sfu';
+import { countFrames, installWrtc, NodeMediaStream, syntheticCamera } from './wrtc';
 
-// The browser's WebRTC, in Node: what SfuSession uses (RTCPeerConnection, MediaStream).
-const w = wrtc as unknown as {
-  RTCPeerConnection: typeof RTCPeerConnection;
-  MediaStream: typeof MediaStream;
-  nonstandard: {
-    RTCVideoSource: new () => { createTrack(): MediaStreamTrack; onFrame(f: { width: number; height: number; data: Uint8Array }): void };
-    RTCVideoSink: new (track: MediaStreamTrack) => { onframe: (() => void) | null; stop(): void };
-  };
-};
-Object.assign(globalThis, { RTCPeerConnection: w.RTCPeerConnection, MediaStream: w.MediaStream });
+installWrtc();
 
 /**
  * The web client's sfu mode (web/src/call/sfu.ts) against a real Janus node: each participant
@@ -23,22 +14,21 @@ Object.assign(globalThis, { RTCPeerConnection: w.RTCPeerConnection, MediaStream:
 describe('web client: SfuSession through a real Janus VideoRoom', () => {
   let s: MediaStack;
   const sessions: SfuSession[] = [];
-  const timers: NodeJS.Timeout[] = [];
+  const stops: (() => void)[] = [];
 
   beforeAll(async () => {
     s = await startMediaStack({ nodes: 1 });
   });
   afterAll(async () => {
-    for (const t of timers) clearInterval(t);
+    for (const stop of stops) stop();
     await Promise.all(sessions.map((x) => x.close().catch(() => {})));
     await s?.stop();
   });
 
   function camera(): MediaStreamTrack {
-    const source = new w.nonstandard.RTCVideoSource();
-    const frame = new Uint8Array(320 * 240 * 1.5);
-    timers.push(setInterval(() => source.onFrame({ width: 320, height: 240, data: frame.fill(Math.floor(Math.random() * 255), 0, 320 * 240) }), 66));
-    return source.createTrack();
+    const c = syntheticCamera();
+    stops.push(c.stop);
+    return c.track;
   }
 
   it('publishes once, sees earlier and later publishers, and loses the one who leaves', async () => {
@@ -54,14 +44,13 @@ describe('web client: SfuSession through a real Janus VideoRoom', () => {
         access,
         iceServers: [],
         forceRelay: false,
-        local: () => ({ audio: undefined, video, stream: new w.MediaStream([video]) }),
+        local: () => ({ audio: undefined, video, stream: new NodeMediaStream([video]) }),
         createSocket: nodeWebSocket,
         events: {
           remoteStream: (from, stream) => {
             const track = stream.getVideoTracks()[0];
             if (!track) return;
-            const sink = new w.nonstandard.RTCVideoSink(track);
-            sink.onframe = () => frames[i]!.set(from, (frames[i]!.get(from) ?? 0) + 1);
+            stops.push(countFrames(track, () => frames[i]!.set(from, (frames[i]!.get(from) ?? 0) + 1)));
           },
           remoteGone: (from) => gone[i]!.add(from),
           connectionState: () => {},

@@ -1,0 +1,160 @@
+/**
+ * A group lesson on the SFU as its people notice it: a Chromium tutor, a Firefox student and
+ * four students in Node (@roamhq/wrtc, the web client's own call code) in one Janus room. Every
+ * browser shows the five others as tiles whose video plays (decoded frames, advancing time), and
+ * every Node student decodes the other five streams.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { eventually } from './browser';
+import type { DrivenPage } from './firefox';
+import type { StackEnv } from './stack';
+import type { TestMeeting } from './meetings';
+import { WrtcStudent } from './wrtc-students';
+
+export interface Tile {
+  sessionId: string;
+  width: number;
+  frames: number;
+  time: number;
+  playing: boolean;
+}
+
+/**
+ * The remote tiles a page shows, with what its <video> presents (size, time) and the frames
+ * decoded for that session (getStats: Firefox's getVideoPlaybackQuality counts none for a
+ * MediaStream).
+ */
+export function remoteTiles(p: DrivenPage): Promise<Tile[]> {
+  return p.evaluate(async () => {
+    const decoded = window.__lessoncall ? await window.__lessoncall.framesDecoded() : {};
+    return [...document.querySelectorAll<HTMLElement>('[data-testid="tile-remote"]')].map((t) => {
+      const v = t.querySelector<HTMLVideoElement>('[data-testid="remote-video"]');
+      const sessionId = t.dataset.sessionId ?? '';
+      return {
+        sessionId,
+        width: v?.videoWidth ?? 0,
+        frames: decoded[sessionId] ?? 0,
+        time: v?.currentTime ?? 0,
+        playing: v ? !v.paused && v.readyState >= 2 : false,
+      };
+    });
+  }, undefined);
+}
+
+const sameSet = (a: Iterable<string>, b: Iterable<string>) => {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+};
+
+const selfSession = (p: DrivenPage) => p.evaluate(() => window.__lessoncall?.snapshot().self.sessionId ?? '', undefined);
+
+/** Joins from the lobby (the button is enabled once the camera and the meeting are ready). */
+async function joinFromLobby(p: DrivenPage) {
+  await p.click('lobby-join');
+  await eventually(`${p.browserName}: in the call`, () => p.evaluate(() => document.querySelector('[data-testid="call-room"]') !== null, undefined), 20_000);
+}
+
+export interface GroupLessonOptions {
+  env: StackEnv;
+  /** Books the lesson with these students besides the demo student. */
+  book: (otherStudents: string[]) => Promise<TestMeeting>;
+  /** Opens a page of the meeting (its link) as tutor in Chromium or student in Firefox. */
+  open: (m: TestMeeting, as: 'tutor' | 'student') => Promise<DrivenPage>;
+  screenshots: string;
+  /** Where a failure leaves each page's log and screenshot. */
+  results: string;
+  log: (line: string) => void;
+}
+
+export async function groupLesson(o: GroupLessonOptions): Promise<void> {
+  const ids = Array.from({ length: 4 }, () => randomUUID());
+  const m = await o.book(ids);
+  const pages: DrivenPage[] = [];
+  const students: WrtcStudent[] = [];
+  try {
+    const tutor = await o.open(m, 'tutor');
+    pages.push(tutor);
+    await joinFromLobby(tutor);
+    const firefox = await o.open(m, 'student');
+    pages.push(firefox);
+    await joinFromLobby(firefox);
+    for (const [i, id] of ids.entries()) students.push(await WrtcStudent.join(o.env, m, id, `Node Student ${i + 1}`));
+
+    const tutorSession = await selfSession(tutor);
+    const firefoxSession = await selfSession(firefox);
+    const everyone = [tutorSession, firefoxSession, ...students.map((s) => s.sessionId)];
+    if (new Set(everyone).size !== 6 || everyone.some((s) => !s)) throw new Error(`six sessions expected, got ${JSON.stringify(everyone)}`);
+    const others = (me: string) => everyone.filter((s) => s !== me);
+
+    // Every browser: the five others as tiles, each video decoding and playing.
+    for (const [p, me] of [
+      [tutor, tutorSession],
+      [firefox, firefoxSession],
+    ] as const) {
+      await eventually(
+        `${p.browserName}: five remote tiles with live video`,
+        async () => {
+          const tiles = await remoteTiles(p);
+          if (
+            !sameSet(
+              tiles.map((t) => t.sessionId),
+              others(me),
+            ) ||
+            !tiles.every((t) => t.width > 0 && t.frames > 0 && t.playing)
+          )
+            throw new Error(JSON.stringify(tiles));
+          return tiles;
+        },
+        45_000,
+        500,
+      );
+    }
+    // Every Node student: frames from the five others.
+    await eventually(
+      'every Node student decodes the five others',
+      async () => students.every((s) => others(s.sessionId).every((id) => (s.framesFrom.get(id) ?? 0) > 10)),
+      45_000,
+      500,
+    );
+
+    // Still live a few seconds later: every tile's frames and time moved on, every stream's frames too.
+    const before = await Promise.all(pages.map(remoteTiles));
+    const framesBefore = students.map((s) => new Map(s.framesFrom));
+    await new Promise((r) => setTimeout(r, 3_000));
+    for (const [i, p] of pages.entries()) {
+      const after = await remoteTiles(p);
+      for (const t of after) {
+        const b = before[i]?.find((x) => x.sessionId === t.sessionId);
+        if (!b || t.frames < b.frames + 10 || t.time <= b.time) {
+          throw new Error(`${p.browserName}: the video of ${t.sessionId} stalled (${JSON.stringify(b)} → ${JSON.stringify(t)})`);
+        }
+      }
+    }
+    for (const [i, s] of students.entries()) {
+      for (const id of others(s.sessionId)) {
+        const moved = (s.framesFrom.get(id) ?? 0) - (framesBefore[i]?.get(id) ?? 0);
+        if (moved < 10) throw new Error(`${s.name}: only ${moved} frames from ${id} in 3 s`);
+      }
+    }
+    await tutor.screenshot(join(o.screenshots, 'sfu-group-tutor-chromium.png'));
+    await firefox.screenshot(join(o.screenshots, 'sfu-group-student-firefox.png'));
+    const rates = students.map((s, i) => others(s.sessionId).map((id) => (s.framesFrom.get(id) ?? 0) - (framesBefore[i]?.get(id) ?? 0)));
+    o.log(
+      `    group lesson: Node students decoded ${Math.min(...rates.flat())}–${Math.max(...rates.flat())} frames per stream in 3 s (the Node cameras send 15 fps, the browsers’ fake cameras 30)`,
+    );
+  } catch (err) {
+    mkdirSync(o.results, { recursive: true });
+    for (const [i, p] of pages.entries()) {
+      writeFileSync(join(o.results, `group-${i}-${p.browserName}.log`), p.logs.join('\n'));
+      await p.screenshot(join(o.results, `group-${i}-${p.browserName}.png`)).catch(() => {});
+    }
+    for (const s of students) writeFileSync(join(o.results, `group-${s.name.replace(/\W+/g, '-')}.log`), s.logs.join('\n'));
+    throw err;
+  } finally {
+    await Promise.all(students.map((s) => s.leave().catch(() => {})));
+    await Promise.all(pages.map((p) => p.close().catch(() => {})));
+  }
+}
