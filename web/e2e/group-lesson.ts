@@ -81,7 +81,8 @@ export async function groupLesson(o: GroupLessonOptions): Promise<void> {
     const firefox = await o.open(m, 'student');
     pages.push(firefox);
     await joinFromLobby(firefox);
-    for (const [i, id] of ids.entries()) students.push(await WrtcStudent.join(o.env, m, id, `Node Student ${i + 1}`));
+    // Node Student 3 talks (a steady tone); the others publish video only.
+    for (const [i, id] of ids.entries()) students.push(await WrtcStudent.join(o.env, m, id, `Node Student ${i + 1}`, i === 2 ? 440 : undefined));
 
     const tutorSession = await selfSession(tutor);
     const firefoxSession = await selfSession(firefox);
@@ -139,11 +140,100 @@ export async function groupLesson(o: GroupLessonOptions): Promise<void> {
         if (moved < 10) throw new Error(`${s.name}: only ${moved} frames from ${id} in 3 s`);
       }
     }
-    await tutor.screenshot(join(o.screenshots, 'sfu-group-tutor-chromium.png'));
-    await firefox.screenshot(join(o.screenshots, 'sfu-group-student-firefox.png'));
     const rates = students.map((s, i) => others(s.sessionId).map((id) => (s.framesFrom.get(id) ?? 0) - (framesBefore[i]?.get(id) ?? 0)));
     o.log(
       `    group lesson: Node students decoded ${Math.min(...rates.flat())}–${Math.max(...rates.flat())} frames per stream in 3 s (the Node cameras send 15 fps, the browsers’ fake cameras 30)`,
+    );
+
+    // Quality indicators: every remote tile, and one's own tile (the uplink to the room).
+    for (const p of pages) {
+      await eventually(`${p.browserName}: quality on every tile and of the own uplink`, () =>
+        p.evaluate(() => {
+          const level = (el: Element | null) => el?.getAttribute('data-level') ?? '';
+          const tiles = [...document.querySelectorAll('[data-testid="tile-remote"]')].map((t) => level(t.querySelector('[data-testid="tile-quality"]')));
+          const own = level(document.querySelector('[data-testid="tile-self"] [data-testid="self-quality"]'));
+          const known = (l: string) => ['good', 'fair', 'poor'].includes(l);
+          return tiles.length === 5 && tiles.every(known) && known(own);
+        }, undefined),
+      );
+    }
+
+    // Simulcast: the Chromium tutor publishes three layers; a Node student asking for the low one
+    // gets a smaller picture than with the high one. Firefox publishes one layer.
+    const watcher = students[0] as WrtcStudent;
+    const wantAll = (tutorLayer: 0 | 1 | 2) =>
+      new Map(others(watcher.sessionId).map((id) => [id, { send: true as const, substream: id === tutorSession ? tutorLayer : (2 as const) }]));
+    const settledWidth = async (layer: 0 | 2) => {
+      watcher.setVideoWanted(wantAll(layer));
+      let last = -1;
+      return eventually(
+        `the tutor's layer ${layer} at a Node student`,
+        async () => {
+          const w = watcher.widthFrom.get(tutorSession) ?? 0;
+          const settled = w > 0 && w === last && (layer === 0 ? w <= 320 : w > 320);
+          last = w;
+          if (!settled)
+            throw new Error(
+              `received ${w} px; the tutor sends ${JSON.stringify(await tutor.evaluate(() => window.__lessoncall?.publisherLayers() ?? [], undefined))}`,
+            );
+          return w;
+        },
+        20_000,
+        700,
+      );
+    };
+    const low = await settledWidth(0);
+    const high = await settledWidth(2);
+    o.log(
+      `    simulcast: the tutor's low layer arrives ${low} px wide, the high one ${high} px; Firefox's single layer ${watcher.widthFrom.get(firefoxSession)} px`,
+    );
+
+    // Active speaker: tutor and Firefox student mute; Node Student 3, the one talking, becomes
+    // the large tile on both browsers (after the spotlight's hold) and is marked speaking.
+    const talker = (students[2] as WrtcStudent).sessionId;
+    for (const p of pages) await p.click('control-mic');
+    for (const p of pages) {
+      await eventually(
+        `${p.browserName}: the one talking is the large tile`,
+        () =>
+          p.evaluate((id) => {
+            const large = document.querySelector<HTMLElement>('[data-testid="tile-remote"][data-large="true"]');
+            return large?.dataset.sessionId === id && large.dataset.speaking === 'true';
+          }, talker),
+        20_000,
+      );
+    }
+    await tutor.screenshot(join(o.screenshots, 'sfu-group-tutor-chromium.png'));
+    await firefox.screenshot(join(o.screenshots, 'sfu-group-student-firefox.png'));
+
+    // At phone width a page holds three others: five need two pages. The one off the page gets
+    // no video from the room (its frames stop while the shown ones' keep coming); the next page shows it.
+    await tutor.setViewport(390, 844);
+    const pageLabel = () => tutor.evaluate(() => document.querySelector('[data-testid="page-label"]')?.textContent ?? '', undefined);
+    await eventually('tutor at phone width: page 1 of 2', async () => (await pageLabel()) === 'Page 1 of 2' && (await remoteTiles(tutor)).length === 4);
+    const shown = (await remoteTiles(tutor)).map((t) => t.sessionId);
+    const offPage = others(tutorSession).filter((id) => !shown.includes(id));
+    if (offPage.length !== 1) throw new Error(`one person off page 1 expected, got ${JSON.stringify(offPage)}`);
+    const offId = offPage[0] as string;
+    if (!shown.includes(talker)) throw new Error('the one talking is not on the page');
+    const decoded = (): Promise<Record<string, number>> =>
+      tutor.evaluate(async () => (window.__lessoncall ? window.__lessoncall.framesDecoded() : {}), undefined);
+    await new Promise((r) => setTimeout(r, 1_000)); // the pause is sent debounced, frames on the way still arrive
+    const d0 = await decoded();
+    await new Promise((r) => setTimeout(r, 3_000));
+    const d1 = await decoded();
+    const moved = (id: string) => (d1[id] ?? 0) - (d0[id] ?? 0);
+    if (moved(offId) > 3) throw new Error(`the tile off the page still decoded ${moved(offId)} frames in 3 s`);
+    for (const id of shown) if (moved(id) < 10) throw new Error(`a tile on the page decoded only ${moved(id)} frames in 3 s`);
+    await tutor.screenshot(join(o.screenshots, 'sfu-group-tutor-phone.png'));
+    await tutor.click('page-next');
+    await eventually('page 2 of 2 shows the one who was off page 1, with video again', async () => {
+      if ((await pageLabel()) !== 'Page 2 of 2') return false;
+      const tile = (await remoteTiles(tutor)).find((t) => t.sessionId === offId);
+      return !!tile && tile.frames > (d1[offId] ?? 0) + 10 && tile.width > 0;
+    });
+    o.log(
+      `    pages: off page 1 the tile decoded ${moved(offId)} frames in 3 s, the shown ones ${Math.min(...shown.map(moved))}–${Math.max(...shown.map(moved))}`,
     );
   } catch (err) {
     mkdirSync(o.results, { recursive: true });

@@ -9,9 +9,9 @@ import type { SfuAccess } from '@lessoncall/proto';
 import { nodeWebSocket } from '@lessoncall/media/janus';
 import { WebSocket } from 'ws';
 import { GatewayApi } from '../src/call/api';
-import { SfuSession } from '../src/call/sfu';
+import { SfuSession, type VideoWanted } from '../src/call/sfu';
 import { SignalingClient, type WebSocketLike } from '../src/call/signaling';
-import { countFrames, installWrtc, NodeMediaStream, syntheticCamera } from '../test/wrtc';
+import { countFrames, installWrtc, NodeMediaStream, syntheticCamera, syntheticTone } from '../test/wrtc';
 import type { StackEnv } from './stack';
 
 installWrtc();
@@ -19,7 +19,7 @@ installWrtc();
 export class WrtcStudent {
   /** Frames decoded per remote session (its publisher id). */
   readonly framesFrom = new Map<string, number>();
-  /** The widest frame decoded per remote session. */
+  /** The width of the last frame decoded per remote session. */
   readonly widthFrom = new Map<string, number>();
   readonly logs: string[] = [];
   #sfu: SfuSession | undefined;
@@ -29,9 +29,16 @@ export class WrtcStudent {
     readonly name: string,
     readonly sessionId: string,
     private readonly signaling: SignalingClient,
+    private readonly toneHz: number | undefined,
   ) {}
 
-  static async join(env: StackEnv, meeting: { meetingId: string; passcode: string }, userId: string, name: string): Promise<WrtcStudent> {
+  /** What this student's stage would show: the feeds' video and layers Janus sends it. */
+  setVideoWanted(wanted: ReadonlyMap<string, VideoWanted>): void {
+    this.#sfu?.setVideoWanted(wanted);
+  }
+
+  /** `toneHz`: this student talks (a steady tone on its microphone); otherwise it publishes video only. */
+  static async join(env: StackEnv, meeting: { meetingId: string; passcode: string }, userId: string, name: string, toneHz?: number): Promise<WrtcStudent> {
     const accessToken = await signDevToken(
       { JWT_SECRET: env.JWT_SECRET as string, JWT_ISSUER: env.JWT_ISSUER as string, JWT_AUDIENCE: env.JWT_AUDIENCE as string },
       { userId, displayName: name },
@@ -56,7 +63,7 @@ export class WrtcStudent {
       },
     );
     const welcome = await signaling.join();
-    student = new WrtcStudent(name, welcome.sessionId, signaling);
+    student = new WrtcStudent(name, welcome.sessionId, signaling, toneHz);
     for (const a of early) await student.#start(a);
     return student;
   }
@@ -66,22 +73,25 @@ export class WrtcStudent {
     await old?.close().catch(() => {});
     const camera = syntheticCamera({ width: 320, height: 240, intervalMs: 66 });
     this.#stops.push(camera.stop);
+    const mic = this.toneHz === undefined ? undefined : syntheticTone(this.toneHz);
+    if (mic) this.#stops.push(mic.stop);
     const sinks = new Set<MediaStreamTrack>();
     const session = new SfuSession({
       access,
       iceServers: [],
       forceRelay: false,
-      local: () => ({ audio: undefined, video: camera.track, stream: new NodeMediaStream([camera.track]) }),
+      local: () => ({ audio: mic?.track, video: camera.track, stream: new NodeMediaStream(mic ? [mic.track, camera.track] : [camera.track]) }),
       createSocket: nodeWebSocket,
       events: {
         remoteStream: (from, stream) => {
+          this.widthFrom.delete(from);
           for (const track of stream.getVideoTracks()) {
             if (sinks.has(track)) continue;
             sinks.add(track);
             this.#stops.push(
               countFrames(track, (f) => {
                 this.framesFrom.set(from, (this.framesFrom.get(from) ?? 0) + 1);
-                this.widthFrom.set(from, Math.max(this.widthFrom.get(from) ?? 0, f.width));
+                this.widthFrom.set(from, f.width);
               }),
             );
           }

@@ -9,6 +9,10 @@ interface VideoSource {
   createTrack(): MediaStreamTrack;
   onFrame(f: { width: number; height: number; data: Uint8Array }): void;
 }
+interface AudioSource {
+  createTrack(): MediaStreamTrack;
+  onData(d: { samples: Int16Array; sampleRate: number; bitsPerSample: number; channelCount: number; numberOfFrames: number }): void;
+}
 interface VideoSink {
   onframe: ((e: { frame: { width: number; height: number } }) => void) | null;
   stop(): void;
@@ -17,7 +21,11 @@ interface VideoSink {
 const w = wrtc as unknown as {
   RTCPeerConnection: typeof RTCPeerConnection;
   MediaStream: typeof MediaStream;
-  nonstandard: { RTCVideoSource: new () => VideoSource; RTCVideoSink: new (track: MediaStreamTrack) => VideoSink };
+  nonstandard: {
+    RTCVideoSource: new () => VideoSource;
+    RTCVideoSink: new (track: MediaStreamTrack) => VideoSink;
+    RTCAudioSource: new () => AudioSource;
+  };
 };
 
 /** RTCPeerConnection and MediaStream as globals, as the web client expects them. */
@@ -26,6 +34,17 @@ export function installWrtc(): void {
 }
 
 export const NodeMediaStream = w.MediaStream;
+
+/** A source's track and the timer feeding it; stop ends both. */
+function fedTrack(track: MediaStreamTrack, timer: NodeJS.Timeout): { track: MediaStreamTrack; stop(): void } {
+  return {
+    track,
+    stop() {
+      clearInterval(timer);
+      track.stop();
+    },
+  };
+}
 
 /** A camera sending frames of changing shade until `stop` (the returned timer is cleared). */
 export function syntheticCamera(options: { width?: number; height?: number; intervalMs?: number } = {}): { track: MediaStreamTrack; stop(): void } {
@@ -43,14 +62,7 @@ export function syntheticCamera(options: { width?: number; height?: number; inte
     for (let row = 0; row < height; row++) frame.fill(235, row * width + x, row * width + Math.min(width, x + bar));
     source.onFrame({ width, height, data: frame });
   }, options.intervalMs ?? 66);
-  const track = source.createTrack();
-  return {
-    track,
-    stop() {
-      clearInterval(timer);
-      track.stop();
-    },
-  };
+  return fedTrack(source.createTrack(), timer);
 }
 
 /** Calls `onFrame` with each decoded frame's size; returns the sink's stop. */
@@ -58,4 +70,18 @@ export function countFrames(track: MediaStreamTrack, onFrame: (size: { width: nu
   const sink = new w.nonstandard.RTCVideoSink(track);
   sink.onframe = (e) => onFrame(e.frame);
   return () => sink.stop();
+}
+
+/** A microphone playing a steady tone (someone who keeps talking, for the active speaker). */
+export function syntheticTone(hz = 440): { track: MediaStreamTrack; stop(): void } {
+  const source = new w.nonstandard.RTCAudioSource();
+  const sampleRate = 48_000;
+  const perChunk = sampleRate / 100;
+  let t = 0;
+  const timer = setInterval(() => {
+    const samples = new Int16Array(perChunk);
+    for (let i = 0; i < perChunk; i++, t++) samples[i] = Math.round(12_000 * Math.sin((2 * Math.PI * hz * t) / sampleRate));
+    source.onData({ samples, sampleRate, bitsPerSample: 16, channelCount: 1, numberOfFrames: perChunk });
+  }, 10);
+  return fedTrack(source.createTrack(), timer);
 }

@@ -82,6 +82,8 @@ describe('the stage: large tile and pages', () => {
 
   it('a phone gets fewer tiles per page than a desktop', () => {
     expect(pageSizeFor(390)).toBe(3);
+    expect(pageSizeFor(720)).toBe(3);
+    expect(pageSizeFor(721)).toBe(8);
     expect(pageSizeFor(1280)).toBe(8);
     expect(stageLayout({ peers: people(5), spotlight: 's1', speaker: undefined, page: 0, pageSize: pageSizeFor(390) })).toMatchObject({
       pages: 2,

@@ -71,12 +71,12 @@ export function stageLayout(o: {
   return { large, grid, page, pages };
 }
 
-/** Below this width (CSS px) the stage is a phone's: fewer, larger tiles per page. */
-export const phoneWidthPx = 700;
+/** Up to this width (CSS px, the stylesheet's phone breakpoint) the stage is a phone's: fewer, larger tiles per page. */
+export const phoneMaxWidthPx = 720;
 
 /** Other people per page besides the large tile; with one's own tile the grid is 3×3 on a desktop, 2×2 on a phone. */
 export function pageSizeFor(viewportWidthPx: number): number {
-  return viewportWidthPx < phoneWidthPx ? 3 : 8;
+  return viewportWidthPx <= phoneMaxWidthPx ? 3 : 8;
 }
 
 /**

@@ -41,9 +41,12 @@ export const simulcastEncodings: RTCRtpEncodingParameters[] = [
   { rid: 'l', maxBitrate: 120_000, scaleResolutionDownBy: 4 },
 ];
 
-/** Chromium publishes simulcast to Janus reliably; Firefox (rid order, no scaling of a screen share) and Safari send one layer. */
+/**
+ * Chromium (Chrome, Edge, headless too: `HeadlessChrome/…`) publishes simulcast to Janus
+ * reliably; Firefox (its rid order, no scaling of a screen share) and Safari send one layer.
+ */
 export function browserSimulcasts(userAgent: string): boolean {
-  return /\b(Chrome|Chromium)\/\d+/.test(userAgent) && !/\bFirefox\//.test(userAgent);
+  return /(Chrome|Chromium)\/\d+/.test(userAgent) && !/Firefox\//.test(userAgent);
 }
 
 const plugin = 'janus.plugin.videoroom';
