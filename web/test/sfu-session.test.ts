@@ -116,6 +116,15 @@ describe('web client: SfuSession through a real Janus VideoRoom', () => {
       ]),
     );
     await expect.poll(() => (f.get(ic) ?? 0) - paused.c, { timeout: 10_000 }).toBeGreaterThan(15);
+
+    // Paused again, then no stage at all (a group down to two): every video comes again.
+    a.session.setVideoWanted(new Map([[ib, { send: true, substream: 2 }]]));
+    await new Promise((r) => setTimeout(r, 1_000));
+    const again = f.get(ic) ?? 0;
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect((f.get(ic) ?? 0) - again).toBeLessThan(3);
+    a.session.setVideoWanted(undefined);
+    await expect.poll(() => (f.get(ic) ?? 0) - again, { timeout: 10_000 }).toBeGreaterThan(15);
   });
 
   it('a simulcast publisher: a small tile gets the low layer, a large one the high layer', async () => {

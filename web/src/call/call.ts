@@ -988,7 +988,7 @@ export class CallController {
       },
     });
     this.sfu = session;
-    if (this.stageVideo) session.setVideoWanted(this.stageVideo);
+    session.setVideoWanted(this.stageVideo);
     await old?.close().catch(() => {});
     for (const id of this.remote.keys()) this.updateRemote(id, { connection: 'connecting' });
     try {
@@ -1002,10 +1002,10 @@ export class CallController {
 
   /**
    * What the stage shows (sfu): the feeds on the current page and each one's simulcast layer.
-   * The room stops sending the video of everyone else.
+   * The room stops sending the video of everyone else. Undefined (a 1:1 lesson's stage): all, at the best layer.
    */
-  setStageVideo(wanted: ReadonlyMap<string, VideoWanted>): void {
-    const key = JSON.stringify([...wanted].sort(([a], [b]) => a.localeCompare(b)));
+  setStageVideo(wanted: ReadonlyMap<string, VideoWanted> | undefined): void {
+    const key = wanted ? JSON.stringify([...wanted].sort(([a], [b]) => a.localeCompare(b))) : '';
     if (key === this.stageVideoKey) return;
     this.stageVideoKey = key;
     this.stageVideo = wanted;
@@ -1171,6 +1171,8 @@ export class CallController {
     this.sfu = undefined;
     if (this.stageVideoTimer) clearTimeout(this.stageVideoTimer);
     this.stageVideoTimer = undefined;
+    this.stageVideo = undefined;
+    this.stageVideoKey = '';
     this.spotlight = undefined;
     this.uplink = undefined;
     this.sfuSamples.clear();

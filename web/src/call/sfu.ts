@@ -72,7 +72,7 @@ export class SfuSession {
   #publisher: { handle: JanusHandle; pc: RTCPeerConnection; senders: Partial<Record<'audio' | 'video', RTCRtpSender>> } | undefined;
   #privateId = 0;
   readonly #subs = new Map<string, Subscription>();
-  /** Per feed, the video the stage shows of it; a feed not named: not shown, not sent. Undefined: every feed, high layer. */
+  /** Per feed, the video the stage shows of it; a feed not named: not shown, not sent. Undefined: every feed, best layer. */
   #wanted: ReadonlyMap<string, VideoWanted> | undefined;
   #closed = false;
 
@@ -202,15 +202,15 @@ export class SfuSession {
    * others (VideoRoom subscriber `configure`, `send: false` on the video m-line) — their audio
    * keeps coming — so a room of 25 does not decode 24 videos, and a small tile gets a small layer.
    */
-  setVideoWanted(wanted: ReadonlyMap<string, VideoWanted>): void {
+  setVideoWanted(wanted: ReadonlyMap<string, VideoWanted> | undefined): void {
     this.#wanted = wanted;
     for (const [feed, sub] of this.#subs) void this.#applyVideo(feed, sub);
   }
 
   async #applyVideo(feed: string, sub: Subscription): Promise<void> {
-    // Until the stage says otherwise Janus sends every video at its best layer (its default).
-    if (!sub.videoMid || !this.#wanted) return;
-    const want: VideoWanted = this.#wanted.get(feed) ?? { send: false };
+    // Without a stage (undefined) every video at its best layer: Janus's default, so nothing to ask until something was changed.
+    if (!sub.videoMid || (!this.#wanted && !sub.applied)) return;
+    const want: VideoWanted = this.#wanted ? (this.#wanted.get(feed) ?? { send: false }) : { send: true, substream: 2 };
     if (sameWanted(sub.applied, want)) return;
     const previous = sub.applied;
     sub.applied = want;

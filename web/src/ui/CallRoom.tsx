@@ -65,7 +65,8 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
       ) : null}
       <TutorPrompts controller={controller} snap={snap} />
       <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
-      {snap.sfu && !alone ? (
+      {/* A group on the SFU; a 1:1 lesson on it (recorded) keeps the mesh's two-person stage. */}
+      {snap.sfu && peers.length >= 2 ? (
         <SfuStage controller={controller} snap={snap} />
       ) : (
         <div className={`stage count-${peers.length > 4 ? 'many' : peers.length}`}>

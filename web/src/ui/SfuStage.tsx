@@ -49,6 +49,9 @@ export function SfuStage({ controller, snap }: { controller: CallController; sna
     controller.setStageVideo(wanted);
   }, [controller, shownKey, measured]);
 
+  // Back to the 1:1 stage (someone left): every video again.
+  useEffect(() => () => controller.setStageVideo(undefined), [controller]);
+
   const byId = new Map(snap.peers.map((p) => [p.participant.sessionId, p]));
   const tile = (id: string, large: boolean) => {
     const peer = byId.get(id);
