@@ -203,6 +203,22 @@ export async function groupLesson(o: GroupLessonOptions): Promise<void> {
         20_000,
       );
     }
+    // The layer by tile size, in a browser: on the Firefox student's stage the tutor (who sends
+    // three layers) is now a grid tile about 200 px wide, so Firefox asks for and gets the low
+    // layer — while the tutor is sending the high one, which the Node student still asking for it
+    // gets at the same moment (a starved CPU can make Chromium drop its upper layers for a while).
+    const layerCheck = await eventually(
+      'firefox: the tutor’s grid tile gets the low layer while the high one is being sent',
+      async () => {
+        const t = (await remoteTiles(firefox)).find((x) => x.sessionId === tutorSession);
+        const high = watcher.widthFrom.get(tutorSession) ?? 0;
+        return t && t.width > 0 && t.width <= 320 && high > 320 ? { small: t.width, high } : false;
+      },
+      20_000,
+    );
+    o.log(
+      `    layer by tile size: the tutor's grid tile in Firefox shows ${layerCheck.small} px while a Node student asking for the high layer gets ${layerCheck.high} px`,
+    );
     await tutor.screenshot(join(o.screenshots, 'sfu-group-tutor-chromium.png'));
     await firefox.screenshot(join(o.screenshots, 'sfu-group-student-firefox.png'));
 
