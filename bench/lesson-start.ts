@@ -1,7 +1,10 @@
 /**
  * Lesson start: the hour strikes, and LESSONS lessons begin at once.
  *
- *   pnpm exec tsx bench/lesson-start.ts       (LESSONS=500 SPREAD_S=10 ROUNDS=3 SETTLE_S=20 ATTEMPTS=3 SEED=1)
+ *   pnpm exec tsx bench/lesson-start.ts       (LESSONS=500 SPREAD_S=10 ROUNDS=3 SETTLE_S=20 ATTEMPTS=3 SEED=1 SPLIT=0)
+ *
+ * A lesson's two sides use the gateway its meeting hashes to, as the chart's WebSocket ingress
+ * routes them; SPLIT=1 puts them on different gateways, so that every signal crosses NATS.
  *
  * Every participant (2 per lesson) arrives at a random moment within SPREAD_S seconds, does the
  * REST join (POST /api/video/meetings/:id/join), opens the WebSocket and says hello resuming the
@@ -161,8 +164,10 @@ async function lessoncall(): Promise<Relay> {
     },
     async connect(p, events) {
       const l = p.lesson;
-      // Tutor on one gateway, student on the other: the signals cross NATS between replicas.
-      const gw = stack.gateways[(p.role === 'tutor' ? 0 : 1) % stack.gateways.length] ?? stack.gateways[0];
+      // Both sides on the gateway the meeting hashes to, as the chart's WebSocket ingress routes
+      // ?meeting= (the REST join too: any replica would do); SPLIT=1 puts them on different gateways.
+      const home = process.env.SPLIT === '1' ? (p.role === 'tutor' ? 0 : 1) : Number.parseInt(l.meetingId.replaceAll('-', '').slice(-8), 16);
+      const gw = stack.gateways[home % stack.gateways.length] ?? stack.gateways[0];
       if (!gw) throw new Error('no gateway');
       const userId = p.role === 'tutor' ? l.tutorId : l.studentId;
       const accessToken = tokens.get(userId) ?? (await stack.token(userId));
@@ -181,7 +186,7 @@ async function lessoncall(): Promise<Relay> {
       });
       let joined = false;
       const ws = await openSocket(
-        gw.wsUrl,
+        `${gw.wsUrl}?meeting=${l.meetingId}`,
         (data) => {
           const msg = JSON.parse(data.toString()) as {
             welcome?: unknown;
@@ -530,6 +535,10 @@ async function main() {
       setup: {
         lessons,
         participants: lessons * 2,
+        placement:
+          process.env.SPLIT === '1'
+            ? "each lesson's tutor on one gateway and its student on the other (SPLIT=1)"
+            : "each lesson's join and socket on the gateway its meeting hashes to, as the chart's WebSocket ingress routes ?meeting=",
         spreadSeconds: spreadS,
         rounds,
         settleSeconds: settleS,

@@ -3,12 +3,16 @@
  *
  *   pnpm exec tsx bench/signaling-relay.ts       (PAIRS=1000 RATE=5 MEASURE_S=15 ROUNDS=5 SATURATION_S=4 SATURATION_ROUNDS=3 WINDOW=4)
  *
- * Three relays carry the same traffic from the same load generator (this process, 2·PAIRS
- * WebSockets), one after another:
- *   - lessoncall: client → gateway → NATS (signal.route) → signaling → NATS (signal.deliver) →
- *     gateway → client, with 2 gateway and 2 signaling processes; the two sides of every pair
- *     are on different gateways. Meeting and participant services run too (every session is a
- *     real join; signaling authorises every message against its roster).
+ * Four relays carry the same traffic from the same load generator (this process, 2·PAIRS
+ * WebSockets each), one after another:
+ *   - lessoncall: 2 gateway and 2 signaling processes, meeting and participant services too
+ *     (every session is a real join). Each lesson's two sockets on the gateway its meeting
+ *     hashes to, as the chart's WebSocket ingress routes them (?meeting=): client → gateway →
+ *     client, the gateway deciding from its roster view fed by the participant events.
+ *   - lessoncall split: the same stack, each lesson's two sides on different gateways (a lesson
+ *     whose gateway went away, an ingress without the hash): client → gateway → NATS
+ *     (signal.deliver.<session>) → gateway → client, or through the signaling service when the
+ *     view cannot decide.
  *   - peerjs: a PeerJS server (npm `peer`, `PeerServer`) in its own process, driven with its own
  *     websocket protocol ({type: 'CANDIDATE', dst, payload}), as PeerJS clients speak it.
  *   - bare-ws: a bare `ws` relay in its own process (bench/lib/bare-relay.ts): the floor.
@@ -46,7 +50,7 @@ const saturationRounds = Number(process.env.SATURATION_ROUNDS ?? 3);
 const windowPerSide = Number(process.env.WINDOW ?? 4);
 const connectConcurrency = 64;
 /** The whole run is bounded: a hung relay ends the benchmark, it does not stall it. */
-const deadlineMs = Number(process.env.DEADLINE_S ?? 240) * 1000;
+const deadlineMs = Number(process.env.DEADLINE_S ?? 420) * 1000;
 
 /** An ICE candidate as RTCIceCandidate.toJSON() gives it (~200 bytes); usernameFragment carries the send time. */
 const candidateLine = 'candidate:842163049 1 udp 1677729535 203.0.113.7 56143 typ srflx raddr 192.168.1.2 rport 56143 generation 0 ufrag sXXm network-cost 999';
@@ -102,20 +106,34 @@ function pairUp(a: Partial<Endpoint>, b: Partial<Endpoint>): void {
   b.peer = a as Endpoint;
 }
 
-async function lessoncall(): Promise<Relay> {
-  const stack: Stack = await startStack({ gateways: 2, signaling: 2 });
+/**
+ * Two ways a lesson's sockets reach the gateways, on one stack: `affinity`, both sides on the
+ * gateway the meeting hashes to (the chart's WebSocket ingress hashes ?meeting=), so signals
+ * take the gateway's in-memory path; `split`, the sides on different gateways (a lesson whose
+ * gateway went away mid-lesson, or an ingress without the hash), so every signal crosses NATS.
+ */
+async function lessoncall(): Promise<Relay[]> {
+  const stack: Stack = await startStack({
+    gateways: 2,
+    signaling: 2,
+    // CPU_PROF=<dir>: each gateway writes V8 CPU profiles to <dir> on exit (for flame graphs).
+    ...(process.env.CPU_PROF ? { gatewayNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}`] } : {}),
+  });
   const [gw1, gw2] = stack.gateways as [Stack['gateways'][0], Stack['gateways'][0]];
   const nats = natsPid(stack.h.nats.port);
-  return {
-    name: 'lessoncall (2 gateways + 2 signaling, NATS)',
+  const relay = (placement: 'affinity' | 'split', stop: () => Promise<void>): Relay => ({
+    name: placement === 'affinity' ? 'lessoncall, each lesson on one gateway (2 gateways + 2 signaling, NATS)' : 'lessoncall, lessons split across 2 gateways',
     procs: [...stack.gateways, ...stack.signaling, ...(nats ? [{ name: 'nats-server', pid: nats }] : [])].map((p) => ({ name: p.name, pid: p.pid })),
     async connect(onDelivery, onRefused) {
       const meetings = await stack.meetings(pairs);
       const started = performance.now();
-      const sides = meetings.flatMap((m) => [
-        { m, userId: m.tutorId, url: gw1.wsUrl },
-        { m, userId: m.studentId, url: gw2.wsUrl },
-      ]);
+      const sides = meetings.flatMap((m, i) => {
+        const [tutorUrl, studentUrl] = placement === 'split' ? [gw1.wsUrl, gw2.wsUrl] : i % 2 === 0 ? [gw1.wsUrl, gw1.wsUrl] : [gw2.wsUrl, gw2.wsUrl];
+        return [
+          { m, userId: m.tutorId, url: tutorUrl },
+          { m, userId: m.studentId, url: studentUrl },
+        ];
+      });
       const endpoints = await inBatches(sides, connectConcurrency, async (s) => {
         const e: Partial<Endpoint> & { sessionId?: string } = { inflight: 0, lastDelivery: 0 };
         let welcome: (sessionId: string) => void = () => {};
@@ -124,7 +142,7 @@ async function lessoncall(): Promise<Relay> {
           welcome = resolve;
           refused = reject;
         });
-        const ws = await openSocket(s.url, (data) => {
+        const ws = await openSocket(`${s.url}?meeting=${s.m.meetingId}`, (data) => {
           const msg = JSON.parse(data.toString());
           if (msg.signal) onDelivery(e as Endpoint, Number(msg.signal.signal.candidate.usernameFragment));
           else if (msg.welcome) welcome(msg.welcome.sessionId);
@@ -153,11 +171,13 @@ async function lessoncall(): Promise<Relay> {
           from.send = (sentinel) => from.ws.send(`${prefix}${JSON.stringify(candidate(sentinel ? Number.NaN : performance.now()))}}}}`);
         }
       }
-      console.log(`  lessoncall: ${endpoints.length} sessions joined in ${round((performance.now() - started) / 1000, 1)} s`);
+      console.log(`  lessoncall (${placement}): ${endpoints.length} sessions joined in ${round((performance.now() - started) / 1000, 1)} s`);
       return endpoints as Endpoint[];
     },
-    stop: () => stack.stop(),
-  };
+    stop,
+  });
+  // The split relay is started last and stopped last: it owns the stack.
+  return [relay('affinity', async () => {}), relay('split', () => stack.stop())];
 }
 
 async function peerjs(): Promise<Relay> {
@@ -431,8 +451,8 @@ async function main() {
   const relays: Running[] = [];
   try {
     for (const start of [lessoncall, peerjs, bare]) {
-      const relay = run.keep(await start());
-      relays.push(await prepare(relay));
+      const started = await start();
+      for (const relay of Array.isArray(started) ? started : [started]) relays.push(await prepare(run.keep(relay)));
     }
     for (const r of relays) console.log(`${r.relay.name}: ${r.endpoints.length} sockets connected`);
 
@@ -489,8 +509,8 @@ async function main() {
         serverRssKb: rssAtEnd.get(r),
       };
     };
-    const [ours, peer, floor] = relays.map(report);
-    for (const r of [ours, peer, floor]) {
+    const [ours, split, peer, floor] = relays.map(report);
+    for (const r of [ours, split, peer, floor]) {
       if (!r) continue;
       console.log(
         `${r.relay}, median of rounds: open loop ${r.openLoop.offeredPerSecond}/s p50 ${r.openLoop.median.p50Ms} ms, p99 ${r.openLoop.median.p99Ms} ms, lost ${r.openLoop.lostTotal}; ` +
@@ -502,7 +522,15 @@ async function main() {
       p99: ratio(ours?.openLoop.median.p99Ms, peer?.openLoop.median.p99Ms),
       saturation: ratio(ours?.saturation.median.deliveredPerSecond, peer?.saturation.median.deliveredPerSecond),
     };
+    const splitRatios = {
+      p50: ratio(split?.openLoop.median.p50Ms, peer?.openLoop.median.p50Ms),
+      p99: ratio(split?.openLoop.median.p99Ms, peer?.openLoop.median.p99Ms),
+      saturation: ratio(split?.saturation.median.deliveredPerSecond, peer?.saturation.median.deliveredPerSecond),
+    };
     console.log(`lessoncall ÷ PeerJS (same run): p50 ×${ratios.p50}, p99 ×${ratios.p99}, saturation ×${ratios.saturation}`);
+    console.log(
+      `lessoncall split across gateways ÷ PeerJS (same run): p50 ×${splitRatios.p50}, p99 ×${splitRatios.p99}, saturation ×${splitRatios.saturation}`,
+    );
     const result = {
       benchmark: 'signaling-relay',
       what: 'one-way client → client latency of candidate-sized signalling messages, open loop, and saturation throughput (closed loop); every message accounted for',
@@ -521,23 +549,24 @@ async function main() {
         messageBytes: JSON.stringify({ type: 'candidate', candidate: candidate(123456.789) }).length,
         loadGenerator: 'this process (every client socket of every relay, one event loop); loopback only; every server in its own process',
         lessoncall:
-          'gateway ×2 and signaling ×2 processes (main.ts, default config), meeting + participant processes, harness NATS + Postgres; each pair split across the two gateways',
+          'gateway ×2 and signaling ×2 processes (main.ts, default config), meeting + participant processes, harness NATS + Postgres; "lessoncall": each lesson on the gateway its meeting hashes to (as the chart\'s WebSocket ingress routes ?meeting=), half the lessons on each; "lessoncallSplit": the same stack with each lesson\'s two sides on different gateways',
         headline: 'the median over the rounds of each figure (never the best round); ratios are to PeerJS measured in the same run',
         lost: 'after every window each side sends a sentinel; once all arrived nothing is on the way: lost = sent − delivered − refused',
         noise: '"idleShare" is the machine\'s idle CPU during each round (/proc/stat, all cores), "cpu.otherCores" what everything else used',
       },
       target: { lost: 0, p50: '≤ 3 × PeerJS p50', p99: '≤ PeerJS p99', saturation: '≥ 0.8 × PeerJS' },
       ratioToPeerjs: ratios,
+      splitRatioToPeerjs: splitRatios,
       verdict:
         ours && peer
           ? {
-              noneLost: ours.openLoop.lostTotal === 0 && ours.saturation.lostTotal === 0,
+              noneLost: [ours, split].every((r) => r && r.openLoop.lostTotal === 0 && r.saturation.lostTotal === 0),
               p50WithinThreeTimesPeerJs: (ratios.p50 ?? Number.POSITIVE_INFINITY) <= 3,
               p99NoWorseThanPeerJs: (ratios.p99 ?? Number.POSITIVE_INFINITY) <= 1,
               saturationAtLeast80PercentOfPeerJs: (ratios.saturation ?? 0) >= 0.8,
             }
           : undefined,
-      results: { lessoncall: ours, peerjs: peer, bareWs: floor },
+      results: { lessoncall: ours, lessoncallSplit: split, peerjs: peer, bareWs: floor },
       wallSeconds: Math.round((Date.now() - started) / 1000),
     };
     await writeResult('signaling-relay.json', result);

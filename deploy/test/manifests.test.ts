@@ -136,7 +136,7 @@ describe.each(ALL_SETS)('%s values', (set) => {
   });
 
   it('routes the ingress to the gateway, with timeouts long enough for WebSockets', () => {
-    const ingress = manifests.find((m) => m.kind === 'Ingress');
+    const ingress = manifests.find((m) => m.kind === 'Ingress' && !m.metadata.name.endsWith('-ws'));
     if (set === 'dev') {
       expect(ingress).toBeUndefined();
       return;
@@ -152,6 +152,23 @@ describe.each(ALL_SETS)('%s values', (set) => {
     const annotations = ingress?.metadata.annotations ?? {};
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(3600);
+    // REST has no meeting key: only the WebSocket's own Ingress is hashed.
+    expect(annotations['nginx.ingress.kubernetes.io/upstream-hash-by']).toBeUndefined();
+  });
+
+  type IngressRule = { http: { paths: Array<{ path: string; pathType: string; backend: { service: { name: string } } }> } };
+  it("hashes the WebSocket by its ?meeting= routing key, so that a lesson's sockets share a gateway", () => {
+    const ws = manifests.find((m) => m.kind === 'Ingress' && m.spec.rules.some((r: IngressRule) => r.http.paths.some((p) => p.path === '/api/video/ws')));
+    if (set === 'dev') {
+      expect(ws).toBeUndefined();
+      return;
+    }
+    const paths = ws?.spec.rules.flatMap((r: IngressRule) => r.http.paths) ?? [];
+    expect(paths).toEqual([expect.objectContaining({ path: '/api/video/ws', pathType: 'Exact' })]);
+    expect(paths[0].backend.service.name).toBe(find(manifests, 'Service', componentName('gateway')).metadata.name);
+    const annotations = ws?.metadata.annotations ?? {};
+    expect(annotations['nginx.ingress.kubernetes.io/upstream-hash-by']).toBe('$arg_meeting');
+    expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(3600);
   });
 
   it('selects pods with every Service, PodDisruptionBudget and HorizontalPodAutoscaler', () => {

@@ -50,7 +50,7 @@ export class WrtcStudent {
     const early: SfuAccess[] = [];
     const signaling = new SignalingClient(
       {
-        url: GatewayApi.webSocketUrl(new URL(env.GATEWAY_URL)),
+        url: GatewayApi.webSocketUrl(meeting.meetingId, new URL(env.GATEWAY_URL)),
         hello: async () => ({ accessToken, meetingId: meeting.meetingId, passcode: meeting.passcode, displayName: name }),
         createSocket: (url) => new WebSocket(url) as unknown as WebSocketLike,
       },

@@ -44,8 +44,10 @@ export class WsClient {
     });
   }
 
-  static open(url: string, options: { origin?: string; headers?: Record<string, string> } = {}): Promise<WsClient> {
-    const ws = new WebSocket(`${url}/api/video/ws`, { origin: options.origin, headers: options.headers, autoPong: true });
+  /** `meeting`: the URL's routing key, as the web app sends it (the ingress hashes it). */
+  static open(url: string, options: { origin?: string; headers?: Record<string, string>; meeting?: string } = {}): Promise<WsClient> {
+    const query = options.meeting === undefined ? '' : `?meeting=${encodeURIComponent(options.meeting)}`;
+    const ws = new WebSocket(`${url}/api/video/ws${query}`, { origin: options.origin, headers: options.headers, autoPong: true });
     ws.on('error', () => {});
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new WsClient(ws)));
@@ -132,7 +134,7 @@ export async function joinAs(
   who: 'tutor' | 'student',
   opts: { audioMuted?: boolean; resume?: { sessionId: string; resumeToken: string }; via?: TestGateway } = {},
 ) {
-  const c = await WsClient.open((opts.via ?? gw).wsUrl);
+  const c = await WsClient.open((opts.via ?? gw).wsUrl, { meeting: m.meetingId });
   const userId = who === 'tutor' ? m.tutorId : m.studentId;
   try {
     const welcome = await c.hello({

@@ -235,6 +235,36 @@ describe('gateway WebSocket /api/video/ws', () => {
     ok.close();
   });
 
+  it("checks the URL's ?meeting= routing key: not an id is a 400 at the upgrade, another meeting's hello is refused", async () => {
+    const upgrade = (query: string) =>
+      new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+        const ws = new WebSocket(`${gw.wsUrl}/api/video/ws${query}`);
+        ws.on('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        ws.on('open', () => reject(new Error('opened')));
+        ws.on('error', () => {});
+      });
+    for (const query of ['?meeting=has%20space', '?meeting=', '?meeting=a&meeting=b']) {
+      const { status, body } = await upgrade(query);
+      expect(status, query).toBe(400);
+      expect(body, query).toMatchObject({ code: 'invalid_request', field: 'meeting' });
+    }
+
+    const m1 = await backend.createMeeting();
+    const m2 = await backend.createMeeting();
+    const c = await WsClient.open(gw.wsUrl, { meeting: m1.meetingId });
+    const hello = { accessToken: await gw.tokenFor(m2.tutorId), meetingId: m2.meetingId, passcode: m2.passcode };
+    await expect(c.hello(hello)).rejects.toMatchObject({ code: 'invalid_request' });
+    // The socket stays open and nothing was joined: a hello for its own meeting works.
+    const welcome = await c.hello({ accessToken: await gw.tokenFor(m1.tutorId), meetingId: m1.meetingId, passcode: m1.passcode }, 'hello-2');
+    expect(welcome.meeting?.meetingId).toBe(m1.meetingId);
+    expect((await participants(m2)).length).toBe(0);
+    c.close();
+  });
+
   it('terminates a socket that stops answering pings, and reports it disconnected', async () => {
     const m = await backend.createMeeting();
     const { welcome } = await joined(m, 'student');

@@ -113,11 +113,23 @@ describe('signaling: two replicas on real NATS, with the real participant and me
   const rostersShow = (meetingId: string, sessionId: string, live: boolean, rs = replicas) =>
     waitFor(`${sessionId} ${live ? 'live' : 'gone'} in every roster`, () => rs.every((r) => r.roster.isLive(meetingId, sessionId) === live), 5_000);
 
-  /** Lets anything in flight arrive: a round trip through each replica's connection and ours. */
+  /**
+   * Proves nothing is still on its way, without a sleep. Our flush: what we published is at the
+   * server, ahead of any later PING. Each replica's flush: the server wrote those messages to it
+   * before its PONG, and nats.js ran their callbacks on reading them. `settled()`: every one is
+   * decided, re-reads included. The replica's flush again: what it published is at the server;
+   * ours again: the server has written it to us.
+   */
   const settle = async () => {
-    await Promise.all(replicas.map((r) => r.runtime.nc.flush()));
     await h.nc.flush();
-    await new Promise((r) => setTimeout(r, 150));
+    await Promise.all(
+      replicas.map(async (r) => {
+        await r.runtime.nc.flush();
+        await r.settled();
+        await r.runtime.nc.flush();
+      }),
+    );
+    await h.nc.flush();
   };
 
   const metric = async (name: string, labels: Record<string, string> = {}, rs = replicas): Promise<number> => {

@@ -98,8 +98,8 @@ describe('GatewayApi', () => {
     expect(await off.devConfig()).toBeUndefined();
   });
 
-  it('builds the socket URL from the page origin', () => {
-    expect(GatewayApi.webSocketUrl({ protocol: 'https:', host: 'lessons.example.com' })).toBe('wss://lessons.example.com/api/video/ws');
-    expect(GatewayApi.webSocketUrl({ protocol: 'http:', host: 'localhost:5173' })).toBe('ws://localhost:5173/api/video/ws');
+  it('builds the socket URL from the page origin, the meeting as its routing key', () => {
+    expect(GatewayApi.webSocketUrl('m-1', { protocol: 'https:', host: 'lessons.example.com' })).toBe('wss://lessons.example.com/api/video/ws?meeting=m-1');
+    expect(GatewayApi.webSocketUrl('m-1', { protocol: 'http:', host: 'localhost:5173' })).toBe('ws://localhost:5173/api/video/ws?meeting=m-1');
   });
 });

@@ -43,9 +43,13 @@ export class GatewayApi {
     private readonly traceparent: () => string = newTraceparent,
   ) {}
 
-  /** ws(s)://<host>/api/video/ws for the page's origin. */
-  static webSocketUrl(location: { protocol: string; host: string } = globalThis.location): string {
-    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/video/ws`;
+  /**
+   * ws(s)://<host>/api/video/ws?meeting=<id> for the page's origin. The meeting id in the URL
+   * is a routing key only (the chart's ingress hashes it, so that both sides of a lesson reach
+   * the same gateway and their signals never leave it); `hello` still says which meeting.
+   */
+  static webSocketUrl(meetingId: string, location: { protocol: string; host: string } = globalThis.location): string {
+    return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/video/ws?meeting=${encodeURIComponent(meetingId)}`;
   }
 
   async getMeeting(meetingId: string, passcode: string, accessToken: string): Promise<MeetingDetails> {

@@ -27,7 +27,7 @@ export function MeetingPage({ api, auth, meetingId, passcode, forceRelay }: Meet
     const c = new CallController({
       api,
       auth,
-      wsUrl: GatewayApi.webSocketUrl(),
+      wsUrl: GatewayApi.webSocketUrl(meetingId),
       meetingId,
       passcode,
       forceRelay,

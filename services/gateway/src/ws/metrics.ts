@@ -10,7 +10,7 @@ export function createWsMetrics(registry: Registry, gauges: { sockets: () => num
     closed: new Counter({ name: 'gateway_ws_closed_total', help: 'Sockets closed, by reason', labelNames: ['reason'], registers: [registry] }),
     upgradesRefused: new Counter({
       name: 'gateway_ws_upgrades_refused_total',
-      help: 'WebSocket upgrades answered 429, by reason: rate (upgrades per minute per client), sockets (open sockets per client)',
+      help: 'WebSocket upgrades refused, by reason: rate, sockets (429: upgrades per minute, open sockets per client), invalid (400: a bad ?meeting= routing key)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -1,7 +1,8 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { type IncomingMessage, STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { type Runtime, ServiceError } from '@lessoncall/kit';
+import { isSubjectToken } from '@lessoncall/proto';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { TokenVerifier } from '../auth/index';
 import type { Revocations } from '../auth/revocations';
@@ -118,6 +119,12 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     };
     if (pathOf(req.url) !== wsPath) return refuse(404, 'Not Found');
     if (draining) return refuse(503, 'Service Unavailable');
+    // ?meeting= is the ingress's routing key (both sides of a lesson on one gateway); hello must name the same meeting.
+    const routeMeetingId = routingKeyOf(req.url);
+    if (routeMeetingId === undefined) {
+      metrics.upgradesRefused.inc({ reason: 'invalid' });
+      return refuseWithProblem(socket, new ServiceError('invalid_request', 'the meeting query parameter is not a valid meeting id', { field: 'meeting' }));
+    }
     const origin = req.headers.origin;
     if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) return refuse(403, 'Forbidden');
     const client = clientAddress(req, trusted);
@@ -139,7 +146,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     socket.once('close', release);
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.once('close', release);
-      accept(ws, client);
+      accept(ws, client, routeMeetingId);
     });
   });
 
@@ -148,8 +155,8 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     for (const s of all) if (s.identity && options.revocations?.isRevoked(s.identity)) s.signedOut();
   });
 
-  function accept(ws: WebSocket, clientKey: string): void {
-    const session = new Session(ws, clientKey, ctx);
+  function accept(ws: WebSocket, clientKey: string, routeMeetingId: string): void {
+    const session = new Session(ws, clientKey, ctx, routeMeetingId);
     all.add(session);
     ws.on('message', (data: RawData) => session.onMessage(toBuffer(data)));
     ws.on('pong', () => {
@@ -223,10 +230,21 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
 function refuseWithProblem(socket: Duplex, error: ServiceError): void {
   const problem = problemOf(error, randomUUID(), wsPath);
   const body = JSON.stringify(problem);
+  const retryAfter = problem.retryAfterSeconds === undefined ? '' : `Retry-After: ${Math.max(1, Math.ceil(problem.retryAfterSeconds))}\r\n`;
   socket.end(
-    `HTTP/1.1 ${problem.status} Too Many Requests\r\nContent-Type: application/problem+json\r\nRetry-After: ${problem.retryAfterSeconds ?? 1}\r\n` +
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ''}\r\nContent-Type: application/problem+json\r\n${retryAfter}` +
       `Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+}
+
+/** The `meeting` query parameter: '' when absent, undefined when it is not a meeting id. */
+function routingKeyOf(url: string | undefined): string | undefined {
+  const q = url?.indexOf('?') ?? -1;
+  if (!url || q === -1) return '';
+  const values = new URLSearchParams(url.slice(q + 1)).getAll('meeting');
+  if (values.length === 0) return '';
+  const [value] = values;
+  return values.length === 1 && value !== undefined && isSubjectToken(value) ? value : undefined;
 }
 
 function pathOf(url: string | undefined): string {

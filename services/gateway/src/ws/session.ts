@@ -24,6 +24,7 @@ import {
   ChatSendResponseSchema,
   type Hello,
   JoinRequestSchema,
+  type JoinResponse,
   JoinResponseSchema,
   LeaveRequestSchema,
   LeaveResponseSchema,
@@ -47,6 +48,7 @@ import { WebSocket } from 'ws';
 import type { Identity, TokenVerifier } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import { traceparentPattern } from '../rest/observe';
+import type { SnapshotMark } from '@lessoncall/signaling/roster';
 import type { MeetingEvent, MeetingHub } from './meeting-hub';
 import type { WsMetrics } from './metrics';
 import type { PresenceReporter } from './presence';
@@ -128,6 +130,7 @@ export class Session implements SignalEndpoint {
   readonly #sequencer: SignalSequencer;
   readonly viaSignalingUntil = new Map<string, number>();
 
+  readonly #routeMeetingId: string;
   meetingId = '';
   sessionId = '';
   userId = '';
@@ -137,8 +140,13 @@ export class Session implements SignalEndpoint {
   alive = true;
   lastPresenceAt = 0;
 
-  constructor(ws: WebSocket, clientKey: string, ctx: WsContext) {
+  /**
+   * `routeMeetingId`: the socket URL's `?meeting=` (the ingress hashes it so that both sides of
+   * a lesson share a gateway); '' when the client sent none. A hello for another meeting is refused.
+   */
+  constructor(ws: WebSocket, clientKey: string, ctx: WsContext, routeMeetingId = '') {
     this.ws = ws;
+    this.#routeMeetingId = routeMeetingId;
     this.#ctx = ctx;
     this.#clientKey = clientKey;
     this.#logger = ctx.logger;
@@ -366,6 +374,12 @@ export class Session implements SignalEndpoint {
     if (this.#state !== 'joined') throw new ServiceError('unauthenticated', 'send hello and wait for welcome first');
   }
 
+  /**
+   * hello → welcome, in three steps: check the hello and its token; join (or resume) at the
+   * participant service, listening to the meeting and to our signal subject before anyone can
+   * learn the session exists; then the welcome and what follows it. A failure answers the hello's
+   * error and lets the client try again, up to WS_MAX_FAILED_HELLOS.
+   */
   async #hello(requestId: string, hello: Hello): Promise<void> {
     if (this.#state !== 'hello') {
       this.#sendError(
@@ -374,101 +388,19 @@ export class Session implements SignalEndpoint {
       );
       return;
     }
-    const { verifier, nc, hub, config, metrics } = this.#ctx;
     const started = performance.now();
     let joinedSessionId = '';
     try {
-      if (!hello.accessToken) throw new ServiceError('unauthenticated', 'hello.accessToken is required', { field: 'accessToken' });
-      const meetingId = requireToken(hello.meetingId, 'meetingId');
-      if (hello.resumeSessionId) requireToken(hello.resumeSessionId, 'resumeSessionId');
-      this.#state = 'joining';
-      clearTimeout(this.#helloTimer);
-      const identity = await verifier.verify(hello.accessToken);
-      if (identity.role !== 'authenticated' || !identity.userId) throw new ServiceError('forbidden', 'joining needs a user token');
-      // From here on a sign-out closes this socket, the join still in flight included.
-      this.identity = identity;
-      if (this.#state !== 'joining') return;
-      // Listen before joining, so a peer that joins while our join is in flight is not missed.
-      this.#buffer = [];
-      this.#releaseMeeting = hub.acquire(meetingId, this.#onMeetingEvent);
-      const rosterMark = hub.mark();
-      const res = await request(
-        nc,
-        rpc.participantJoin,
-        JoinRequestSchema,
-        {
-          meetingId,
-          userId: identity.userId,
-          passcode: hello.passcode,
-          clientKey: this.#clientKey,
-          displayName: hello.displayName,
-          audioMuted: hello.audioMuted,
-          cameraOff: hello.cameraOff,
-          resumeSessionId: hello.resumeSessionId,
-          resumeToken: hello.resumeToken,
-          gatewayId: config.GATEWAY_ID,
-        },
-        JoinResponseSchema,
-        { timeoutMs: config.REQUEST_TIMEOUT_MS },
-      );
+      const { meetingId, identity } = await this.#authenticate(hello);
+      // Closed meanwhile (the socket went, or a sign-out arrived during the token check).
+      if (this.state !== 'joining') return;
+      const { res, rosterMark } = await this.#joinAtParticipant(meetingId, identity, hello);
       joinedSessionId = res.sessionId;
-      requireToken(res.sessionId, 'sessionId');
-      if (this.#state !== 'joining') throw new SocketGone();
-      this.#deliver = nc.subscribe(subjects.signalDeliver(res.sessionId), { callback: this.#onDeliver });
-      // The subscription is known to the server before anyone learns this session exists from us.
-      await nc.flush();
-      if (this.#state !== 'joining') throw new SocketGone();
-
-      this.meetingId = meetingId;
-      this.sessionId = res.sessionId;
-      this.userId = identity.userId;
-      this.#logger = this.#ctx.logger.child({ meetingId, sessionId: res.sessionId });
-      const stale = this.#ctx.sessions.get(res.sessionId);
-      if (stale && stale !== this) stale.#supersede();
-      this.#ctx.sessions.set(res.sessionId, this);
-      hub.seed(meetingId, res.participants, rosterMark);
-      this.#state = 'joined';
-      this.lastPresenceAt = this.#ctx.now();
-      this.#closeAtExpiry(identity.claims.exp);
-      this.#send(
-        serverMessage(requestId, {
-          case: 'welcome',
-          value: {
-            sessionId: res.sessionId,
-            resumeToken: res.resumeToken,
-            userType: res.userType,
-            meeting: res.meeting,
-            participants: res.participants,
-            iceServers: res.iceServers,
-            iceTtlSeconds: res.iceTtlSeconds,
-            resumed: res.resumed,
-          },
-        }),
-        'welcome',
-      );
-      metrics.hello.observe((performance.now() - started) / 1000);
+      await this.#listenForSignals(res.sessionId);
+      this.#becomeJoined(requestId, meetingId, identity, res, rosterMark);
+      this.#ctx.metrics.hello.observe((performance.now() - started) / 1000);
       this.#logger.debug({ resumed: res.resumed, userId: identity.userId }, 'session joined');
-      const buffered = this.#buffer ?? [];
-      this.#buffer = undefined;
-      const known = new Set(res.participants.map((p) => p.sessionId));
-      for (const e of buffered) {
-        if (e.type === 'joined' && known.has(e.participant.sessionId)) continue;
-        this.#onMeetingEvent(e);
-      }
-      void this.#sendChatHistory();
-      // An sfu meeting: the room's access for this session, after the welcome so the join waits for nothing.
-      if (res.meeting?.mediaMode === 'sfu') {
-        this.#isSfu = true;
-        this.#sfuAccess('', false);
-      }
-      // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
-      if (res.userType === 'tutor') {
-        this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) =>
-          this.#send(serverMessage('', { case: 'removals', value }), 'removals'),
-        );
-      }
-      // No presence report here: the join or resume that just answered recorded the session as
-      // connected on this gateway in the same transaction (one request and one write less per hello).
+      this.#afterWelcome(meetingId, identity, res);
     } catch (err) {
       this.#cleanup();
       if (joinedSessionId) {
@@ -479,9 +411,120 @@ export class Session implements SignalEndpoint {
       this.#state = 'hello';
       this.#failedHellos += 1;
       this.#sendError(requestId, this.#asServiceError(err));
-      if (this.#failedHellos >= config.WS_MAX_FAILED_HELLOS) this.#closeForAbuse('failed hellos');
+      if (this.#failedHellos >= this.#ctx.config.WS_MAX_FAILED_HELLOS) this.#closeForAbuse('failed hellos');
       else this.#armHelloTimer();
     }
+  }
+
+  /** The hello's fields and its access token: a user token, not signed out. Moves to `joining`. */
+  async #authenticate(hello: Hello): Promise<{ meetingId: string; identity: Identity }> {
+    if (!hello.accessToken) throw new ServiceError('unauthenticated', 'hello.accessToken is required', { field: 'accessToken' });
+    const meetingId = requireToken(hello.meetingId, 'meetingId');
+    if (this.#routeMeetingId && meetingId !== this.#routeMeetingId) {
+      throw new ServiceError('invalid_request', "hello.meetingId is not the meeting this socket's URL (?meeting=) names", { field: 'meetingId' });
+    }
+    if (hello.resumeSessionId) requireToken(hello.resumeSessionId, 'resumeSessionId');
+    this.#state = 'joining';
+    clearTimeout(this.#helloTimer);
+    const identity = await this.#ctx.verifier.verify(hello.accessToken);
+    if (identity.role !== 'authenticated' || !identity.userId) throw new ServiceError('forbidden', 'joining needs a user token');
+    // From here on a sign-out closes this socket, the join still in flight included.
+    this.identity = identity;
+    return { meetingId, identity };
+  }
+
+  /** svc.participant.join (a new session or a resume), after starting to listen to the meeting's events. */
+  async #joinAtParticipant(meetingId: string, identity: Identity, hello: Hello) {
+    const { nc, hub, config } = this.#ctx;
+    // Listen before joining, so a peer that joins while our join is in flight is not missed.
+    this.#buffer = [];
+    this.#releaseMeeting = hub.acquire(meetingId, this.#onMeetingEvent);
+    const rosterMark = hub.mark();
+    const res = await request(
+      nc,
+      rpc.participantJoin,
+      JoinRequestSchema,
+      {
+        meetingId,
+        userId: identity.userId,
+        passcode: hello.passcode,
+        clientKey: this.#clientKey,
+        displayName: hello.displayName,
+        audioMuted: hello.audioMuted,
+        cameraOff: hello.cameraOff,
+        resumeSessionId: hello.resumeSessionId,
+        resumeToken: hello.resumeToken,
+        gatewayId: config.GATEWAY_ID,
+      },
+      JoinResponseSchema,
+      { timeoutMs: config.REQUEST_TIMEOUT_MS },
+    );
+    return { res, rosterMark };
+  }
+
+  /** signal.deliver.<session>, known to the server before anyone learns this session exists from us. */
+  async #listenForSignals(sessionId: string): Promise<void> {
+    requireToken(sessionId, 'sessionId');
+    if (this.#state !== 'joining') throw new SocketGone();
+    this.#deliver = this.#ctx.nc.subscribe(subjects.signalDeliver(sessionId), { callback: this.#onDeliver });
+    await this.#ctx.nc.flush();
+    if (this.#state !== 'joining') throw new SocketGone();
+  }
+
+  /** The session is this socket's now (a stale socket of it on this process is superseded): the welcome. */
+  #becomeJoined(requestId: string, meetingId: string, identity: Identity, res: JoinResponse, rosterMark: SnapshotMark): void {
+    this.meetingId = meetingId;
+    this.sessionId = res.sessionId;
+    this.userId = identity.userId;
+    this.#logger = this.#ctx.logger.child({ meetingId, sessionId: res.sessionId });
+    const stale = this.#ctx.sessions.get(res.sessionId);
+    if (stale && stale !== this) stale.#supersede();
+    this.#ctx.sessions.set(res.sessionId, this);
+    this.#ctx.hub.seed(meetingId, res.participants, rosterMark);
+    this.#state = 'joined';
+    this.lastPresenceAt = this.#ctx.now();
+    this.#closeAtExpiry(identity.claims.exp);
+    this.#send(
+      serverMessage(requestId, {
+        case: 'welcome',
+        value: {
+          sessionId: res.sessionId,
+          resumeToken: res.resumeToken,
+          userType: res.userType,
+          meeting: res.meeting,
+          participants: res.participants,
+          iceServers: res.iceServers,
+          iceTtlSeconds: res.iceTtlSeconds,
+          resumed: res.resumed,
+        },
+      }),
+      'welcome',
+    );
+  }
+
+  /** After the welcome: the events held back during the join, the chat history, SFU access, the tutor's removals. */
+  #afterWelcome(meetingId: string, identity: Identity, res: JoinResponse): void {
+    const buffered = this.#buffer ?? [];
+    this.#buffer = undefined;
+    const known = new Set(res.participants.map((p) => p.sessionId));
+    for (const e of buffered) {
+      if (e.type === 'joined' && known.has(e.participant.sessionId)) continue;
+      this.#onMeetingEvent(e);
+    }
+    void this.#sendChatHistory();
+    // An sfu meeting: the room's access for this session, after the welcome so the join waits for nothing.
+    if (res.meeting?.mediaMode === 'sfu') {
+      this.#isSfu = true;
+      this.#sfuAccess('', false);
+    }
+    // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
+    if (res.userType === 'tutor') {
+      this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) =>
+        this.#send(serverMessage('', { case: 'removals', value }), 'removals'),
+      );
+    }
+    // No presence report here: the join or resume that just answered recorded the session as
+    // connected on this gateway in the same transaction (one request and one write less per hello).
   }
 
   /** `signalJson`: the Signal as the client wrote it, which `out` was parsed from: it travels on as it is. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nkeys } from 'nats';
 import { inboxPrefix, type NatsRole, natsRoles, renderNatsAuthorization } from '../nats-auth';
-import { freePort, requireBinary, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
+import { freePort, requireBinary, spawnServer, stopProcess, waitFor } from './process';
 
 /** What a process needs in its environment to connect as one role. */
 export interface NatsCredentials {
@@ -69,8 +69,52 @@ export function harnessAuthorization(url: string): { conf: string; credentials: 
   return { conf, credentials };
 }
 
+/**
+ * Resolves once this server answers on its monitor port with our client port — not merely once
+ * something accepts connections on that port: freePort() says a port was free a moment ago, and
+ * another process (a test beside this one) may bind it first. Rejects at once if the server
+ * exits while starting (nats-server exits on "address already in use").
+ */
+async function natsUp(child: ReturnType<typeof spawnServer>, name: string, port: number, monitorPort: number): Promise<void> {
+  let onExit: (() => void) | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    onExit = () => reject(new Error(`${name} exited while starting:\n${child.output()}`));
+    if (child.exitCode !== null || child.signalCode !== null) onExit();
+    else child.once('exit', onExit);
+  });
+  exited.catch(() => {});
+  try {
+    await Promise.race([
+      waitFor(
+        name,
+        async () => ((await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { port?: number }).port === port,
+        10_000,
+        child.output,
+      ),
+      exited,
+    ]);
+  } finally {
+    if (onExit) child.off('exit', onExit);
+  }
+}
+
+/** Runs a server start again on new ports when one of its ports was taken meanwhile (at most 3 tries). */
+async function onFreshPorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
 /** A real nats-server with JetStream on a free port, its store in a temp dir. */
-export async function startNats(options: NatsServerOptions = {}): Promise<NatsServer> {
+export function startNats(options: NatsServerOptions = {}): Promise<NatsServer> {
+  return onFreshPorts(() => startNatsOnce(options));
+}
+
+async function startNatsOnce(options: NatsServerOptions): Promise<NatsServer> {
   const bin = requireBinary(['nats-server'], 'nats-server');
   const dir = await mkdtemp(join(tmpdir(), 'lessoncall-nats-'));
   const port = await freePort();
@@ -88,8 +132,14 @@ export async function startNats(options: NatsServerOptions = {}): Promise<NatsSe
   if (options.tls) args.push('--tls', '--tlscert', options.tls.certFile, '--tlskey', options.tls.keyFile);
   const credentials = auth?.credentials;
   let child = spawnServer(bin, args);
-  const up = () => waitFor('nats-server', () => tcpOpen(port), 10_000, child.output);
-  await up();
+  const up = () => natsUp(child, 'nats-server', port, monitorPort);
+  try {
+    await up();
+  } catch (err) {
+    await stopProcess(child, 'SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url,
     port,
@@ -134,16 +184,9 @@ export interface NatsCluster {
  * loopback: what the chart runs, for drills that lose a node. Every node enforces the same
  * permission matrix (`auth`, default true); routes between the nodes are loopback only.
  */
-export async function startNatsCluster(options: { size?: number; auth?: boolean } = {}): Promise<NatsCluster> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startNatsClusterOnce(options);
-    } catch (err) {
-      // freePort() says a port was free a moment ago; another process (a test beside this one)
-      // may bind it first. New ports, then: the drills lost a run to that.
-      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
-    }
-  }
+export function startNatsCluster(options: { size?: number; auth?: boolean } = {}): Promise<NatsCluster> {
+  // The drills lost a run to a route port taken between freePort and bind.
+  return onFreshPorts(() => startNatsClusterOnce(options));
 }
 
 async function startNatsClusterOnce(options: { size?: number; auth?: boolean }): Promise<NatsCluster> {
@@ -172,7 +215,7 @@ async function startNatsClusterOnce(options: { size?: number; auth?: boolean }):
   const startNode = async (i: number) => {
     const child = spawnServer(bin, ['-c', join(dir, `n${i}.conf`)]);
     children[i] = child;
-    await waitFor(`nats-server n${i}`, () => tcpOpen(ports[i]!.client), 10_000, child.output);
+    await natsUp(child, `nats-server n${i}`, ports[i]!.client, ports[i]!.monitor);
   };
   try {
     await Promise.all(ports.map((_, i) => startNode(i)));

@@ -1,6 +1,7 @@
 import wrtc from '@roamhq/wrtc';
 import type { SfuAccess } from '@lessoncall/proto';
 import { type JanusClient, type JanusHandle, type Jsep, nodeJanusClient } from '../../src/janus/index';
+import type { FrameLatency } from './frame-stamp';
 
 // @roamhq/wrtc's typings lean on the DOM lib, which this project does not load: what is used here, by hand.
 interface Track {
@@ -31,7 +32,7 @@ interface AudioSource {
   onData(data: { samples: Int16Array; sampleRate: number; bitsPerSample: number; channelCount: number; numberOfFrames: number }): void;
 }
 interface VideoSink {
-  onframe: ((e: { frame: { width: number; height: number } }) => void) | null;
+  onframe: ((e: { frame: { width: number; height: number; data: Uint8Array } }) => void) | null;
   stop(): void;
 }
 interface AudioSink {
@@ -73,6 +74,22 @@ export interface PublishOptions {
   /** A tone at this frequency (Hz) on an audio track too; undefined: video only. */
   toneHz?: number;
   display?: string;
+  /** Stamps a frame number into every frame (feed: the publisher id), for a subscriber's FrameLatency. */
+  latency?: FrameLatency;
+}
+
+/** Synthetic video into `video` until the returned timer is cleared: a moving shade, stamped when `latency` is given. */
+function syntheticVideo(video: VideoSource, options: PublishOptions, feed: string): NodeJS.Timeout {
+  const width = options.width ?? 320;
+  const height = options.height ?? 240;
+  const frame = new Uint8Array(width * height * 1.5);
+  let shade = 0;
+  return setInterval(() => {
+    shade = (shade + 5) % 255;
+    frame.fill(shade, 0, width * height);
+    options.latency?.sent(feed, frame, width, height);
+    video.onFrame({ width, height, data: frame });
+  }, options.frameIntervalMs ?? 66);
 }
 
 /**
@@ -122,19 +139,9 @@ export class SfuPeer {
 
     const pc = new w.RTCPeerConnection({ iceServers: [] });
     const timers: NodeJS.Timeout[] = [];
-    const width = options.width ?? 320;
-    const height = options.height ?? 240;
     const video = new w.nonstandard.RTCVideoSource();
     pc.addTrack(video.createTrack());
-    const frame = new Uint8Array(width * height * 1.5);
-    let shade = 0;
-    timers.push(
-      setInterval(() => {
-        shade = (shade + 5) % 255;
-        frame.fill(shade, 0, width * height);
-        video.onFrame({ width, height, data: frame });
-      }, options.frameIntervalMs ?? 66),
-    );
+    timers.push(syntheticVideo(video, options, this.access.publisherId));
     if (options.toneHz !== undefined) {
       const audio = new w.nonstandard.RTCAudioSource();
       pc.addTrack(audio.createTrack());
@@ -158,8 +165,8 @@ export class SfuPeer {
     return { publishers: existing };
   }
 
-  /** Subscribes to one publisher and counts its decoded frames (and audio chunks). */
-  async subscribe(feed: string): Promise<void> {
+  /** Subscribes to one publisher and counts its decoded frames (and audio chunks); `latency` times its stamped frames. */
+  async subscribe(feed: string, latency?: FrameLatency): Promise<void> {
     const handle = await this.client.attach('janus.plugin.videoroom');
     const attached = await handle.message({
       request: 'join',
@@ -175,7 +182,10 @@ export class SfuPeer {
     pc.ontrack = (e) => {
       if (e.track.kind === 'video') {
         const sink = new w.nonstandard.RTCVideoSink(e.track);
-        sink.onframe = () => this.framesFrom.set(feed, (this.framesFrom.get(feed) ?? 0) + 1);
+        sink.onframe = (f) => {
+          this.framesFrom.set(feed, (this.framesFrom.get(feed) ?? 0) + 1);
+          latency?.decoded(feed, f.frame);
+        };
         sinks.push(sink);
       } else if (e.track.kind === 'audio') {
         const sink = new w.nonstandard.RTCAudioSink(e.track);
@@ -222,4 +232,39 @@ export class SfuPeer {
     }
     await this.client.close();
   }
+}
+
+/**
+ * Two RTCPeerConnections in this process connected to each other with no server between them,
+ * sending the same synthetic video as a publisher does: the anchor for what an SFU adds.
+ */
+export async function directPair(options: PublishOptions, feed = 'direct'): Promise<{ frames: () => number; close: () => void }> {
+  const sender = new w.RTCPeerConnection({ iceServers: [] });
+  const receiver = new w.RTCPeerConnection({ iceServers: [] });
+  const video = new w.nonstandard.RTCVideoSource();
+  sender.addTrack(video.createTrack());
+  let frames = 0;
+  let sink: VideoSink | undefined;
+  receiver.ontrack = (e) => {
+    if (e.track.kind !== 'video') return;
+    sink = new w.nonstandard.RTCVideoSink(e.track);
+    sink.onframe = (f) => {
+      frames += 1;
+      options.latency?.decoded(feed, f.frame);
+    };
+  };
+  const timer = syntheticVideo(video, options, feed);
+  await sender.setLocalDescription(await sender.createOffer());
+  await receiver.setRemoteDescription(await gathered(sender));
+  await receiver.setLocalDescription(await receiver.createAnswer());
+  await sender.setRemoteDescription(await gathered(receiver));
+  return {
+    frames: () => frames,
+    close: () => {
+      clearInterval(timer);
+      sink?.stop();
+      sender.close();
+      receiver.close();
+    },
+  };
 }
