@@ -38,6 +38,7 @@ export interface DrivenPage {
   /** Clicks the element with this data-testid (a real input event: it counts as a user gesture). */
   click(testId: string): Promise<void>;
   screenshot(path: string): Promise<void>;
+  setViewport(width: number, height: number): Promise<void>;
   logs: string[];
   close(): Promise<void>;
 }
@@ -48,6 +49,7 @@ export function fromPlaywright(page: PlaywrightPage, logs: string[], close: () =
     evaluate: (fn, arg) => page.evaluate(fn as never, arg) as never,
     click: (id) => page.getByTestId(id).click({ timeout: 10_000 }),
     screenshot: async (path) => void (await page.screenshot({ path })),
+    setViewport: (width, height) => page.setViewportSize({ width, height }),
     logs,
     close,
   };
@@ -72,6 +74,7 @@ export async function openFirefoxPage(browser: PuppeteerBrowser, url: string): P
       await el?.click();
     },
     screenshot: async (path) => void (await page.screenshot({ path: path as `${string}.png` })),
+    setViewport: (width, height) => page.setViewport({ width, height }),
     logs,
     close: () => context.close(),
   };

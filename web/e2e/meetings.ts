@@ -26,8 +26,11 @@ export class Bookings {
     );
   }
 
-  /** A lesson of the demo tutor and demo student, starting `startInMinutes` from now. */
-  async book(opts: { title: string; startInMinutes?: number; minutes?: number; record?: boolean }): Promise<TestMeeting> {
+  /**
+   * A lesson of the demo tutor and demo student, starting `startInMinutes` from now; with
+   * `otherStudents`, a group lesson of the demo student and them.
+   */
+  async book(opts: { title: string; startInMinutes?: number; minutes?: number; record?: boolean; otherStudents?: string[] }): Promise<TestMeeting> {
     const start = new Date(Date.now() + (opts.startInMinutes ?? 0) * 60_000);
     const created = await bookAndWait(
       this.nc,
@@ -42,6 +45,7 @@ export class Bookings {
         tutorName: 'Demo Tutor',
         studentName: 'Demo Student',
         record: opts.record ?? false,
+        ...(opts.otherStudents ? { studentIds: [demoStudentId, ...opts.otherStudents] } : {}),
       },
       15_000,
     );

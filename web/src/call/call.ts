@@ -32,10 +32,11 @@ import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { QualityReporter } from './quality-report';
 import { SenderAdapter } from './sender-adapter';
-import { SfuSession } from './sfu';
+import { nextSpotlight, type Spotlight } from './layout';
+import { browserSimulcasts, SfuSession, type VideoWanted } from './sfu';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
-import type { PeerQuality, StatLike } from './stats';
+import { type PeerQuality, type StatLike, type StatsSample, summarizeStats, summarizeUplink, type UplinkQuality, type UplinkSample } from './stats';
 import { TutorControls, type TutorControlsSnapshot } from './tutor-controls';
 
 export type MeetingLoad =
@@ -91,6 +92,12 @@ export interface CallSnapshot {
   peers: RemotePeer[];
   /** 'self' or a session id. */
   activeSpeaker: string | undefined;
+  /** An sfu meeting (a group on the Janus room): the stage has a large tile and pages. */
+  sfu: boolean;
+  /** sfu: the remote session in the large tile (the active speaker, held so it does not flicker). */
+  spotlight: string | undefined;
+  /** sfu: our own uplink to the room, from the publisher connection's stats. */
+  uplink: { quality: UplinkQuality | undefined; connection: RTCPeerConnectionState } | undefined;
   notices: Notice[];
   signalingRttMs: number | undefined;
   /** How our video adapts to the network (the weakest peer decides). */
@@ -160,6 +167,13 @@ export class CallController {
   private sfuMode = false;
   private sfu: SfuSession | undefined;
   private sfuRetry: ReturnType<typeof setTimeout> | undefined;
+  private spotlight: Spotlight | undefined;
+  /** What the stage shows (CallRoom), pushed to the room debounced: a resize or a page turn sends one configure per feed. */
+  private stageVideo: ReadonlyMap<string, VideoWanted> | undefined;
+  private stageVideoKey = '';
+  private stageVideoTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly sfuSamples = new Map<string, StatsSample>();
+  private uplink: { quality: UplinkQuality | undefined; connection: RTCPeerConnectionState; sample?: UplinkSample } | undefined;
   private readonly remote = new Map<string, { stream?: MediaStream; connection: RTCPeerConnectionState; quality?: PeerQuality; screenSharing: boolean }>();
   private readonly offerTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private activeSpeaker: string | undefined;
@@ -280,6 +294,9 @@ export class CallController {
       },
       peers,
       activeSpeaker: this.activeSpeaker,
+      sfu: this.sfuMode,
+      spotlight: this.spotlight?.id,
+      uplink: this.uplink && { quality: this.uplink.quality, connection: this.uplink.connection },
       notices: this.notices,
       signalingRttMs: this.signalingRttMs,
       network: this.network,
@@ -953,6 +970,7 @@ export class CallController {
       iceServers: this.iceServers,
       forceRelay: this.opts.forceRelay,
       local: () => this.localTracks(),
+      simulcast: browserSimulcasts(globalThis.navigator?.userAgent ?? ''),
       events: {
         remoteStream: (sessionId, stream) => {
           this.reporter.media(false);
@@ -960,6 +978,9 @@ export class CallController {
         },
         remoteGone: (sessionId) => this.updateRemote(sessionId, { connection: 'disconnected' }),
         connectionState: (state) => {
+          if (this.sfu !== session) return;
+          this.uplink = { quality: this.uplink?.quality, connection: state };
+          this.changed();
           if (state === 'failed') this.askSfuAgain();
         },
         lost: () => this.askSfuAgain(),
@@ -967,6 +988,7 @@ export class CallController {
       },
     });
     this.sfu = session;
+    session.setVideoWanted(this.stageVideo);
     await old?.close().catch(() => {});
     for (const id of this.remote.keys()) this.updateRemote(id, { connection: 'connecting' });
     try {
@@ -976,6 +998,22 @@ export class CallController {
       this.opts.log('sfu: could not join the room', err);
       if (this.sfu === session) this.askSfuAgain();
     }
+  }
+
+  /**
+   * What the stage shows (sfu): the feeds on the current page and each one's simulcast layer.
+   * The room stops sending the video of everyone else. Undefined (a 1:1 lesson's stage): all, at the best layer.
+   */
+  setStageVideo(wanted: ReadonlyMap<string, VideoWanted> | undefined): void {
+    const key = wanted ? JSON.stringify([...wanted].sort(([a], [b]) => a.localeCompare(b))) : '';
+    if (key === this.stageVideoKey) return;
+    this.stageVideoKey = key;
+    this.stageVideo = wanted;
+    if (this.stageVideoTimer) clearTimeout(this.stageVideoTimer);
+    this.stageVideoTimer = setTimeout(() => {
+      this.stageVideoTimer = undefined;
+      this.sfu?.setVideoWanted(wanted);
+    }, 250);
   }
 
   /** The room or its node went away: ask the gateway for access again (it may have moved). */
@@ -1131,6 +1169,13 @@ export class CallController {
     this.sfuRetry = undefined;
     void this.sfu?.close().catch(() => {});
     this.sfu = undefined;
+    if (this.stageVideoTimer) clearTimeout(this.stageVideoTimer);
+    this.stageVideoTimer = undefined;
+    this.stageVideo = undefined;
+    this.stageVideoKey = '';
+    this.spotlight = undefined;
+    this.uplink = undefined;
+    this.sfuSamples.clear();
     this.roster.clear();
     if (this.screenSharing) this.stopScreenShare();
     this.activeSpeaker = undefined;
@@ -1192,6 +1237,36 @@ export class CallController {
     }
     for (const id of this.adapters.keys()) if (!this.links.has(id)) this.adapters.delete(id);
     this.updateNetwork(adaptations);
+    await this.pollSfuStats();
+  }
+
+  /** sfu: each subscription's inbound quality on its tile (and in the lesson record), our publisher's on our own tile. */
+  private async pollSfuStats() {
+    const session = this.sfu;
+    if (!session) return;
+    for (const { sessionId, pc } of session.connections()) {
+      try {
+        const { quality, sample } = summarizeStats((await pc.getStats()).values() as Iterable<StatLike>, this.sfuSamples.get(sessionId), this.opts.now());
+        if (this.sfu !== session) return;
+        this.sfuSamples.set(sessionId, sample);
+        this.updateRemote(sessionId, { quality });
+        const report = this.qualityReports.add(sessionId, quality, this.opts.now());
+        if (report) this.signaling?.sendData({ case: 'qualityReport', value: { sample: report } });
+      } catch {
+        // a closing subscription has no stats
+      }
+    }
+    for (const id of this.sfuSamples.keys()) if (!this.remote.has(id)) this.sfuSamples.delete(id);
+    const pc = session.publisherConnection();
+    if (!pc) return;
+    try {
+      const { quality, sample } = summarizeUplink((await pc.getStats()).values() as Iterable<StatLike>, this.uplink?.sample, this.opts.now());
+      if (this.sfu !== session) return;
+      this.uplink = { quality, connection: pc.connectionState, sample };
+      this.changed();
+    } catch {
+      // closing
+    }
   }
 
   /** The user takes the "audio only" offer: the camera goes off (they can turn it on again). */
@@ -1223,8 +1298,11 @@ export class CallController {
       best = 'self';
       bestLevel = own;
     }
-    for (const [id, link] of this.links) {
-      const level = this.roster.get(id)?.audioMuted ? 0 : link.audioLevel();
+    const levels: [string, () => number][] = [...this.links].map(([id, link]) => [id, () => link.audioLevel()]);
+    const sfu = this.sfu;
+    if (sfu) for (const { sessionId } of sfu.connections()) levels.push([sessionId, () => sfu.audioLevel(sessionId)]);
+    for (const [id, audioLevel] of levels) {
+      const level = this.roster.get(id)?.audioMuted ? 0 : audioLevel();
       if (level > bestLevel) {
         best = id;
         bestLevel = level;
@@ -1233,10 +1311,14 @@ export class CallController {
     const now = this.opts.now();
     if (best) this.speakerHeldUntil = now + 1_200;
     const next = best ?? (now < this.speakerHeldUntil ? this.activeSpeaker : undefined);
-    if (next !== this.activeSpeaker) {
-      this.activeSpeaker = next;
-      this.changed();
+    let changed = next !== this.activeSpeaker;
+    this.activeSpeaker = next;
+    if (this.sfuMode) {
+      const spotlight = nextSpotlight(this.spotlight, [...this.roster.keys()], next === 'self' ? undefined : next, now);
+      changed ||= spotlight?.id !== this.spotlight?.id;
+      this.spotlight = spotlight;
     }
+    if (changed) this.changed();
   }
 
   // ── Tests and diagnostics ────────────────────────────────────────────────
@@ -1257,6 +1339,11 @@ export class CallController {
     // An sfu meeting: one subscription per other publisher, keyed by its session like a mesh link.
     for (const { sessionId, pc } of this.sfu?.connections() ?? []) all.set(sessionId, pc);
     return all;
+  }
+
+  /** sfu: our publisher's connection to the room (diagnostics and the browser tests). */
+  sfuPublisher(): RTCPeerConnection | undefined {
+    return this.sfu?.publisherConnection();
   }
 
   dispose(): void {

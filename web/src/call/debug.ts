@@ -21,6 +21,8 @@ export interface LessoncallDebug {
   framesDecoded(): Promise<Record<string, number>>;
   /** Selected candidate pair's local candidate type per remote session (`relay`, `host`, …). */
   candidateTypes(): Promise<Record<string, string | undefined>>;
+  /** sfu: what our publisher sends, per simulcast layer (outbound-rtp video: rid, frame size, frames encoded). */
+  publisherLayers(): Promise<{ rid: string | undefined; width: number | undefined; height: number | undefined; framesEncoded: number }[]>;
   /** The RTCConfiguration of the first peer connection (ICE servers with their TURN credentials, transport policy). */
   rtcConfiguration(): RTCConfiguration | undefined;
   /** Per remote session: what each sender sends, how many transceivers, and the local SDP (it changes only on renegotiation). */
@@ -63,6 +65,16 @@ export function exposeForTests(c: CallController): () => void {
       const out: Record<string, string | undefined> = {};
       for (const [id, pc] of c.peerConnections()) {
         out[id] = localCandidateType((await pc.getStats()).values() as Iterable<StatLike>);
+      }
+      return out;
+    },
+    async publisherLayers() {
+      const pc = c.sfuPublisher();
+      if (!pc) return [];
+      const out: Awaited<ReturnType<LessoncallDebug['publisherLayers']>> = [];
+      for (const s of (await pc.getStats()).values()) {
+        if (s.type === 'outbound-rtp' && s.kind === 'video')
+          out.push({ rid: s.rid, width: s.frameWidth, height: s.frameHeight, framesEncoded: s.framesEncoded ?? 0 });
       }
       return out;
     },

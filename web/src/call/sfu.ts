@@ -27,6 +27,26 @@ export interface SfuOptions {
   events: SfuEvents;
   /** Tests pass a WebSocket of their own. */
   createSocket?: JanusWebSocketFactory;
+  /** Publish the camera in three layers (see simulcastEncodings); where the browser does it well (Chromium). */
+  simulcast?: boolean;
+}
+
+/**
+ * The layers of a simulcast publisher, highest first as Janus's own janus.js sends them (the
+ * VideoRoom numbers them 2, 1, 0): full size, half and a quarter, each with a bitrate ceiling.
+ */
+export const simulcastEncodings: RTCRtpEncodingParameters[] = [
+  { rid: 'h', maxBitrate: 1_200_000 },
+  { rid: 'm', maxBitrate: 400_000, scaleResolutionDownBy: 2 },
+  { rid: 'l', maxBitrate: 120_000, scaleResolutionDownBy: 4 },
+];
+
+/**
+ * Chromium (Chrome, Edge, headless too: `HeadlessChrome/…`) publishes simulcast to Janus
+ * reliably; Firefox (its rid order, no scaling of a screen share) and Safari send one layer.
+ */
+export function browserSimulcasts(userAgent: string): boolean {
+  return /(Chrome|Chromium)\/\d+/.test(userAgent) && !/Firefox\//.test(userAgent);
 }
 
 const plugin = 'janus.plugin.videoroom';
@@ -34,7 +54,16 @@ const plugin = 'janus.plugin.videoroom';
 interface Subscription {
   handle: JanusHandle;
   pc: RTCPeerConnection;
+  /** The subscription's video m-line (what `configure` names), once negotiated. */
+  videoMid?: string | null;
+  /** What Janus was last asked to send of this feed's video. */
+  applied?: VideoWanted;
 }
+
+/** Whether a feed's video is sent to us, and at which simulcast layer (0 low … 2 high). */
+export type VideoWanted = { send: false } | { send: true; substream: 0 | 1 | 2 };
+
+const sameWanted = (a: VideoWanted | undefined, b: VideoWanted) => a?.send === b.send && (!b.send || (a as { substream: number }).substream === b.substream);
 
 export class SfuSession {
   readonly access: SfuAccess;
@@ -43,6 +72,8 @@ export class SfuSession {
   #publisher: { handle: JanusHandle; pc: RTCPeerConnection; senders: Partial<Record<'audio' | 'video', RTCRtpSender>> } | undefined;
   #privateId = 0;
   readonly #subs = new Map<string, Subscription>();
+  /** Per feed, the video the stage shows of it; a feed not named: not shown, not sent. Undefined: every feed, best layer. */
+  #wanted: ReadonlyMap<string, VideoWanted> | undefined;
   #closed = false;
 
   constructor(options: SfuOptions) {
@@ -90,7 +121,11 @@ export class SfuSession {
     const senders: Partial<Record<'audio' | 'video', RTCRtpSender>> = {};
     for (const kind of ['audio', 'video'] as const) {
       // A transceiver per kind even without a track, so a camera turned on later needs no renegotiation.
-      const t = pc.addTransceiver(local[kind] ?? kind, { direction: 'sendonly', streams: [local.stream] });
+      const t = pc.addTransceiver(local[kind] ?? kind, {
+        direction: 'sendonly',
+        streams: [local.stream],
+        ...(kind === 'video' && this.#o.simulcast ? { sendEncodings: simulcastEncodings.map((e) => ({ ...e })) } : {}),
+      });
       senders[kind] = t.sender;
     }
     await pc.setLocalDescription(await pc.createOffer());
@@ -135,6 +170,12 @@ export class SfuSession {
       await pc.setLocalDescription(await pc.createAnswer());
       await handle.message({ request: 'start' }, pc.localDescription as unknown as Jsep);
       pc.onconnectionstatechange = () => this.#o.events.log(`subscription to ${feed}: ${pc.connectionState}`);
+      const sub = this.#subs.get(feed);
+      if (sub) {
+        sub.videoMid = pc.getTransceivers().find((t) => t.receiver.track.kind === 'video')?.mid;
+        // Janus starts sending everything: a tile not on the page is paused at once.
+        await this.#applyVideo(feed, sub);
+      }
     } catch (err) {
       this.#o.events.log(`subscription to ${feed} failed`, err);
       this.#unsubscribe(feed);
@@ -154,6 +195,48 @@ export class SfuSession {
   async setTrack(kind: 'audio' | 'video', track: MediaStreamTrack | undefined): Promise<void> {
     const sender = this.#publisher?.senders[kind];
     if (sender && sender.track !== (track ?? null)) await sender.replaceTrack(track ?? null);
+  }
+
+  /**
+   * Which feeds' video the stage shows, and at which layer: Janus stops sending the video of the
+   * others (VideoRoom subscriber `configure`, `send: false` on the video m-line) — their audio
+   * keeps coming — so a room of 25 does not decode 24 videos, and a small tile gets a small layer.
+   */
+  setVideoWanted(wanted: ReadonlyMap<string, VideoWanted> | undefined): void {
+    this.#wanted = wanted;
+    for (const [feed, sub] of this.#subs) void this.#applyVideo(feed, sub);
+  }
+
+  async #applyVideo(feed: string, sub: Subscription): Promise<void> {
+    // Without a stage (undefined) every video at its best layer: Janus's default, so nothing to ask until something was changed.
+    if (!sub.videoMid || (!this.#wanted && !sub.applied)) return;
+    const want: VideoWanted = this.#wanted ? (this.#wanted.get(feed) ?? { send: false }) : { send: true, substream: 2 };
+    if (sameWanted(sub.applied, want)) return;
+    const previous = sub.applied;
+    sub.applied = want;
+    try {
+      await sub.handle.message({ request: 'configure', streams: [{ mid: sub.videoMid, ...want }] });
+      this.#o.events.log(`video of ${feed}: ${want.send ? `layer ${want.substream}` : 'paused'}`);
+    } catch (err) {
+      if (sub.applied === want) sub.applied = previous;
+      this.#o.events.log(`configure of ${feed} failed`, err);
+    }
+  }
+
+  /** The loudest current audio level (0–1, RTP audio level extension) of a feed, for the active speaker. */
+  audioLevel(feed: string): number {
+    const pc = this.#subs.get(feed)?.pc;
+    let max = 0;
+    for (const r of pc?.getReceivers() ?? []) {
+      if (r.track.kind !== 'audio') continue;
+      for (const src of r.getSynchronizationSources?.() ?? []) max = Math.max(max, src.audioLevel ?? 0);
+    }
+    return max;
+  }
+
+  /** Our publisher's connection (own uplink quality). */
+  publisherConnection(): RTCPeerConnection | undefined {
+    return this.#publisher?.pc;
   }
 
   /** Inbound and outbound stats of every connection (quality indicators). */

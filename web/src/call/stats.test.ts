@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { localCandidateType, qualityLevel, type StatLike, summarizeStats } from './stats';
+import { localCandidateType, qualityLevel, type StatLike, summarizeStats, summarizeUplink } from './stats';
 
 function report({
   localType = 'relay',
@@ -96,5 +96,60 @@ describe('qualityLevel', () => {
     expect(qualityLevel(400, 0)).toBe('fair');
     expect(qualityLevel(100, 15)).toBe('poor');
     expect(qualityLevel(undefined, undefined)).toBe('unknown');
+  });
+});
+
+describe('summarizeUplink (our publisher on the SFU)', () => {
+  // Chromium's report of a simulcast publisher: three video outbound-rtp (rid h/m/l) and one audio,
+  // each with the node's receiver report (remote-inbound-rtp).
+  function publisher({ sent = 1000, lost = 0, bytes = 500_000, rtt = 0.02, jitter = 0.004 } = {}): StatLike[] {
+    const layers = ['h', 'm', 'l', 'audio'];
+    return [
+      { id: 'T1', type: 'transport', selectedCandidatePairId: 'CP1' },
+      { id: 'CP1', type: 'candidate-pair', state: 'succeeded', localCandidateId: 'L1', remoteCandidateId: 'R1', currentRoundTripTime: rtt },
+      { id: 'L1', type: 'local-candidate', candidateType: 'host', protocol: 'udp' },
+      { id: 'R1', type: 'remote-candidate', candidateType: 'host' },
+      ...layers.map((rid) => ({
+        id: `O-${rid}`,
+        type: 'outbound-rtp',
+        kind: rid === 'audio' ? 'audio' : 'video',
+        rid,
+        packetsSent: sent / 4,
+        bytesSent: bytes / 4,
+      })),
+      ...layers.map((rid) => ({
+        id: `RI-${rid}`,
+        type: 'remote-inbound-rtp',
+        kind: rid === 'audio' ? 'audio' : 'video',
+        packetsLost: lost / 4,
+        jitter,
+        roundTripTime: rtt,
+      })),
+    ];
+  }
+
+  it('reads the route and the round trip, and no loss before there is an interval', () => {
+    const { quality } = summarizeUplink(publisher(), undefined, 1_000);
+    expect(quality).toMatchObject({ route: 'direct', localCandidate: 'host/udp', rttMs: 20, jitterMs: 4, level: 'good' });
+    expect(quality.lossPercent).toBeUndefined();
+    expect(quality.outboundKbps).toBeUndefined();
+  });
+
+  it('loss is the share of the packets sent in the interval (every layer) the node reports lost', () => {
+    const first = summarizeUplink(publisher({ sent: 1000, lost: 0, bytes: 500_000 }), undefined, 1_000);
+    const second = summarizeUplink(publisher({ sent: 2000, lost: 200, bytes: 1_000_000, jitter: 0.03 }), first.sample, 3_000);
+    expect(second.quality.lossPercent).toBe(20);
+    expect(second.quality.outboundKbps).toBe(2000);
+    expect(second.quality.jitterMs).toBe(30);
+    expect(second.quality.level).toBe('poor');
+    // Nothing new lost: 0 %, good again.
+    const third = summarizeUplink(publisher({ sent: 3000, lost: 200, bytes: 1_500_000 }), second.sample, 5_000);
+    expect(third.quality).toMatchObject({ lossPercent: 0, level: 'good' });
+  });
+
+  it('the RTCP round trip stands in where the pair has none (Firefox)', () => {
+    const stats = publisher({ rtt: 0.35 }).map((s) => (s.type === 'candidate-pair' ? { ...s, currentRoundTripTime: 0 } : s));
+    expect(summarizeUplink(stats, undefined, 0).quality).toMatchObject({ rttMs: 350, level: 'fair' });
+    expect(summarizeUplink([], undefined, 0).quality).toMatchObject({ route: 'unknown', level: 'unknown' });
   });
 });

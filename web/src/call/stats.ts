@@ -61,10 +61,8 @@ export function localCandidateType(stats: Iterable<StatLike>): string | undefine
   return str(byId.get(str(pair?.localCandidateId) ?? '')?.candidateType);
 }
 
-export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample | undefined, nowMs: number): { quality: PeerQuality; sample: StatsSample } {
-  const byId = new Map<string, StatLike>();
-  for (const s of stats) byId.set(s.id, s);
-
+/** How media travels (the selected pair's ends) and the pair's round trip, where the browser measures it. */
+function transportOf(byId: ReadonlyMap<string, StatLike>): { route: Route; localCandidate: string | undefined; pairRttMs: number | undefined } {
   const pair = selectedPair(byId);
   const local = pair ? byId.get(str(pair.localCandidateId) ?? '') : undefined;
   const remote = pair ? byId.get(str(pair.remoteCandidateId) ?? '') : undefined;
@@ -72,11 +70,26 @@ export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample 
   const remoteType = str(remote?.candidateType);
   const route: Route = !pair || !localType ? 'unknown' : localType === 'relay' || remoteType === 'relay' ? 'relay' : 'direct';
   const protocol = str(local?.relayProtocol) ?? str(local?.protocol);
-
   // Firefox reports currentRoundTripTime 0 on every pair: 0 means "not measured" there, and the
   // RTCP round trip (remote-inbound-rtp) stands in.
   const pairRtt = num(pair?.currentRoundTripTime);
-  let rttMs = pairRtt !== undefined && pairRtt > 0 ? pairRtt * 1000 : undefined;
+  return {
+    route,
+    localCandidate: localType ? `${localType}${protocol ? `/${protocol}` : ''}` : undefined,
+    pairRttMs: pairRtt !== undefined && pairRtt > 0 ? pairRtt * 1000 : undefined,
+  };
+}
+
+const byIdOf = (stats: Iterable<StatLike>) => {
+  const byId = new Map<string, StatLike>();
+  for (const s of stats) byId.set(s.id, s);
+  return byId;
+};
+
+export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample | undefined, nowMs: number): { quality: PeerQuality; sample: StatsSample } {
+  const byId = byIdOf(stats);
+  const { route, localCandidate, pairRttMs } = transportOf(byId);
+  let rttMs = pairRttMs;
   let packetsReceived = 0;
   let packetsLost = 0;
   let bytesReceived = 0;
@@ -111,7 +124,7 @@ export function summarizeStats(stats: Iterable<StatLike>, previous: StatsSample 
       rttMs: rttMs === undefined ? undefined : Math.round(rttMs),
       lossPercent: lossPercent === undefined ? undefined : Math.round(lossPercent * 10) / 10,
       route,
-      localCandidate: localType ? `${localType}${protocol ? `/${protocol}` : ''}` : undefined,
+      localCandidate,
       framesDecoded,
       framesPerSecond,
       inboundKbps: inboundKbps === undefined ? undefined : Math.round(inboundKbps),
@@ -129,4 +142,75 @@ export function qualityLevel(rttMs: number | undefined, lossPercent: number | un
   if (rtt > 800 || loss > 10) return 'poor';
   if (rtt > 300 || loss > 3) return 'fair';
   return 'good';
+}
+
+/** Our own uplink on the SFU: what the node reports back about what we publish (RTCP receiver reports). */
+export interface UplinkQuality {
+  rttMs: number | undefined;
+  /** Of the packets we sent in the last interval, the share the node reports lost, 0–100. */
+  lossPercent: number | undefined;
+  /** The node's interarrival jitter of our packets, ms (the worst stream). */
+  jitterMs: number | undefined;
+  route: Route;
+  localCandidate: string | undefined;
+  outboundKbps: number | undefined;
+  level: QualityLevel;
+}
+
+export interface UplinkSample {
+  atMs: number;
+  packetsSent: number;
+  packetsLost: number;
+  bytesSent: number;
+}
+
+/**
+ * The publisher connection's outbound-rtp (what we sent, every simulcast layer) and
+ * remote-inbound-rtp (what the node says of it: lost, jitter, round trip), over the interval
+ * since `previous`.
+ */
+export function summarizeUplink(
+  stats: Iterable<StatLike>,
+  previous: UplinkSample | undefined,
+  nowMs: number,
+): { quality: UplinkQuality; sample: UplinkSample } {
+  const byId = byIdOf(stats);
+  const { route, localCandidate, pairRttMs } = transportOf(byId);
+  let rttMs = pairRttMs;
+  let packetsSent = 0;
+  let packetsLost = 0;
+  let bytesSent = 0;
+  let jitterMs: number | undefined;
+  for (const s of byId.values()) {
+    if (s.type === 'outbound-rtp') {
+      packetsSent += num(s.packetsSent) ?? 0;
+      bytesSent += num(s.bytesSent) ?? 0;
+    } else if (s.type === 'remote-inbound-rtp') {
+      packetsLost += Math.max(0, num(s.packetsLost) ?? 0);
+      const jitter = num(s.jitter);
+      if (jitter !== undefined) jitterMs = Math.max(jitterMs ?? 0, jitter * 1000);
+      if (rttMs === undefined && (num(s.roundTripTime) ?? 0) > 0) rttMs = (num(s.roundTripTime) as number) * 1000;
+    }
+  }
+  const sample: UplinkSample = { atMs: nowMs, packetsSent, packetsLost, bytesSent };
+  let lossPercent: number | undefined;
+  let outboundKbps: number | undefined;
+  if (previous && nowMs > previous.atMs) {
+    const sent = packetsSent - previous.packetsSent;
+    const lost = Math.max(0, packetsLost - previous.packetsLost);
+    if (sent > 0) lossPercent = Math.min(100, (100 * lost) / sent);
+    outboundKbps = ((bytesSent - previous.bytesSent) * 8) / (nowMs - previous.atMs);
+  }
+  return {
+    quality: {
+      rttMs: rttMs === undefined ? undefined : Math.round(rttMs),
+      lossPercent: lossPercent === undefined ? undefined : Math.round(lossPercent * 10) / 10,
+      jitterMs: jitterMs === undefined ? undefined : Math.round(jitterMs),
+      route,
+      localCandidate,
+      outboundKbps: outboundKbps === undefined ? undefined : Math.round(outboundKbps),
+      level: qualityLevel(rttMs, lossPercent),
+    },
+    sample,
+  };
 }

@@ -1,14 +1,13 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
-import type { CallController, CallSnapshot, RemotePeer } from '../call/call';
+import type { CallController, CallSnapshot } from '../call/call';
 import { BoardToggle, useBoard } from './BoardToggle';
 import { ChatPanel, ChatToggle, useChat } from './ChatPanel';
 import { Icon } from './icons';
-import { Avatar, StreamVideo } from './Media';
 import { DevicePanel } from './DevicePanel';
 import { ParticipantPanel } from './ParticipantPanel';
-import { QualityPill } from './QualityPill';
+import { SfuStage } from './SfuStage';
+import { RemoteTile, SelfTile } from './Tiles';
 import { TutorPrompts } from './TutorPrompts';
-import { cleanDisplayName, participantLabel, roleLabel } from '../call/names';
 
 /**
  * The editor (Excalidraw, Yjs) is its own chunk, fetched when the board is first opened. Its
@@ -37,7 +36,7 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
     if (panelOpen) controller.chat.setOpen(false);
   }, [panelOpen, controller]);
   const [devicesOpen, setDevicesOpen] = useState(false);
-  const { self, peers, local } = snap;
+  const { self, peers } = snap;
   const reconnecting = snap.call.phase === 'reconnecting';
   const alone = peers.length === 0;
   const waitingFor = self.userType === 'tutor' ? 'your student' : 'your tutor';
@@ -66,40 +65,23 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
       ) : null}
       <TutorPrompts controller={controller} snap={snap} />
       <h1 className="visually-hidden">{snap.meeting?.title || 'Lesson'}</h1>
-      <div className={`stage count-${peers.length > 4 ? 'many' : peers.length}`}>
-        {alone ? (
-          <div className="waiting" data-testid="waiting">
-            <p>Waiting for {waitingFor} to join…</p>
-          </div>
-        ) : (
-          peers.map((p) => (
-            <RemoteTile key={p.participant.sessionId} peer={p} speaking={snap.activeSpeaker === p.participant.sessionId} sinkId={snap.speakerId} />
-          ))
-        )}
-        <section
-          className={`tile self${alone ? ' large' : ' small'}${snap.activeSpeaker === 'self' ? ' speaking' : ''}`}
-          data-testid="tile-self"
-          aria-label={`You (${self.displayName})`}
-        >
-          {self.screenSharing && local.screenTrack ? (
-            <StreamVideo track={local.screenTrack} muted contain testId="self-video" label="Your shared screen" />
-          ) : !self.cameraOff && local.videoTrack ? (
-            <StreamVideo stream={local.stream} muted mirrored testId="self-video" label="Your camera" />
+      {/* A group on the SFU; a 1:1 lesson on it (recorded) keeps the mesh's two-person stage. */}
+      {snap.sfu && peers.length >= 2 ? (
+        <SfuStage controller={controller} snap={snap} />
+      ) : (
+        <div className={`stage count-${peers.length > 4 ? 'many' : peers.length}`}>
+          {alone ? (
+            <div className="waiting" data-testid="waiting">
+              <p>Waiting for {waitingFor} to join…</p>
+            </div>
           ) : (
-            <Avatar name={self.displayName} />
+            peers.map((p) => (
+              <RemoteTile key={p.participant.sessionId} peer={p} speaking={snap.activeSpeaker === p.participant.sessionId} sinkId={snap.speakerId} />
+            ))
           )}
-          <div className="tile-label">
-            <span className="name">You</span>
-            {self.audioMuted ? (
-              <span className="badge" data-testid="self-badge-muted" title="Your microphone is off">
-                <Icon name="micOff" size={14} />
-                <span className="visually-hidden">muted</span>
-              </span>
-            ) : null}
-            {self.screenSharing ? <span className="badge screen">Sharing</span> : null}
-          </div>
-        </section>
-      </div>
+          <SelfTile snap={snap} placement={alone ? 'large' : 'small'} />
+        </div>
+      )}
 
       <div className="notices" aria-live="polite" data-testid="notices">
         {snap.notices.map((n) => (
@@ -212,66 +194,5 @@ export function CallRoom({ controller, snap }: { controller: CallController; sna
         </div>
       ) : null}
     </main>
-  );
-}
-
-function RemoteTile({ peer, speaking, sinkId }: { peer: RemotePeer; speaking: boolean; sinkId: string | undefined }) {
-  const p = peer.participant;
-  const showVideo = peer.stream && (peer.screenSharing || !p.cameraOff);
-  const connecting = peer.connection === 'new' || peer.connection === 'connecting';
-  return (
-    <section
-      className={`tile remote${speaking ? ' speaking' : ''}${peer.screenSharing ? ' sharing' : ''}`}
-      data-testid="tile-remote"
-      data-session-id={p.sessionId}
-      data-name={cleanDisplayName(p.displayName, p.userType)}
-      data-role={p.userType}
-      data-muted={p.audioMuted}
-      data-camera-off={p.cameraOff}
-      data-screen={peer.screenSharing}
-      data-speaking={speaking}
-      aria-label={`${participantLabel(p)}${p.audioMuted ? ', muted' : ''}${p.cameraOff ? ', camera off' : ''}${peer.screenSharing ? ', sharing screen' : ''}`}
-    >
-      {/* The element stays while the camera is off: it plays the audio. */}
-      <StreamVideo
-        stream={peer.stream}
-        muted={false}
-        contain={peer.screenSharing}
-        testId="remote-video"
-        label={`${participantLabel(p)}: video`}
-        sinkId={sinkId}
-      />
-      {!showVideo ? (
-        <div className="tile-cover">
-          <Avatar name={p.displayName} />
-          <span>{connecting ? 'Connecting…' : p.cameraOff ? 'Camera off' : ''}</span>
-        </div>
-      ) : null}
-      <div className="tile-label">
-        {/* bdi: whatever the name holds cannot reorder the role beside it. */}
-        <bdi className="name">{cleanDisplayName(p.displayName, p.userType)}</bdi>
-        <span className="role" data-testid="tile-role">
-          {roleLabel(p.userType)}
-        </span>
-        {p.audioMuted ? (
-          <span className="badge" data-testid="badge-muted" title="Microphone off">
-            <Icon name="micOff" size={14} />
-            <span className="visually-hidden">muted</span>
-          </span>
-        ) : null}
-        {p.cameraOff ? (
-          <span className="badge" data-testid="badge-camera-off" title="Camera off">
-            <Icon name="camOff" size={14} />
-            <span className="visually-hidden">camera off</span>
-          </span>
-        ) : null}
-        {peer.screenSharing ? (
-          <span className="badge screen" data-testid="badge-screen">
-            Screen
-          </span>
-        ) : null}
-      </div>
-      <QualityPill quality={peer.quality} connection={peer.connection} />
-    </section>
   );
 }

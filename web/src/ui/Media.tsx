@@ -117,6 +117,23 @@ export function MicMeter({ level, muted }: { level: () => number; muted: boolean
   );
 }
 
+/** The sound of someone whose tile is not on the current page (no video element plays it there). */
+export function StreamAudio({ stream, sinkId }: { stream: MediaStream | undefined; sinkId: string | undefined }) {
+  const ref = useRef<HTMLAudioElement & { setSinkId?: (id: string) => Promise<void> }>(null);
+  useEffect(() => {
+    const a = ref.current;
+    if (!a) return;
+    if (a.srcObject !== (stream ?? null)) a.srcObject = stream ?? null;
+    if (stream) void a.play().catch(() => {});
+  }, [stream]);
+  useEffect(() => {
+    const a = ref.current;
+    if (a?.setSinkId && (sinkId !== undefined || a.sinkId)) void a.setSinkId(sinkId ?? '').catch(() => {});
+  }, [sinkId]);
+  // biome-ignore lint/a11y/useMediaCaption: a live call's sound has no caption track (the tile's video element has none either)
+  return <audio ref={ref} autoPlay data-testid="offpage-audio" />;
+}
+
 export function Avatar({ name }: { name: string }) {
   const initials =
     name
