@@ -47,11 +47,9 @@ export {
   publishBytes,
   publishCore,
   publishEvent,
-  request,
-  respondError,
-  serve,
   type Subscription,
 } from './nats';
+export { client, type RequestOptions, type ServeOptions, type Service, type ServiceClient, type ServiceImpl, serve, servePartial } from './rpc';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
 export { linkSignature, verifyLinkSignature } from './signed-links';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';

@@ -1,4 +1,4 @@
-import { rpc, streams } from '@lessoncall/proto';
+import { MediaService, MeetingService, ParticipantService, rpcSubject, streams, TurnService } from '@lessoncall/proto';
 import { nkeys } from 'nats';
 
 /**
@@ -72,36 +72,36 @@ function watchBucket(bucket: string): string[] {
 const matrix: Record<NatsRole, NatsPermissions> = {
   gateway: {
     publish: [
-      rpc.meetingCreate,
-      rpc.meetingGet,
-      rpc.meetingVerifyJoin,
-      rpc.meetingEnd,
-      rpc.meetingFindByBooking,
-      rpc.participantJoin,
-      rpc.participantLeave,
-      rpc.participantList,
-      rpc.participantMute,
-      rpc.participantPresence,
-      rpc.participantAttendance,
+      rpcSubject(MeetingService.method.createMeeting),
+      rpcSubject(MeetingService.method.getMeeting),
+      rpcSubject(MeetingService.method.verifyJoin),
+      rpcSubject(MeetingService.method.endMeeting),
+      rpcSubject(MeetingService.method.findMeetingByBooking),
+      rpcSubject(ParticipantService.method.join),
+      rpcSubject(ParticipantService.method.leave),
+      rpcSubject(ParticipantService.method.listParticipants),
+      rpcSubject(ParticipantService.method.mute),
+      rpcSubject(ParticipantService.method.presence),
+      rpcSubject(ParticipantService.method.attendance),
       // The roster view re-reads a meeting's live sessions after a miss.
-      rpc.participantLiveSessions,
-      rpc.participantChatSend,
-      rpc.participantChatHistory,
-      rpc.participantRecord,
+      rpcSubject(ParticipantService.method.liveSessions),
+      rpcSubject(ParticipantService.method.chatSend),
+      rpcSubject(ParticipantService.method.chatHistory),
+      rpcSubject(ParticipantService.method.record),
       // Tutor controls.
-      rpc.participantRemove,
-      rpc.participantAllowRejoin,
-      rpc.participantAskUnmute,
+      rpcSubject(ParticipantService.method.remove),
+      rpcSubject(ParticipantService.method.allowRejoin),
+      rpcSubject(ParticipantService.method.askUnmute),
       // The lobby's connection check, before Join.
-      rpc.turnPrecallCredentials,
-      rpc.participantBoardAppend,
-      rpc.participantBoardState,
-      rpc.participantBoardControl,
-      rpc.participantQualityReport,
-      rpc.participantRemovals,
+      rpcSubject(TurnService.method.precallCredentials),
+      rpcSubject(ParticipantService.method.boardAppend),
+      rpcSubject(ParticipantService.method.boardState),
+      rpcSubject(ParticipantService.method.boardControl),
+      rpcSubject(ParticipantService.method.qualityReport),
+      rpcSubject(ParticipantService.method.removals),
       // An sfu meeting's room access, after welcome and when the room moves.
-      rpc.mediaJoin,
-      rpc.mediaRecordingLink,
+      rpcSubject(MediaService.method.mediaJoin),
+      rpcSubject(MediaService.method.recordingLink),
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -131,9 +131,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   },
   meeting: {
     publish: [
-      rpc.participantAttendance,
+      rpcSubject(ParticipantService.method.attendance),
       // Who is still in a meeting after its end: the participant service says.
-      rpc.participantLiveSessions,
+      rpcSubject(ParticipantService.method.liveSessions),
       'meeting.>',
       // A new meeting's passcode and link, for the booking system alone (not in MEETINGS).
       'meeting_link.>',
@@ -156,10 +156,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   },
   participant: {
     publish: [
-      rpc.meetingVerifyJoin,
+      rpcSubject(MeetingService.method.verifyJoin),
       // A request that beat meeting.created asks the owner for the meeting.
-      rpc.meetingDescribe,
-      rpc.turnCredentials,
+      rpcSubject(MeetingService.method.describeMeeting),
+      rpcSubject(TurnService.method.turnCredentials),
       'participant.>',
       'mute.changed.>',
       // Core NATS fan-out of stored chat messages to the gateways.
@@ -183,7 +183,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
     allowResponses: true,
   },
   signaling: {
-    publish: [rpc.participantLiveSessions, 'signal.deliver.*', jsAccountInfo],
+    publish: [rpcSubject(ParticipantService.method.liveSessions), 'signal.deliver.*', jsAccountInfo],
     subscribe: ['signal.route.*', 'participant.*.*'],
     allowResponses: false,
   },
@@ -191,10 +191,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   media: {
     publish: [
       // Who is live in a meeting, and the meeting itself, from their owners.
-      rpc.participantLiveSessions,
-      rpc.meetingDescribe,
+      rpcSubject(ParticipantService.method.liveSessions),
+      rpcSubject(MeetingService.method.describeMeeting),
       // Whether a user may have a recording's link: the meeting as that user may read it (RLS).
-      rpc.meetingGet,
+      rpcSubject(MeetingService.method.getMeeting),
       'media.>',
       'recording.>',
       'deadletter.>',
@@ -212,7 +212,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   },
   turn: {
     publish: [jsAccountInfo],
-    subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
+    subscribe: [rpcSubject(TurnService.method.turnCredentials), rpcSubject(TurnService.method.precallCredentials)],
     allowResponses: true,
   },
   // The booking system (and `npm run booking`): announces bookings, watches what became of them,

@@ -1,6 +1,6 @@
 import { connect, ErrorCode, type NatsConnection, type Status } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rpc } from '@lessoncall/proto';
+import { MeetingService, ParticipantService, rpcSubject, TurnService } from '@lessoncall/proto';
 import { natsPermissions, type NatsRole, natsRoles } from '../src/nats-auth';
 import { type Harness, setup } from '../src/testing';
 
@@ -75,10 +75,10 @@ const everyone: readonly Who[] = [...natsRoles, 'outsider'];
  * else must get a permissions violation. Widening the matrix past a rule fails here.
  */
 const rules: { attack: string; op: 'publish' | 'subscribe'; subject: string; only: readonly Who[] }[] = [
-  { attack: 'end any lesson', op: 'publish', subject: rpc.meetingEnd, only: ['gateway'] },
-  { attack: 'take over passcode checks', op: 'subscribe', subject: rpc.meetingVerifyJoin, only: ['meeting'] },
-  { attack: 'answer joins in the participant service’s place', op: 'subscribe', subject: rpc.participantJoin, only: ['participant'] },
-  { attack: 'mint TURN credentials', op: 'publish', subject: rpc.turnCredentials, only: ['participant'] },
+  { attack: 'end any lesson', op: 'publish', subject: rpcSubject(MeetingService.method.endMeeting), only: ['gateway'] },
+  { attack: 'take over passcode checks', op: 'subscribe', subject: rpcSubject(MeetingService.method.verifyJoin), only: ['meeting'] },
+  { attack: 'answer joins in the participant service’s place', op: 'subscribe', subject: rpcSubject(ParticipantService.method.join), only: ['participant'] },
+  { attack: 'mint TURN credentials', op: 'publish', subject: rpcSubject(TurnService.method.turnCredentials), only: ['participant'] },
   { attack: 'inject SDP into a call', op: 'publish', subject: 'signal.deliver.s1', only: ['gateway', 'signaling'] },
   { attack: 'inject SDP through signaling', op: 'publish', subject: 'signal.route.m1', only: ['gateway'] },
   { attack: 'sniff SDP and ICE candidates', op: 'subscribe', subject: 'signal.deliver.*', only: ['gateway'] },

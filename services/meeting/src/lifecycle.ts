@@ -1,12 +1,5 @@
-import { type Clock, type Db, type Logger, type NatsConnection, request } from '@lessoncall/kit';
-import {
-  type Attendance,
-  AttendanceRequestSchema,
-  AttendanceResponseSchema,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
-  rpc,
-} from '@lessoncall/proto';
+import { type Clock, type Db, type Logger, type NatsConnection, client } from '@lessoncall/kit';
+import { type Attendance, ParticipantService } from '@lessoncall/proto';
 import type { EndReason, MeetingEvents, Missing } from './events';
 import type { MeetingMetrics } from './metrics';
 import { meetingColumns, type MeetingRow } from './model';
@@ -85,9 +78,9 @@ export class Lifecycle {
       return rows[0];
     });
     if (meeting?.status !== 'active' || now < meeting.scheduled_end) return;
-    const live = await request(nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, {
+    const live = await client(nc, ParticipantService, {
       timeoutMs: this.#d.attendanceTimeoutMs,
-    });
+    }).liveSessions({ meetingId });
     if (live.sessions.length > 0) return;
     await this.end(meetingId, 'last_participant_left');
   }
@@ -235,14 +228,11 @@ export class Lifecycle {
   /** The people let the participant service answer for a meeting it has not projected yet (nobody joined it). */
   async #attendance(meetingId: string, people: { tutorId: string; studentId: string }): Promise<Attendance | undefined> {
     try {
-      const res = await request(
-        this.#d.nc,
-        rpc.participantAttendance,
-        AttendanceRequestSchema,
-        { meetingId, actorIsService: true, ...people },
-        AttendanceResponseSchema,
-        { timeoutMs: this.#d.attendanceTimeoutMs },
-      );
+      const res = await client(this.#d.nc, ParticipantService, { timeoutMs: this.#d.attendanceTimeoutMs }).attendance({
+        meetingId,
+        actorIsService: true,
+        ...people,
+      });
       return res.attendance;
     } catch (err) {
       this.#d.metrics.attendanceUnavailable.inc();

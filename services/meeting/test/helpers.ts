@@ -1,8 +1,8 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Clock, cloudEventHeaders, createLogger, decode, encode, type NatsConnection, request } from '@lessoncall/kit';
+import { type Clock, cloudEventHeaders, createLogger, decode, encode, type NatsConnection, client } from '@lessoncall/kit';
 import type { Harness } from '@lessoncall/kit/testing';
-import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
+import { BookingConfirmedSchema, MeetingService as MeetingRpc, subjects } from '@lessoncall/proto';
 import { bookingsDurable } from '../src/consumers';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '../src/index';
 
@@ -63,15 +63,9 @@ export function confirm(h: Harness, bookingId: string, start: Date, id = `confir
   return publish(h, subjects.bookingConfirmed, BookingConfirmedSchema, bookingBody(bookingId, start, 60, people), { id });
 }
 
-/** Calls an endpoint; resolves with the reply or the ServiceError. */
-export async function call<I extends DescMessage, O extends DescMessage>(
-  nc: NatsConnection,
-  subject: string,
-  req: I,
-  body: MessageInitShape<I>,
-  res: O,
-): Promise<MessageShape<O>> {
-  return request(nc, subject, req, body, res, { timeoutMs: 5_000 });
+/** The meeting service's API as the tests call it (the booking system's or the gateway's side of it). */
+export function meetingsOf(nc: NatsConnection) {
+  return client(nc, MeetingRpc, { timeoutMs: 5_000 });
 }
 
 export interface StoredEvent {

@@ -8,9 +8,9 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { encode, publishCore, serve, createLogger } from '@lessoncall/kit';
+import { createLogger, encode, publishCore, servePartial } from '@lessoncall/kit';
 import { freePort, repoRoot, startNats, waitFor } from '@lessoncall/kit/testing';
-import { generateSessionId, LiveSessionsRequestSchema, LiveSessionsResponseSchema, rpc, SignalEnvelopeSchema, subjects } from '@lessoncall/proto';
+import { generateSessionId, ParticipantService, SignalEnvelopeSchema, subjects } from '@lessoncall/proto';
 import { connect } from 'nats';
 
 const [pairs = 1000, perSecond = 5, seconds = 10] = process.argv.slice(2).map(Number);
@@ -22,21 +22,21 @@ const meetings = Array.from({ length: pairs }, (_, i) => ({
   a: generateSessionId(),
   b: generateSessionId(),
 }));
-serve(nc, {
-  subject: rpc.participantLiveSessions,
-  queue: 'participant',
-  request: LiveSessionsRequestSchema,
-  response: LiveSessionsResponseSchema,
-  logger: createLogger('bench', { level: 'silent' }),
-  handler: async (req) => ({
-    sessions: meetings
-      .filter((m) => !req.meetingId || m.meetingId === req.meetingId)
-      .flatMap((m) => [
-        { meetingId: m.meetingId, sessionId: m.a, userId: '' },
-        { meetingId: m.meetingId, sessionId: m.b, userId: '' },
-      ]),
-  }),
-});
+servePartial(
+  nc,
+  ParticipantService,
+  {
+    liveSessions: async (req) => ({
+      sessions: meetings
+        .filter((m) => !req.meetingId || m.meetingId === req.meetingId)
+        .flatMap((m) => [
+          { meetingId: m.meetingId, sessionId: m.a, userId: '' },
+          { meetingId: m.meetingId, sessionId: m.b, userId: '' },
+        ]),
+    }),
+  },
+  { logger: createLogger('bench', { level: 'silent' }) },
+);
 await nc.flush();
 
 const replicas = await Promise.all(

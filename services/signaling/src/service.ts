@@ -6,23 +6,21 @@ import {
   type Logger,
   type Msg,
   readCloudEvent,
-  request,
   type Runtime,
   type Subscription,
   systemClock,
+  client,
 } from '@lessoncall/kit';
 import {
   eventTypeOf,
   isSubjectToken,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
   queues,
-  rpc,
   type SignalEnvelope,
   SignalEnvelopeSchema,
   subjects,
+  ParticipantService,
 } from '@lessoncall/proto';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import type { SignalingConfig } from './config';
@@ -111,8 +109,9 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
     }
   };
 
-  const liveSessions = (meetingId: string, timeoutMs: number) =>
-    request(nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, { timeoutMs });
+  // Every call passes its own timeout: a rebuild may wait longer than a recheck on the hot path.
+  const participants = client(nc, ParticipantService, { timeoutMs: config.ROSTER_RECHECK_TIMEOUT_MS });
+  const liveSessions = (meetingId: string, timeoutMs: number) => participants.liveSessions({ meetingId }, { timeoutMs });
 
   let rebuilding: Promise<boolean> | undefined;
   const rebuild = (trigger: 'start' | 'reconnect' | 'resync' | 'manual'): Promise<boolean> => {
