@@ -8,10 +8,18 @@ import { TurnService } from '../gen/lessoncall/v1/turn_service_pb';
 /** Every request/reply API on the bus, as declared in proto (`lessoncall/v1/*_service.proto`). */
 export const rpcServices: readonly DescService[] = [MeetingService, ParticipantService, MediaService, TurnService];
 
+const subjectOf = new WeakMap<DescMethod, string>();
+
 /** The subject a method's requests go to: its `(nats_subject)` option. Throws for a method declared without one. */
 export function rpcSubject(method: DescMethod): string {
-  if (!hasOption(method, nats_subject)) throw new Error(`${method.parent.typeName}.${method.name} has no (lessoncall.v1.nats_subject) option`);
-  return getOption(method, nats_subject);
+  let subject = subjectOf.get(method);
+  if (subject === undefined) {
+    // Read once per method: getOption decodes the option from the descriptor every time.
+    if (!hasOption(method, nats_subject)) throw new Error(`${method.parent.typeName}.${method.name} has no (lessoncall.v1.nats_subject) option`);
+    subject = getOption(method, nats_subject);
+    subjectOf.set(method, subject);
+  }
+  return subject;
 }
 
 /** The queue group a service's replicas join: its `(nats_queue)` option. */

@@ -1,6 +1,6 @@
 import type { JsonValue, MessageInitShape } from '@bufbuild/protobuf';
-import { pgErrorCode, ServiceError, ServiceUnavailableError, client } from '@lessoncall/kit';
-import { generateSessionId, type IceServer, type JoinRequest, type JoinResponseSchema, sessionIdPattern, MeetingService, TurnService } from '@lessoncall/proto';
+import { pgErrorCode, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
+import { generateSessionId, type IceServer, type JoinRequest, type JoinResponseSchema, sessionIdPattern } from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken } from './resume-token';
@@ -46,7 +46,7 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   }
 
   // Membership, passcode (with lockout), status and join window are the meeting service's.
-  const verified = await client(ctx.nc, MeetingService, { timeoutMs: ctx.config.MEETING_TIMEOUT_MS }).verifyJoin({
+  const verified = await ctx.meetings.verifyJoin({
     meetingId,
     userId,
     passcode: req.passcode,
@@ -192,9 +192,7 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
  */
 async function iceServers(ctx: Context, userId: string, meetingId: string): Promise<Ice> {
   try {
-    const r = await client(ctx.nc, TurnService, {
-      timeoutMs: ctx.config.TURN_TIMEOUT_MS,
-    }).turnCredentials({ userId, meetingId });
+    const r = await ctx.turn.turnCredentials({ userId, meetingId });
     return { iceServers: r.iceServers, iceTtlSeconds: r.ttlSeconds };
   } catch (err) {
     const reason = err instanceof ServiceUnavailableError ? err.reason : err instanceof ServiceError ? err.code : 'error';

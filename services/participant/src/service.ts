@@ -1,5 +1,5 @@
-import { type Clock, createRuntime, ensureStream, type Logger, type Runtime, type RuntimeOptions, serve, systemClock } from '@lessoncall/kit';
-import { ParticipantService as ParticipantRpc, streams } from '@lessoncall/proto';
+import { client, type Clock, createRuntime, ensureStream, type Logger, type Runtime, type RuntimeOptions, serve, systemClock } from '@lessoncall/kit';
+import { MeetingService, ParticipantService as ParticipantRpc, streams, TurnService } from '@lessoncall/proto';
 import { boardAppend, boardControl, boardState } from './board';
 import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
@@ -33,7 +33,17 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   const { logger, nc, js, jsm } = runtime;
   const db = runtime.db;
   if (!db) throw new Error('participant: DATABASE_URL is required');
-  const ctx: Context = { config, db, nc, js, logger, clock: deps.clock ?? systemClock, metrics: createParticipantMetrics(runtime.registry) };
+  const ctx: Context = {
+    config,
+    db,
+    nc,
+    js,
+    logger,
+    clock: deps.clock ?? systemClock,
+    metrics: createParticipantMetrics(runtime.registry),
+    meetings: client(nc, MeetingService, { timeoutMs: config.MEETING_TIMEOUT_MS }),
+    turn: client(nc, TurnService, { timeoutMs: config.TURN_TIMEOUT_MS }),
+  };
 
   try {
     await ensureStream(jsm, { ...streams.participants, replicas: config.JETSTREAM_REPLICAS });
