@@ -1,4 +1,5 @@
-import { MediaService, MeetingService, ParticipantService, rpcSubject, streams, TurnService } from '@lessoncall/proto';
+import type { DescService } from '@bufbuild/protobuf';
+import { MediaService, MeetingService, ParticipantService, rpcQueue, rpcSubject, streams, TurnService } from '@lessoncall/proto';
 import { nkeys } from 'nats';
 
 /**
@@ -31,6 +32,14 @@ export function inboxPrefix(role: NatsRole): string {
 }
 
 type StreamName = (typeof streams)[keyof typeof streams]['name'];
+
+/**
+ * Every method of a service that the role serves: each is `svc.<queue>.<method>` (proto/lib/rpc.test.ts
+ * holds every service to that), so one wildcard covers a method added later.
+ */
+function serviceSubjects(service: DescService): string {
+  return `svc.${rpcQueue(service)}.*`;
+}
 
 /** `jetstreamManager()` asks for the account info first; every JetStream user needs it. */
 const jsAccountInfo = '$JS.API.INFO';
@@ -151,7 +160,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.media.name),
       ...consumeStream(streams.media.name),
     ],
-    subscribe: ['svc.meeting.*'],
+    subscribe: [serviceSubjects(MeetingService)],
     allowResponses: true,
   },
   participant: {
@@ -179,7 +188,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.meetings.name),
     ],
-    subscribe: ['svc.participant.*'],
+    subscribe: [serviceSubjects(ParticipantService)],
     allowResponses: true,
   },
   signaling: {
@@ -207,12 +216,12 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...consumeStream(streams.meetings.name),
       ...consumeStream(streams.participants.name),
     ],
-    subscribe: ['svc.media.*'],
+    subscribe: [serviceSubjects(MediaService)],
     allowResponses: true,
   },
   turn: {
     publish: [jsAccountInfo],
-    subscribe: [rpcSubject(TurnService.method.turnCredentials), rpcSubject(TurnService.method.precallCredentials)],
+    subscribe: [serviceSubjects(TurnService)],
     allowResponses: true,
   },
   // The booking system (and `npm run booking`): announces bookings, watches what became of them,
