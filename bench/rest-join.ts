@@ -124,7 +124,7 @@ async function main() {
   const bareNats = await startNats({ auth: false });
   const silent = createLogger('stand-in', { level: 'silent' });
   const bareNc = await connectNats({ url: bareNats.url, name: 'stand-in', logger: silent });
-  servePartial(
+  await servePartial(
     bareNc,
     MeetingService,
     {
@@ -132,7 +132,7 @@ async function main() {
     },
     { logger: silent },
   );
-  servePartial(
+  await servePartial(
     bareNc,
     ParticipantService,
     {
@@ -140,7 +140,7 @@ async function main() {
     },
     { logger: silent },
   );
-  servePartial(
+  await servePartial(
     bareNc,
     ParticipantService,
     {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createLogger, type NatsConnection, type Subscription, servePartial } from '@lessoncall/kit';
+import { createLogger, type NatsConnection, type RunningService, servePartial } from '@lessoncall/kit';
 import { generateSessionId, ParticipantService } from '@lessoncall/proto';
 
 /**
@@ -7,7 +7,7 @@ import { generateSessionId, ParticipantService } from '@lessoncall/proto';
  * the participant service does: for a benchmark of the gateway's own capacity, where the real
  * service's join rate would be what is measured instead.
  */
-export function stubParticipant(nc: NatsConnection): Subscription[] {
+export function stubParticipant(nc: NatsConnection): Promise<RunningService> {
   const logger = createLogger('stub-participant', { level: 'warn' });
   return servePartial(
     nc,

@@ -49,7 +49,7 @@ let secret: string;
 
 beforeAll(async () => {
   h = await setup();
-  servePartial(
+  await servePartial(
     h.nc,
     MeetingService,
     {

@@ -533,7 +533,7 @@ describe('when services do not answer, and rate limits', () => {
       await bare.nc.flush();
 
       // An unexpected failure inside a service is a 500 without its details.
-      const subs = servePartial(
+      const stand = await servePartial(
         bare.nc,
         MeetingService,
         {
@@ -547,7 +547,7 @@ describe('when services do not answer, and rate limits', () => {
       const boom = await call(lone.url, 'GET', path, { token, headers: { 'x-meeting-passcode': '123456' } });
       expectProblem(boom, 500, 'internal');
       expect(boom.text).not.toContain('secret');
-      for (const sub of subs) sub.unsubscribe();
+      await stand.stop();
     } finally {
       await lone.stop();
     }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/nats-core';
 import { eventTypeOf } from '@lessoncall/proto';
 import { invalidRequest } from './errors';
 

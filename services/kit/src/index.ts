@@ -41,6 +41,7 @@ export { migrate } from './migrate';
 export {
   connectNats,
   type JetStreamClient,
+  type JetStreamManager,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -49,7 +50,18 @@ export {
   publishEvent,
   type Subscription,
 } from './nats';
-export { client, type RequestOptions, type ServeOptions, type Service, type ServiceClient, type ServiceImpl, serve, servePartial } from './rpc';
+export {
+  client,
+  type RequestOptions,
+  type RunningService,
+  type ServeOptions,
+  type Service,
+  type ServiceClient,
+  type ServiceImpl,
+  serve,
+  servePartial,
+} from './rpc';
+export { jetstream, jetstreamManager } from '@nats-io/jetstream';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
 export { linkSignature, verifyLinkSignature } from './signed-links';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';

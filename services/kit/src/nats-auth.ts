@@ -1,6 +1,6 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { MediaService, MeetingService, ParticipantService, rpcQueue, rpcSubject, streams, TurnService } from '@lessoncall/proto';
-import { nkeys } from 'nats';
+import { createUser, fromSeed } from '@nats-io/nkeys';
 
 /**
  * Who may publish and subscribe to what on the bus: the one source of truth that the test
@@ -9,8 +9,8 @@ import { nkeys } from 'nats';
  *
  * Credentials are nkeys, not user+password: the server config carries only public keys (so
  * the rendered config is not a secret and can live in a ConfigMap), the seed stays in the
- * service's Secret and never crosses the wire (challenge/response), and nats.js already
- * ships the nkeys implementation (no bcrypt tool needed to produce the config).
+ * service's Secret and never crosses the wire (challenge/response), and nats.js ships the
+ * nkeys implementation (@nats-io/nkeys; no bcrypt tool needed to produce the config).
  */
 export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media', 'booking', 'operator'] as const;
 export type NatsRole = (typeof natsRoles)[number];
@@ -39,6 +39,16 @@ type StreamName = (typeof streams)[keyof typeof streams]['name'];
  */
 function serviceSubjects(service: DescService): string {
   return `svc.${rpcQueue(service)}.*`;
+}
+
+/**
+ * The role's service as `@nats-io/services` serves it: its endpoints, and the `$SRV` discovery
+ * subjects it answers (PING, INFO, STATS for all services, by its name, and by its instance id).
+ * Answers go through allow_responses; only the operator may ask.
+ */
+function servesService(service: DescService): string[] {
+  const name = rpcQueue(service);
+  return [serviceSubjects(service), '$SRV.PING', '$SRV.INFO', '$SRV.STATS', `$SRV.*.${name}`, `$SRV.*.${name}.*`];
 }
 
 /** `jetstreamManager()` asks for the account info first; every JetStream user needs it. */
@@ -160,7 +170,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.media.name),
       ...consumeStream(streams.media.name),
     ],
-    subscribe: [serviceSubjects(MeetingService)],
+    subscribe: servesService(MeetingService),
     allowResponses: true,
   },
   participant: {
@@ -188,7 +198,7 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.meetings.name),
     ],
-    subscribe: [serviceSubjects(ParticipantService)],
+    subscribe: servesService(ParticipantService),
     allowResponses: true,
   },
   signaling: {
@@ -216,12 +226,12 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...consumeStream(streams.meetings.name),
       ...consumeStream(streams.participants.name),
     ],
-    subscribe: [serviceSubjects(MediaService)],
+    subscribe: servesService(MediaService),
     allowResponses: true,
   },
   turn: {
     publish: [jsAccountInfo],
-    subscribe: [serviceSubjects(TurnService)],
+    subscribe: servesService(TurnService),
     allowResponses: true,
   },
   // The booking system (and `npm run booking`): announces bookings, watches what became of them,
@@ -243,6 +253,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       `$JS.API.STREAM.MSG.GET.${streams.deadLetters.name}`,
       `$JS.API.STREAM.MSG.DELETE.${streams.deadLetters.name}`,
+      // `nats micro ls` / `info` / `stats`: which services run, their endpoints and counts.
+      '$SRV.>',
     ],
     subscribe: [],
     allowResponses: false,
@@ -304,12 +316,12 @@ function authorizationBlock(entries: readonly string[], extra: readonly string[]
 
 /** A fresh user nkey seed (`SU…`): what goes into a role's Secret. */
 export function newNatsSeed(): string {
-  return new TextDecoder().decode(nkeys.createUser().getSeed());
+  return new TextDecoder().decode(createUser().getSeed());
 }
 
 /** The public key (`U…`) of a user seed: what the server's config lists. Throws on anything but a user seed. */
 export function natsPublicKey(seed: string): string {
-  const kp = nkeys.fromSeed(new TextEncoder().encode(seed));
+  const kp = fromSeed(new TextEncoder().encode(seed));
   const key = kp.getPublicKey();
   if (!key.startsWith('U')) throw new Error('not a user nkey seed');
   return key;

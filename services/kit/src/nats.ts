@@ -1,12 +1,15 @@
 import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
-import { connect, headers as natsHeaders, type JetStreamClient, type Msg, type MsgHdrs, type NatsConnection, nkeyAuthenticator, type Subscription } from 'nats';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders, nkeyAuthenticator, type Subscription } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { cloudEventHeaders } from './cloudevents';
 import { encode } from './codec';
+import { isJetStreamUnavailable } from './jetstream';
 import type { Logger } from './logger';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { injectTraceContext, SpanKind, withSpan } from './telemetry';
 
-export type { JetStreamClient, Msg, MsgHdrs, NatsConnection, Subscription };
+export type { JetStreamClient, JetStreamManager, Msg, MsgHdrs, NatsConnection, Subscription };
 
 export interface NatsOptions {
   url: string;
@@ -38,9 +41,8 @@ export async function connectNats({ url, name, logger, nkeySeed, inboxPrefix, tl
   });
   (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
-        logger.warn({ nats: s.type, data: String(s.data) }, `nats ${s.type}`);
-      }
+      if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type, server: s.server }, `nats ${s.type}`);
+      else if (s.type === 'error') logger.warn({ nats: s.type, err: s.error }, `nats ${s.type}`);
     }
   })().catch(() => {});
   logger.info({ server: nc.getServer() }, 'connected to NATS');
@@ -83,8 +85,7 @@ export async function publishEvent<D extends DescMessage>(
         // No responders: the stream has no leader right now. A timeout: the leader went away with
         // the publish unanswered — it may be stored, and sending it again is safe because
         // Nats-Msg-Id (= ce-id) makes the stream drop the duplicate.
-        const code = (err as { code?: string }).code;
-        if ((code !== '503' && code !== 'TIMEOUT') || Date.now() + publishRetryDelayMs > deadline) throw err;
+        if (!isJetStreamUnavailable(err) || Date.now() + publishRetryDelayMs > deadline) throw err;
         await new Promise((r) => setTimeout(r, publishRetryDelayMs));
       }
     }

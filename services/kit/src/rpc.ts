@@ -1,6 +1,7 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { rpcQueue, rpcSubject, ServiceErrorSchema } from '@lessoncall/proto';
-import { ErrorCode as NatsErrorCode, headers as natsHeaders, type Msg, type NatsConnection, NatsError, type Subscription } from 'nats';
+import { errors as natsErrors, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { type Service as NatsService, type ServiceMsg, Svcm } from '@nats-io/services';
 import { decode, encode } from './codec';
 import { ServiceError, ServiceUnavailableError } from './errors';
 import type { Logger } from './logger';
@@ -48,12 +49,20 @@ export function client<S extends Service>(nc: NatsConnection, service: S, defaul
   return methods as unknown as ServiceClient<S>;
 }
 
+/** A service answering on the bus; `stop` drains its endpoints (in-flight requests are answered). */
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
 /**
- * Answers every method of `service` in its queue group. A ServiceError is answered with its
- * code (Nats-Service-Error-Code carries the HTTP-like status, the body the string code); any
- * other throw is logged and answered as `internal` without details.
+ * Answers every method of `service` in its queue group, as a NATS micro service: each method
+ * is an endpoint (named after it, on its own subject), so `$SRV.PING|INFO|STATS` (`nats micro
+ * ls`, `nats micro info meeting`) list it with its request and error counts. A ServiceError is
+ * answered with its code (Nats-Service-Error-Code carries the HTTP-like status,
+ * Nats-Service-Error the string code, the body a ServiceError); any other throw is logged and
+ * answered as `internal` without details.
  */
-export function serve<S extends Service>(nc: NatsConnection, service: S, impl: ServiceImpl<S>, options: ServeOptions): Subscription[] {
+export function serve<S extends Service>(nc: NatsConnection, service: S, impl: ServiceImpl<S>, options: ServeOptions): Promise<RunningService> {
   const missing = service.methods.filter((m) => typeof (impl as Record<string, unknown>)[m.localName] !== 'function');
   if (missing.length > 0) throw new Error(`${service.typeName}: no handler for ${missing.map((m) => m.name).join(', ')}`);
   return servePartial(nc, service, impl, options);
@@ -63,22 +72,43 @@ export function serve<S extends Service>(nc: NatsConnection, service: S, impl: S
  * Answers only the methods `impl` has: a stand-in for part of a service (tests, benchmarks).
  * A real service uses `serve`, which refuses to start with a method unanswered.
  */
-export function servePartial<S extends Service>(nc: NatsConnection, service: S, impl: Partial<ServiceImpl<S>>, options: ServeOptions): Subscription[] {
+export async function servePartial<S extends Service>(
+  nc: NatsConnection,
+  service: S,
+  impl: Partial<ServiceImpl<S>>,
+  options: ServeOptions,
+): Promise<RunningService> {
   const queue = rpcQueue(service);
   const handlers = impl as Record<string, ((req: unknown) => Promise<never>) | undefined>;
-  return service.methods.flatMap((method) => {
-    const handler = handlers[method.localName];
-    return handler ? [serveMethod(nc, method, queue, handler, options.logger)] : [];
+  const running: NatsService = await new Svcm(nc).add({
+    name: queue,
+    version: serviceVersion,
+    description: service.typeName,
+    queue,
   });
+  for (const method of service.methods) {
+    const handler = handlers[method.localName];
+    if (handler) serveMethod(running, method, queue, handler, options.logger);
+  }
+  return {
+    async stop() {
+      if (!running.isStopped) await running.stop();
+    },
+  };
 }
 
-function serveMethod(nc: NatsConnection, method: DescMethod, queue: string, handler: (req: unknown) => Promise<never>, logger: Logger): Subscription {
+/** The contract's version as `$SRV.INFO` reports it: the proto package's (lessoncall.v1). */
+const serviceVersion = '1.0.0';
+
+function serveMethod(running: NatsService, method: DescMethod, queue: string, handler: (req: unknown) => Promise<never>, logger: Logger): void {
   const subject = rpcSubject(method);
-  return nc.subscribe(subject, {
+  running.addEndpoint(method.name, {
+    subject,
     queue,
-    callback: (err, msg) => {
+    metadata: { request: method.input.typeName, response: method.output.typeName },
+    handler: (err, msg) => {
       if (err) {
-        logger.error({ err, subject }, 'subscription error');
+        logger.error({ err, subject }, 'endpoint error');
         return;
       }
       void withSpan(
@@ -112,13 +142,8 @@ async function request<I extends DescMessage, O extends DescMessage>(
     try {
       reply = await nc.request(subject, encode(reqSchema, body), { timeout: options.timeoutMs, headers: h });
     } catch (err) {
-      if (err instanceof NatsError) {
-        if (err.code === NatsErrorCode.NoResponders) throw new ServiceUnavailableError(subject, 'no_responders', { cause: err });
-        if (err.code === NatsErrorCode.Timeout) throw new ServiceUnavailableError(subject, 'timeout', { cause: err });
-        if (err.code === NatsErrorCode.ConnectionClosed || err.code === NatsErrorCode.Disconnect) {
-          throw new ServiceUnavailableError(subject, 'disconnected', { cause: err });
-        }
-      }
+      const reason = unavailableReason(err);
+      if (reason) throw new ServiceUnavailableError(subject, reason, { cause: err });
       throw err;
     }
     if (reply.headers?.get('Nats-Service-Error-Code')) {
@@ -128,12 +153,26 @@ async function request<I extends DescMessage, O extends DescMessage>(
   });
 }
 
-function respondError(msg: Msg, e: unknown, logger: Logger): void {
+/** Why a request got no answer, when that is what its error says (nats.js v3 error classes). */
+function unavailableReason(err: unknown): 'no_responders' | 'timeout' | 'disconnected' | undefined {
+  if (err instanceof natsErrors.TimeoutError) return 'timeout';
+  if (err instanceof natsErrors.RequestError) {
+    if (err.isNoResponders()) return 'no_responders';
+    if (err.cause instanceof natsErrors.TimeoutError) return 'timeout';
+    // "connection disconnected": the request was in flight when the connection dropped.
+    return 'disconnected';
+  }
+  if (err instanceof natsErrors.ClosedConnectionError || err instanceof natsErrors.DrainingConnectionError) return 'disconnected';
+  return undefined;
+}
+
+/**
+ * Nats-Service-Error-Code is the HTTP-like status, Nats-Service-Error the string code, the body
+ * the ServiceError message. respondError counts the error in the endpoint's $SRV stats; no
+ * status is put on the header line (nats.js reads a 503 status as "no responders").
+ */
+function respondError(msg: ServiceMsg, e: unknown, logger: Logger): void {
   const error = e instanceof ServiceError ? e : new ServiceError('internal', 'internal error');
   if (!(e instanceof ServiceError)) logger.error({ err: e, subject: msg.subject }, 'handler failed');
-  // No status on the header line: nats.js reads a 503 status as "no responders".
-  const h = natsHeaders();
-  h.set('Nats-Service-Error-Code', String(error.status));
-  h.set('Nats-Service-Error', error.code);
-  if (msg.reply) msg.respond(encode(ServiceErrorSchema, error.toMessage()), { headers: h });
+  if (msg.reply) msg.respondError(error.status, error.code, encode(ServiceErrorSchema, error.toMessage()));
 }

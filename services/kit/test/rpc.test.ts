@@ -13,7 +13,7 @@ describe('request/reply and Postgres through the harness', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await setup({ postgres: true });
-    servePartial(
+    await servePartial(
       h.nc,
       MeetingService,
       {

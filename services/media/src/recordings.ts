@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type Clock, type Db, type Logger, publishEvent } from '@lessoncall/kit';
 import { RecordingReadySchema, subjects } from '@lessoncall/proto';
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MediaMetrics } from './metrics';
 import type { RecordingStorage } from './storage';
 

@@ -3,7 +3,7 @@ import { create } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type Clock, type Db, type Logger, publishEvent, ServiceError, type Tx } from '@lessoncall/kit';
 import { type Meeting, MediaRoomCreatedSchema, RecordingStartedSchema, type SfuAccess, SfuAccessSchema, subjects } from '@lessoncall/proto';
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MediaConfig } from './config';
 import { JanusError, janusCodes } from './janus/transport';
 import { roomJoinToken, roomSecret, signedJanusToken } from './janus/tokens';

@@ -146,7 +146,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
     // The owners of who is live and of the meeting, asked on every room access.
     const participants = client(nc, ParticipantService, { timeoutMs: 3_000 });
     const meetings = client(nc, MeetingService, { timeoutMs: 3_000 });
-    const subscriptions = serve(
+    const api = await serve(
       nc,
       MediaRpc,
       {
@@ -242,7 +242,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
         clearInterval(gaugeTimer);
         clearInterval(recordingTimer);
         await processing?.catch(() => {});
-        await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+        await api.stop().catch(() => {});
         await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
         await nodes.stop();
         await runtime.close();

@@ -83,7 +83,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       },
     });
 
-    const subscriptions = serve(
+    const api = await serve(
       nc,
       MeetingRpc,
       { ...meetingApi({ db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), describeMeeting: describeMeeting({ db, events }) },
@@ -122,7 +122,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       sweep,
       async stop() {
         clearInterval(timer);
-        await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+        await api.stop().catch(() => {});
         await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
         await sweeping?.catch(() => {});
         await outbox.settle();

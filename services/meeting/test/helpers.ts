@@ -77,7 +77,7 @@ export interface StoredEvent {
 
 /** Every message of a stream matching a filter, in stream order (through an ordered consumer). */
 export async function readStream(h: Harness, stream: string, filter: string): Promise<StoredEvent[]> {
-  const c = await h.js.consumers.get(stream, { filterSubjects: filter });
+  const c = await h.js.consumers.get(stream, { filter_subjects: filter });
   const out: StoredEvent[] = [];
   for (;;) {
     const batch = await c.fetch({ max_messages: 500, expires: 1_000 });
@@ -98,6 +98,7 @@ export async function subjectCounts(h: Harness, filter: string): Promise<Record<
 
 export async function lastEvent<D extends DescMessage>(h: Harness, subject: string, schema: D): Promise<{ id: string; body: MessageShape<D> }> {
   const m = await h.jsm.streams.getMessage('MEETINGS', { last_by_subj: subject });
+  if (!m) throw new Error(`no ${subject} in MEETINGS`);
   return { id: m.header.get('ce-id'), body: decode(schema, m.data) };
 }
 

@@ -64,7 +64,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
       return p.finally(() => inFlight.delete(p));
     };
 
-  const subscriptions = serve(
+  const api = await serve(
     nc,
     ParticipantRpc,
     {
@@ -99,7 +99,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     sweep: () => sweeper.runNow(),
     async stop() {
       await sweeper.stop();
-      await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+      await api.stop().catch(() => {});
       await consumer.stop();
       await Promise.allSettled([...inFlight]);
       await runtime.close();

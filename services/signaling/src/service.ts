@@ -22,7 +22,7 @@ import {
   subjects,
   ParticipantService,
 } from '@lessoncall/proto';
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import type { SignalingConfig } from './config';
 import { createSignalingMetrics, type RejectReason } from './metrics';
 import { Roster } from './roster';

@@ -4,7 +4,7 @@ import { type Harness, setup, waitFor } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
 import { generateSessionId, type SignalEnvelope, SignalEnvelopeSchema, subjects, ParticipantService as ParticipantRpc } from '@lessoncall/proto';
-import type { Subscription } from 'nats';
+import type { Subscription } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSignalingConfig, type SignalingService, startSignalingService } from '../src/index';
 import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
@@ -81,7 +81,9 @@ describe('signaling: two replicas on real NATS, with the real participant and me
   async function inbox(sessionId: string): Promise<Inbox> {
     const messages: SignalEnvelope[] = [];
     const sub: Subscription = h.nc.subscribe(subjects.signalDeliver(sessionId), {
-      callback: (_err, msg) => messages.push(decode(SignalEnvelopeSchema, msg.data)),
+      callback: (_err, msg) => {
+        messages.push(decode(SignalEnvelopeSchema, msg.data));
+      },
     });
     await h.nc.flush();
     const i = { messages, close: () => sub.unsubscribe() };

@@ -70,7 +70,7 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
       logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds, purpose }, 'issued TURN credentials');
       return res;
     };
-  const subs = serve(
+  const api = await serve(
     runtime.nc,
     TurnRpc,
     {
@@ -88,7 +88,7 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
   return {
     runtime,
     async stop() {
-      await Promise.all(subs.map((sub) => sub.drain().catch(() => {})));
+      await api.stop().catch(() => {});
       await runtime.close();
     },
   };
