@@ -12,6 +12,15 @@ export interface CloudEventMeta {
 }
 
 /**
+ * The `ce-source` of every event a lessoncall service publishes: `/lessoncall/<service>`, one
+ * format for all of them (a URI reference, as CloudEvents asks). Other publishers (the booking
+ * system) use their own.
+ */
+export function eventSource(service: 'meeting' | 'participant' | 'media'): string {
+  return `/lessoncall/${service}`;
+}
+
+/**
  * Binary-mode CloudEvents over NATS headers. `Nats-Msg-Id` = `ce-id`, so JetStream drops a
  * duplicate publish of the same event inside its window.
  */

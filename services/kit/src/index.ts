@@ -1,4 +1,4 @@
-export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
+export { readCloudEvent, cloudEventHeaders, type CloudEventMeta, eventSource } from './cloudevents';
 export { type Clock, ManualClock, systemClock } from './clock';
 export { decode, decodeJson, encode, toJson } from './codec';
 export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
@@ -20,6 +20,7 @@ export {
   type DeadLetterEntry,
   type DeadLetterFilter,
   deadLetterHeaders,
+  defaultDuplicateWindowMs,
   defaultRetryPolicy,
   ensureConsumer,
   ensureStream,

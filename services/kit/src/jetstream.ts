@@ -19,10 +19,17 @@ import type { Logger } from './logger';
 import type { Counter } from './metrics';
 import { extractTraceContext, SpanKind, withSpan } from './telemetry';
 
+/**
+ * JetStream drops a publish whose Nats-Msg-Id (= ce-id) it stored within this window: every
+ * stream's duplicate window unless its spec says otherwise. A publisher that re-sends an event
+ * for safety may rely on it only inside it.
+ */
+export const defaultDuplicateWindowMs = 120_000;
+
 export interface StreamSpec {
   name: string;
   subjects: readonly string[];
-  /** Duplicate-detection window for Nats-Msg-Id (default 2 min). */
+  /** Duplicate-detection window for Nats-Msg-Id (default `defaultDuplicateWindowMs`, 2 min). */
   duplicateWindowMs?: number;
   maxAgeMs?: number;
   /** Copies across the cluster; undefined keeps an existing stream's count (and creates with 1). */
@@ -38,7 +45,7 @@ async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promis
   const config: Partial<StreamConfig> & { name: string } = {
     name: spec.name,
     subjects: [...spec.subjects],
-    duplicate_window: nanos(spec.duplicateWindowMs ?? 120_000),
+    duplicate_window: nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs),
     max_age: nanos(spec.maxAgeMs ?? 7 * 24 * 3600_000),
     num_replicas: spec.replicas ?? 1,
   };

@@ -38,6 +38,7 @@ interface StoredEvent {
   subject: string;
   type: string;
   ceId: string;
+  source: string;
   body: Record<string, unknown>;
 }
 
@@ -121,6 +122,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
         subject: m.subject,
         type: m.header.get('ce-type'),
         ceId: m.header.get('ce-id'),
+        source: m.header.get('ce-source'),
         body: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
       });
     }
@@ -236,6 +238,9 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
       ['mute.changed', expect.any(String)],
       ['participant.left', `participant.left:${student.sessionId}`],
     ]);
+    // One ce-source format for every service's events, the meeting service's included.
+    expect(new Set(events.map((e) => e.source))).toEqual(new Set(['/lessoncall/participant']));
+    expect(new Set((await eventsOf('MEETINGS', m.meetingId)).map((e) => e.source))).toEqual(new Set(['/lessoncall/meeting']));
     expect(events.slice(2, 5).map((e) => [e.body.sessionId, e.body.kind, e.body.muted, e.body.byUserId])).toEqual([
       [student.sessionId, 'audio', true, m.studentId],
       [student.sessionId, 'audio', false, m.studentId],
