@@ -26,7 +26,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { cloudEventHeaders, connectNats, createLogger, Db, encode, type JetStreamClient, type MsgHdrs, type NatsConnection } from '@lessoncall/kit';
+import {
+  cloudEventHeaders,
+  connectNats,
+  createLogger,
+  Db,
+  encode,
+  type JetStreamClient,
+  type JetStreamManager,
+  type MsgHdrs,
+  type NatsConnection,
+  jetstream,
+  jetstreamManager,
+} from '@lessoncall/kit';
 import { freePort, repoRoot, startNats, startPostgres } from '@lessoncall/kit/testing';
 import { bookingConfirmed } from '@lessoncall/booking-system';
 import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
@@ -68,8 +80,6 @@ function prepare(prefix: string, n: number, duplicateShare: number): Prepared[] 
   });
 }
 
-type JetStreamManager = Awaited<ReturnType<NatsConnection['jetstreamManager']>>;
-
 const anchorDurable = 'anchor-bookings';
 
 /** One system the same bookings go through: the meeting service, or the bus alone (the anchor). */
@@ -97,8 +107,8 @@ async function target(name: string, url: string, durable: string, cpu: Measured[
   const t: Target = {
     name,
     nc,
-    js: nc.jetstream(),
-    jsm: await nc.jetstreamManager(),
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
     durable,
     cpu,
     rows,

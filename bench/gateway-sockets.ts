@@ -71,7 +71,7 @@ async function main() {
     gatewayEnv: { WS_HEARTBEAT_MS: String(heartbeatMs) },
     backends: participant === 'real' ? 'real' : 'none',
   });
-  if (participant === 'stub') stubParticipant(stack.h.nc);
+  if (participant === 'stub') await stubParticipant(stack.h.nc);
   const gateway = stack.gateways[0] as (typeof stack.gateways)[0];
   const procs: Proc[] = [];
   let cleaned = false;

@@ -19,11 +19,11 @@
 
 import { cpus, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { createLogger, request } from '@lessoncall/kit';
+import { createLogger, client } from '@lessoncall/kit';
 import { setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, startParticipantService } from '@lessoncall/participant';
-import { JoinRequestSchema, JoinResponseSchema, rpc, VerifyJoinRequestSchema, VerifyJoinResponseSchema } from '@lessoncall/proto';
+import { MeetingService, ParticipantService } from '@lessoncall/proto';
 import { loadTurnConfig, startTurnService } from '@lessoncall/turn';
 import { type BenchMeeting, insertOpenMeetings } from './lib/meetings';
 import { idleMeter, medianOfRounds, ratio } from './lib/rounds';
@@ -123,26 +123,22 @@ async function main() {
   }
 
   const joinOnce = async (job: Job) => {
-    const r = await request(
-      h.nc,
-      rpc.participantJoin,
-      JoinRequestSchema,
-      { meetingId: job.meeting.meetingId, userId: job.userId, passcode: job.meeting.passcode, clientKey: `bench-${job.userId}` },
-      JoinResponseSchema,
-      { timeoutMs: 10_000 },
-    );
+    const r = await client(h.nc, ParticipantService, { timeoutMs: 10_000 }).join({
+      meetingId: job.meeting.meetingId,
+      userId: job.userId,
+      passcode: job.meeting.passcode,
+      clientKey: `bench-${job.userId}`,
+    });
     return r.iceServers.length > 0;
   };
   /** The meeting service's part of a join alone, for comparison. */
   const verifyOnce = async (job: Job) => {
-    await request(
-      h.nc,
-      rpc.meetingVerifyJoin,
-      VerifyJoinRequestSchema,
-      { meetingId: job.meeting.meetingId, userId: job.userId, passcode: job.meeting.passcode, clientKey: `bench-${job.userId}` },
-      VerifyJoinResponseSchema,
-      { timeoutMs: 10_000 },
-    );
+    await client(h.nc, MeetingService, { timeoutMs: 10_000 }).verifyJoin({
+      meetingId: job.meeting.meetingId,
+      userId: job.userId,
+      passcode: job.meeting.passcode,
+      clientKey: `bench-${job.userId}`,
+    });
     return true;
   };
 

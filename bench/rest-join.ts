@@ -13,19 +13,9 @@
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { signDevToken } from '@lessoncall/gateway';
-import { connectNats, createLogger, serve } from '@lessoncall/kit';
+import { connectNats, createLogger, servePartial } from '@lessoncall/kit';
 import { freePort, setup, startNats } from '@lessoncall/kit/testing';
-import {
-  GetMeetingRequestSchema,
-  GetMeetingResponseSchema,
-  generateSessionId,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  ListParticipantsRequestSchema,
-  ListParticipantsResponseSchema,
-  queues,
-  rpc,
-} from '@lessoncall/proto';
+import { generateSessionId, MeetingService, ParticipantService } from '@lessoncall/proto';
 import autocannon from 'autocannon';
 import { type Activity, activityMeter } from './lib/activity';
 import { type BenchMeeting, insertOpenMeetings, newMeetings } from './lib/meetings';
@@ -134,30 +124,30 @@ async function main() {
   const bareNats = await startNats({ auth: false });
   const silent = createLogger('stand-in', { level: 'silent' });
   const bareNc = await connectNats({ url: bareNats.url, name: 'stand-in', logger: silent });
-  serve(bareNc, {
-    subject: rpc.meetingGet,
-    queue: queues.meeting,
-    request: GetMeetingRequestSchema,
-    response: GetMeetingResponseSchema,
-    logger: silent,
-    handler: async (r) => ({ meeting: { meetingId: r.meetingId, tutorId: r.userId, status: 'active' } }),
-  });
-  serve(bareNc, {
-    subject: rpc.participantList,
-    queue: queues.participant,
-    request: ListParticipantsRequestSchema,
-    response: ListParticipantsResponseSchema,
-    logger: silent,
-    handler: async () => ({ participants: [] }),
-  });
-  serve(bareNc, {
-    subject: rpc.participantJoin,
-    queue: queues.participant,
-    request: JoinRequestSchema,
-    response: JoinResponseSchema,
-    logger: silent,
-    handler: async (r) => ({ sessionId: generateSessionId(), resumeToken: 'x', userType: 'tutor', meeting: { meetingId: r.meetingId }, participants: [] }),
-  });
+  await servePartial(
+    bareNc,
+    MeetingService,
+    {
+      getMeeting: async (r) => ({ meeting: { meetingId: r.meetingId, tutorId: r.userId, status: 'active' } }),
+    },
+    { logger: silent },
+  );
+  await servePartial(
+    bareNc,
+    ParticipantService,
+    {
+      listParticipants: async () => ({ participants: [] }),
+    },
+    { logger: silent },
+  );
+  await servePartial(
+    bareNc,
+    ParticipantService,
+    {
+      join: async (r) => ({ sessionId: generateSessionId(), resumeToken: 'x', userType: 'tutor', meeting: { meetingId: r.meetingId }, participants: [] }),
+    },
+    { logger: silent },
+  );
   const barePort = await freePort();
   children.push(
     startProcess('gateway (stand-in services)', 'services/gateway/src/main.ts', {

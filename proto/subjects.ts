@@ -74,47 +74,12 @@ export const subjects = {
   deadLetter: (subject: string) => `deadletter.${subject}`,
 } as const;
 
-/** Request/reply endpoints (core NATS, queue groups). */
-export const rpc = {
-  meetingCreate: 'svc.meeting.create',
-  meetingGet: 'svc.meeting.get',
-  meetingVerifyJoin: 'svc.meeting.verify_join',
-  meetingEnd: 'svc.meeting.end',
-  meetingFindByBooking: 'svc.meeting.find_by_booking',
-  meetingDescribe: 'svc.meeting.describe',
-  participantJoin: 'svc.participant.join',
-  participantLeave: 'svc.participant.leave',
-  participantMute: 'svc.participant.mute',
-  participantList: 'svc.participant.list',
-  participantPresence: 'svc.participant.presence',
-  participantAttendance: 'svc.participant.attendance',
-  participantLiveSessions: 'svc.participant.live_sessions',
-  participantChatSend: 'svc.participant.chat_send',
-  participantChatHistory: 'svc.participant.chat_history',
-  participantRecord: 'svc.participant.record',
-  participantRemove: 'svc.participant.remove',
-  participantAllowRejoin: 'svc.participant.allow_rejoin',
-  participantAskUnmute: 'svc.participant.ask_unmute',
-  participantBoardAppend: 'svc.participant.board_append',
-  participantBoardState: 'svc.participant.board_state',
-  participantBoardControl: 'svc.participant.board_control',
-  participantQualityReport: 'svc.participant.quality_report',
-  participantRemovals: 'svc.participant.removals',
-  /** A live session's access to its meeting's Janus room (sfu meetings). */
-  mediaJoin: 'svc.media.join',
-  /** A signed, expiring link to a meeting's recording, for one of its people. */
-  mediaRecordingLink: 'svc.media.recording_link',
-  turnCredentials: 'svc.turn.credentials',
-  /** Short-lived TURN credentials for the lobby's connection check (before Join). */
-  turnPrecallCredentials: 'svc.turn.precall_credentials',
-} as const;
-
+/**
+ * Queue groups outside the request/reply services (which declare theirs in proto, `nats_queue`,
+ * read by `rpcQueue`): signaling's consumers of signal.route.
+ */
 export const queues = {
-  meeting: 'meeting',
-  participant: 'participant',
   signaling: 'signaling',
-  turn: 'turn',
-  media: 'media',
 } as const;
 
 /** CloudEvents `ce-type`: the subject without its id token. */

@@ -1,3 +1,4 @@
+import { jetstream } from '@lessoncall/kit';
 // `npm run deadletter -- list|replay [--subject booking.>] [--id <seq or ce-id>]`: inspect the
 // DEADLETTER stream, or republish dead letters to their original subject and remove them.
 import { existsSync, readFileSync } from 'node:fs';
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no NATS server at ${url}`)), 5_000).unref()),
   ]);
   try {
-    const js = nc.jetstream();
+    const js = jetstream(nc);
     const filter = { subject: values.subject, id: values.id };
     const entries = command === 'list' ? await listDeadLetters(js, filter) : await replayDeadLetters(js, filter);
     for (const e of entries) console.log(show(e));

@@ -24,7 +24,7 @@ export interface BookingCheck {
 /** Every meeting.created in the MEETINGS stream, counted per booking id. */
 async function createdEvents(s: DrillStack): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const c = await s.h.js.consumers.get(streams.meetings.name, { filterSubjects: 'meeting.created.>' });
+  const c = await s.h.js.consumers.get(streams.meetings.name, { filter_subjects: 'meeting.created.>' });
   for (;;) {
     const batch = await c.fetch({ max_messages: 5_000, expires: 2_000 });
     let n = 0;

@@ -6,15 +6,15 @@
  * and the service's own logic. Run as its own process, like the meeting service.
  * NATS_URL, DURABLE and BATCH from the environment.
  */
-import { connectNats, consumeEvents, createLogger, ensureConsumer, ensureStream, publishEvent } from '@lessoncall/kit';
+import { connectNats, consumeEvents, createLogger, ensureConsumer, ensureStream, publishEvent, jetstream, jetstreamManager } from '@lessoncall/kit';
 import { type BookingConfirmed, BookingConfirmedSchema, generateMeetingId, MeetingCreatedSchema, streams, subjects } from '@lessoncall/proto';
 
 const batch = Number(process.env.BATCH ?? 512);
 const anchorDurable = process.env.DURABLE ?? 'anchor-bookings';
 const logger = createLogger('jetstream-echo', { level: 'warn' });
 const nc = await connectNats({ url: process.env.NATS_URL ?? '', name: 'jetstream-echo', logger });
-const js = nc.jetstream();
-const jsm = await nc.jetstreamManager();
+const js = jetstream(nc);
+const jsm = await jetstreamManager(nc);
 await Promise.all([ensureStream(jsm, streams.bookings), ensureStream(jsm, streams.meetings)]);
 await ensureConsumer(jsm, { stream: streams.bookings.name, durable: anchorDurable, maxAckPending: batch * 4 });
 await consumeEvents({

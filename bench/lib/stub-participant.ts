@@ -1,22 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { type NatsConnection, serve, type Subscription, createLogger } from '@lessoncall/kit';
-import { generateSessionId, JoinRequestSchema, JoinResponseSchema, PresenceAckSchema, PresenceReportSchema, queues, rpc } from '@lessoncall/proto';
+import { createLogger, type NatsConnection, type RunningService, servePartial } from '@lessoncall/kit';
+import { generateSessionId, ParticipantService } from '@lessoncall/proto';
 
 /**
  * Answers svc.participant.join and svc.participant.presence without a database, in the shape
  * the participant service does: for a benchmark of the gateway's own capacity, where the real
  * service's join rate would be what is measured instead.
  */
-export function stubParticipant(nc: NatsConnection): Subscription[] {
+export function stubParticipant(nc: NatsConnection): Promise<RunningService> {
   const logger = createLogger('stub-participant', { level: 'warn' });
-  return [
-    serve(nc, {
-      subject: rpc.participantJoin,
-      queue: queues.participant,
-      request: JoinRequestSchema,
-      response: JoinResponseSchema,
-      logger,
-      handler: async (req) => {
+  return servePartial(
+    nc,
+    ParticipantService,
+    {
+      join: async (req) => {
         const sessionId = generateSessionId();
         const self = { sessionId, meetingId: req.meetingId, userId: req.userId, userType: 'student', displayName: req.displayName, connected: true };
         return {
@@ -30,14 +27,8 @@ export function stubParticipant(nc: NatsConnection): Subscription[] {
           resumed: false,
         };
       },
-    }),
-    serve(nc, {
-      subject: rpc.participantPresence,
-      queue: queues.participant,
-      request: PresenceReportSchema,
-      response: PresenceAckSchema,
-      logger,
-      handler: async () => ({ live: true }),
-    }),
-  ];
+      presence: async () => ({ live: true }),
+    },
+    { logger },
+  );
 }

@@ -1,6 +1,6 @@
 /** Lessons for the tests, created the way the booking system creates them: booking.confirmed on NATS. */
 import { randomUUID } from 'node:crypto';
-import { connectNats, createLogger, inboxPrefix, type NatsConnection } from '@lessoncall/kit';
+import { connectNats, createLogger, inboxPrefix, jetstream, type NatsConnection } from '@lessoncall/kit';
 import { bookAndWait, demoStudentId, demoTutorId } from '@lessoncall/meeting';
 
 export interface TestMeeting {
@@ -34,7 +34,7 @@ export class Bookings {
     const start = new Date(Date.now() + (opts.startInMinutes ?? 0) * 60_000);
     const created = await bookAndWait(
       this.nc,
-      this.nc.jetstream(),
+      jetstream(this.nc),
       {
         bookingId: `e2e-${randomUUID()}`,
         tutorId: demoTutorId,

@@ -1,14 +1,11 @@
-import { decode, request } from '@lessoncall/kit';
+import { decode, client as rpcClient } from '@lessoncall/kit';
 import { freePort, type Harness, setup, startTcpProxy, type TcpProxy } from '@lessoncall/kit/testing';
 import type { ParticipantService } from '@lessoncall/participant';
 import {
   type ClientMessage,
   ClientMessageSchema,
-  EndMeetingRequestSchema,
-  EndMeetingResponseSchema,
-  ListParticipantsRequestSchema,
-  ListParticipantsResponseSchema,
-  rpc,
+  MeetingService as MeetingRpc,
+  ParticipantService as ParticipantRpc,
   ServerMessageSchema,
   wsCloseCodes,
 } from '@lessoncall/proto';
@@ -72,14 +69,7 @@ describe('web client: SignalingClient through the real gateway', () => {
   }
 
   async function participants(m: TestMeeting, includeLeft = false) {
-    const res = await request(
-      h.nc,
-      rpc.participantList,
-      ListParticipantsRequestSchema,
-      { meetingId: m.meetingId, userId: m.tutorId, includeLeft },
-      ListParticipantsResponseSchema,
-      { timeoutMs: 3_000 },
-    );
+    const res = await rpcClient(h.nc, ParticipantRpc, { timeoutMs: 3_000 }).listParticipants({ meetingId: m.meetingId, userId: m.tutorId, includeLeft });
     return res.participants;
   }
 
@@ -305,7 +295,7 @@ describe('web client: SignalingClient through the real gateway', () => {
     const { c, rec } = await joined(m, { port: p.port });
     p.cut();
     await until('reconnecting', () => c.state === 'reconnecting');
-    await request(h.nc, rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema, { timeoutMs: 3_000 });
+    await rpcClient(h.nc, MeetingRpc, { timeoutMs: 3_000 }).endMeeting({ meetingId: m.meetingId, userId: m.tutorId });
     p.restore();
     await until('closed', () => rec.closed.length === 1, 10_000);
     expect(rec.closed[0]).toMatchObject({ type: 'rejected', error: { code: 'meeting_ended' } });

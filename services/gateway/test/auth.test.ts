@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { createLogger, serve } from '@lessoncall/kit';
+import { createLogger, servePartial } from '@lessoncall/kit';
 import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
-import { FindMeetingByBookingRequestSchema, FindMeetingByBookingResponseSchema, queues, rpc } from '@lessoncall/proto';
+import { MeetingService } from '@lessoncall/proto';
 import { exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiResponse, call, demoTutorId, startTestGateway, type TestGateway } from './helpers';
@@ -49,17 +49,17 @@ let secret: string;
 
 beforeAll(async () => {
   h = await setup();
-  serve(h.nc, {
-    subject: rpc.meetingFindByBooking,
-    queue: queues.meeting,
-    request: FindMeetingByBookingRequestSchema,
-    response: FindMeetingByBookingResponseSchema,
-    logger: createLogger('stand-in', { level: 'silent' }),
-    // Echoes who the gateway says is asking: the token's subject, never a client's claim.
-    handler: async (req) => ({
-      meeting: { meetingId: 'MID-AAAAAAAAAAAAAAAA', bookingId: req.bookingId, tutorId: req.userId, title: String(req.actorIsService) },
-    }),
-  });
+  await servePartial(
+    h.nc,
+    MeetingService,
+    {
+      // Echoes who the gateway says is asking: the token's subject, never a client's claim.
+      findMeetingByBooking: async (req) => ({
+        meeting: { meetingId: 'MID-AAAAAAAAAAAAAAAA', bookingId: req.bookingId, tutorId: req.userId, title: String(req.actorIsService) },
+      }),
+    },
+    { logger: createLogger('stand-in', { level: 'silent' }) },
+  );
   hsGateway = await startTestGateway(h, { JWT_ISSUER: issuer });
   secret = hsGateway.config.JWT_SECRET!;
 });

@@ -1,7 +1,7 @@
-import { decode, request, ServiceError } from '@lessoncall/kit';
+import { decode, ServiceError, client } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import type { ParticipantService } from '@lessoncall/participant';
-import { BoardStateRequestSchema, BoardStateResponseSchema, MeetingRecordReadySchema, rpc, subjects } from '@lessoncall/proto';
+import { MeetingRecordReadySchema, subjects, ParticipantService as ParticipantRpc } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { type Backend, call, restartParticipant, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
@@ -96,8 +96,7 @@ describe('whiteboard over the WebSocket', () => {
     await h?.cleanup();
   });
 
-  const boardStateOf = (meetingId: string, userId: string) =>
-    request(h.nc, rpc.participantBoardState, BoardStateRequestSchema, { meetingId, userId }, BoardStateResponseSchema, { timeoutMs: 2_000 });
+  const boardStateOf = (meetingId: string, userId: string) => client(h.nc, ParticipantRpc, { timeoutMs: 2_000 }).boardState({ meetingId, userId });
 
   async function joined(m: TestMeeting, who: 'tutor' | 'student') {
     const { c, welcome, userId } = await joinAs(gw, m, who);

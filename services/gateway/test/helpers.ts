@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { createLogger, type Logger, type RuntimeOptions } from '@lessoncall/kit';
-import { type Harness, setup } from '@lessoncall/kit/testing';
+import { type Harness, type JanusServer, setup } from '@lessoncall/kit/testing';
+import { loadMediaConfig, type MediaService, startMediaService } from '@lessoncall/media';
 import { type DevTokenOptions, newBookingSystemKey, signBookingSystemToken, signDevToken, type TokenVerifier } from '../src/auth/index';
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type Gateway, startGateway } from '../src/gateway';
@@ -170,6 +171,31 @@ export async function startBackend(h: Harness, options: BackendOptions = {}): Pr
       await meeting.stop();
     },
   };
+}
+
+/** The secrets a set of Janus nodes shares with the media service. */
+export interface JanusSecrets {
+  adminSecret: string;
+  tokenSecret: string;
+  roomAdminKey: string;
+}
+
+/** The media service in-process on these Janus nodes, recordings on local disk (`RECORDINGS_DIR`, `RECORDINGS_SIGNING_SECRET` in `overrides`). */
+export function startTestMedia(h: Harness, janus: readonly JanusServer[], secrets: JanusSecrets, overrides: Record<string, string>): Promise<MediaService> {
+  return startMediaService(
+    loadMediaConfig({
+      ...h.natsEnv('media'),
+      DATABASE_URL: h.postgres!.url,
+      HEALTH_PORT: '0',
+      LOG_LEVEL: 'silent',
+      JANUS_NODES: janus.map((j) => j.nodeSpec).join(','),
+      JANUS_ADMIN_SECRET: secrets.adminSecret,
+      JANUS_TOKEN_SECRET: secrets.tokenSecret,
+      JANUS_ROOM_ADMIN_KEY: secrets.roomAdminKey,
+      ...overrides,
+    }),
+    { telemetry: false },
+  );
 }
 
 export interface ApiResponse {

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, createRuntime, type Runtime, serve } from '@lessoncall/kit';
+import { createLogger, createRuntime, type Runtime, servePartial } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import { GetMeetingRequestSchema, GetMeetingResponseSchema, rpc } from '@lessoncall/proto';
+import { MeetingService, rpcQueue, rpcSubject } from '@lessoncall/proto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import type { Express } from 'express';
 import { bookAndWait } from '@lessoncall/booking-system';
@@ -522,7 +522,7 @@ describe('when services do not answer, and rate limits', () => {
       expect(Number(nobody.headers.get('retry-after'))).toBeGreaterThan(0);
 
       // A responder that never answers: the gateway gives up at REQUEST_TIMEOUT_MS, it does not hang.
-      const silent = bare.nc.subscribe(rpc.meetingGet, { queue: 'meeting', callback: () => {} });
+      const silent = bare.nc.subscribe(rpcSubject(MeetingService.method.getMeeting), { queue: rpcQueue(MeetingService), callback: () => {} });
       await bare.nc.flush();
       const started = Date.now();
       const slow = await call(lone.url, 'GET', path, { token, headers: { 'x-meeting-passcode': '123456' } });
@@ -533,21 +533,21 @@ describe('when services do not answer, and rate limits', () => {
       await bare.nc.flush();
 
       // An unexpected failure inside a service is a 500 without its details.
-      const sub = serve(bare.nc, {
-        subject: rpc.meetingGet,
-        queue: 'meeting',
-        request: GetMeetingRequestSchema,
-        response: GetMeetingResponseSchema,
-        logger: createLogger('test', { level: 'silent' }),
-        handler: async () => {
-          throw new Error('secret connection string postgres://u:p@db');
+      const stand = await servePartial(
+        bare.nc,
+        MeetingService,
+        {
+          getMeeting: async () => {
+            throw new Error('secret connection string postgres://u:p@db');
+          },
         },
-      });
+        { logger: createLogger('test', { level: 'silent' }) },
+      );
       await bare.nc.flush();
       const boom = await call(lone.url, 'GET', path, { token, headers: { 'x-meeting-passcode': '123456' } });
       expectProblem(boom, 500, 'internal');
       expect(boom.text).not.toContain('secret');
-      sub.unsubscribe();
+      await stand.stop();
     } finally {
       await lone.stop();
     }

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { linkSignature } from '@lessoncall/kit';
 import { createTestMeeting } from '@lessoncall/meeting/testing';
 import { type Harness, type JanusServer, setup, startJanus } from '@lessoncall/kit/testing';
-import { loadMediaConfig, type MediaService, startMediaService } from '@lessoncall/media';
+import type { MediaService } from '@lessoncall/media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Backend, call, expectProblem, startBackend, startTestGateway, type TestGateway } from './helpers';
+import { type Backend, call, expectProblem, startBackend, startTestGateway, startTestMedia, type TestGateway } from './helpers';
 import { joinAs, type WsClient } from './ws-client';
 
 /**
@@ -36,24 +36,13 @@ describe('gateway: room access for sfu meetings', () => {
     ]);
     // Every meeting on the SFU, so that a 1:1 test meeting gets a room.
     backend = await startBackend(h, { meeting: { MEDIA_MODE: 'sfu' }, turn: false });
-    media = await startMediaService(
-      loadMediaConfig({
-        ...h.natsEnv('media'),
-        DATABASE_URL: h.postgres!.url,
-        HEALTH_PORT: '0',
-        LOG_LEVEL: 'silent',
-        JANUS_NODES: janus.map((j) => j.nodeSpec).join(','),
-        JANUS_ADMIN_SECRET: shared.adminSecret,
-        JANUS_TOKEN_SECRET: shared.tokenSecret,
-        JANUS_ROOM_ADMIN_KEY: shared.roomAdminKey,
-        JANUS_HEALTH_INTERVAL_MS: '300',
-        JANUS_DEAD_AFTER_FAILURES: '2',
-        JANUS_TIMEOUT_MS: '1000',
-        RECORDINGS_SIGNING_SECRET: signingSecret,
-        RECORDINGS_DIR: recordingsDir,
-      }),
-      { telemetry: false },
-    );
+    media = await startTestMedia(h, janus, shared, {
+      JANUS_HEALTH_INTERVAL_MS: '300',
+      JANUS_DEAD_AFTER_FAILURES: '2',
+      JANUS_TIMEOUT_MS: '1000',
+      RECORDINGS_SIGNING_SECRET: signingSecret,
+      RECORDINGS_DIR: recordingsDir,
+    });
     gw = await startTestGateway(h, { RECORDINGS_DIR: recordingsDir, RECORDINGS_SIGNING_SECRET: signingSecret });
   });
   afterAll(async () => {

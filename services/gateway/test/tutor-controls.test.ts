@@ -118,7 +118,11 @@ describe('tutor controls: remove, ask to unmute, camera off', () => {
     // On the other replica: the removal reaches it through the bus.
     const secondTab = await joined(m, 'student', { via: gw2 });
     const left: ParticipantLeft[] = [];
-    const events = h.nc.subscribe(subjects.participantLeft(m.meetingId), { callback: (_e, msg) => left.push(decode(ParticipantLeftSchema, msg.data)) });
+    const events = h.nc.subscribe(subjects.participantLeft(m.meetingId), {
+      callback: (_e, msg) => {
+        left.push(decode(ParticipantLeftSchema, msg.data));
+      },
+    });
     await h.nc.flush();
 
     tutor.c.send({ requestId: 'remove-1', kind: { case: 'removeParticipant', value: { targetSessionId: student.sessionId } } });

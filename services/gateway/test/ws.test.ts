@@ -1,6 +1,6 @@
-import { request } from '@lessoncall/kit';
+import { client } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import { EndMeetingRequestSchema, EndMeetingResponseSchema, ListParticipantsRequestSchema, ListParticipantsResponseSchema, rpc } from '@lessoncall/proto';
+import { MeetingService, ParticipantService } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type Backend, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
@@ -47,16 +47,9 @@ describe('gateway WebSocket /api/video/ws', () => {
   }
 
   async function participants(m: TestMeeting) {
-    const res = await request(
-      h.nc,
-      rpc.participantList,
-      ListParticipantsRequestSchema,
-      { meetingId: m.meetingId, userId: m.tutorId },
-      ListParticipantsResponseSchema,
-      {
-        timeoutMs: 3_000,
-      },
-    );
+    const res = await client(h.nc, ParticipantService, {
+      timeoutMs: 3_000,
+    }).listParticipants({ meetingId: m.meetingId, userId: m.tutorId });
     return res.participants;
   }
 
@@ -304,7 +297,7 @@ describe('gateway WebSocket /api/video/ws', () => {
     expect(left.participant?.sessionId).toBe(student.welcome.sessionId);
     expect(left.reason).toBe('left');
 
-    await request(h.nc, rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema, { timeoutMs: 3_000 });
+    await client(h.nc, MeetingService, { timeoutMs: 3_000 }).endMeeting({ meetingId: m.meetingId, userId: m.tutorId });
     const ended = await tutor.c.next('meetingEnded');
     expect(ended.meetingId).toBe(m.meetingId);
     expect((await tutor.c.closed).code).toBe(1000);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/nats-core';
 import { eventTypeOf } from '@lessoncall/proto';
 import { invalidRequest } from './errors';
 
@@ -9,6 +9,15 @@ export interface CloudEventMeta {
   source: string;
   time: string;
   specversion: string;
+}
+
+/**
+ * The `ce-source` of every event a lessoncall service publishes: `/lessoncall/<service>`, one
+ * format for all of them (a URI reference, as CloudEvents asks). Other publishers (the booking
+ * system) use their own.
+ */
+export function eventSource(service: 'meeting' | 'participant' | 'media'): string {
+  return `/lessoncall/${service}`;
 }
 
 /**

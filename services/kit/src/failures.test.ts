@@ -1,3 +1,4 @@
+import { errors as natsErrors } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 import { invalidRequest, ServiceError, ServiceUnavailableError } from './errors';
 import { classifyFailure } from './failures';
@@ -23,6 +24,13 @@ describe('classifyFailure', () => {
     expect(classifyFailure(new Error('Connection terminated unexpectedly'))).toBe('transient');
     expect(classifyFailure(new ServiceUnavailableError('svc.x', 'timeout'))).toBe('transient');
     expect(classifyFailure(new Error('wrapped', { cause: sysErr('ECONNRESET') }))).toBe('transient');
+  });
+
+  it('calls a NATS request or JetStream call nobody answered transient (nats.js v3 errors)', () => {
+    expect(classifyFailure(new natsErrors.RequestError('no responders', { cause: new natsErrors.NoRespondersError('svc.x') }))).toBe('transient');
+    expect(classifyFailure(new natsErrors.TimeoutError())).toBe('transient');
+    expect(classifyFailure(Object.assign(new Error('jetstream is not enabled'), { name: 'JetStreamNotEnabled' }))).toBe('transient');
+    expect(classifyFailure(new natsErrors.InvalidSubjectError('a b'))).toBe('unknown');
   });
 
   it('leaves anything else unknown (retried a few times, then dead-lettered)', () => {

@@ -54,7 +54,8 @@ export function classifyFailure(err: unknown, depth = 0): FailureKind {
     const kinds = err.errors.map((x) => classifyFailure(x, depth + 1));
     if (kinds.every((k) => k === 'transient')) return 'transient';
   }
-  if (typeof e.name === 'string' && /^(TimeoutError|NoRespondersError)$/.test(e.name)) return 'transient';
+  // nats.js v3: a request or JetStream call nobody answered (RequestError carries NoResponders as its cause).
+  if (typeof e.name === 'string' && /^(TimeoutError|NoRespondersError|NoResponders|JetStreamNotEnabled)$/.test(e.name)) return 'transient';
   if (typeof e.message === 'string' && transientMessages.test(e.message)) return 'transient';
   if (e.cause !== undefined) return classifyFailure(e.cause, depth + 1);
   return 'unknown';

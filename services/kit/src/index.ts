@@ -1,4 +1,4 @@
-export { readCloudEvent, cloudEventHeaders, type CloudEventMeta } from './cloudevents';
+export { readCloudEvent, cloudEventHeaders, type CloudEventMeta, eventSource } from './cloudevents';
 export { type Clock, ManualClock, systemClock } from './clock';
 export { decode, decodeJson, encode, toJson } from './codec';
 export { commonConfig, ConfigError, csv, databaseUrl, healthPort, loadConfig } from './config';
@@ -20,6 +20,7 @@ export {
   type DeadLetterEntry,
   type DeadLetterFilter,
   deadLetterHeaders,
+  defaultDuplicateWindowMs,
   defaultRetryPolicy,
   ensureConsumer,
   ensureStream,
@@ -41,17 +42,27 @@ export { migrate } from './migrate';
 export {
   connectNats,
   type JetStreamClient,
+  type JetStreamManager,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
   publishBytes,
   publishCore,
   publishEvent,
-  request,
-  respondError,
-  serve,
   type Subscription,
 } from './nats';
+export {
+  client,
+  type RequestOptions,
+  type RunningService,
+  type ServeOptions,
+  type Service,
+  type ServiceClient,
+  type ServiceImpl,
+  serve,
+  servePartial,
+} from './rpc';
+export { jetstream, jetstreamManager } from '@nats-io/jetstream';
 export { createRuntime, type Runtime, type RuntimeConfig, type RuntimeOptions } from './runtime';
 export { linkSignature, verifyLinkSignature } from './signed-links';
 export { extractTraceContext, injectTraceContext, setupTelemetry, SpanKind, tracer, withSpan } from './telemetry';

@@ -3,16 +3,15 @@ import { DeadLetterSchema, eventTypeOf, streams, subjects as subjectNames } from
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   AckPolicy,
-  DeliverPolicy,
   type ConsumerConfig,
-  headers as natsHeaders,
+  DeliverPolicy,
   type JetStreamClient,
+  JetStreamApiError,
   type JetStreamManager,
   type JsMsg,
-  nanos,
-  type NatsConnection,
   type StreamConfig,
-} from 'nats';
+} from '@nats-io/jetstream';
+import { errors as natsErrors, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/nats-core';
 import { type CloudEventMeta, readCloudEvent } from './cloudevents';
 import { decode, encode } from './codec';
 import { type FailureKind, classifyFailure } from './failures';
@@ -20,10 +19,17 @@ import type { Logger } from './logger';
 import type { Counter } from './metrics';
 import { extractTraceContext, SpanKind, withSpan } from './telemetry';
 
+/**
+ * JetStream drops a publish whose Nats-Msg-Id (= ce-id) it stored within this window: every
+ * stream's duplicate window unless its spec says otherwise. A publisher that re-sends an event
+ * for safety may rely on it only inside it.
+ */
+export const defaultDuplicateWindowMs = 120_000;
+
 export interface StreamSpec {
   name: string;
   subjects: readonly string[];
-  /** Duplicate-detection window for Nats-Msg-Id (default 2 min). */
+  /** Duplicate-detection window for Nats-Msg-Id (default `defaultDuplicateWindowMs`, 2 min). */
   duplicateWindowMs?: number;
   maxAgeMs?: number;
   /** Copies across the cluster; undefined keeps an existing stream's count (and creates with 1). */
@@ -36,10 +42,10 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
 }
 
 async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promise<void> {
-  const config: Partial<StreamConfig> = {
+  const config: Partial<StreamConfig> & { name: string } = {
     name: spec.name,
     subjects: [...spec.subjects],
-    duplicate_window: nanos(spec.duplicateWindowMs ?? 120_000),
+    duplicate_window: nanos(spec.duplicateWindowMs ?? defaultDuplicateWindowMs),
     max_age: nanos(spec.maxAgeMs ?? 7 * 24 * 3600_000),
     num_replicas: spec.replicas ?? 1,
   };
@@ -69,10 +75,13 @@ async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promis
  * and the server's own "JetStream system temporarily unavailable" (err_code 10008).
  */
 export function isJetStreamUnavailable(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: unknown } | undefined;
-  if (e?.code === 'TIMEOUT' || e?.code === '503') return true;
-  if (e?.api_error?.err_code === 10008) return true;
-  return typeof e?.message === 'string' && /temporarily unavailable|no responders|^timeout$/i.test(e.message);
+  if (err instanceof natsErrors.TimeoutError) return true;
+  if (err instanceof natsErrors.RequestError && err.isNoResponders()) return true;
+  // What nats.js answers for a JetStream request (publish included) that nobody answers; not exported as a class.
+  if (err instanceof Error && err.name === 'JetStreamNotEnabled') return true;
+  if (err instanceof JetStreamApiError && err.code === 10008) return true;
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && /temporarily unavailable|no responders/i.test(message);
 }
 
 /**
@@ -251,7 +260,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
 
   const retryLater = (m: JsMsg, failure: Exclude<FailureKind, 'invalid'>, err: unknown) => {
     const subject = eventTypeOf(m.subject);
-    const delivery = m.info.redeliveryCount;
+    const delivery = m.info.deliveryCount;
     const ageMs = Date.now() - m.info.timestampNanos / 1e6;
     options.metrics?.retries?.inc({ subject, failure });
     if (ageMs > retryAlertMs) options.metrics?.retryingLong?.inc({ subject });
@@ -272,7 +281,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
     h.set(deadLetterHeaders.subject, m.subject);
     h.set(deadLetterHeaders.reason, kind);
     h.set(deadLetterHeaders.error, oneLine(reason));
-    h.set(deadLetterHeaders.deliveries, String(m.info.redeliveryCount));
+    h.set(deadLetterHeaders.deliveries, String(m.info.deliveryCount));
     if (original['ce-id']) h.set(deadLetterHeaders.eventId, original['ce-id']);
     try {
       await js.publish(
@@ -282,7 +291,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
           reason,
           headers: original,
           body: m.data,
-          deliveries: m.info.redeliveryCount,
+          deliveries: m.info.deliveryCount,
           failedAt: timestampFromDate(new Date()),
         }),
         // Parking the same stored message twice (a crash between here and term) keeps one copy.
@@ -291,11 +300,11 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
     } catch (err) {
       // The dead letter is not stored: keep the original and try again later.
       logger.error({ err: errorText(err), subject: m.subject }, 'dead letter could not be stored, will be redelivered');
-      m.nak(retryDelayMs(m.info.redeliveryCount, retry, random));
+      m.nak(retryDelayMs(m.info.deliveryCount, retry, random));
       return;
     }
     options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
-    logger.warn({ subject: m.subject, reason, kind, deliveries: m.info.redeliveryCount }, 'event dead-lettered');
+    logger.warn({ subject: m.subject, reason, kind, deliveries: m.info.deliveryCount }, 'event dead-lettered');
     m.term();
   };
 
@@ -312,7 +321,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
         let event: ReceivedEvent<MessageShape<DescMessage>>;
         try {
           const meta = readCloudEvent(m.headers, eventTypeOf(m.subject));
-          event = { subject: m.subject, meta, body: decode(schema, m.data), msg: m, deliveryCount: m.info.redeliveryCount };
+          event = { subject: m.subject, meta, body: decode(schema, m.data), msg: m, deliveryCount: m.info.deliveryCount };
         } catch (err) {
           await park(m, 'malformed', errorText(err));
           return;
@@ -323,7 +332,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
         } catch (err) {
           const failure = classifyFailure(err);
           if (failure === 'invalid') await park(m, 'invalid', errorText(err));
-          else if (failure === 'unknown' && m.info.redeliveryCount >= maxDeliver) await park(m, 'exhausted', `failed ${maxDeliver} times: ${errorText(err)}`);
+          else if (failure === 'unknown' && m.info.deliveryCount >= maxDeliver) await park(m, 'exhausted', `failed ${maxDeliver} times: ${errorText(err)}`);
           else retryLater(m, failure, err);
         }
       },
@@ -420,6 +429,7 @@ export async function listDeadLetters(js: JetStreamClient, filter: DeadLetterFil
       if (isNotFound(err) || /no message found/i.test(String((err as Error).message))) continue; // replayed already
       throw err;
     }
+    if (!m) continue; // replayed already (nats.js answers null for a deleted sequence)
     if (!subjectMatches(filterSubject, m.subject)) continue;
     const letter = decode(DeadLetterSchema, m.data);
     entries.push({

@@ -1,5 +1,6 @@
-import { rpc, streams } from '@lessoncall/proto';
-import { nkeys } from 'nats';
+import type { DescService } from '@bufbuild/protobuf';
+import { MediaService, MeetingService, ParticipantService, rpcQueue, rpcSubject, streams, TurnService } from '@lessoncall/proto';
+import { createUser, fromSeed } from '@nats-io/nkeys';
 
 /**
  * Who may publish and subscribe to what on the bus: the one source of truth that the test
@@ -8,8 +9,8 @@ import { nkeys } from 'nats';
  *
  * Credentials are nkeys, not user+password: the server config carries only public keys (so
  * the rendered config is not a secret and can live in a ConfigMap), the seed stays in the
- * service's Secret and never crosses the wire (challenge/response), and nats.js already
- * ships the nkeys implementation (no bcrypt tool needed to produce the config).
+ * service's Secret and never crosses the wire (challenge/response), and nats.js ships the
+ * nkeys implementation (@nats-io/nkeys; no bcrypt tool needed to produce the config).
  */
 export const natsRoles = ['gateway', 'meeting', 'participant', 'signaling', 'turn', 'media', 'booking', 'operator'] as const;
 export type NatsRole = (typeof natsRoles)[number];
@@ -31,6 +32,24 @@ export function inboxPrefix(role: NatsRole): string {
 }
 
 type StreamName = (typeof streams)[keyof typeof streams]['name'];
+
+/**
+ * Every method of a service that the role serves: each is `svc.<queue>.<method>` (proto/lib/rpc.test.ts
+ * holds every service to that), so one wildcard covers a method added later.
+ */
+function serviceSubjects(service: DescService): string {
+  return `svc.${rpcQueue(service)}.*`;
+}
+
+/**
+ * The role's service as `@nats-io/services` serves it: its endpoints, and the `$SRV` discovery
+ * subjects it answers (PING, INFO, STATS for all services, by its name, and by its instance id).
+ * Answers go through allow_responses; only the operator may ask.
+ */
+function servesService(service: DescService): string[] {
+  const name = rpcQueue(service);
+  return [serviceSubjects(service), '$SRV.PING', '$SRV.INFO', '$SRV.STATS', `$SRV.*.${name}`, `$SRV.*.${name}.*`];
+}
 
 /** `jetstreamManager()` asks for the account info first; every JetStream user needs it. */
 const jsAccountInfo = '$JS.API.INFO';
@@ -72,36 +91,36 @@ function watchBucket(bucket: string): string[] {
 const matrix: Record<NatsRole, NatsPermissions> = {
   gateway: {
     publish: [
-      rpc.meetingCreate,
-      rpc.meetingGet,
-      rpc.meetingVerifyJoin,
-      rpc.meetingEnd,
-      rpc.meetingFindByBooking,
-      rpc.participantJoin,
-      rpc.participantLeave,
-      rpc.participantList,
-      rpc.participantMute,
-      rpc.participantPresence,
-      rpc.participantAttendance,
+      rpcSubject(MeetingService.method.createMeeting),
+      rpcSubject(MeetingService.method.getMeeting),
+      rpcSubject(MeetingService.method.verifyJoin),
+      rpcSubject(MeetingService.method.endMeeting),
+      rpcSubject(MeetingService.method.findMeetingByBooking),
+      rpcSubject(ParticipantService.method.join),
+      rpcSubject(ParticipantService.method.leave),
+      rpcSubject(ParticipantService.method.listParticipants),
+      rpcSubject(ParticipantService.method.mute),
+      rpcSubject(ParticipantService.method.presence),
+      rpcSubject(ParticipantService.method.attendance),
       // The roster view re-reads a meeting's live sessions after a miss.
-      rpc.participantLiveSessions,
-      rpc.participantChatSend,
-      rpc.participantChatHistory,
-      rpc.participantRecord,
+      rpcSubject(ParticipantService.method.liveSessions),
+      rpcSubject(ParticipantService.method.chatSend),
+      rpcSubject(ParticipantService.method.chatHistory),
+      rpcSubject(ParticipantService.method.record),
       // Tutor controls.
-      rpc.participantRemove,
-      rpc.participantAllowRejoin,
-      rpc.participantAskUnmute,
+      rpcSubject(ParticipantService.method.remove),
+      rpcSubject(ParticipantService.method.allowRejoin),
+      rpcSubject(ParticipantService.method.askUnmute),
       // The lobby's connection check, before Join.
-      rpc.turnPrecallCredentials,
-      rpc.participantBoardAppend,
-      rpc.participantBoardState,
-      rpc.participantBoardControl,
-      rpc.participantQualityReport,
-      rpc.participantRemovals,
+      rpcSubject(TurnService.method.precallCredentials),
+      rpcSubject(ParticipantService.method.boardAppend),
+      rpcSubject(ParticipantService.method.boardState),
+      rpcSubject(ParticipantService.method.boardControl),
+      rpcSubject(ParticipantService.method.qualityReport),
+      rpcSubject(ParticipantService.method.removals),
       // An sfu meeting's room access, after welcome and when the room moves.
-      rpc.mediaJoin,
-      rpc.mediaRecordingLink,
+      rpcSubject(MediaService.method.mediaJoin),
+      rpcSubject(MediaService.method.recordingLink),
       'signal.route.*',
       // Straight to the gateway holding the target when the roster view has both ends live.
       'signal.deliver.*',
@@ -131,9 +150,9 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   },
   meeting: {
     publish: [
-      rpc.participantAttendance,
+      rpcSubject(ParticipantService.method.attendance),
       // Who is still in a meeting after its end: the participant service says.
-      rpc.participantLiveSessions,
+      rpcSubject(ParticipantService.method.liveSessions),
       'meeting.>',
       // A new meeting's passcode and link, for the booking system alone (not in MEETINGS).
       'meeting_link.>',
@@ -151,15 +170,15 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.media.name),
       ...consumeStream(streams.media.name),
     ],
-    subscribe: ['svc.meeting.*'],
+    subscribe: servesService(MeetingService),
     allowResponses: true,
   },
   participant: {
     publish: [
-      rpc.meetingVerifyJoin,
+      rpcSubject(MeetingService.method.verifyJoin),
       // A request that beat meeting.created asks the owner for the meeting.
-      rpc.meetingDescribe,
-      rpc.turnCredentials,
+      rpcSubject(MeetingService.method.describeMeeting),
+      rpcSubject(TurnService.method.turnCredentials),
       'participant.>',
       'mute.changed.>',
       // Core NATS fan-out of stored chat messages to the gateways.
@@ -179,11 +198,11 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       ...consumeStream(streams.meetings.name),
     ],
-    subscribe: ['svc.participant.*'],
+    subscribe: servesService(ParticipantService),
     allowResponses: true,
   },
   signaling: {
-    publish: [rpc.participantLiveSessions, 'signal.deliver.*', jsAccountInfo],
+    publish: [rpcSubject(ParticipantService.method.liveSessions), 'signal.deliver.*', jsAccountInfo],
     subscribe: ['signal.route.*', 'participant.*.*'],
     allowResponses: false,
   },
@@ -191,10 +210,10 @@ const matrix: Record<NatsRole, NatsPermissions> = {
   media: {
     publish: [
       // Who is live in a meeting, and the meeting itself, from their owners.
-      rpc.participantLiveSessions,
-      rpc.meetingDescribe,
+      rpcSubject(ParticipantService.method.liveSessions),
+      rpcSubject(MeetingService.method.describeMeeting),
       // Whether a user may have a recording's link: the meeting as that user may read it (RLS).
-      rpc.meetingGet,
+      rpcSubject(MeetingService.method.getMeeting),
       'media.>',
       'recording.>',
       'deadletter.>',
@@ -207,12 +226,12 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...consumeStream(streams.meetings.name),
       ...consumeStream(streams.participants.name),
     ],
-    subscribe: ['svc.media.*'],
+    subscribe: servesService(MediaService),
     allowResponses: true,
   },
   turn: {
     publish: [jsAccountInfo],
-    subscribe: [rpc.turnCredentials, rpc.turnPrecallCredentials],
+    subscribe: servesService(TurnService),
     allowResponses: true,
   },
   // The booking system (and `npm run booking`): announces bookings, watches what became of them,
@@ -234,6 +253,8 @@ const matrix: Record<NatsRole, NatsPermissions> = {
       ...manageStream(streams.deadLetters.name),
       `$JS.API.STREAM.MSG.GET.${streams.deadLetters.name}`,
       `$JS.API.STREAM.MSG.DELETE.${streams.deadLetters.name}`,
+      // `nats micro ls` / `info` / `stats`: which services run, their endpoints and counts.
+      '$SRV.>',
     ],
     subscribe: [],
     allowResponses: false,
@@ -295,12 +316,12 @@ function authorizationBlock(entries: readonly string[], extra: readonly string[]
 
 /** A fresh user nkey seed (`SU…`): what goes into a role's Secret. */
 export function newNatsSeed(): string {
-  return new TextDecoder().decode(nkeys.createUser().getSeed());
+  return new TextDecoder().decode(createUser().getSeed());
 }
 
 /** The public key (`U…`) of a user seed: what the server's config lists. Throws on anything but a user seed. */
 export function natsPublicKey(seed: string): string {
-  const kp = nkeys.fromSeed(new TextEncoder().encode(seed));
+  const kp = fromSeed(new TextEncoder().encode(seed));
   const key = kp.getPublicKey();
   if (!key.startsWith('U')) throw new Error('not a user nkey seed');
   return key;

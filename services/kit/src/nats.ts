@@ -1,25 +1,15 @@
-import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { ServiceErrorSchema } from '@lessoncall/proto';
-import {
-  connect,
-  ErrorCode as NatsErrorCode,
-  headers as natsHeaders,
-  type JetStreamClient,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  NatsError,
-  nkeyAuthenticator,
-  type Subscription,
-} from 'nats';
+import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders, nkeyAuthenticator, type Subscription } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { cloudEventHeaders } from './cloudevents';
-import { decode, encode } from './codec';
-import { ServiceError, ServiceUnavailableError } from './errors';
+import { encode } from './codec';
+import { isJetStreamUnavailable } from './jetstream';
 import type { Logger } from './logger';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { extractTraceContext, injectTraceContext, SpanKind, withSpan } from './telemetry';
+import { injectTraceContext, SpanKind, withSpan } from './telemetry';
 
-export type { JetStreamClient, Msg, MsgHdrs, NatsConnection, Subscription };
+export type { JetStreamClient, JetStreamManager, Msg, MsgHdrs, NatsConnection, Subscription };
 
 export interface NatsOptions {
   url: string;
@@ -51,102 +41,12 @@ export async function connectNats({ url, name, logger, nkeySeed, inboxPrefix, tl
   });
   (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
-        logger.warn({ nats: s.type, data: String(s.data) }, `nats ${s.type}`);
-      }
+      if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn({ nats: s.type, server: s.server }, `nats ${s.type}`);
+      else if (s.type === 'error') logger.warn({ nats: s.type, err: s.error }, `nats ${s.type}`);
     }
   })().catch(() => {});
   logger.info({ server: nc.getServer() }, 'connected to NATS');
   return nc;
-}
-
-export interface RequestOptions {
-  timeoutMs: number;
-}
-
-/**
- * Typed request/reply. An error reply becomes a ServiceError with its code; nobody
- * listening or no answer in time becomes ServiceUnavailableError — never a hang.
- */
-export async function request<I extends DescMessage, O extends DescMessage>(
-  nc: NatsConnection,
-  subject: string,
-  reqSchema: I,
-  body: MessageInitShape<I>,
-  resSchema: O,
-  options: RequestOptions,
-): Promise<MessageShape<O>> {
-  return withSpan(`request ${subject}`, { kind: SpanKind.CLIENT, attributes: { 'messaging.destination.name': subject } }, async () => {
-    const h = natsHeaders();
-    injectTraceContext(h);
-    let reply: Msg;
-    try {
-      reply = await nc.request(subject, encode(reqSchema, body), { timeout: options.timeoutMs, headers: h });
-    } catch (err) {
-      if (err instanceof NatsError) {
-        if (err.code === NatsErrorCode.NoResponders) throw new ServiceUnavailableError(subject, 'no_responders', { cause: err });
-        if (err.code === NatsErrorCode.Timeout) throw new ServiceUnavailableError(subject, 'timeout', { cause: err });
-        if (err.code === NatsErrorCode.ConnectionClosed || err.code === NatsErrorCode.Disconnect) {
-          throw new ServiceUnavailableError(subject, 'disconnected', { cause: err });
-        }
-      }
-      throw err;
-    }
-    if (reply.headers?.get('Nats-Service-Error-Code')) {
-      throw ServiceError.fromMessage(decode(ServiceErrorSchema, reply.data), subject);
-    }
-    return decode(resSchema, reply.data);
-  });
-}
-
-export interface ServeOptions<I extends DescMessage, O extends DescMessage> {
-  subject: string;
-  queue: string;
-  request: I;
-  response: O;
-  logger: Logger;
-  handler: (req: MessageShape<I>, msg: Msg) => Promise<MessageInitShape<O>>;
-}
-
-/**
- * Answers typed requests in a queue group. A ServiceError is answered with its code
- * (Nats-Service-Error-Code carries the HTTP-like status, the body the string code); any
- * other throw is logged and answered as `internal` without details.
- */
-export function serve<I extends DescMessage, O extends DescMessage>(nc: NatsConnection, options: ServeOptions<I, O>): Subscription {
-  const { subject, queue, logger } = options;
-  return nc.subscribe(subject, {
-    queue,
-    callback: (err, msg) => {
-      if (err) {
-        logger.error({ err, subject }, 'subscription error');
-        return;
-      }
-      void withSpan(
-        `handle ${subject}`,
-        { kind: SpanKind.SERVER, parent: extractTraceContext(msg.headers), attributes: { 'messaging.destination.name': subject } },
-        async () => {
-          try {
-            const req = decode(options.request, msg.data);
-            const res = await options.handler(req, msg);
-            msg.respond(encode(options.response, res));
-          } catch (e) {
-            respondError(msg, e, logger);
-          }
-        },
-      );
-    },
-  });
-}
-
-export function respondError(msg: Msg, e: unknown, logger: Logger): void {
-  const error = e instanceof ServiceError ? e : new ServiceError('internal', 'internal error');
-  if (!(e instanceof ServiceError)) logger.error({ err: e, subject: msg.subject }, 'handler failed');
-  // No status on the header line: nats.js reads a 503 status as "no responders".
-  const h = natsHeaders();
-  h.set('Nats-Service-Error-Code', String(error.status));
-  h.set('Nats-Service-Error', error.code);
-  if (msg.reply) msg.respond(encode(ServiceErrorSchema, error.toMessage()), { headers: h });
 }
 
 export interface PublishOptions {
@@ -185,8 +85,7 @@ export async function publishEvent<D extends DescMessage>(
         // No responders: the stream has no leader right now. A timeout: the leader went away with
         // the publish unanswered — it may be stored, and sending it again is safe because
         // Nats-Msg-Id (= ce-id) makes the stream drop the duplicate.
-        const code = (err as { code?: string }).code;
-        if ((code !== '503' && code !== 'TIMEOUT') || Date.now() + publishRetryDelayMs > deadline) throw err;
+        if (!isJetStreamUnavailable(err) || Date.now() + publishRetryDelayMs > deadline) throw err;
         await new Promise((r) => setTimeout(r, publishRetryDelayMs));
       }
     }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Registry } from 'prom-client';
 import { Db } from './db';
 import { cachedReadiness, type Readiness, type ReadinessCheck, startHealthServer } from './health';
@@ -64,8 +65,8 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
     inboxPrefix: config.NATS_INBOX_PREFIX,
     tlsCaFile: config.NATS_TLS_CA_FILE,
   });
-  const jsm = await retryWhileJetStreamUnavailable(() => nc.jetstreamManager(), { logger, what: 'JetStream account' });
-  const js = nc.jetstream();
+  const jsm = await retryWhileJetStreamUnavailable(() => jetstreamManager(nc), { logger, what: 'JetStream account' });
+  const js = jetstream(nc);
   const db = config.DATABASE_URL
     ? new Db({ url: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE, applicationName: service, sessionRole: 'service_role' })
     : undefined;

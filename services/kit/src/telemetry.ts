@@ -5,7 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
-import type { MsgHdrs } from 'nats';
+import type { MsgHdrs } from '@nats-io/nats-core';
 import type { Registry } from 'prom-client';
 import { exportMetricsOverOtlp } from './otlp-metrics';
 

@@ -1,6 +1,16 @@
 import { BookingConfirmedSchema, streams, subjects } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeEvents, createLogger, ensureConsumer, ensureStream, invalidRequest, listDeadLetters, publishEvent, replayDeadLetters } from '../src/index';
+import {
+  consumeEvents,
+  createLogger,
+  ensureConsumer,
+  ensureStream,
+  invalidRequest,
+  listDeadLetters,
+  publishEvent,
+  replayDeadLetters,
+  jetstream,
+} from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
 import { booking } from './fixtures';
 
@@ -18,12 +28,12 @@ describe('the DEADLETTER stream', () => {
   it('keeps an invalid event with its reason, and replays it to the original subject once', async () => {
     // As in production: the meeting service consumes and dead-letters, an operator lists and replays.
     const service = await h.connectAs('meeting');
-    const operator = (await h.connectAs('operator')).jetstream();
+    const operator = jetstream(await h.connectAs('operator'));
     let accept = false;
     const handled: string[] = [];
     const consumer = await consumeEvents({
       nc: service,
-      js: service.jetstream(),
+      js: jetstream(service),
       stream: 'BOOKINGS',
       durable: 'dl-test',
       logger,
@@ -44,8 +54,8 @@ describe('the DEADLETTER stream', () => {
       expect(letter).toMatchObject({ subject: 'booking.confirmed', eventId: 'evt-bad', reason: 'invalid', deliveries: 1 });
       expect(letter?.error).toMatch(/bad is not a booking/);
       const stored = await h.jsm.streams.getMessage('DEADLETTER', { seq: letter!.seq });
-      expect(stored.header.get('Lessoncall-Original-Subject')).toBe('booking.confirmed');
-      expect(stored.header.get('Lessoncall-Dead-Letter-Reason')).toBe('invalid');
+      expect(stored?.header.get('Lessoncall-Original-Subject')).toBe('booking.confirmed');
+      expect(stored?.header.get('Lessoncall-Dead-Letter-Reason')).toBe('invalid');
       expect(await listDeadLetters(operator, { subject: 'participant.>' })).toHaveLength(0);
 
       // After the fix, the operator replays it: handled once, under its own ce-id, and gone.

@@ -2,7 +2,7 @@ import { BookingConfirmedSchema, streams, subjects } from '@lessoncall/proto';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeEvents, createLogger, decode, ensureConsumer, ensureStream, publishEvent, setupTelemetry, withSpan } from '../src/index';
+import { consumeEvents, createLogger, decode, ensureConsumer, ensureStream, publishEvent, setupTelemetry, withSpan, jetstream } from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
 import { booking } from './fixtures';
 
@@ -80,7 +80,7 @@ describe('events on JetStream', () => {
     const schemaFor = (s: string) => (s === subjects.bookingConfirmed ? BookingConfirmedSchema : undefined);
     const first = await consumeEvents({
       nc: nc2,
-      js: nc2.jetstream(),
+      js: jetstream(nc2),
       stream: 'BOOKINGS',
       durable: 'kit-test',
       logger,

@@ -1,6 +1,7 @@
-import { connect, ErrorCode, type NatsConnection, type Status } from 'nats';
+import { errors, type NatsConnection, type PermissionViolationError } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rpc } from '@lessoncall/proto';
+import { MeetingService, ParticipantService, rpcSubject, TurnService } from '@lessoncall/proto';
 import { natsPermissions, type NatsRole, natsRoles } from '../src/nats-auth';
 import { type Harness, setup } from '../src/testing';
 
@@ -33,18 +34,13 @@ const cases: Record<NatsRole, { denyPublish: string; denySubscribe: string; allo
   booking: { denyPublish: 'meeting.created.m1', denySubscribe: '_INBOX.>', allowPublish: 'booking.confirmed', allowSubscribe: 'meeting.created.m1' },
 };
 
-/** The permissions-violation status nats.js reports for this operation and subject. */
-function violation(nc: NatsConnection, operation: 'publish' | 'subscription', subject: string): Promise<Status> {
+/** The permissions violation nats.js reports for this operation and subject. */
+function violation(nc: NatsConnection, operation: 'publish' | 'subscription', subject: string): Promise<PermissionViolationError> {
   // Started before the offending call so the status event cannot be missed.
   return (async () => {
     for await (const s of nc.status()) {
-      if (
-        s.type === 'error' &&
-        s.data === ErrorCode.PermissionsViolation &&
-        s.permissionContext?.operation === operation &&
-        s.permissionContext.subject === subject
-      )
-        return s;
+      if (s.type === 'error' && s.error instanceof errors.PermissionViolationError && s.error.operation === operation && s.error.subject === subject)
+        return s.error;
     }
     throw new Error('connection closed before the violation was reported');
   })();
@@ -75,10 +71,10 @@ const everyone: readonly Who[] = [...natsRoles, 'outsider'];
  * else must get a permissions violation. Widening the matrix past a rule fails here.
  */
 const rules: { attack: string; op: 'publish' | 'subscribe'; subject: string; only: readonly Who[] }[] = [
-  { attack: 'end any lesson', op: 'publish', subject: rpc.meetingEnd, only: ['gateway'] },
-  { attack: 'take over passcode checks', op: 'subscribe', subject: rpc.meetingVerifyJoin, only: ['meeting'] },
-  { attack: 'answer joins in the participant service’s place', op: 'subscribe', subject: rpc.participantJoin, only: ['participant'] },
-  { attack: 'mint TURN credentials', op: 'publish', subject: rpc.turnCredentials, only: ['participant'] },
+  { attack: 'end any lesson', op: 'publish', subject: rpcSubject(MeetingService.method.endMeeting), only: ['gateway'] },
+  { attack: 'take over passcode checks', op: 'subscribe', subject: rpcSubject(MeetingService.method.verifyJoin), only: ['meeting'] },
+  { attack: 'answer joins in the participant service’s place', op: 'subscribe', subject: rpcSubject(ParticipantService.method.join), only: ['participant'] },
+  { attack: 'mint TURN credentials', op: 'publish', subject: rpcSubject(TurnService.method.turnCredentials), only: ['participant'] },
   { attack: 'inject SDP into a call', op: 'publish', subject: 'signal.deliver.s1', only: ['gateway', 'signaling'] },
   { attack: 'inject SDP through signaling', op: 'publish', subject: 'signal.route.m1', only: ['gateway'] },
   { attack: 'sniff SDP and ICE candidates', op: 'subscribe', subject: 'signal.deliver.*', only: ['gateway'] },
@@ -114,14 +110,14 @@ describe('NATS permissions', () => {
   });
 
   it('refuses an anonymous client', async () => {
-    await expect(connect({ servers: h.nats.url, reconnect: false })).rejects.toMatchObject({ code: ErrorCode.AuthorizationViolation });
+    await expect(connect({ servers: h.nats.url, reconnect: false })).rejects.toBeInstanceOf(errors.AuthorizationError);
   });
 
   it('refuses a role that uses another role’s inbox prefix', async () => {
     const nc = await h.connectAs('booking', { inboxPrefix: '_INBOX.gateway' });
     const denied = (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'error' && s.permissionContext?.operation === 'subscription') return s.permissionContext.subject;
+        if (s.type === 'error' && s.error instanceof errors.PermissionViolationError && s.error.operation === 'subscription') return s.error.subject;
       }
     })();
     // nats.js subscribes its request mux to `<prefix>.<nuid>.*`; the server refuses it.
@@ -140,7 +136,7 @@ describe('NATS permissions', () => {
         const denied = violation(nc, 'publish', c.denyPublish);
         nc.publish(c.denyPublish);
         nc.publish(c.allowPublish);
-        expect((await denied).permissionContext).toMatchObject({ operation: 'publish', subject: c.denyPublish });
+        expect(await denied).toMatchObject({ operation: 'publish', subject: c.denyPublish });
         // Same publisher, same receiver: the allowed message arriving alone proves the denied one was dropped.
         expect(await seen).toEqual([c.allowPublish]);
       });
@@ -149,9 +145,13 @@ describe('NATS permissions', () => {
         const nc = await h.connectAs(role);
         const denied = violation(nc, 'subscription', c.denySubscribe);
         const forbidden: string[] = [];
-        const sub = nc.subscribe(c.denySubscribe, { callback: (err, m) => (err ? undefined : forbidden.push(m.subject)) });
+        const sub = nc.subscribe(c.denySubscribe, {
+          callback: (err, m) => {
+            if (!err) forbidden.push(m.subject);
+          },
+        });
         const allowed = new Promise<string>((resolve) => nc.subscribe(c.allowSubscribe, { callback: (_e, m) => resolve(m.subject) }));
-        expect((await denied).permissionContext).toMatchObject({ operation: 'subscription', subject: c.denySubscribe });
+        expect(await denied).toMatchObject({ operation: 'subscription', subject: c.denySubscribe });
         await sub.closed.catch(() => {});
         expect(sub.isClosed()).toBe(true);
         await nc.flush();
@@ -203,14 +203,18 @@ describe('NATS permissions', () => {
       const nc = await h.connectAs(role);
       const subject = natsPermissions(role).subscribe[0] ?? '';
       const endpoint = subject.replace('*', 'probe');
-      nc.subscribe(subject, { callback: (_e, m) => m.respond(new TextEncoder().encode('pong')) });
+      nc.subscribe(subject, {
+        callback: (_e, m) => {
+          m.respond(new TextEncoder().encode('pong'));
+        },
+      });
       await nc.flush();
       const reply = await h.nc.request(endpoint, new Uint8Array(), { timeout: 5_000 });
       expect(new TextDecoder().decode(reply.data)).toBe('pong');
       // …but it cannot publish to a reply subject it was not asked on.
       const denied = violation(nc, 'publish', '_INBOX.gateway.stolen');
       nc.publish('_INBOX.gateway.stolen');
-      expect((await denied).permissionContext?.operation).toBe('publish');
+      expect((await denied).operation).toBe('publish');
     });
   }
 });

@@ -1,7 +1,7 @@
 import { create } from '@bufbuild/protobuf';
-import { GetMeetingRequestSchema, GetMeetingResponseSchema, MeetingSchema } from '@lessoncall/proto';
+import { MeetingSchema, MeetingService, rpcSubject, TurnService } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, Db, readiness, request, serve, ServiceError, ServiceUnavailableError } from '../src/index';
+import { client, createLogger, Db, readiness, serve, servePartial, ServiceError, ServiceUnavailableError } from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
 
 const logger = createLogger('kit-test', { level: 'silent' });
@@ -13,48 +13,58 @@ describe('request/reply and Postgres through the harness', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await setup({ postgres: true });
-    serve(h.nc, {
-      subject: 'svc.test.get',
-      queue: 'test',
-      request: GetMeetingRequestSchema,
-      response: GetMeetingResponseSchema,
-      logger,
-      handler: async (req) => {
-        if (req.meetingId === 'MID-THROWS') throw new Error('boom with secret details');
-        if (req.passcode !== '123456') throw new ServiceError('passcode_invalid', 'wrong passcode', { attemptsLeft: 3 });
-        return { meeting: create(MeetingSchema, { meetingId: req.meetingId, status: 'pending' }) };
+    await servePartial(
+      h.nc,
+      MeetingService,
+      {
+        getMeeting: async (req) => {
+          if (req.meetingId === 'MID-THROWS') throw new Error('boom with secret details');
+          if (req.passcode !== '123456') throw new ServiceError('passcode_invalid', 'wrong passcode', { attemptsLeft: 3 });
+          return { meeting: create(MeetingSchema, { meetingId: req.meetingId, status: 'pending' }) };
+        },
       },
-    });
+      { logger },
+    );
   });
   afterAll(() => h.cleanup());
 
   it('answers, maps a typed error to its code, hides an unexpected one, and never hangs', async () => {
-    const ok = await request(h.nc, 'svc.test.get', GetMeetingRequestSchema, { meetingId: 'MID-A', passcode: '123456' }, GetMeetingResponseSchema, {
-      timeoutMs: 2_000,
-    });
+    const meetings = client(h.nc, MeetingService, { timeoutMs: 2_000 });
+    const ok = await meetings.getMeeting({ meetingId: 'MID-A', passcode: '123456' });
     expect(ok.meeting?.status).toBe('pending');
 
-    const wrong = await request(h.nc, 'svc.test.get', GetMeetingRequestSchema, { meetingId: 'MID-A', passcode: '000000' }, GetMeetingResponseSchema, {
-      timeoutMs: 2_000,
-    }).catch((e) => e);
+    const wrong = await meetings.getMeeting({ meetingId: 'MID-A', passcode: '000000' }).catch((e) => e);
     expect(wrong).toBeInstanceOf(ServiceError);
     expect(wrong.code).toBe('passcode_invalid');
     expect(wrong.attemptsLeft).toBe(3);
     expect(wrong.status).toBe(403);
 
-    const boom = await request(h.nc, 'svc.test.get', GetMeetingRequestSchema, { meetingId: 'MID-THROWS' }, GetMeetingResponseSchema, {
-      timeoutMs: 2_000,
-    }).catch((e) => e);
+    const boom = await meetings.getMeeting({ meetingId: 'MID-THROWS' }).catch((e) => e);
     expect(boom.code).toBe('internal');
     expect(boom.message).not.toMatch(/secret/);
 
-    const missing = await request(h.nc, 'svc.nobody.home', GetMeetingRequestSchema, {}, GetMeetingResponseSchema, { timeoutMs: 500 }).catch((e) => e);
+    // Only getMeeting is served: another method of the same service has nobody to answer it.
+    const unserved = await meetings.endMeeting({ meetingId: 'MID-A' }, { timeoutMs: 500 }).catch((e) => e);
+    expect(unserved).toBeInstanceOf(ServiceUnavailableError);
+    expect(unserved.subject).toBe('svc.meeting.end');
+
+    const missing = await client(h.nc, TurnService, { timeoutMs: 500 })
+      .turnCredentials({})
+      .catch((e) => e);
     expect(missing).toBeInstanceOf(ServiceUnavailableError);
     expect(missing.status).toBe(503);
   });
 
+  it('will not serve a service with a method left unanswered', () => {
+    const onlyOne = { getMeeting: async () => ({}) };
+    // @ts-expect-error: serve's type refuses an incomplete service already; this is the check for untyped callers.
+    expect(() => serve(h.nc, MeetingService, onlyOne, { logger })).toThrow(
+      /no handler for CreateMeeting, VerifyJoin, EndMeeting, FindMeetingByBooking, DescribeMeeting/,
+    );
+  });
+
   it('a malformed request body gets invalid_request naming the problem', async () => {
-    const reply = await h.nc.request('svc.test.get', new TextEncoder().encode('{"meetingId": 5}'), { timeout: 2_000 });
+    const reply = await h.nc.request(rpcSubject(MeetingService.method.getMeeting), new TextEncoder().encode('{"meetingId": 5}'), { timeout: 2_000 });
     expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('400');
     expect(reply.headers?.get('Nats-Service-Error')).toBe('invalid_request');
   });

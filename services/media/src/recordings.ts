@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Clock, type Db, type Logger, publishEvent } from '@lessoncall/kit';
+import { type Clock, type Db, eventSource, type Logger, publishEvent } from '@lessoncall/kit';
 import { RecordingReadySchema, subjects } from '@lessoncall/proto';
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MediaMetrics } from './metrics';
 import type { RecordingStorage } from './storage';
 
@@ -168,7 +168,7 @@ export class Recordings {
           tracks: tracks.length,
           readyAt: timestampFromDate(clock.now()),
         },
-        { source: '/lessoncall/media', id: `recording.ready:${meetingId}` },
+        { source: eventSource('media'), id: `recording.ready:${meetingId}` },
       );
       metrics.recordings.inc({ outcome: 'ready' });
       logger.info({ meetingId, bytes, durationSeconds: duration, tracks: tracks.length, ms: Date.now() - started }, 'recording ready');

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Clock, type Db, type Logger, publishEvent, ServiceError, type Tx } from '@lessoncall/kit';
+import { type Clock, type Db, eventSource, type Logger, publishEvent, ServiceError, type Tx } from '@lessoncall/kit';
 import { type Meeting, MediaRoomCreatedSchema, RecordingStartedSchema, type SfuAccess, SfuAccessSchema, subjects } from '@lessoncall/proto';
-import type { JetStreamClient } from 'nats';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MediaConfig } from './config';
 import { JanusError, janusCodes } from './janus/transport';
 import { roomJoinToken, roomSecret, signedJanusToken } from './janus/tokens';
@@ -31,7 +31,7 @@ export interface RoomsDeps {
   config: Pick<MediaConfig, 'JANUS_ROOM_ADMIN_KEY' | 'JANUS_TOKEN_SECRET' | 'JANUS_TOKEN_TTL_SECONDS' | 'JANUS_RECORDINGS_DIR' | 'ROOM_EXTRA_PUBLISHERS'>;
 }
 
-const source = '/lessoncall/media';
+const source = eventSource('media');
 
 /** Janus says the thing is already gone: for a destroy or a kick, that is what we wanted. */
 function alreadyGone(err: unknown): boolean {

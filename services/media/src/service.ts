@@ -8,33 +8,24 @@ import {
   type Logger,
   type RunningConsumer,
   type Runtime,
-  request,
   ServiceError,
-  serve,
   systemClock,
+  client,
+  serve,
 } from '@lessoncall/kit';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
-  DescribeMeetingRequestSchema,
-  GetMeetingRequestSchema,
-  GetMeetingResponseSchema,
-  RecordingLinkRequestSchema,
-  RecordingLinkResponseSchema,
-  DescribeMeetingResponseSchema,
   eventTypeOf,
   isSubjectToken,
   isValidMeetingId,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
-  MediaJoinRequestSchema,
-  MediaJoinResponseSchema,
   MeetingCancelledSchema,
   MeetingEndedSchema,
   ParticipantLeftSchema,
   type ParticipantLeft,
-  queues,
-  rpc,
   streams,
+  MeetingService,
+  ParticipantService,
+  MediaService as MediaRpc,
 } from '@lessoncall/proto';
 import type { MediaConfig } from './config';
 import { createMediaMetrics } from './metrics';
@@ -152,14 +143,14 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.left.>' });
     await nodes.probe();
 
-    const subscriptions = [
-      serve(nc, {
-        subject: rpc.mediaJoin,
-        queue: queues.media,
-        request: MediaJoinRequestSchema,
-        response: MediaJoinResponseSchema,
-        logger,
-        handler: async (req) => {
+    // The owners of who is live and of the meeting, asked on every room access.
+    const participants = client(nc, ParticipantService, { timeoutMs: 3_000 });
+    const meetings = client(nc, MeetingService, { timeoutMs: 3_000 });
+    const api = await serve(
+      nc,
+      MediaRpc,
+      {
+        mediaJoin: async (req) => {
           if (!isValidMeetingId(req.meetingId)) throw invalidRequest('meetingId', 'meetingId must be MID- followed by 16 letters or digits');
           if (!isSubjectToken(req.sessionId)) throw invalidRequest('sessionId', 'not a session id');
           if (!uuidPattern.test(req.userId)) throw invalidRequest('userId', 'userId must be a uuid');
@@ -167,10 +158,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
           const userId = req.userId.toLowerCase();
           // The owners say who is live and what the meeting is; a session of another meeting or
           // user, or one that has left, gets nothing.
-          const [live, described] = await Promise.all([
-            request(nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, { timeoutMs: 3_000 }),
-            request(nc, rpc.meetingDescribe, DescribeMeetingRequestSchema, { meetingId }, DescribeMeetingResponseSchema, { timeoutMs: 3_000 }),
-          ]);
+          const [live, described] = await Promise.all([participants.liveSessions({ meetingId }), meetings.describeMeeting({ meetingId })]);
           const session = live.sessions.find((s) => s.sessionId === req.sessionId);
           if (!session || session.userId.toLowerCase() !== userId) {
             throw new ServiceError('session_not_found', 'no live session of this user in this meeting', { meetingId });
@@ -182,34 +170,19 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
           if (meeting.mediaMode !== 'sfu') throw new ServiceError('not_sfu', 'this meeting runs peer to peer', { meetingId });
           return { access: await rooms.access(meeting, { sessionId: req.sessionId, userId }) };
         },
-      }),
-      serve(nc, {
-        subject: rpc.mediaRecordingLink,
-        queue: queues.media,
-        request: RecordingLinkRequestSchema,
-        response: RecordingLinkResponseSchema,
-        logger,
-        handler: async (req) => {
+        recordingLink: async (req) => {
           if (!isValidMeetingId(req.meetingId)) throw invalidRequest('meetingId', 'meetingId must be MID- followed by 16 letters or digits');
           if (!uuidPattern.test(req.userId)) throw invalidRequest('userId', 'userId must be a uuid');
           // The meeting as this user may read it: anybody not of the meeting gets meeting_not_found from its owner.
-          await request(
-            nc,
-            rpc.meetingGet,
-            GetMeetingRequestSchema,
-            { meetingId: req.meetingId, userId: req.userId.toLowerCase(), passcode: '' },
-            GetMeetingResponseSchema,
-            {
-              timeoutMs: 3_000,
-            },
-          );
+          await meetings.getMeeting({ meetingId: req.meetingId, userId: req.userId.toLowerCase(), passcode: '' });
           const key = await recordings.keyOf(req.meetingId);
           if (!key) throw new ServiceError('recording_not_found', 'this lesson has no recording (yet)', { meetingId: req.meetingId });
           const expiresAt = new Date(clock.now().getTime() + config.RECORDING_LINK_TTL_SECONDS * 1000);
           return { url: await storage.signedUrl(key, expiresAt), expiresAt: timestampFromDate(expiresAt) };
         },
-      }),
-    ];
+      },
+      { logger },
+    );
 
     const common = { nc, js, logger, deadLetters: metrics.deadLetters, maxDeliver: 5 };
     consumers.push(
@@ -269,7 +242,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
         clearInterval(gaugeTimer);
         clearInterval(recordingTimer);
         await processing?.catch(() => {});
-        await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+        await api.stop().catch(() => {});
         await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
         await nodes.stop();
         await runtime.close();

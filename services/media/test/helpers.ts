@@ -2,23 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger, request } from '@lessoncall/kit';
+import { createLogger, client } from '@lessoncall/kit';
 import { type Harness, type JanusServer, setup, startJanus } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import { createTestMeeting, type TestMeeting, type TestMeetingOptions } from '@lessoncall/meeting/testing';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
-import {
-  EndMeetingRequestSchema,
-  EndMeetingResponseSchema,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  LeaveRequestSchema,
-  LeaveResponseSchema,
-  MediaJoinRequestSchema,
-  MediaJoinResponseSchema,
-  rpc,
-  type SfuAccess,
-} from '@lessoncall/proto';
+import { type SfuAccess, MeetingService as MeetingRpc, ParticipantService as ParticipantRpc, MediaService as MediaRpc } from '@lessoncall/proto';
 import { loadMediaConfig, type MediaService, type MediaServiceDeps, startMediaService } from '../src/index';
 
 export const logger = createLogger('media-test', { level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -95,7 +84,6 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
     return s;
   };
   const media = await startMedia();
-  const call = request;
   return {
     h,
     janus,
@@ -106,28 +94,21 @@ export async function startMediaStack(options: { nodes?: number; media?: Record<
     startMedia,
     createMeeting: (o = {}) => createTestMeeting(h.nc, { students: 5, ...o }),
     async join(m, userId) {
-      const r = await call(
-        h.nc,
-        rpc.participantJoin,
-        JoinRequestSchema,
-        { meetingId: m.meetingId, userId, passcode: m.passcode, clientKey: userId },
-        JoinResponseSchema,
-        {
-          timeoutMs: 5_000,
-        },
-      );
+      const r = await client(h.nc, ParticipantRpc, {
+        timeoutMs: 5_000,
+      }).join({ meetingId: m.meetingId, userId, passcode: m.passcode, clientKey: userId });
       return r.sessionId;
     },
     async leave(m, userId, sessionId) {
-      await call(h.nc, rpc.participantLeave, LeaveRequestSchema, { meetingId: m.meetingId, userId, sessionId }, LeaveResponseSchema, { timeoutMs: 5_000 });
+      await client(h.nc, ParticipantRpc, { timeoutMs: 5_000 }).leave({ meetingId: m.meetingId, userId, sessionId });
     },
     async end(m) {
-      await call(h.nc, rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema, { timeoutMs: 5_000 });
+      await client(h.nc, MeetingRpc, { timeoutMs: 5_000 }).endMeeting({ meetingId: m.meetingId, userId: m.tutorId });
     },
     async access(m, userId, sessionId) {
-      const r = await call(h.nc, rpc.mediaJoin, MediaJoinRequestSchema, { meetingId: m.meetingId, userId, sessionId }, MediaJoinResponseSchema, {
+      const r = await client(h.nc, MediaRpc, {
         timeoutMs: 8_000,
-      });
+      }).mediaJoin({ meetingId: m.meetingId, userId, sessionId });
       if (!r.access) throw new Error('svc.media.join answered without access');
       return r.access;
     },

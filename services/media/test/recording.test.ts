@@ -4,15 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fromJson } from '@bufbuild/protobuf';
-import { request, type ServiceError } from '@lessoncall/kit';
-import {
-  DescribeMeetingRequestSchema,
-  DescribeMeetingResponseSchema,
-  RecordingLinkRequestSchema,
-  RecordingLinkResponseSchema,
-  RecordingReadySchema,
-  rpc,
-} from '@lessoncall/proto';
+import { type ServiceError, client } from '@lessoncall/kit';
+import { RecordingReadySchema, MeetingService, MediaService } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMediaStack, type MediaStack } from './helpers';
 import { SfuPeer } from './support/sfu-peer';
@@ -95,17 +88,17 @@ describe('recording: Janus → janus-pp-rec → ffmpeg → storage → recording
 
     const describe = async () =>
       (
-        await request(s.h.nc, rpc.meetingDescribe, DescribeMeetingRequestSchema, { meetingId: m.meetingId }, DescribeMeetingResponseSchema, {
+        await client(s.h.nc, MeetingService, {
           timeoutMs: 5_000,
-        })
+        }).describeMeeting({ meetingId: m.meetingId })
       ).meeting;
     await expect.poll(async () => (await describe())?.recordingUrl, { timeout: 10_000 }).toBe(event.recordingUrl);
     expect((await describe())?.record).toBe(true);
 
     const link = (userId: string) =>
-      request(s.h.nc, rpc.mediaRecordingLink, RecordingLinkRequestSchema, { meetingId: m.meetingId, userId }, RecordingLinkResponseSchema, {
+      client(s.h.nc, MediaService, {
         timeoutMs: 5_000,
-      });
+      }).recordingLink({ meetingId: m.meetingId, userId });
     const signed = new URL((await link(m.studentId)).url);
     expect(signed.pathname).toBe(`/api/video/recordings/recordings/${m.meetingId}.webm`);
     expect(signed.searchParams.get('signature')).toBeTruthy();

@@ -1,12 +1,5 @@
-import { type Clock, type Db, type Logger, type NatsConnection, request } from '@lessoncall/kit';
-import {
-  type Attendance,
-  AttendanceRequestSchema,
-  AttendanceResponseSchema,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
-  rpc,
-} from '@lessoncall/proto';
+import { type Clock, type Db, type Logger, type NatsConnection, client, type ServiceClient } from '@lessoncall/kit';
+import { type Attendance, ParticipantService } from '@lessoncall/proto';
 import type { EndReason, MeetingEvents, Missing } from './events';
 import type { MeetingMetrics } from './metrics';
 import { meetingColumns, type MeetingRow } from './model';
@@ -38,9 +31,12 @@ export interface SweepResult {
 /** pending → active → completed, each transition announced once. */
 export class Lifecycle {
   readonly #d: LifecycleDeps;
+  /** Who is live and who attended: the participant service says, within attendanceTimeoutMs. */
+  readonly #participants: ServiceClient<typeof ParticipantService>;
 
   constructor(deps: LifecycleDeps) {
     this.#d = deps;
+    this.#participants = client(deps.nc, ParticipantService, { timeoutMs: deps.attendanceTimeoutMs });
   }
 
   /** The first participant.joined starts the meeting. */
@@ -76,7 +72,7 @@ export class Lifecycle {
    * sweep closes the meeting at the end of its window in any case).
    */
   async participantLeft(meetingId: string): Promise<void> {
-    const { db, nc, clock } = this.#d;
+    const { db, clock } = this.#d;
     const now = clock.now();
     const meeting = await db.asService(async (tx) => {
       const { rows } = await tx.query<{ status: string; scheduled_end: Date }>('select status, scheduled_end from video_meetings where meeting_id = $1', [
@@ -85,9 +81,7 @@ export class Lifecycle {
       return rows[0];
     });
     if (meeting?.status !== 'active' || now < meeting.scheduled_end) return;
-    const live = await request(nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, {
-      timeoutMs: this.#d.attendanceTimeoutMs,
-    });
+    const live = await this.#participants.liveSessions({ meetingId });
     if (live.sessions.length > 0) return;
     await this.end(meetingId, 'last_participant_left');
   }
@@ -235,14 +229,11 @@ export class Lifecycle {
   /** The people let the participant service answer for a meeting it has not projected yet (nobody joined it). */
   async #attendance(meetingId: string, people: { tutorId: string; studentId: string }): Promise<Attendance | undefined> {
     try {
-      const res = await request(
-        this.#d.nc,
-        rpc.participantAttendance,
-        AttendanceRequestSchema,
-        { meetingId, actorIsService: true, ...people },
-        AttendanceResponseSchema,
-        { timeoutMs: this.#d.attendanceTimeoutMs },
-      );
+      const res = await this.#participants.attendance({
+        meetingId,
+        actorIsService: true,
+        ...people,
+      });
       return res.attendance;
     } catch (err) {
       this.#d.metrics.attendanceUnavailable.inc();

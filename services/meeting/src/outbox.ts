@@ -1,9 +1,20 @@
 import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
-import { cloudEventHeaders, type Db, injectTraceContext, type JetStreamClient, type Logger, SpanKind, toJson, type Tx, withSpan } from '@lessoncall/kit';
+import {
+  cloudEventHeaders,
+  type Db,
+  eventSource as kitEventSource,
+  injectTraceContext,
+  type JetStreamClient,
+  type Logger,
+  SpanKind,
+  toJson,
+  type Tx,
+  withSpan,
+} from '@lessoncall/kit';
 import { Batcher } from './batcher';
 
 /** ce-source of every event this service publishes. */
-export const eventSource = '/lessoncall/meeting';
+export const eventSource = kitEventSource('meeting');
 
 /**
  * A meeting.* event on its way out. Its id is deterministic (`meeting.created:<meetingId>`,

@@ -1,10 +1,10 @@
-import { type Clock, createRuntime, ensureConsumer, ensureStream, type Logger, type RunningConsumer, type Runtime, systemClock } from '@lessoncall/kit';
-import { streams } from '@lessoncall/proto';
-import { serveApi } from './api';
+import { type Clock, createRuntime, ensureConsumer, ensureStream, type Logger, type RunningConsumer, type Runtime, serve, systemClock } from '@lessoncall/kit';
+import { MeetingService as MeetingRpc, streams } from '@lessoncall/proto';
+import { meetingApi } from './api';
 import { Bookings } from './bookings';
 import type { MeetingConfig } from './config';
 import { bookingsDurable, consumeBookings, consumeParticipants, consumeRecordings, mediaDurable, participantsDurable } from './consumers';
-import { serveDescribe } from './describe';
+import { describeMeeting } from './describe';
 import { MeetingEvents } from './events';
 import { Lifecycle, type SweepResult } from './lifecycle';
 import { createMeetingMetrics } from './metrics';
@@ -83,7 +83,12 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       },
     });
 
-    const subscriptions = [...serveApi({ nc, db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), serveDescribe({ nc, db, events, logger })];
+    const api = await serve(
+      nc,
+      MeetingRpc,
+      { ...meetingApi({ db, bookings, lifecycle, passcodes, events, clock, logger, metrics }), describeMeeting: describeMeeting({ db, events }) },
+      { logger },
+    );
     const consumerDeps = {
       nc,
       js,
@@ -117,7 +122,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
       sweep,
       async stop() {
         clearInterval(timer);
-        await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+        await api.stop().catch(() => {});
         await Promise.all(consumers.map((c) => c.stop().catch(() => {})));
         await sweeping?.catch(() => {});
         await outbox.settle();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type NatsConnection, request } from '@lessoncall/kit';
-import { CreateMeetingRequestSchema, CreateMeetingResponseSchema, rpc } from '@lessoncall/proto';
+import { type NatsConnection, client } from '@lessoncall/kit';
+import { MeetingService } from '@lessoncall/proto';
 
 export interface TestMeeting {
   meetingId: string;
@@ -35,24 +35,17 @@ export async function createTestMeeting(nc: NatsConnection, options: TestMeeting
   const studentIds = Array.from({ length: options.students ?? 1 }, () => randomUUID());
   const studentId = studentIds[0] as string;
   const bookingId = `bk-${randomUUID()}`;
-  const res = await request(
-    nc,
-    rpc.meetingCreate,
-    CreateMeetingRequestSchema,
-    {
-      bookingId,
-      tutorId,
-      studentId,
-      studentIds,
-      record: options.record ?? false,
-      scheduledStart: timestampFromDate(start),
-      scheduledEnd: timestampFromDate(new Date(start.getTime() + (options.minutes ?? 60) * 60_000)),
-      tutorName: options.tutorName ?? '',
-      studentName: options.studentName ?? '',
-      actorIsService: true,
-    },
-    CreateMeetingResponseSchema,
-    { timeoutMs: options.timeoutMs ?? 5_000 },
-  );
+  const res = await client(nc, MeetingService, { timeoutMs: options.timeoutMs ?? 5_000 }).createMeeting({
+    bookingId,
+    tutorId,
+    studentId,
+    studentIds,
+    record: options.record ?? false,
+    scheduledStart: timestampFromDate(start),
+    scheduledEnd: timestampFromDate(new Date(start.getTime() + (options.minutes ?? 60) * 60_000)),
+    tutorName: options.tutorName ?? '',
+    studentName: options.studentName ?? '',
+    actorIsService: true,
+  });
   return { meetingId: res.meeting?.meetingId ?? '', passcode: res.passcode, bookingId, tutorId, studentId, studentIds };
 }

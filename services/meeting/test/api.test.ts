@@ -1,22 +1,10 @@
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ManualClock, ServiceError } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import {
-  BookingCancelledSchema,
-  CreateMeetingRequestSchema,
-  CreateMeetingResponseSchema,
-  FindMeetingByBookingRequestSchema,
-  FindMeetingByBookingResponseSchema,
-  GetMeetingRequestSchema,
-  GetMeetingResponseSchema,
-  rpc,
-  subjects,
-  VerifyJoinRequestSchema,
-  VerifyJoinResponseSchema,
-} from '@lessoncall/proto';
+import { BookingCancelledSchema, subjects } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
-import { bookingBody, call, publish, start, stranger, student, subjectCounts, tutor } from './helpers';
+import { bookingBody, meetingsOf, publish, start, stranger, student, subjectCounts, tutor } from './helpers';
 
 const minute = 60_000;
 const lessonStart = new Date('2026-08-01T10:00:00Z');
@@ -37,21 +25,14 @@ describe('svc.meeting.* endpoints', () => {
   });
 
   const create = (bookingId: string, extra: Partial<Parameters<typeof bookingBody>[3]> & { actorUserId?: string; actorIsService?: boolean } = {}) =>
-    call(
-      h.nc,
-      rpc.meetingCreate,
-      CreateMeetingRequestSchema,
-      {
-        ...bookingBody(bookingId, lessonStart, 60, extra),
-        actorIsService: extra.actorIsService ?? extra.actorUserId === undefined,
-        actorUserId: extra.actorUserId ?? '',
-      },
-      CreateMeetingResponseSchema,
-    );
+    meetingsOf(h.nc).createMeeting({
+      ...bookingBody(bookingId, lessonStart, 60, extra),
+      actorIsService: extra.actorIsService ?? extra.actorUserId === undefined,
+      actorUserId: extra.actorUserId ?? '',
+    });
   const verify = (meetingId: string, passcode: string, userId = tutor, clientKey = '') =>
-    call(h.nc, rpc.meetingVerifyJoin, VerifyJoinRequestSchema, { meetingId, userId, passcode, clientKey }, VerifyJoinResponseSchema);
-  const get = (meetingId: string, userId: string, passcode = '') =>
-    call(h.nc, rpc.meetingGet, GetMeetingRequestSchema, { meetingId, userId, passcode }, GetMeetingResponseSchema);
+    meetingsOf(h.nc).verifyJoin({ meetingId, userId, passcode, clientKey });
+  const get = (meetingId: string, userId: string, passcode = '') => meetingsOf(h.nc).getMeeting({ meetingId, userId, passcode });
   const failure = async (p: Promise<unknown>): Promise<ServiceError> => {
     const err = await p.then(
       () => undefined,
@@ -93,13 +74,13 @@ describe('svc.meeting.* endpoints', () => {
       const bad = await failure(create('api-create-4', { tutorId: 'not-a-uuid' }));
       expect([bad.code, bad.field]).toEqual(['invalid_request', 'tutorId']);
       const noEnd = await failure(
-        call(
-          h.nc,
-          rpc.meetingCreate,
-          CreateMeetingRequestSchema,
-          { bookingId: 'api-create-5', tutorId: tutor, studentId: student, scheduledStart: timestampFromDate(lessonStart), actorIsService: true },
-          CreateMeetingResponseSchema,
-        ),
+        meetingsOf(h.nc).createMeeting({
+          bookingId: 'api-create-5',
+          tutorId: tutor,
+          studentId: student,
+          scheduledStart: timestampFromDate(lessonStart),
+          actorIsService: true,
+        }),
       );
       expect([noEnd.code, noEnd.field]).toEqual(['invalid_request', 'scheduledEnd']);
     });
@@ -123,7 +104,7 @@ describe('svc.meeting.* endpoints', () => {
     it('finds a meeting by booking for the booking system, its people, and nobody else', async () => {
       const m = await create('api-find-1');
       const find = (body: { userId?: string; actorIsService?: boolean; bookingId?: string }) =>
-        call(h.nc, rpc.meetingFindByBooking, FindMeetingByBookingRequestSchema, { bookingId: 'api-find-1', ...body }, FindMeetingByBookingResponseSchema);
+        meetingsOf(h.nc).findMeetingByBooking({ bookingId: 'api-find-1', ...body });
       expect((await find({ actorIsService: true })).meeting?.meetingId).toBe(m.meeting?.meetingId);
       expect((await find({ userId: student })).meeting?.meetingId).toBe(m.meeting?.meetingId);
       expect((await failure(find({ userId: stranger }))).code).toBe('meeting_not_found');

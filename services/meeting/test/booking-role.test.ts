@@ -2,9 +2,9 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bookAndWait } from '@lessoncall/booking-system';
 import type { MeetingService } from '../src/index';
-import { decode } from '@lessoncall/kit';
+import { decode, jetstream, jetstreamManager } from '@lessoncall/kit';
 import { MeetingLinkCreatedSchema } from '@lessoncall/proto';
-import { AckPolicy } from 'nats';
+import { AckPolicy } from '@nats-io/jetstream';
 import { readStream, start, student, tutor } from './helpers';
 
 // The booking system holds only its own role (publish booking.>, subscribe meeting.>,
@@ -32,7 +32,7 @@ describe('booking system role', () => {
       scheduledStart,
       scheduledEnd: new Date(scheduledStart.getTime() + 3_600_000),
     };
-    const created = await bookAndWait(nc, nc.jetstream(), booking, 20_000);
+    const created = await bookAndWait(nc, jetstream(nc), booking, 20_000);
     expect(created.bookingId).toBe('role-booking-1');
     const row = await h.db!.pool.query('select meeting_id, passcode from video_meetings where booking_id = $1', ['role-booking-1']);
     expect(row.rows).toEqual([{ meeting_id: created.meetingId, passcode: created.passcode }]);
@@ -49,9 +49,9 @@ describe('booking system role', () => {
     for (const e of meetings) expect(new TextDecoder().decode(e.data), e.subject).not.toContain(passcode);
     // The booking system catches up on links it missed, as its own user.
     const nc = await h.connectAs('booking');
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await jsm.consumers.add('MEETING_LINKS', { durable_name: 'booking-platform', ack_policy: AckPolicy.Explicit });
-    const m = await (await nc.jetstream().consumers.get('MEETING_LINKS', 'booking-platform')).next({ expires: 5_000 });
+    const m = await (await jetstream(nc).consumers.get('MEETING_LINKS', 'booking-platform')).next({ expires: 5_000 });
     expect(m && decode(MeetingLinkCreatedSchema, m.data)).toMatchObject({ meetingId, bookingId: 'role-booking-1', passcode });
     m?.ack();
   });

@@ -1,21 +1,10 @@
 import { fromJson } from '@bufbuild/protobuf';
 import { ServiceError } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import {
-  BookingConfirmedSchema,
-  CreateMeetingRequestSchema,
-  CreateMeetingResponseSchema,
-  FindMeetingByBookingRequestSchema,
-  FindMeetingByBookingResponseSchema,
-  MeetingCreatedSchema,
-  rpc,
-  subjects,
-  VerifyJoinRequestSchema,
-  VerifyJoinResponseSchema,
-} from '@lessoncall/proto';
+import { BookingConfirmedSchema, MeetingCreatedSchema, subjects } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
-import { bookingBody, call, publish, start, stranger, student, tutor } from './helpers';
+import { bookingBody, meetingsOf, publish, start, stranger, student, tutor } from './helpers';
 
 const lessonStart = new Date(Date.now() + 5 * 60_000);
 const classmates = ['44444444-4444-4444-8444-444444444401', '44444444-4444-4444-8444-444444444402', '44444444-4444-4444-8444-444444444403'];
@@ -34,15 +23,8 @@ describe('group and recorded lessons', () => {
   });
 
   const create = (bookingId: string, extra: { studentIds?: string[]; record?: boolean; studentId?: string }) =>
-    call(
-      h.nc,
-      rpc.meetingCreate,
-      CreateMeetingRequestSchema,
-      { ...bookingBody(bookingId, lessonStart), ...extra, actorIsService: true },
-      CreateMeetingResponseSchema,
-    );
-  const verify = (meetingId: string, passcode: string, userId: string) =>
-    call(h.nc, rpc.meetingVerifyJoin, VerifyJoinRequestSchema, { meetingId, userId, passcode, clientKey: '' }, VerifyJoinResponseSchema);
+    meetingsOf(h.nc).createMeeting({ ...bookingBody(bookingId, lessonStart), ...extra, actorIsService: true });
+  const verify = (meetingId: string, passcode: string, userId: string) => meetingsOf(h.nc).verifyJoin({ meetingId, userId, passcode, clientKey: '' });
   const failure = async (p: Promise<unknown>) => {
     const err = await p.then(
       () => undefined,
@@ -86,13 +68,7 @@ describe('group and recorded lessons', () => {
     let created: ReturnType<typeof fromJson<typeof MeetingCreatedSchema>> | undefined;
     for await (const m of sub) created = fromJson(MeetingCreatedSchema, m.json());
     expect(created?.meeting).toMatchObject({ bookingId: 'group-8', studentIds: [student, ...classmates], mediaMode: 'sfu', record: true });
-    const found = await call(
-      h.nc,
-      rpc.meetingFindByBooking,
-      FindMeetingByBookingRequestSchema,
-      { bookingId: 'group-8', userId: classmates[2]!, actorIsService: false },
-      FindMeetingByBookingResponseSchema,
-    );
+    const found = await meetingsOf(h.nc).findMeetingByBooking({ bookingId: 'group-8', userId: classmates[2]!, actorIsService: false });
     expect(found.meeting?.meetingId).toBe(created?.meeting?.meetingId);
   });
 });

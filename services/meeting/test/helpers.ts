@@ -1,8 +1,8 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Clock, cloudEventHeaders, createLogger, decode, encode, type NatsConnection, request } from '@lessoncall/kit';
+import { type Clock, cloudEventHeaders, createLogger, decode, encode, type NatsConnection, client } from '@lessoncall/kit';
 import type { Harness } from '@lessoncall/kit/testing';
-import { BookingConfirmedSchema, subjects } from '@lessoncall/proto';
+import { BookingConfirmedSchema, MeetingService as MeetingRpc, subjects } from '@lessoncall/proto';
 import { bookingsDurable } from '../src/consumers';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '../src/index';
 
@@ -63,15 +63,9 @@ export function confirm(h: Harness, bookingId: string, start: Date, id = `confir
   return publish(h, subjects.bookingConfirmed, BookingConfirmedSchema, bookingBody(bookingId, start, 60, people), { id });
 }
 
-/** Calls an endpoint; resolves with the reply or the ServiceError. */
-export async function call<I extends DescMessage, O extends DescMessage>(
-  nc: NatsConnection,
-  subject: string,
-  req: I,
-  body: MessageInitShape<I>,
-  res: O,
-): Promise<MessageShape<O>> {
-  return request(nc, subject, req, body, res, { timeoutMs: 5_000 });
+/** The meeting service's API as the tests call it (the booking system's or the gateway's side of it). */
+export function meetingsOf(nc: NatsConnection) {
+  return client(nc, MeetingRpc, { timeoutMs: 5_000 });
 }
 
 export interface StoredEvent {
@@ -83,7 +77,7 @@ export interface StoredEvent {
 
 /** Every message of a stream matching a filter, in stream order (through an ordered consumer). */
 export async function readStream(h: Harness, stream: string, filter: string): Promise<StoredEvent[]> {
-  const c = await h.js.consumers.get(stream, { filterSubjects: filter });
+  const c = await h.js.consumers.get(stream, { filter_subjects: filter });
   const out: StoredEvent[] = [];
   for (;;) {
     const batch = await c.fetch({ max_messages: 500, expires: 1_000 });
@@ -104,6 +98,7 @@ export async function subjectCounts(h: Harness, filter: string): Promise<Record<
 
 export async function lastEvent<D extends DescMessage>(h: Harness, subject: string, schema: D): Promise<{ id: string; body: MessageShape<D> }> {
   const m = await h.jsm.streams.getMessage('MEETINGS', { last_by_subj: subject });
+  if (!m) throw new Error(`no ${subject} in MEETINGS`);
   return { id: m.header.get('ce-id'), body: decode(schema, m.data) };
 }
 

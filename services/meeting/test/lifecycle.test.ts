@@ -4,10 +4,6 @@ import { type Harness, setup } from '@lessoncall/kit/testing';
 import {
   AttendanceRequestSchema,
   AttendanceResponseSchema,
-  CreateMeetingRequestSchema,
-  CreateMeetingResponseSchema,
-  EndMeetingRequestSchema,
-  EndMeetingResponseSchema,
   LiveSessionsRequestSchema,
   LiveSessionsResponseSchema,
   MeetingEndedSchema,
@@ -15,12 +11,13 @@ import {
   MeetingStartedSchema,
   ParticipantJoinedSchema,
   ParticipantLeftSchema,
-  rpc,
   subjects,
+  ParticipantService as ParticipantRpc,
+  rpcSubject,
 } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
-import { bookingBody, call, lastEvent, publish, start, stranger, student, subjectCounts, tutor } from './helpers';
+import { bookingBody, meetingsOf, lastEvent, publish, start, stranger, student, subjectCounts, tutor } from './helpers';
 
 const minute = 60_000;
 const lessonStart = new Date('2026-09-01T10:00:00Z');
@@ -41,9 +38,8 @@ describe('meeting lifecycle', () => {
   });
 
   const create = async (bookingId: string, startAt = lessonStart) =>
-    (await call(h.nc, rpc.meetingCreate, CreateMeetingRequestSchema, { ...bookingBody(bookingId, startAt), actorIsService: true }, CreateMeetingResponseSchema))
-      .meeting!.meetingId;
-  const end = (meetingId: string, userId = tutor) => call(h.nc, rpc.meetingEnd, EndMeetingRequestSchema, { meetingId, userId }, EndMeetingResponseSchema);
+    (await meetingsOf(h.nc).createMeeting({ ...bookingBody(bookingId, startAt), actorIsService: true })).meeting!.meetingId;
+  const end = (meetingId: string, userId = tutor) => meetingsOf(h.nc).endMeeting({ meetingId, userId });
   const status = async (meetingId: string) =>
     (await h.db!.pool.query('select status, started_at, end_reason from video_meetings where meeting_id = $1', [meetingId])).rows[0];
   const eventCount = async (kind: string, meetingId: string) => Object.values(await subjectCounts(h, `meeting.${kind}.${meetingId}`))[0] ?? 0;
@@ -68,7 +64,7 @@ describe('meeting lifecycle', () => {
   let participantServiceDown = false;
   const sessionsOf = (meetingId: string) => liveSessions.get(meetingId) ?? liveSessions.set(meetingId, new Set()).get(meetingId)!;
   beforeAll(() => {
-    h.nc.subscribe(rpc.participantLiveSessions, {
+    h.nc.subscribe(rpcSubject(ParticipantRpc.method.liveSessions), {
       queue: 'participant',
       callback: (_, m) => {
         if (participantServiceDown) return; // takes the request, never answers
@@ -130,7 +126,7 @@ describe('meeting lifecycle', () => {
     expect((await end('MID-ZZZZZZZZZZZZZZZZ').catch((e: ServiceError) => e)) as ServiceError).toMatchObject({ code: 'meeting_not_found' });
 
     const asked: { meetingId: string; actorIsService: boolean }[] = [];
-    const attendance = h.nc.subscribe(rpc.participantAttendance, {
+    const attendance = h.nc.subscribe(rpcSubject(ParticipantRpc.method.attendance), {
       callback: (_, m) => {
         const req = decode(AttendanceRequestSchema, m.data);
         asked.push({ meetingId: req.meetingId, actorIsService: req.actorIsService });
@@ -261,7 +257,7 @@ describe('meeting lifecycle', () => {
     expect(await checkedAt(studentAway)).toEqual({ no_show_checked_at: null, no_show_published_at: null });
 
     const asked: { meetingId: string; tutorId: string; studentId: string }[] = [];
-    const attendance = h.nc.subscribe(rpc.participantAttendance, {
+    const attendance = h.nc.subscribe(rpcSubject(ParticipantRpc.method.attendance), {
       callback: (_, m) => {
         const req = decode(AttendanceRequestSchema, m.data);
         asked.push({ meetingId: req.meetingId, tutorId: req.tutorId, studentId: req.studentId });

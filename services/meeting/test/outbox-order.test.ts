@@ -1,10 +1,9 @@
 import { createLogger } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
-import { CreateMeetingRequestSchema, CreateMeetingResponseSchema, rpc } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
 import { Outbox, type OutboxEvent } from '../src/outbox';
-import { bookingBody, call, readStream, start } from './helpers';
+import { bookingBody, meetingsOf, readStream, start } from './helpers';
 
 describe('the outbox relay keeps one meeting’s events in order across replicas', () => {
   let h: Harness;
@@ -21,13 +20,11 @@ describe('the outbox relay keeps one meeting’s events in order across replicas
   it('two replicas relaying at once, one event per turn: every meeting’s first stranded event is published before its second, each once', async () => {
     const meetings: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const r = await call(
-        h.nc,
-        rpc.meetingCreate,
-        CreateMeetingRequestSchema,
-        { ...bookingBody(`outbox-order-${i}`, new Date('2026-09-01T10:00:00Z')), actorIsService: true, actorUserId: '' },
-        CreateMeetingResponseSchema,
-      );
+      const r = await meetingsOf(h.nc).createMeeting({
+        ...bookingBody(`outbox-order-${i}`, new Date('2026-09-01T10:00:00Z')),
+        actorIsService: true,
+        actorUserId: '',
+      });
       meetings.push(r.meeting!.meetingId);
     }
     // What a publisher that crashed after commit leaves: two events per meeting, interleaved across meetings.

@@ -1,4 +1,5 @@
-import type { Clock, Db, JetStreamClient, Logger, NatsConnection } from '@lessoncall/kit';
+import type { Clock, Db, JetStreamClient, Logger, NatsConnection, ServiceClient } from '@lessoncall/kit';
+import type { MeetingService, TurnService } from '@lessoncall/proto';
 import type { ParticipantConfig } from './config';
 import type { ParticipantMetrics } from './metrics';
 
@@ -11,4 +12,8 @@ export interface Context {
   logger: Logger;
   clock: Clock;
   metrics: ParticipantMetrics;
+  /** The meeting service (verify_join, describe), MEETING_TIMEOUT_MS per request. */
+  meetings: ServiceClient<typeof MeetingService>;
+  /** The turn service, TURN_TIMEOUT_MS per request. */
+  turn: ServiceClient<typeof TurnService>;
 }

@@ -1,16 +1,16 @@
 import { MuteChangedSchema, ParticipantJoinedSchema, ParticipantLeftSchema, subjects } from '@lessoncall/proto';
-import { publishEvent, ServiceError } from '@lessoncall/kit';
+import { defaultDuplicateWindowMs, eventSource as kitEventSource, publishEvent, ServiceError } from '@lessoncall/kit';
 import type { Context } from './context';
 import { participantFromRow, type SessionRow } from './rows';
 
-export const eventSource = 'lessoncall/participant';
+export const eventSource = kitEventSource('participant');
 
 /**
- * JetStream drops a re-published event with the same ce-id inside this window (the default
- * duplicate window of the PARTICIPANTS stream). Re-publishing a session's left event is safe
- * inside it, and only inside it.
+ * JetStream drops a re-published event with the same ce-id inside this window (PARTICIPANTS is
+ * created with kit's default). Re-publishing a session's left event is safe inside it, and only
+ * inside it.
  */
-export const duplicateWindowMs = 120_000;
+export const duplicateWindowMs = defaultDuplicateWindowMs;
 
 /** A failed publish is the bus being unavailable, which the caller may retry. */
 async function publish(what: string, fn: () => Promise<void>): Promise<void> {

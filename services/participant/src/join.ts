@@ -1,17 +1,6 @@
 import type { JsonValue, MessageInitShape } from '@bufbuild/protobuf';
-import { pgErrorCode, request, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
-import {
-  generateSessionId,
-  type IceServer,
-  type JoinRequest,
-  type JoinResponseSchema,
-  rpc,
-  sessionIdPattern,
-  TurnCredentialsRequestSchema,
-  TurnCredentialsResponseSchema,
-  VerifyJoinRequestSchema,
-  VerifyJoinResponseSchema,
-} from '@lessoncall/proto';
+import { pgErrorCode, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
+import { generateSessionId, type IceServer, type JoinRequest, type JoinResponseSchema, sessionIdPattern } from '@lessoncall/proto';
 import type { Context } from './context';
 import { publishJoined, publishLeft } from './events';
 import { hashResumeToken, mintResumeToken } from './resume-token';
@@ -57,14 +46,12 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   }
 
   // Membership, passcode (with lockout), status and join window are the meeting service's.
-  const verified = await request(
-    ctx.nc,
-    rpc.meetingVerifyJoin,
-    VerifyJoinRequestSchema,
-    { meetingId, userId, passcode: req.passcode, clientKey: req.clientKey },
-    VerifyJoinResponseSchema,
-    { timeoutMs: ctx.config.MEETING_TIMEOUT_MS },
-  );
+  const verified = await ctx.meetings.verifyJoin({
+    meetingId,
+    userId,
+    passcode: req.passcode,
+    clientKey: req.clientKey,
+  });
   const meeting = verified.meeting;
   const userType = verified.userType;
   if (!meeting || (userType !== 'tutor' && userType !== 'student')) {
@@ -205,9 +192,7 @@ async function resume(ctx: Context, req: JoinRequest): Promise<JoinReply> {
  */
 async function iceServers(ctx: Context, userId: string, meetingId: string): Promise<Ice> {
   try {
-    const r = await request(ctx.nc, rpc.turnCredentials, TurnCredentialsRequestSchema, { userId, meetingId }, TurnCredentialsResponseSchema, {
-      timeoutMs: ctx.config.TURN_TIMEOUT_MS,
-    });
+    const r = await ctx.turn.turnCredentials({ userId, meetingId });
     return { iceServers: r.iceServers, iceTtlSeconds: r.ttlSeconds };
   } catch (err) {
     const reason = err instanceof ServiceUnavailableError ? err.reason : err instanceof ServiceError ? err.code : 'error';

@@ -1,7 +1,7 @@
 import { fromJson, type JsonValue } from '@bufbuild/protobuf';
 import { type Timestamp, timestampDate } from '@bufbuild/protobuf/wkt';
-import { invalidRequest, request, ServiceError, toJson, type Tx } from '@lessoncall/kit';
-import { DescribeMeetingRequestSchema, DescribeMeetingResponseSchema, isValidMeetingId, type Meeting, MeetingSchema, rpc } from '@lessoncall/proto';
+import { invalidRequest, ServiceError, toJson, type Tx } from '@lessoncall/kit';
+import { isValidMeetingId, type Meeting, MeetingSchema } from '@lessoncall/proto';
 import type { Context } from './context';
 
 /**
@@ -103,9 +103,7 @@ async function fillFromOwner(ctx: Context, meetingId: string): Promise<boolean> 
   if (await ctx.db.asService((tx) => projectedMeeting(tx, meetingId))) return false;
   let meeting: Meeting | undefined;
   try {
-    const r = await request(ctx.nc, rpc.meetingDescribe, DescribeMeetingRequestSchema, { meetingId }, DescribeMeetingResponseSchema, {
-      timeoutMs: ctx.config.MEETING_TIMEOUT_MS,
-    });
+    const r = await ctx.meetings.describeMeeting({ meetingId });
     meeting = r.meeting;
   } catch (err) {
     if (err instanceof ServiceError && err.code === 'meeting_not_found') return false;

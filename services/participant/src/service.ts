@@ -1,56 +1,5 @@
-import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import {
-  type Clock,
-  createRuntime,
-  ensureStream,
-  type Logger,
-  type Runtime,
-  type RuntimeOptions,
-  serve,
-  type Subscription,
-  systemClock,
-} from '@lessoncall/kit';
-import {
-  AllowRejoinRequestSchema,
-  AllowRejoinResponseSchema,
-  AskUnmuteRequestSchema,
-  AskUnmuteResponseSchema,
-  AttendanceRequestSchema,
-  AttendanceResponseSchema,
-  BoardAppendRequestSchema,
-  BoardAppendResponseSchema,
-  BoardControlRequestSchema,
-  BoardControlResponseSchema,
-  BoardStateRequestSchema,
-  BoardStateResponseSchema,
-  ChatHistoryRequestSchema,
-  ChatHistoryResponseSchema,
-  ChatSendRequestSchema,
-  ChatSendResponseSchema,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  LeaveRequestSchema,
-  LeaveResponseSchema,
-  ListParticipantsRequestSchema,
-  ListParticipantsResponseSchema,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
-  MuteRequestSchema,
-  MuteResponseSchema,
-  PresenceAckSchema,
-  PresenceReportSchema,
-  QualityReportRequestSchema,
-  QualityReportResponseSchema,
-  RecordRequestSchema,
-  RecordResponseSchema,
-  RemovalsRequestSchema,
-  RemovalsResponseSchema,
-  RemoveRequestSchema,
-  RemoveResponseSchema,
-  queues,
-  rpc,
-  streams,
-} from '@lessoncall/proto';
+import { client, type Clock, createRuntime, ensureStream, type Logger, type Runtime, type RuntimeOptions, serve, systemClock } from '@lessoncall/kit';
+import { MeetingService, ParticipantService as ParticipantRpc, streams, TurnService } from '@lessoncall/proto';
 import { boardAppend, boardControl, boardState } from './board';
 import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
@@ -84,7 +33,17 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   const { logger, nc, js, jsm } = runtime;
   const db = runtime.db;
   if (!db) throw new Error('participant: DATABASE_URL is required');
-  const ctx: Context = { config, db, nc, js, logger, clock: deps.clock ?? systemClock, metrics: createParticipantMetrics(runtime.registry) };
+  const ctx: Context = {
+    config,
+    db,
+    nc,
+    js,
+    logger,
+    clock: deps.clock ?? systemClock,
+    metrics: createParticipantMetrics(runtime.registry),
+    meetings: client(nc, MeetingService, { timeoutMs: config.MEETING_TIMEOUT_MS }),
+    turn: client(nc, TurnService, { timeoutMs: config.TURN_TIMEOUT_MS }),
+  };
 
   try {
     await ensureStream(jsm, { ...streams.participants, replicas: config.JETSTREAM_REPLICAS });
@@ -96,45 +55,40 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   }
 
   const inFlight = new Set<Promise<unknown>>();
-  const endpoint = <I extends DescMessage, O extends DescMessage>(
-    subject: string,
-    request: I,
-    response: O,
-    handler: (ctx: Context, req: MessageShape<I>) => Promise<MessageInitShape<O>>,
-  ): Subscription =>
-    serve(nc, {
-      subject,
-      queue: queues.participant,
-      request,
-      response,
-      logger,
-      handler: (req) => {
-        const p = handler(ctx, req);
-        inFlight.add(p);
-        return p.finally(() => inFlight.delete(p));
-      },
-    });
+  /** A method's handler on this context, counted while it runs so that stop() waits for it. */
+  const tracked =
+    <Req, Res>(handler: (ctx: Context, req: Req) => Promise<Res>) =>
+    (req: Req): Promise<Res> => {
+      const p = handler(ctx, req);
+      inFlight.add(p);
+      return p.finally(() => inFlight.delete(p));
+    };
 
-  const subscriptions = [
-    endpoint(rpc.participantJoin, JoinRequestSchema, JoinResponseSchema, join),
-    endpoint(rpc.participantLeave, LeaveRequestSchema, LeaveResponseSchema, leave),
-    endpoint(rpc.participantMute, MuteRequestSchema, MuteResponseSchema, mute),
-    endpoint(rpc.participantList, ListParticipantsRequestSchema, ListParticipantsResponseSchema, list),
-    endpoint(rpc.participantPresence, PresenceReportSchema, PresenceAckSchema, presence),
-    endpoint(rpc.participantAttendance, AttendanceRequestSchema, AttendanceResponseSchema, attendance),
-    endpoint(rpc.participantLiveSessions, LiveSessionsRequestSchema, LiveSessionsResponseSchema, liveSessions),
-    endpoint(rpc.participantChatSend, ChatSendRequestSchema, ChatSendResponseSchema, chatSend),
-    endpoint(rpc.participantChatHistory, ChatHistoryRequestSchema, ChatHistoryResponseSchema, chatHistory),
-    endpoint(rpc.participantRecord, RecordRequestSchema, RecordResponseSchema, record),
-    endpoint(rpc.participantRemove, RemoveRequestSchema, RemoveResponseSchema, remove),
-    endpoint(rpc.participantAllowRejoin, AllowRejoinRequestSchema, AllowRejoinResponseSchema, allowRejoin),
-    endpoint(rpc.participantAskUnmute, AskUnmuteRequestSchema, AskUnmuteResponseSchema, askUnmute),
-    endpoint(rpc.participantBoardAppend, BoardAppendRequestSchema, BoardAppendResponseSchema, boardAppend),
-    endpoint(rpc.participantBoardState, BoardStateRequestSchema, BoardStateResponseSchema, boardState),
-    endpoint(rpc.participantBoardControl, BoardControlRequestSchema, BoardControlResponseSchema, boardControl),
-    endpoint(rpc.participantQualityReport, QualityReportRequestSchema, QualityReportResponseSchema, qualityReport),
-    endpoint(rpc.participantRemovals, RemovalsRequestSchema, RemovalsResponseSchema, removals),
-  ];
+  const api = await serve(
+    nc,
+    ParticipantRpc,
+    {
+      join: tracked(join),
+      leave: tracked(leave),
+      mute: tracked(mute),
+      listParticipants: tracked(list),
+      presence: tracked(presence),
+      attendance: tracked(attendance),
+      liveSessions: tracked(liveSessions),
+      chatSend: tracked(chatSend),
+      chatHistory: tracked(chatHistory),
+      record: tracked(record),
+      remove: tracked(remove),
+      allowRejoin: tracked(allowRejoin),
+      askUnmute: tracked(askUnmute),
+      boardAppend: tracked(boardAppend),
+      boardState: tracked(boardState),
+      boardControl: tracked(boardControl),
+      qualityReport: tracked(qualityReport),
+      removals: tracked(removals),
+    },
+    { logger },
+  );
   const consumer = await consumeMeetings(ctx, jsm);
   const sweeper = startSweeper(ctx);
   runtime.markStarted();
@@ -145,7 +99,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     sweep: () => sweeper.runNow(),
     async stop() {
       await sweeper.stop();
-      await Promise.all(subscriptions.map((s) => s.drain().catch(() => {})));
+      await api.stop().catch(() => {});
       await consumer.stop();
       await Promise.allSettled([...inFlight]);
       await runtime.close();

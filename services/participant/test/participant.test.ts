@@ -1,32 +1,26 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { create, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { createLogger, ManualClock, publishEvent, request, ServiceError } from '@lessoncall/kit';
+import { createLogger, ManualClock, publishEvent, ServiceError, client } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import {
-  AttendanceRequestSchema,
-  AttendanceResponseSchema,
+  type AttendanceRequestSchema,
   BookingCancelledSchema,
   BookingRescheduledSchema,
-  EndMeetingRequestSchema,
-  EndMeetingResponseSchema,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  LeaveRequestSchema,
-  LeaveResponseSchema,
-  ListParticipantsRequestSchema,
-  ListParticipantsResponseSchema,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
+  type JoinRequestSchema,
+  type LeaveRequestSchema,
+  type ListParticipantsRequestSchema,
   MeetingSchema,
-  MuteRequestSchema,
-  MuteResponseSchema,
-  PresenceAckSchema,
-  PresenceReportSchema,
-  rpc,
+  type MuteRequestSchema,
+  type PresenceReportSchema,
   sessionIdPattern,
   subjects,
+  MeetingService as MeetingRpc,
+  ParticipantService as ParticipantRpc,
+  TurnService as TurnRpc,
+  rpcQueue,
+  rpcSubject,
 } from '@lessoncall/proto';
 import { loadTurnConfig, startTurnService, type TurnService } from '@lessoncall/turn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +38,7 @@ interface StoredEvent {
   subject: string;
   type: string;
   ceId: string;
+  source: string;
   body: Record<string, unknown>;
 }
 
@@ -95,16 +90,14 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
 
   // --- helpers ---------------------------------------------------------------------------
 
-  const call = <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O): Promise<MessageShape<O>> =>
-    request(h.nc, subject, req, body, res, { timeoutMs: 5_000 });
-  const join = (body: MessageInitShape<typeof JoinRequestSchema>) => call(rpc.participantJoin, JoinRequestSchema, body, JoinResponseSchema);
-  const leave = (body: MessageInitShape<typeof LeaveRequestSchema>) => call(rpc.participantLeave, LeaveRequestSchema, body, LeaveResponseSchema);
-  const mute = (body: MessageInitShape<typeof MuteRequestSchema>) => call(rpc.participantMute, MuteRequestSchema, body, MuteResponseSchema);
-  const list = (body: MessageInitShape<typeof ListParticipantsRequestSchema>) =>
-    call(rpc.participantList, ListParticipantsRequestSchema, body, ListParticipantsResponseSchema);
-  const presence = (body: MessageInitShape<typeof PresenceReportSchema>) => call(rpc.participantPresence, PresenceReportSchema, body, PresenceAckSchema);
-  const attendance = (body: MessageInitShape<typeof AttendanceRequestSchema>) =>
-    call(rpc.participantAttendance, AttendanceRequestSchema, body, AttendanceResponseSchema);
+  const participants = () => client(h.nc, ParticipantRpc, { timeoutMs: 5_000 });
+  const meetings = () => client(h.nc, MeetingRpc, { timeoutMs: 5_000 });
+  const join = (body: MessageInitShape<typeof JoinRequestSchema>) => participants().join(body);
+  const leave = (body: MessageInitShape<typeof LeaveRequestSchema>) => participants().leave(body);
+  const mute = (body: MessageInitShape<typeof MuteRequestSchema>) => participants().mute(body);
+  const list = (body: MessageInitShape<typeof ListParticipantsRequestSchema>) => participants().listParticipants(body);
+  const presence = (body: MessageInitShape<typeof PresenceReportSchema>) => participants().presence(body);
+  const attendance = (body: MessageInitShape<typeof AttendanceRequestSchema>) => participants().attendance(body);
   const failure = async (p: Promise<unknown>): Promise<ServiceError> => {
     const outcome = await p.then(
       () => undefined,
@@ -129,6 +122,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
         subject: m.subject,
         type: m.header.get('ce-type'),
         ceId: m.header.get('ce-id'),
+        source: m.header.get('ce-source'),
         body: JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>,
       });
     }
@@ -244,6 +238,9 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
       ['mute.changed', expect.any(String)],
       ['participant.left', `participant.left:${student.sessionId}`],
     ]);
+    // One ce-source format for every service's events, the meeting service's included.
+    expect(new Set(events.map((e) => e.source))).toEqual(new Set(['/lessoncall/participant']));
+    expect(new Set((await eventsOf('MEETINGS', m.meetingId)).map((e) => e.source))).toEqual(new Set(['/lessoncall/meeting']));
     expect(events.slice(2, 5).map((e) => [e.body.sessionId, e.body.kind, e.body.muted, e.body.byUserId])).toEqual([
       [student.sessionId, 'audio', true, m.studentId],
       [student.sessionId, 'audio', false, m.studentId],
@@ -439,7 +436,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     clock.set('2026-03-04T10:21:00Z');
     const s2 = await join({ ...base, userId: m.studentId });
     clock.set('2026-03-04T10:40:00Z');
-    await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema);
+    await meetings().endMeeting({ meetingId: m.meetingId, userId: m.tutorId });
 
     // meeting.ended closes the sessions still live.
     await expect.poll(async () => (await rowsOf(m.meetingId)).filter((r) => r.left_at === null).length, { timeout: 10_000 }).toBe(0);
@@ -572,7 +569,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect(resumed.meeting).toMatchObject({ meetingId: m.meetingId, status: 'active' });
     expect(resumed.meeting?.joinableFrom).toBeDefined();
 
-    await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema);
+    await meetings().endMeeting({ meetingId: m.meetingId, userId: m.tutorId });
     await expect.poll(async () => (await projected(m.meetingId))?.status, { timeout: 10_000 }).toBe('completed');
     expect((await rowOf(t.sessionId)).left_reason).toBe('ended');
   });
@@ -651,12 +648,12 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     await participant.stop();
     participant = await startParticipantService(participantConfig, { clock, logger, telemetry: false });
 
-    const live = await call(rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId: m.meetingId }, LiveSessionsResponseSchema);
+    const live = await participants().liveSessions({ meetingId: m.meetingId });
     expect(live.sessions.map((x) => [x.sessionId, x.userId])).toEqual([
       [t.sessionId, m.tutorId],
       [s.sessionId, m.studentId],
     ]);
-    const all = await call(rpc.participantLiveSessions, LiveSessionsRequestSchema, {}, LiveSessionsResponseSchema);
+    const all = await participants().liveSessions({});
     expect(all.sessions.filter((x) => x.meetingId === m.meetingId)).toHaveLength(2);
     const resumed = await join({ meetingId: m.meetingId, userId: m.studentId, resumeSessionId: s.sessionId, resumeToken: s.resumeToken });
     expect(resumed).toMatchObject({ resumed: true, sessionId: s.sessionId });
@@ -696,7 +693,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     const m = await createMeeting(at('2026-03-08T10:00:00Z'));
     await turn.stop();
     // A TURN replica that takes the request and never answers: the join waits TURN_TIMEOUT_MS only.
-    const silent = h.nc.subscribe(rpc.turnCredentials, { queue: 'turn' });
+    const silent = h.nc.subscribe(rpcSubject(TurnRpc.method.turnCredentials), { queue: rpcQueue(TurnRpc) });
     const started = performance.now();
     const slow = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode });
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
@@ -715,7 +712,7 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     await join({ ...base, userId: m.tutorId, clientKey: 'race-0' });
     const users = [m.studentId, m.tutorId, m.studentId];
     const [ended, ...raced] = await Promise.allSettled([
-      call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId: m.meetingId, userId: m.tutorId }, EndMeetingResponseSchema),
+      meetings().endMeeting({ meetingId: m.meetingId, userId: m.tutorId }),
       ...users.map((userId, i) => join({ ...base, userId, clientKey: `race-${i + 1}` })),
     ]);
     expect(ended.status).toBe('fulfilled');

@@ -8,35 +8,34 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { encode, publishCore, serve, createLogger } from '@lessoncall/kit';
+import { connectNats, createLogger, encode, publishCore, servePartial } from '@lessoncall/kit';
 import { freePort, repoRoot, startNats, waitFor } from '@lessoncall/kit/testing';
-import { generateSessionId, LiveSessionsRequestSchema, LiveSessionsResponseSchema, rpc, SignalEnvelopeSchema, subjects } from '@lessoncall/proto';
-import { connect } from 'nats';
+import { generateSessionId, ParticipantService, SignalEnvelopeSchema, subjects } from '@lessoncall/proto';
 
 const [pairs = 1000, perSecond = 5, seconds = 10] = process.argv.slice(2).map(Number);
 // Without authorization: the bench drives the subjects itself; its figures stay comparable with earlier runs.
 const nats = await startNats({ auth: false });
-const nc = await connect({ servers: nats.url });
+const nc = await connectNats({ url: nats.url, name: 'route-latency', logger: createLogger('bench', { level: 'silent' }) });
 const meetings = Array.from({ length: pairs }, (_, i) => ({
   meetingId: `MID-BENCH${String(i).padStart(11, '0')}`,
   a: generateSessionId(),
   b: generateSessionId(),
 }));
-serve(nc, {
-  subject: rpc.participantLiveSessions,
-  queue: 'participant',
-  request: LiveSessionsRequestSchema,
-  response: LiveSessionsResponseSchema,
-  logger: createLogger('bench', { level: 'silent' }),
-  handler: async (req) => ({
-    sessions: meetings
-      .filter((m) => !req.meetingId || m.meetingId === req.meetingId)
-      .flatMap((m) => [
-        { meetingId: m.meetingId, sessionId: m.a, userId: '' },
-        { meetingId: m.meetingId, sessionId: m.b, userId: '' },
-      ]),
-  }),
-});
+await servePartial(
+  nc,
+  ParticipantService,
+  {
+    liveSessions: async (req) => ({
+      sessions: meetings
+        .filter((m) => !req.meetingId || m.meetingId === req.meetingId)
+        .flatMap((m) => [
+          { meetingId: m.meetingId, sessionId: m.a, userId: '' },
+          { meetingId: m.meetingId, sessionId: m.b, userId: '' },
+        ]),
+    }),
+  },
+  { logger: createLogger('bench', { level: 'silent' }) },
+);
 await nc.flush();
 
 const replicas = await Promise.all(

@@ -1,6 +1,6 @@
 import { decode, encode, type Logger, type Msg, type NatsConnection } from '@lessoncall/kit';
 import { isSubjectToken, type SignalEnvelope, SignalEnvelopeSchema, subjects } from '@lessoncall/proto';
-import { headers as natsHeaders, type MsgHdrs } from 'nats';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import type { SignalingConfig } from './config';
 import type { RejectReason, SignalingMetrics } from './metrics';
 import type { Roster } from './roster';

@@ -1,13 +1,5 @@
-import { decode, type Logger, type Msg, type NatsConnection, readCloudEvent, request } from '@lessoncall/kit';
-import {
-  eventTypeOf,
-  isSubjectToken,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
-  ParticipantJoinedSchema,
-  ParticipantLeftSchema,
-  rpc,
-} from '@lessoncall/proto';
+import { client, decode, type Logger, type Msg, type NatsConnection, readCloudEvent, type ServiceClient } from '@lessoncall/kit';
+import { eventTypeOf, isSubjectToken, ParticipantJoinedSchema, ParticipantLeftSchema, ParticipantService } from '@lessoncall/proto';
 import type { SignalingConfig } from './config';
 import type { SignalingMetrics } from './metrics';
 import type { Roster } from './roster';
@@ -26,7 +18,7 @@ type SyncConfig = Pick<
  * when a signal names a session the roster has not seen (it may have joined a moment ago).
  */
 export class RosterSync {
-  readonly #nc: NatsConnection;
+  readonly #participants: ServiceClient<typeof ParticipantService>;
   readonly #roster: Roster;
   readonly #config: SyncConfig;
   readonly #metrics: SignalingMetrics;
@@ -39,7 +31,7 @@ export class RosterSync {
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(nc: NatsConnection, roster: Roster, config: SyncConfig, metrics: SignalingMetrics, logger: Logger) {
-    this.#nc = nc;
+    this.#participants = client(nc, ParticipantService, { timeoutMs: config.ROSTER_RECHECK_TIMEOUT_MS });
     this.#roster = roster;
     this.#config = config;
     this.#metrics = metrics;
@@ -147,7 +139,7 @@ export class RosterSync {
   }
 
   #liveSessions(meetingId: string, timeoutMs: number) {
-    return request(this.#nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, { timeoutMs });
+    return this.#participants.liveSessions({ meetingId }, { timeoutMs });
   }
 
   #later(ms: number): Promise<void> {

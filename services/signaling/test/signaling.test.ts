@@ -1,20 +1,10 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { createLogger, decode, ManualClock, publishCore, request } from '@lessoncall/kit';
+import { createLogger, decode, ManualClock, publishCore, client } from '@lessoncall/kit';
 import { type Harness, setup, waitFor } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
-import {
-  generateSessionId,
-  JoinRequestSchema,
-  JoinResponseSchema,
-  LeaveRequestSchema,
-  LeaveResponseSchema,
-  rpc,
-  type SignalEnvelope,
-  SignalEnvelopeSchema,
-  subjects,
-} from '@lessoncall/proto';
-import type { Subscription } from 'nats';
+import { generateSessionId, type SignalEnvelope, SignalEnvelopeSchema, subjects, ParticipantService as ParticipantRpc } from '@lessoncall/proto';
+import type { Subscription } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSignalingConfig, type SignalingService, startSignalingService } from '../src/index';
 import { createTestMeeting, type TestMeeting } from '@lessoncall/meeting/testing';
@@ -76,23 +66,24 @@ describe('signaling: two replicas on real NATS, with the real participant and me
 
   const join = async (m: Meeting, userId: string): Promise<string> =>
     (
-      await request(
-        h.nc,
-        rpc.participantJoin,
-        JoinRequestSchema,
-        { meetingId: m.meetingId, userId, passcode: m.passcode, clientKey: `ip-${userId}`, gatewayId: 'gw-test' },
-        JoinResponseSchema,
-        { timeoutMs: 5_000 },
-      )
+      await client(h.nc, ParticipantRpc, { timeoutMs: 5_000 }).join({
+        meetingId: m.meetingId,
+        userId,
+        passcode: m.passcode,
+        clientKey: `ip-${userId}`,
+        gatewayId: 'gw-test',
+      })
     ).sessionId;
 
   const leave = (m: Meeting, sessionId: string, userId: string) =>
-    request(h.nc, rpc.participantLeave, LeaveRequestSchema, { meetingId: m.meetingId, sessionId, userId }, LeaveResponseSchema, { timeoutMs: 5_000 });
+    client(h.nc, ParticipantRpc, { timeoutMs: 5_000 }).leave({ meetingId: m.meetingId, sessionId, userId });
 
   async function inbox(sessionId: string): Promise<Inbox> {
     const messages: SignalEnvelope[] = [];
     const sub: Subscription = h.nc.subscribe(subjects.signalDeliver(sessionId), {
-      callback: (_err, msg) => messages.push(decode(SignalEnvelopeSchema, msg.data)),
+      callback: (_err, msg) => {
+        messages.push(decode(SignalEnvelopeSchema, msg.data));
+      },
     });
     await h.nc.flush();
     const i = { messages, close: () => sub.unsubscribe() };

@@ -1,15 +1,6 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type Clock, Counter, createRuntime, invalidRequest, type Logger, type Runtime, serve, systemClock } from '@lessoncall/kit';
-import {
-  type IceServerSchema,
-  isValidMeetingId,
-  PrecallCredentialsRequestSchema,
-  queues,
-  rpc,
-  TurnCredentialsRequestSchema,
-  type TurnCredentialsResponse,
-  TurnCredentialsResponseSchema,
-} from '@lessoncall/proto';
+import { type IceServerSchema, isValidMeetingId, type TurnCredentialsResponse, TurnCredentialsResponseSchema, TurnService as TurnRpc } from '@lessoncall/proto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { TurnConfig } from './config';
 import { turnRestCredential } from './credentials';
@@ -70,31 +61,24 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
     registers: [runtime.registry],
   });
 
-  /** Both endpoints: the same checks, one issuer each, counted by purpose. */
-  const credentialsEndpoint = (
-    subject: string,
-    request: typeof TurnCredentialsRequestSchema | typeof PrecallCredentialsRequestSchema,
-    purpose: 'call' | 'precall',
-    issue: (userId: string, now: Date) => TurnCredentialsResponse,
-  ) =>
-    serve(runtime.nc, {
-      subject,
-      queue: queues.turn,
-      request,
-      response: TurnCredentialsResponseSchema,
-      logger,
-      handler: async (req: { userId: string; meetingId: string }) => {
-        validateAsker(req);
-        const res = issue(req.userId, clock.now());
-        issued.inc({ purpose });
-        logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds, purpose }, 'issued TURN credentials');
-        return res;
-      },
-    });
-  const subs = [
-    credentialsEndpoint(rpc.turnCredentials, TurnCredentialsRequestSchema, 'call', (userId, now) => iceServersFor(config, userId, now)),
-    credentialsEndpoint(rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, 'precall', (userId, now) => precallIceServersFor(config, userId, now)),
-  ];
+  /** Both methods: the same checks, one issuer each, counted by purpose. */
+  const credentials =
+    (purpose: 'call' | 'precall', issue: (userId: string, now: Date) => TurnCredentialsResponse) => async (req: { userId: string; meetingId: string }) => {
+      validateAsker(req);
+      const res = issue(req.userId, clock.now());
+      issued.inc({ purpose });
+      logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds, purpose }, 'issued TURN credentials');
+      return res;
+    };
+  const api = await serve(
+    runtime.nc,
+    TurnRpc,
+    {
+      turnCredentials: credentials('call', (userId, now) => iceServersFor(config, userId, now)),
+      precallCredentials: credentials('precall', (userId, now) => precallIceServersFor(config, userId, now)),
+    },
+    { logger },
+  );
 
   runtime.markStarted();
   logger.info(
@@ -104,7 +88,7 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
   return {
     runtime,
     async stop() {
-      await Promise.all(subs.map((sub) => sub.drain().catch(() => {})));
+      await api.stop().catch(() => {});
       await runtime.close();
     },
   };

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { createLogger, ManualClock, request, ServiceError } from '@lessoncall/kit';
+import { createLogger, ManualClock, ServiceError, client } from '@lessoncall/kit';
 import { type CoturnServer, type Harness, setup, startCoturn } from '@lessoncall/kit/testing';
-import { PrecallCredentialsRequestSchema, rpc, TurnCredentialsRequestSchema, TurnCredentialsResponseSchema } from '@lessoncall/proto';
+import { TurnService as TurnRpc } from '@lessoncall/proto';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { iceServersFor, loadTurnConfig, startTurnService, type TurnConfig, type TurnService } from '../src/index';
@@ -26,11 +26,9 @@ describe('turn service with the local coturn', () => {
   let service: TurnService;
   const clock = new ManualClock(new Date());
 
-  const credentials = (body: { userId: string; meetingId: string }) =>
-    request(h.nc, rpc.turnCredentials, TurnCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
+  const credentials = (body: { userId: string; meetingId: string }) => client(h.nc, TurnRpc, { timeoutMs: 2_000 }).turnCredentials(body);
 
-  const precall = (body: { userId: string; meetingId: string }) =>
-    request(h.nc, rpc.turnPrecallCredentials, PrecallCredentialsRequestSchema, body, TurnCredentialsResponseSchema, { timeoutMs: 2_000 });
+  const precall = (body: { userId: string; meetingId: string }) => client(h.nc, TurnRpc, { timeoutMs: 2_000 }).precallCredentials(body);
 
   beforeAll(async () => {
     [h, coturn] = await Promise.all([setup(), startCoturn({ secret, config: 'local' })]);

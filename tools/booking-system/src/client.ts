@@ -1,6 +1,6 @@
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { decode, type JetStreamClient, type NatsConnection, publishEvent } from '@lessoncall/kit';
+import { decode, isJetStreamUnavailable, type JetStreamClient, type NatsConnection, publishEvent } from '@lessoncall/kit';
 import { type BookingConfirmed, BookingConfirmedSchema, type MeetingLinkCreated, MeetingLinkCreatedSchema, subjects } from '@lessoncall/proto';
 
 /**
@@ -54,8 +54,8 @@ export async function publishBookingConfirmed(
       ...(options.retryForMs === undefined ? {} : { retryForMs: options.retryForMs }),
     });
   } catch (err) {
-    // JetStream answers "503" when no stream takes the subject; the meeting service creates it.
-    if ((err as { code?: string }).code === '503') {
+    // Nobody answers a publish that no stream takes (nats.js: JetStreamNotEnabled); the meeting service creates the stream.
+    if (isJetStreamUnavailable(err)) {
       throw new Error(`no JetStream stream stores ${subjects.bookingConfirmed}: is the meeting service running (npm start)?`, { cause: err });
     }
     throw err;

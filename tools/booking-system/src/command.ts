@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { generateMeetingUrl } from '@lessoncall/proto';
-import { inboxPrefix } from '@lessoncall/kit';
-import { connect, nkeyAuthenticator } from 'nats';
+import { inboxPrefix, jetstream } from '@lessoncall/kit';
+import { connect } from '@nats-io/transport-node';
+import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { bookAndWait, parseDuration, parseEnvFile } from './client';
 
 // What the booking platform's users are: Supabase user ids.
@@ -81,7 +82,7 @@ export async function runBookingCommand(argv: string[], env: Record<string, stri
     return 1;
   }
   try {
-    const created = await bookAndWait(nc, nc.jetstream(), booking, timeoutMs);
+    const created = await bookAndWait(nc, jetstream(nc), booking, timeoutMs);
     const meetingId = created.meetingId;
     const link = created.url;
     const asUser = (who: 'tutor' | 'student') => {

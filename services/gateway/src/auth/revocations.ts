@@ -1,5 +1,6 @@
 import { type Logger, retryWhileJetStreamUnavailable, ServiceError } from '@lessoncall/kit';
-import { type JetStreamClient, type KV, StorageType } from 'nats';
+import { type JetStreamClient, StorageType } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
 import type { Identity, TokenVerifier } from './verify';
 import { isUuid } from './verify';
 
@@ -58,7 +59,7 @@ export async function startRevocations(options: { js: JetStreamClient; ttlSecond
   // Started with the gateway: like its streams, it waits for a JetStream that cannot answer yet.
   const kv: KV = await retryWhileJetStreamUnavailable(
     () =>
-      options.js.views.kv(revocationBucket, {
+      new Kvm(options.js).create(revocationBucket, {
         history: 1,
         ttl: options.ttlSeconds * 1000,
         storage: StorageType.File,
@@ -72,9 +73,13 @@ export async function startRevocations(options: { js: JetStreamClient; ttlSecond
   const ready = new Promise<void>((r) => {
     initialized = r;
   });
-  const watch = await kv.watch({ key: '>', initializedFn: () => initialized() });
+  // An empty bucket has nothing to wait for; otherwise the watch is initialized at its entry
+  // with nothing pending behind it (delta 0), or at the first update after the initial ones.
+  if ((await kv.status()).values === 0) initialized();
+  const watch = await kv.watch({ key: '>' });
   const done = (async () => {
     for await (const e of watch) {
+      if (e.isUpdate || e.delta === 0) initialized();
       if (e.operation !== 'PUT') {
         records.delete(e.key);
         continue;

@@ -1,5 +1,5 @@
 import { type Clock, type Logger, ServiceError, type Runtime, systemClock } from '@lessoncall/kit';
-import { ErrorCode as NatsErrorCode, NatsError } from 'nats';
+import { errors as natsErrors } from '@nats-io/nats-core';
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import type { TokenVerifier } from '../auth/index';
 import type { Revocations } from '../auth/revocations';
@@ -161,12 +161,10 @@ export function createRestApp({ config, runtime, verifier, revocations, clock = 
   return app;
 }
 
-const closedCodes = new Set<string>([NatsErrorCode.ConnectionDraining, NatsErrorCode.ConnectionClosed, NatsErrorCode.Disconnect]);
-
 /** A body-parser or transport failure as the problem it is. */
 function knownError(err: unknown): ServiceError | undefined {
   // The NATS connection is draining (this replica is stopping) or gone: another replica can answer.
-  if (err instanceof NatsError && closedCodes.has(err.code))
+  if (err instanceof natsErrors.DrainingConnectionError || err instanceof natsErrors.ClosedConnectionError)
     return new ServiceError('unavailable', 'the gateway lost its connection to the services', { retryAfterSeconds: 1 });
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as { type?: unknown; status?: unknown };

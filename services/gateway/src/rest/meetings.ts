@@ -1,43 +1,30 @@
-import { type DescMessage, type MessageInitShape, type MessageShape, toJson } from '@bufbuild/protobuf';
+import { type DescMessage, type MessageShape, toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Runtime, request, ServiceError } from '@lessoncall/kit';
+import { type Runtime, ServiceError } from '@lessoncall/kit';
 import {
-  AttendanceRequestSchema,
   AttendanceResponseSchema,
-  ChatHistoryRequestSchema,
   ChatHistoryResponseSchema,
-  RecordRequestSchema,
   RecordingLinkResponseSchema,
   RecordResponseSchema,
-  CreateMeetingRequestSchema,
   CreateMeetingResponseSchema,
-  EndMeetingRequestSchema,
   EndMeetingResponseSchema,
-  FindMeetingByBookingRequestSchema,
   FindMeetingByBookingResponseSchema,
-  GetMeetingRequestSchema,
   GetMeetingResponseSchema,
   isValidMeetingId,
-  JoinRequestSchema,
   JoinResponseSchema,
-  LeaveRequestSchema,
   LeaveResponseSchema,
-  ListParticipantsRequestSchema,
   ListParticipantsResponseSchema,
   MeetingSchema,
-  MuteRequestSchema,
   MuteResponseSchema,
   ParticipantSchema,
-  rpc,
   TurnCredentialsResponseSchema,
-  VerifyJoinRequestSchema,
-  VerifyJoinResponseSchema,
 } from '@lessoncall/proto';
 import { z } from 'zod';
 import type { Identity } from '../auth/index';
 import type { GatewayConfig } from '../config';
 import { type JsonSchema, protoJsonSchemas, ref } from '../openapi/jsonschema';
 import { type AnyRoute, type Call, defineRoute } from './route';
+import { serviceClients } from '../services';
 
 /** The proto messages REST answers carry, documented from their descriptors. */
 export const restMessages: DescMessage[] = [
@@ -168,14 +155,10 @@ function displayNameOf(identity: Identity): string {
 }
 
 /** A request to a service with the gateway's deadline, as every route makes it. */
-export function serviceCaller(config: GatewayConfig, runtime: Runtime) {
-  return <I extends DescMessage, O extends DescMessage>(subject: string, req: I, body: MessageInitShape<I>, res: O) =>
-    request(runtime.nc, subject, req, body, res, { timeoutMs: config.REQUEST_TIMEOUT_MS });
-}
 
 /** The meeting and participant endpoints: each validates, asks its service over NATS, and answers its proto JSON. */
 export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
-  const call = serviceCaller(config, runtime);
+  const services = serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS);
 
   return [
     defineRoute({
@@ -202,25 +185,20 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const isService = who.role === 'booking_system';
         if (!isService && b.tutorId.toLowerCase() !== who.userId)
           throw new ServiceError('forbidden', "only the booking's tutor or the booking system may create its meeting");
-        const res = await call(
-          rpc.meetingCreate,
-          CreateMeetingRequestSchema,
-          {
-            bookingId: b.bookingId,
-            tutorId: b.tutorId.toLowerCase(),
-            studentId: b.studentId?.toLowerCase() ?? '',
-            studentIds: (b.studentIds ?? []).map((s) => s.toLowerCase()),
-            record: b.record ?? false,
-            scheduledStart: timestampFromDate(start),
-            scheduledEnd: timestampFromDate(end),
-            title: b.title ?? '',
-            tutorName: b.tutorName ?? '',
-            studentName: b.studentName ?? '',
-            actorUserId: isService ? '' : who.userId,
-            actorIsService: isService,
-          },
-          CreateMeetingResponseSchema,
-        );
+        const res = await services.meetings.createMeeting({
+          bookingId: b.bookingId,
+          tutorId: b.tutorId.toLowerCase(),
+          studentId: b.studentId?.toLowerCase() ?? '',
+          studentIds: (b.studentIds ?? []).map((s) => s.toLowerCase()),
+          record: b.record ?? false,
+          scheduledStart: timestampFromDate(start),
+          scheduledEnd: timestampFromDate(end),
+          title: b.title ?? '',
+          tutorName: b.tutorName ?? '',
+          studentName: b.studentName ?? '',
+          actorUserId: isService ? '' : who.userId,
+          actorIsService: isService,
+        });
         const meeting = res.meeting;
         if (!meeting) throw new Error('svc.meeting.create answered without a meeting');
         return {
@@ -243,12 +221,11 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       problems: [400, 404],
       async handler(c) {
         const who = actor(c);
-        const res = await call(
-          rpc.meetingFindByBooking,
-          FindMeetingByBookingRequestSchema,
-          { bookingId: c.query.bookingId, userId: who.userId, actorIsService: who.role === 'booking_system' },
-          FindMeetingByBookingResponseSchema,
-        );
+        const res = await services.meetings.findMeetingByBooking({
+          bookingId: c.query.bookingId,
+          userId: who.userId,
+          actorIsService: who.role === 'booking_system',
+        });
         return { body: json(FindMeetingByBookingResponseSchema, res) };
       },
     }),
@@ -274,8 +251,8 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         if (!code) throw new ServiceError('invalid_request', 'the passcode is required (X-Meeting-Passcode header or ?passcode=)', { field: 'passcode' });
         // Asked together to save a round trip; the list is only answered when the meeting check passed.
         const [meetingResult, listResult] = await Promise.allSettled([
-          call(rpc.meetingGet, GetMeetingRequestSchema, { meetingId, userId: who.userId, passcode: code, clientKey: c.clientKey }, GetMeetingResponseSchema),
-          call(rpc.participantList, ListParticipantsRequestSchema, { meetingId, userId: who.userId }, ListParticipantsResponseSchema),
+          services.meetings.getMeeting({ meetingId, userId: who.userId, passcode: code, clientKey: c.clientKey }),
+          services.participants.listParticipants({ meetingId, userId: who.userId }),
         ]);
         if (meetingResult.status === 'rejected') throw meetingResult.reason;
         if (listResult.status === 'rejected') throw listResult.reason;
@@ -299,12 +276,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(
-          rpc.participantList,
-          ListParticipantsRequestSchema,
-          { meetingId, userId: who.userId, includeLeft: c.query.includeLeft === 'true' },
-          ListParticipantsResponseSchema,
-        );
+        const res = await services.participants.listParticipants({ meetingId, userId: who.userId, includeLeft: c.query.includeLeft === 'true' });
         return { body: json(ListParticipantsResponseSchema, res) };
       },
     }),
@@ -327,12 +299,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const b = c.body;
         if (b.userType) {
           // Checked before a session exists, so a mismatch leaves nothing behind.
-          const verified = await call(
-            rpc.meetingVerifyJoin,
-            VerifyJoinRequestSchema,
-            { meetingId, userId: who.userId, passcode: b.passcode, clientKey: c.clientKey },
-            VerifyJoinResponseSchema,
-          );
+          const verified = await services.meetings.verifyJoin({ meetingId, userId: who.userId, passcode: b.passcode, clientKey: c.clientKey });
           if (verified.userType !== b.userType) {
             throw new ServiceError('forbidden', `you are this meeting's ${verified.userType || 'guest'}, not its ${b.userType}`, {
               field: 'userType',
@@ -340,22 +307,17 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
             });
           }
         }
-        const res = await call(
-          rpc.participantJoin,
-          JoinRequestSchema,
-          {
-            meetingId,
-            userId: who.userId,
-            passcode: b.passcode,
-            clientKey: c.clientKey,
-            displayName: b.displayName ?? displayNameOf(who),
-            audioMuted: b.audioMuted ?? false,
-            cameraOff: b.cameraOff ?? false,
-            resumeSessionId: b.sessionId ?? '',
-            resumeToken: b.resumeToken ?? '',
-          },
-          JoinResponseSchema,
-        );
+        const res = await services.participants.join({
+          meetingId,
+          userId: who.userId,
+          passcode: b.passcode,
+          clientKey: c.clientKey,
+          displayName: b.displayName ?? displayNameOf(who),
+          audioMuted: b.audioMuted ?? false,
+          cameraOff: b.cameraOff ?? false,
+          resumeSessionId: b.sessionId ?? '',
+          resumeToken: b.resumeToken ?? '',
+        });
         c.req.log.info({ meetingId, sessionId: res.sessionId, resumed: res.resumed }, 'joined');
         const body = json(JoinResponseSchema, res) as { iceServers: unknown };
         return { body: { ...body, turn_servers: body.iceServers } };
@@ -375,7 +337,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(rpc.participantLeave, LeaveRequestSchema, { meetingId, sessionId: c.body.sessionId, userId: who.userId }, LeaveResponseSchema);
+        const res = await services.participants.leave({ meetingId, sessionId: c.body.sessionId, userId: who.userId });
         c.req.log.info({ meetingId, sessionId: c.body.sessionId }, 'left');
         return { body: json(LeaveResponseSchema, res) };
       },
@@ -397,20 +359,15 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const who = actor(c);
         const meetingId = meetingIdOf(c);
         const b = c.body;
-        const res = await call(
-          rpc.participantMute,
-          MuteRequestSchema,
-          {
-            meetingId,
-            userId: who.userId,
-            sessionId: b.sessionId ?? '',
-            targetSessionId: b.targetSessionId ?? '',
-            targetUserId: b.userId?.toLowerCase() ?? '',
-            kind: b.kind,
-            muted: b.isMuted,
-          },
-          MuteResponseSchema,
-        );
+        const res = await services.participants.mute({
+          meetingId,
+          userId: who.userId,
+          sessionId: b.sessionId ?? '',
+          targetSessionId: b.targetSessionId ?? '',
+          targetUserId: b.userId?.toLowerCase() ?? '',
+          kind: b.kind,
+          muted: b.isMuted,
+        });
         return { body: json(MuteResponseSchema, res) };
       },
     }),
@@ -427,7 +384,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(rpc.meetingEnd, EndMeetingRequestSchema, { meetingId, userId: who.userId }, EndMeetingResponseSchema);
+        const res = await services.meetings.endMeeting({ meetingId, userId: who.userId });
         c.req.log.info({ meetingId }, 'meeting ended');
         return { body: json(EndMeetingResponseSchema, res) };
       },
@@ -446,12 +403,11 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(
-          rpc.participantAttendance,
-          AttendanceRequestSchema,
-          { meetingId, userId: who.role === 'booking_system' ? '' : who.userId, actorIsService: who.role === 'booking_system' },
-          AttendanceResponseSchema,
-        );
+        const res = await services.participants.attendance({
+          meetingId,
+          userId: who.role === 'booking_system' ? '' : who.userId,
+          actorIsService: who.role === 'booking_system',
+        });
         return { body: json(AttendanceResponseSchema, res) };
       },
     }),
@@ -469,7 +425,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(rpc.participantChatHistory, ChatHistoryRequestSchema, { meetingId, userId: who.userId }, ChatHistoryResponseSchema);
+        const res = await services.participants.chatHistory({ meetingId, userId: who.userId });
         return { body: json(ChatHistoryResponseSchema, res) };
       },
     }),
@@ -488,7 +444,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(rpc.participantRecord, RecordRequestSchema, { meetingId, userId: who.userId }, RecordResponseSchema);
+        const res = await services.participants.record({ meetingId, userId: who.userId });
         return { body: json(RecordResponseSchema, res) };
       },
     }),

@@ -1,9 +1,10 @@
-import { type Clock, request, type Runtime, ServiceError } from '@lessoncall/kit';
-import { GetMeetingRequestSchema, GetMeetingResponseSchema, PrecallCredentialsRequestSchema, rpc, TurnCredentialsResponseSchema } from '@lessoncall/proto';
+import { type Clock, type Runtime, ServiceError } from '@lessoncall/kit';
+import { TurnCredentialsResponseSchema } from '@lessoncall/proto';
 import { z } from 'zod';
 import type { GatewayConfig } from '../config';
 import { ref } from '../openapi/jsonschema';
 import { actor, json, meetingIdOf, meetingIdParam } from './meetings';
+import { serviceClients } from '../services';
 import { type RateDecision, restRateLimiter } from './ratelimit';
 import { type AnyRoute, defineRoute } from './route';
 
@@ -29,7 +30,7 @@ export function precallRoutes(config: GatewayConfig, runtime: Runtime, clock: Cl
     if (!d.allowed)
       throw new ServiceError('rate_limited', `more than ${d.limit} connection checks per minute from this ${who}`, { retryAfterSeconds: d.resetSeconds });
   };
-  const timeoutMs = config.REQUEST_TIMEOUT_MS;
+  const services = serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS);
 
   return [
     defineRoute({
@@ -50,25 +51,11 @@ export function precallRoutes(config: GatewayConfig, runtime: Runtime, clock: Cl
         const meetingId = meetingIdOf(c);
         refuse(await perAddress.take(`precall:addr:${c.clientKey}`), 'address');
         refuse(await perUser.take(`precall:user:${who.userId}`), 'user');
-        const got = await request(
-          runtime.nc,
-          rpc.meetingGet,
-          GetMeetingRequestSchema,
-          { meetingId, userId: who.userId, passcode: c.body.passcode, clientKey: c.clientKey },
-          GetMeetingResponseSchema,
-          { timeoutMs },
-        );
+        const got = await services.meetings.getMeeting({ meetingId, userId: who.userId, passcode: c.body.passcode, clientKey: c.clientKey });
         const status = got.meeting?.status;
         if (status === 'cancelled') throw new ServiceError('meeting_cancelled', 'the lesson was cancelled', { meetingId });
         if (status === 'completed') throw new ServiceError('meeting_ended', 'the lesson has ended', { meetingId });
-        const res = await request(
-          runtime.nc,
-          rpc.turnPrecallCredentials,
-          PrecallCredentialsRequestSchema,
-          { meetingId, userId: who.userId },
-          TurnCredentialsResponseSchema,
-          { timeoutMs },
-        );
+        const res = await services.turn.precallCredentials({ meetingId, userId: who.userId });
         c.req.log.info({ meetingId, ttlSeconds: res.ttlSeconds }, 'precall TURN credentials issued');
         return { body: json(TurnCredentialsResponseSchema, res) };
       },

@@ -1,5 +1,6 @@
-import type { Clock, JetStreamClient, Logger, Runtime } from '@lessoncall/kit';
-import { type KV, StorageType } from 'nats';
+import { type Clock, type JetStreamClient, jetstream, type Logger, type Runtime } from '@lessoncall/kit';
+import { type KV, Kvm } from '@nats-io/kv';
+import { StorageType } from '@nats-io/jetstream';
 import type { GatewayConfig } from '../config';
 
 export interface RateDecision {
@@ -66,10 +67,12 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   const bucket = (): Promise<KV> => {
     if (clock.now().getTime() < storeDownUntil) return Promise.reject(new Error('rate limit store backing off after a failure'));
-    kv ??= options.js.views.kv(options.bucket, { history: 1, ttl: windowMs * 2, storage: StorageType.Memory, replicas: options.replicas ?? 1 }).catch((err) => {
-      kv = undefined;
-      throw err;
-    });
+    kv ??= new Kvm(options.js)
+      .create(options.bucket, { history: 1, ttl: windowMs * 2, storage: StorageType.Memory, replicas: options.replicas ?? 1 })
+      .catch((err) => {
+        kv = undefined;
+        throw err;
+      });
     return kv;
   };
 
@@ -197,7 +200,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
  */
 export function restRateLimiter(config: GatewayConfig, runtime: Runtime, clock: Clock, limit: number): RateLimiter {
   return createRateLimiter({
-    js: runtime.nc.jetstream({ timeout: config.REQUEST_TIMEOUT_MS }),
+    js: jetstream(runtime.nc, { timeout: config.REQUEST_TIMEOUT_MS }),
     bucket: 'gateway_ratelimit',
     limit,
     windowMs: 60_000,

@@ -1,16 +1,18 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { type Runtime, request, ServiceError, verifyLinkSignature } from '@lessoncall/kit';
-import { RecordingLinkRequestSchema, RecordingLinkResponseSchema, rpc } from '@lessoncall/proto';
+import { type Runtime, ServiceError, verifyLinkSignature } from '@lessoncall/kit';
+import { RecordingLinkResponseSchema } from '@lessoncall/proto';
 import { toJson } from '@bufbuild/protobuf';
 import type { Express, Request, Response } from 'express';
 import type { GatewayConfig } from '../config';
 import { ref } from '../openapi/jsonschema';
 import { actor, meetingIdParam } from './meetings';
+import { serviceClients } from '../services';
 import { type AnyRoute, defineRoute } from './route';
 
 /** GET /api/video/meetings/:meetingId/recording: a short-lived link to the recording, for the meeting's people (the meeting's recording_url). */
 export function recordingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
+  const services = serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS);
   return [
     defineRoute({
       method: 'get',
@@ -26,16 +28,7 @@ export function recordingRoutes(config: GatewayConfig, runtime: Runtime): AnyRou
       problems: [404],
       async handler(c) {
         const meetingId = c.params.meetingId as string;
-        const res = await request(
-          runtime.nc,
-          rpc.mediaRecordingLink,
-          RecordingLinkRequestSchema,
-          { meetingId, userId: actor(c).userId },
-          RecordingLinkResponseSchema,
-          {
-            timeoutMs: config.REQUEST_TIMEOUT_MS,
-          },
-        );
+        const res = await services.media.recordingLink({ meetingId, userId: actor(c).userId });
         return { status: 302, headers: { Location: res.url, 'Cache-Control': 'no-store' }, body: toJson(RecordingLinkResponseSchema, res) };
       },
     }),

@@ -1,19 +1,10 @@
 import type { DescMessage } from '@bufbuild/protobuf';
 import type { Runtime } from '@lessoncall/kit';
-import {
-  AllowRejoinRequestSchema,
-  AllowRejoinResponseSchema,
-  AskUnmuteRequestSchema,
-  AskUnmuteResponseSchema,
-  RemovalsRequestSchema,
-  RemovalsResponseSchema,
-  RemoveRequestSchema,
-  RemoveResponseSchema,
-  rpc,
-} from '@lessoncall/proto';
+import { AllowRejoinResponseSchema, AskUnmuteResponseSchema, RemovalsResponseSchema, RemoveResponseSchema } from '@lessoncall/proto';
 import type { GatewayConfig } from '../config';
 import { type JsonSchema, ref } from '../openapi/jsonschema';
-import { actor, json, meetingIdOf, meetingIdParam, serviceCaller } from './meetings';
+import { actor, json, meetingIdOf, meetingIdParam } from './meetings';
+import { serviceClients } from '../services';
 import { type AnyRoute, defineRoute } from './route';
 
 /** The proto messages these routes answer, documented from their descriptors. */
@@ -30,7 +21,7 @@ const tutorOnly = "The meeting's tutor only: its student gets 403 `not_tutor`, a
  * student's camera off is `POST …/mute` with `kind: "video"` and a target.
  */
 export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
-  const call = serviceCaller(config, runtime);
+  const services = serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS);
   return [
     defineRoute({
       method: 'post',
@@ -46,12 +37,7 @@ export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): Any
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(
-          rpc.participantRemove,
-          RemoveRequestSchema,
-          { meetingId, userId: who.userId, targetSessionId: c.params.sessionId ?? '' },
-          RemoveResponseSchema,
-        );
+        const res = await services.participants.remove({ meetingId, userId: who.userId, targetSessionId: c.params.sessionId ?? '' });
         c.req.log.info({ meetingId, sessionId: c.params.sessionId, removedUserId: res.removedUserId }, 'participant removed');
         return { body: json(RemoveResponseSchema, res) };
       },
@@ -70,7 +56,7 @@ export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): Any
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: who.userId }, RemovalsResponseSchema);
+        const res = await services.participants.removals({ meetingId, userId: who.userId });
         return { body: json(RemovalsResponseSchema, res) };
       },
     }),
@@ -88,12 +74,7 @@ export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): Any
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(
-          rpc.participantAllowRejoin,
-          AllowRejoinRequestSchema,
-          { meetingId, userId: who.userId, targetUserId: (c.params.userId ?? '').toLowerCase() },
-          AllowRejoinResponseSchema,
-        );
+        const res = await services.participants.allowRejoin({ meetingId, userId: who.userId, targetUserId: (c.params.userId ?? '').toLowerCase() });
         return { body: json(AllowRejoinResponseSchema, res) };
       },
     }),
@@ -111,12 +92,7 @@ export function tutorControlRoutes(config: GatewayConfig, runtime: Runtime): Any
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
-        const res = await call(
-          rpc.participantAskUnmute,
-          AskUnmuteRequestSchema,
-          { meetingId, userId: who.userId, targetSessionId: c.params.sessionId ?? '' },
-          AskUnmuteResponseSchema,
-        );
+        const res = await services.participants.askUnmute({ meetingId, userId: who.userId, targetSessionId: c.params.sessionId ?? '' });
         return { body: json(AskUnmuteResponseSchema, res) };
       },
     }),

@@ -1,4 +1,4 @@
-import { decode, type Logger, type Msg, type NatsConnection, request, type Subscription, systemClock } from '@lessoncall/kit';
+import { decode, type Logger, type Msg, type NatsConnection, type ServiceClient, type Subscription, systemClock, client } from '@lessoncall/kit';
 import {
   type BoardControlled,
   BoardControlledSchema,
@@ -6,8 +6,6 @@ import {
   BoardUpdatedSchema,
   type ChatMessage,
   ChatPostedSchema,
-  LiveSessionsRequestSchema,
-  LiveSessionsResponseSchema,
   MeetingEndedSchema,
   type MuteChanged,
   MuteChangedSchema,
@@ -15,10 +13,10 @@ import {
   ParticipantJoinedSchema,
   MediaRoomCreatedSchema,
   ParticipantLeftSchema,
-  rpc,
   subjects,
   type UnmuteAsked,
   UnmuteAskedSchema,
+  ParticipantService,
 } from '@lessoncall/proto';
 import { Roster, type SnapshotMark } from '@lessoncall/signaling/roster';
 
@@ -69,8 +67,11 @@ export class MeetingHub {
   readonly #roster: Roster;
   readonly #rechecks = new Map<string, number>();
 
+  readonly #participants: ServiceClient<typeof ParticipantService>;
+
   constructor(nc: NatsConnection, logger: Logger, options: MeetingHubOptions) {
     this.#nc = nc;
+    this.#participants = client(nc, ParticipantService, { timeoutMs: options.timeoutMs });
     this.#logger = logger;
     this.#options = options;
     this.#roster = new Roster(systemClock, options.tombstoneTtlMs);
@@ -117,9 +118,7 @@ export class MeetingHub {
     if (last !== undefined && now - last < this.#options.recheckMinMs) return;
     this.#rechecks.set(meetingId, now);
     const mark = this.#roster.mark();
-    request(this.#nc, rpc.participantLiveSessions, LiveSessionsRequestSchema, { meetingId }, LiveSessionsResponseSchema, {
-      timeoutMs: this.#options.timeoutMs,
-    }).then(
+    this.#participants.liveSessions({ meetingId }).then(
       (res) => {
         if (this.#rooms.has(meetingId)) this.#roster.applySnapshot(res.sessions, mark, meetingId);
       },

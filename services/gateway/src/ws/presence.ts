@@ -1,5 +1,5 @@
-import { type Logger, type NatsConnection, request } from '@lessoncall/kit';
-import { PresenceAckSchema, PresenceReportSchema, rpc } from '@lessoncall/proto';
+import { client, type Logger, type NatsConnection, type ServiceClient } from '@lessoncall/kit';
+import { ParticipantService } from '@lessoncall/proto';
 
 export type PresenceState = 'connected' | 'disconnected' | 'heartbeat';
 
@@ -33,8 +33,11 @@ export class PresenceReporter {
   #inFlight = 0;
   #idle: Array<() => void> = [];
 
+  readonly #participants: ServiceClient<typeof ParticipantService>;
+
   constructor(options: PresenceOptions) {
     this.#o = options;
+    this.#participants = client(options.nc, ParticipantService, { timeoutMs: options.timeoutMs });
   }
 
   /** Resolves with the service's `live` answer, or undefined when it could not be reached (logged, never thrown). */
@@ -73,14 +76,7 @@ export class PresenceReporter {
   async #send(job: Job): Promise<void> {
     const { meetingId, sessionId, state } = job;
     try {
-      const ack = await request(
-        this.#o.nc,
-        rpc.participantPresence,
-        PresenceReportSchema,
-        { meetingId, sessionId, state, gatewayId: this.#o.gatewayId },
-        PresenceAckSchema,
-        { timeoutMs: this.#o.timeoutMs },
-      );
+      const ack = await this.#participants.presence({ meetingId, sessionId, state, gatewayId: this.#o.gatewayId });
       job.resolve(ack.live);
     } catch (err) {
       this.#o.onFailure?.(state);

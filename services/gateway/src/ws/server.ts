@@ -17,6 +17,7 @@ import { PresenceReporter } from './presence';
 import type { Now } from './rate-limit';
 import { SignalRouter } from './router';
 import { Session, type WsContext } from './session';
+import { serviceClients } from '../services';
 
 export const wsPath = '/api/video/ws';
 
@@ -88,7 +89,19 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     now,
     connected: () => natsUp && !runtime.nc.isClosed(),
   });
-  const ctx: WsContext = { config, nc: runtime.nc, logger, verifier, hub, presence, router, metrics, sessions, now };
+  const ctx: WsContext = {
+    config,
+    nc: runtime.nc,
+    services: serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS),
+    logger,
+    verifier,
+    hub,
+    presence,
+    router,
+    metrics,
+    sessions,
+    now,
+  };
   const allowedOrigins = new Set(
     config.WEB_ORIGIN.split(',')
       .map((o) => o.trim())

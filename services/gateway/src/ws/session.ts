@@ -1,44 +1,14 @@
-import { isErrorCodeName, type Logger, type Msg, type NatsConnection, request, ServiceError, SpanKind, type Subscription, withSpan } from '@lessoncall/kit';
+import { isErrorCodeName, type Logger, type Msg, type NatsConnection, ServiceError, SpanKind, type Subscription, withSpan } from '@lessoncall/kit';
 import { context, propagation } from '@opentelemetry/api';
-import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import {
-  AllowRejoinRequestSchema,
-  AllowRejoinResponseSchema,
-  AskUnmuteRequestSchema,
-  AskUnmuteResponseSchema,
-  BoardAppendRequestSchema,
-  BoardAppendResponseSchema,
-  BoardControlRequestSchema,
-  BoardControlResponseSchema,
-  BoardStateRequestSchema,
-  BoardStateResponseSchema,
   type ControlBoard,
-  QualityReportRequestSchema,
-  QualityReportResponseSchema,
   type SendBoardUpdate,
   type SendQualityReport,
   type SyncBoard,
-  ChatHistoryRequestSchema,
-  ChatHistoryResponseSchema,
-  ChatSendRequestSchema,
-  ChatSendResponseSchema,
   type Hello,
-  JoinRequestSchema,
   type JoinResponse,
-  JoinResponseSchema,
-  LeaveRequestSchema,
-  LeaveResponseSchema,
-  MediaJoinRequestSchema,
-  MediaJoinResponseSchema,
-  MuteRequestSchema,
-  MuteResponseSchema,
   type OutgoingSignal,
-  RemovalsRequestSchema,
-  RemovalsResponseSchema,
-  RemoveRequestSchema,
-  RemoveResponseSchema,
   removedFromLessonMessage,
-  rpc,
   type SendChat,
   type SetMedia,
   subjects,
@@ -56,12 +26,15 @@ import { errorMessage, mediaKinds, parseClientFrame, requireToken, type ServerKi
 import { type Now, TokenBucket, WindowCounter } from './rate-limit';
 import type { SignalEndpoint, SignalRouter } from './router';
 import { SignalSequencer } from './sequencer';
+import type { ServiceClients } from '../services';
 import { readEnvelope, renderIncomingSignal } from './signal-wire';
 
 /** What every socket of one gateway process shares. */
 export interface WsContext {
   config: GatewayConfig;
   nc: NatsConnection;
+  /** The services' callers, REQUEST_TIMEOUT_MS each. */
+  services: ServiceClients;
   logger: Logger;
   verifier: TokenVerifier;
   hub: MeetingHub;
@@ -242,26 +215,16 @@ export class Session implements SignalEndpoint {
         case 'removeParticipant': {
           this.#requireJoined();
           const targetSessionId = requireToken(kind.value.targetSessionId, 'targetSessionId');
-          this.#ask(
-            requestId,
-            rpc.participantRemove,
-            RemoveRequestSchema,
-            { meetingId: this.meetingId, userId: this.userId, targetSessionId },
-            RemoveResponseSchema,
-            (value) => this.#send(serverMessage(requestId, { case: 'participantRemoved', value }), 'participantRemoved'),
+          this.#ask(requestId, this.#ctx.services.participants.remove({ meetingId: this.meetingId, userId: this.userId, targetSessionId }), (value) =>
+            this.#send(serverMessage(requestId, { case: 'participantRemoved', value }), 'participantRemoved'),
           );
           return;
         }
         case 'askUnmute': {
           this.#requireJoined();
           const targetSessionId = requireToken(kind.value.targetSessionId, 'targetSessionId');
-          this.#ask(
-            requestId,
-            rpc.participantAskUnmute,
-            AskUnmuteRequestSchema,
-            { meetingId: this.meetingId, userId: this.userId, targetSessionId },
-            AskUnmuteResponseSchema,
-            (value) => this.#send(serverMessage(requestId, { case: 'unmuteAskSent', value }), 'unmuteAskSent'),
+          this.#ask(requestId, this.#ctx.services.participants.askUnmute({ meetingId: this.meetingId, userId: this.userId, targetSessionId }), (value) =>
+            this.#send(serverMessage(requestId, { case: 'unmuteAskSent', value }), 'unmuteAskSent'),
           );
           return;
         }
@@ -269,10 +232,7 @@ export class Session implements SignalEndpoint {
           this.#requireJoined();
           this.#ask(
             requestId,
-            rpc.participantAllowRejoin,
-            AllowRejoinRequestSchema,
-            { meetingId: this.meetingId, userId: this.userId, targetUserId: kind.value.userId },
-            AllowRejoinResponseSchema,
+            this.#ctx.services.participants.allowRejoin({ meetingId: this.meetingId, userId: this.userId, targetUserId: kind.value.userId }),
             (value) => this.#send(serverMessage(requestId, { case: 'rejoinAllowed', value }), 'rejoinAllowed'),
           );
           return;
@@ -435,30 +395,23 @@ export class Session implements SignalEndpoint {
 
   /** svc.participant.join (a new session or a resume), after starting to listen to the meeting's events. */
   async #joinAtParticipant(meetingId: string, identity: Identity, hello: Hello) {
-    const { nc, hub, config } = this.#ctx;
+    const { hub, config } = this.#ctx;
     // Listen before joining, so a peer that joins while our join is in flight is not missed.
     this.#buffer = [];
     this.#releaseMeeting = hub.acquire(meetingId, this.#onMeetingEvent);
     const rosterMark = hub.mark();
-    const res = await request(
-      nc,
-      rpc.participantJoin,
-      JoinRequestSchema,
-      {
-        meetingId,
-        userId: identity.userId,
-        passcode: hello.passcode,
-        clientKey: this.#clientKey,
-        displayName: hello.displayName,
-        audioMuted: hello.audioMuted,
-        cameraOff: hello.cameraOff,
-        resumeSessionId: hello.resumeSessionId,
-        resumeToken: hello.resumeToken,
-        gatewayId: config.GATEWAY_ID,
-      },
-      JoinResponseSchema,
-      { timeoutMs: config.REQUEST_TIMEOUT_MS },
-    );
+    const res = await this.#ctx.services.participants.join({
+      meetingId,
+      userId: identity.userId,
+      passcode: hello.passcode,
+      clientKey: this.#clientKey,
+      displayName: hello.displayName,
+      audioMuted: hello.audioMuted,
+      cameraOff: hello.cameraOff,
+      resumeSessionId: hello.resumeSessionId,
+      resumeToken: hello.resumeToken,
+      gatewayId: config.GATEWAY_ID,
+    });
     return { res, rosterMark };
   }
 
@@ -519,7 +472,7 @@ export class Session implements SignalEndpoint {
     }
     // The tutor's "allow back" list survives a reload: who is removed, after every welcome.
     if (res.userType === 'tutor') {
-      this.#ask('', rpc.participantRemovals, RemovalsRequestSchema, { meetingId, userId: identity.userId }, RemovalsResponseSchema, (value) =>
+      this.#ask('', this.#ctx.services.participants.removals({ meetingId, userId: identity.userId }), (value) =>
         this.#send(serverMessage('', { case: 'removals', value }), 'removals'),
       );
     }
@@ -542,21 +495,14 @@ export class Session implements SignalEndpoint {
       if (!mediaKinds.has(media.kind)) throw new ServiceError('invalid_request', 'media.kind must be audio or video', { field: 'kind' });
       if (media.targetSessionId) requireToken(media.targetSessionId, 'targetSessionId');
       // No reply on success: the mute.changed event that follows reaches every socket of the meeting, this one included.
-      await request(
-        this.#ctx.nc,
-        rpc.participantMute,
-        MuteRequestSchema,
-        {
-          meetingId: this.meetingId,
-          userId: this.userId,
-          sessionId: this.sessionId,
-          targetSessionId: media.targetSessionId,
-          kind: media.kind,
-          muted: media.muted,
-        },
-        MuteResponseSchema,
-        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
-      );
+      await this.#ctx.services.participants.mute({
+        meetingId: this.meetingId,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        targetSessionId: media.targetSessionId,
+        kind: media.kind,
+        muted: media.muted,
+      });
     } catch (err) {
       this.#sendError(requestId, this.#asServiceError(err));
     }
@@ -576,10 +522,13 @@ export class Session implements SignalEndpoint {
     }
     this.#ask(
       requestId,
-      rpc.participantChatSend,
-      ChatSendRequestSchema,
-      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, clientMessageId: chat.clientMessageId, text: chat.text },
-      ChatSendResponseSchema,
+      this.#ctx.services.participants.chatSend({
+        meetingId: this.meetingId,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        clientMessageId: chat.clientMessageId,
+        text: chat.text,
+      }),
       (res) => {
         if (res.message) this.#send(serverMessage(requestId, { case: 'chat', value: { message: res.message } }), 'chat');
       },
@@ -590,30 +539,14 @@ export class Session implements SignalEndpoint {
   /** This session's access to its meeting's Janus room (svc.media.join); `reconnect`: the room moved, leave the old node. */
   #sfuAccess(requestId: string, reconnect: boolean): void {
     if (!this.#isSfu) throw new ServiceError('not_sfu', 'this meeting runs peer to peer');
-    this.#ask(
-      requestId,
-      rpc.mediaJoin,
-      MediaJoinRequestSchema,
-      { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId },
-      MediaJoinResponseSchema,
-      (res) => {
-        if (!res.access || this.#state !== 'joined') return;
-        this.#send(serverMessage(requestId, { case: 'sfuAccess', value: { ...res.access, reconnect } }), 'sfuAccess');
-      },
-    );
+    this.#ask(requestId, this.#ctx.services.media.mediaJoin({ meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId }), (res) => {
+      if (!res.access || this.#state !== 'joined') return;
+      this.#send(serverMessage(requestId, { case: 'sfuAccess', value: { ...res.access, reconnect } }), 'sfuAccess');
+    });
   }
 
-  #ask<I extends DescMessage, O extends DescMessage>(
-    requestId: string,
-    subject: string,
-    reqSchema: I,
-    body: MessageInitShape<I>,
-    resSchema: O,
-    onReply: (res: MessageShape<O>) => void,
-  ): void {
-    request(this.#ctx.nc, subject, reqSchema, body, resSchema, { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS }).then(onReply, (err: unknown) =>
-      this.#sendError(requestId, this.#asServiceError(err)),
-    );
+  #ask<R>(requestId: string, reply: Promise<R>, onReply: (res: R) => void): void {
+    reply.then(onReply, (err: unknown) => this.#sendError(requestId, this.#asServiceError(err)));
   }
 
   /**
@@ -631,10 +564,7 @@ export class Session implements SignalEndpoint {
     }
     this.#ask(
       requestId,
-      rpc.participantBoardAppend,
-      BoardAppendRequestSchema,
-      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, update: update.update },
-      BoardAppendResponseSchema,
+      this.#ctx.services.participants.boardAppend({ meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, update: update.update }),
       (res) => this.#send(serverMessage(requestId, { case: 'boardAck', value: { sizeBytes: res.sizeBytes } }), 'boardAck'),
     );
   }
@@ -649,10 +579,7 @@ export class Session implements SignalEndpoint {
     this.#boardOpen = true;
     this.#ask(
       requestId,
-      rpc.participantBoardState,
-      BoardStateRequestSchema,
-      { meetingId: this.meetingId, userId: this.userId, stateVector: sync.stateVector },
-      BoardStateResponseSchema,
+      this.#ctx.services.participants.boardState({ meetingId: this.meetingId, userId: this.userId, stateVector: sync.stateVector }),
       (res) => {
         if (res.state) this.#send(serverMessage(requestId, { case: 'boardState', value: res.state }), 'boardState');
       },
@@ -663,10 +590,13 @@ export class Session implements SignalEndpoint {
   #boardControl(requestId: string, control: ControlBoard): void {
     this.#ask(
       requestId,
-      rpc.participantBoardControl,
-      BoardControlRequestSchema,
-      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, locked: control.locked, clear: control.clear },
-      BoardControlResponseSchema,
+      this.#ctx.services.participants.boardControl({
+        meetingId: this.meetingId,
+        userId: this.userId,
+        sessionId: this.sessionId,
+        locked: control.locked,
+        clear: control.clear,
+      }),
       (res) => {
         const by = { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId };
         if (res.update.length > 0) this.#push({ case: 'boardUpdate', value: { ...by, update: res.update } });
@@ -683,10 +613,7 @@ export class Session implements SignalEndpoint {
     }
     this.#ask(
       requestId,
-      rpc.participantQualityReport,
-      QualityReportRequestSchema,
-      { meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, sample: report.sample },
-      QualityReportResponseSchema,
+      this.#ctx.services.participants.qualityReport({ meetingId: this.meetingId, userId: this.userId, sessionId: this.sessionId, sample: report.sample }),
       () => {},
     );
   }
@@ -697,14 +624,7 @@ export class Session implements SignalEndpoint {
    */
   async #sendChatHistory(): Promise<void> {
     try {
-      const res = await request(
-        this.#ctx.nc,
-        rpc.participantChatHistory,
-        ChatHistoryRequestSchema,
-        { meetingId: this.meetingId, userId: this.userId },
-        ChatHistoryResponseSchema,
-        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
-      );
+      const res = await this.#ctx.services.participants.chatHistory({ meetingId: this.meetingId, userId: this.userId });
       this.#push({ case: 'chatHistory', value: { messages: res.messages, truncated: res.truncated } });
     } catch (err) {
       // The call goes on without it; the client is told, and a resume asks again.
@@ -715,14 +635,7 @@ export class Session implements SignalEndpoint {
   async #leave(requestId: string): Promise<void> {
     this.#leaving = true;
     try {
-      await request(
-        this.#ctx.nc,
-        rpc.participantLeave,
-        LeaveRequestSchema,
-        { meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId },
-        LeaveResponseSchema,
-        { timeoutMs: this.#ctx.config.REQUEST_TIMEOUT_MS },
-      );
+      await this.#ctx.services.participants.leave({ meetingId: this.meetingId, sessionId: this.sessionId, userId: this.userId });
       this.#presenceSettled = true;
     } catch (err) {
       // Close anyway: the client wants out. Without a recorded leave, the disconnect and its grace period end the session.

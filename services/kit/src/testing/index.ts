@@ -1,4 +1,6 @@
-import { type ConnectionOptions, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, nkeyAuthenticator } from 'nats';
+import { jetstream, type JetStreamClient, type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
+import { type ConnectionOptions, type NatsConnection, nkeyAuthenticator } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { Db } from '../db';
 import type { NatsRole } from '../nats-auth';
 import { type HarnessNatsUser, type NatsCluster, type NatsCredentials, type NatsServer, startNats, startNatsCluster } from './nats-server';
@@ -68,8 +70,8 @@ export async function setup(options: { postgres?: boolean; natsCluster?: number;
       extra.push(c);
       return c;
     },
-    js: nc.jetstream(),
-    jsm: await nc.jetstreamManager(),
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
     postgres,
     db,
     async cleanup() {

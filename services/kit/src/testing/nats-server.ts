@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nkeys } from 'nats';
+import { createUser } from '@nats-io/nkeys';
 import { inboxPrefix, type NatsRole, natsRoles, renderNatsAuthorization } from '../nats-auth';
 import { freePort, requireBinary, spawnServer, stopProcess, waitFor } from './process';
 
@@ -40,7 +40,7 @@ export interface NatsServerOptions {
 export type HarnessNatsUser = NatsRole | 'driver' | 'outsider';
 
 function newUser(url: string, prefix: string): { seed: string; publicKey: string; creds: NatsCredentials } {
-  const kp = nkeys.createUser();
+  const kp = createUser();
   const seed = new TextDecoder().decode(kp.getSeed());
   return { seed, publicKey: kp.getPublicKey(), creds: { NATS_URL: url, NATS_NKEY_SEED: seed, NATS_INBOX_PREFIX: prefix } };
 }
