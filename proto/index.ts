@@ -21,3 +21,4 @@ export * from './lib/ws-close-codes';
 export * from './lib/tutor-controls';
 export * from './lib/janus';
 export * from './lib/rpc';
+export * from './lib/error-codes';

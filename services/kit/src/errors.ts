@@ -1,15 +1,7 @@
-import { ErrorCode, type ServiceError as ServiceErrorMessage } from '@lessoncall/proto';
+import { type ErrorCodeName, errorCodeNames, isErrorCodeName, type ServiceError as ServiceErrorMessage } from '@lessoncall/proto';
 
-/** The stable wire form of every ErrorCode: ERROR_CODE_MEETING_NOT_FOUND → "meeting_not_found". */
-export type ErrorCodeName = Lowercase<Exclude<keyof typeof ErrorCode, 'UNSPECIFIED' | number> extends infer K ? (K extends string ? K : never) : never>;
-
-export const errorCodeNames: readonly ErrorCodeName[] = Object.keys(ErrorCode)
-  .filter((k) => Number.isNaN(Number(k)) && k !== 'UNSPECIFIED')
-  .map((k) => k.toLowerCase() as ErrorCodeName);
-
-export function isErrorCodeName(value: string): value is ErrorCodeName {
-  return (errorCodeNames as readonly string[]).includes(value);
-}
+// The code list lives in the proto package, which the web app imports too.
+export { type ErrorCodeName, errorCodeNames, isErrorCodeName };
 
 /** The HTTP status each code maps to at the gateway (RFC 9457 problem responses). */
 export const httpStatusOf: Record<ErrorCodeName, number> = {

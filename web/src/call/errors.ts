@@ -3,33 +3,10 @@
  * them into words a tutor or student understands (with how to fix it, where they can).
  */
 
-import { removedFromLessonMessage } from '@lessoncall/proto';
+import { type ErrorCodeName, removedFromLessonMessage } from '@lessoncall/proto';
 
-/** The gateway's error codes (proto ErrorCode, wire form), plus transport failures seen by the client. */
-export type GatewayErrorCode =
-  | 'invalid_request'
-  | 'unauthenticated'
-  | 'token_expired'
-  | 'token_revoked'
-  | 'forbidden'
-  | 'meeting_not_found'
-  | 'not_a_participant'
-  | 'passcode_invalid'
-  | 'passcode_locked'
-  | 'meeting_not_started'
-  | 'meeting_ended'
-  | 'meeting_cancelled'
-  | 'meeting_full'
-  | 'session_not_found'
-  | 'not_in_meeting'
-  | 'rate_limited'
-  | 'message_too_large'
-  | 'conflict'
-  | 'unavailable'
-  | 'internal'
-  | 'resume_rejected'
-  | 'not_tutor'
-  | 'removed_from_meeting';
+/** The gateway's error codes: proto ErrorCode in its wire form, the one list the services use too. */
+export type GatewayErrorCode = ErrorCodeName;
 
 export interface GatewayErrorDetails {
   /** HTTP status, for REST answers. */
