@@ -34,7 +34,7 @@ const getMeetings = 500;
 type Meeting = BenchMeeting;
 
 /** CPU_PROF=<dir>: each full-stack process writes V8 CPU profiles (one per thread) to <dir>/<process> on exit (for flame graphs). */
-const profiled = (name: string) => (process.env.CPU_PROF ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.CPU_PROF}/${name}`] } : {});
+const profiled = { cpuProfileDir: process.env.CPU_PROF };
 
 /**
  * autocannon, timed from the start to the last answer (its own `duration` counts whole sampling
@@ -77,7 +77,7 @@ async function main() {
   const common = { DATABASE_URL: h.postgres!.url };
   const [gatewayPort, meetingHealth, participantHealth, turnHealth] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const children: Proc[] = [
-    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, ...h.natsEnv('meeting'), HEALTH_PORT: String(meetingHealth) }, profiled('meeting')),
+    startProcess('meeting', 'services/meeting/src/main.ts', { ...common, ...h.natsEnv('meeting'), HEALTH_PORT: String(meetingHealth) }, profiled),
     startProcess(
       'participant',
       'services/participant/src/main.ts',
@@ -89,7 +89,7 @@ async function main() {
         // Sessions joined here never open a socket: no presence heartbeats to expect.
         PRESENCE_STALE_SECONDS: '0',
       },
-      profiled('participant'),
+      profiled,
     ),
     startProcess(
       'turn',
@@ -100,7 +100,7 @@ async function main() {
         TURN_SECRET: randomBytes(16).toString('hex'),
         TURN_URLS: 'turn:127.0.0.1:3478?transport=udp',
       },
-      profiled('turn'),
+      profiled,
     ),
     startProcess(
       'gateway',
@@ -113,7 +113,7 @@ async function main() {
         REST_RATE_PER_MINUTE: '100000000',
         REST_USER_RATE_PER_MINUTE: '100000000',
       },
-      profiled('gateway'),
+      profiled,
     ),
   ];
   const gateway = `http://127.0.0.1:${gatewayPort}`;

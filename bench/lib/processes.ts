@@ -21,10 +21,17 @@ export interface Proc {
 
 /**
  * Runs a TypeScript entry point as its own process (`node --import tsx`, one process, so the pid
- * is the service's own: its RSS and CPU). `entry` is relative to the repo root.
+ * is the service's own: its RSS and CPU). `entry` is relative to the repo root. `cpuProfileDir`:
+ * the process writes V8 CPU profiles to <dir>/<name> on exit (`--cpu-prof`, for flame graphs).
  */
-export function startProcess(name: string, entry: string, env: Record<string, string>, options: { ipc?: boolean; nodeArgs?: string[] } = {}): Proc {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(repoRoot, entry)], {
+export function startProcess(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  options: { ipc?: boolean; nodeArgs?: string[]; cpuProfileDir?: string } = {},
+): Proc {
+  const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}/${name}`] : [];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...profile, '--import', 'tsx', join(repoRoot, entry)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', LOG_LEVEL: 'warn', ...env },
     stdio: options.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],

@@ -48,7 +48,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const db = h.db;
   const secret = randomBytes(32).toString('hex');
   const procs: Proc[] = [];
-  const profiled = (name: string) => (options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}/${name}`] : undefined);
   let started: Awaited<ReturnType<typeof startAll>>;
   try {
     started = await startAll();
@@ -63,7 +62,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   async function startAll() {
     const backend = async (name: 'meeting' | 'participant' | 'turn' | 'signaling', env: Record<string, string>) => {
       const port = await freePort();
-      const p = startProcess(name, `services/${name}/src/main.ts`, { ...h.natsEnv(name), ...env, HEALTH_PORT: String(port) }, { nodeArgs: profiled(name) });
+      const p = startProcess(
+        name,
+        `services/${name}/src/main.ts`,
+        { ...h.natsEnv(name), ...env, HEALTH_PORT: String(port) },
+        { cpuProfileDir: options.cpuProfileDir },
+      );
       procs.push(p);
       await waitReady(`http://127.0.0.1:${port}/readyz`, p);
       return p;
@@ -98,7 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
             WS_MAX_SOCKETS_PER_CLIENT: '100000000',
             ...options.gatewayEnv,
           },
-          { nodeArgs: profiled('gateway') },
+          { cpuProfileDir: options.cpuProfileDir },
         );
         procs.push(p);
         await waitReady(`http://127.0.0.1:${port}/readyz`, p);

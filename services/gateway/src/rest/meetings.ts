@@ -154,8 +154,6 @@ function displayNameOf(identity: Identity): string {
   return typeof fromToken === 'string' ? fromToken.slice(0, 200) : '';
 }
 
-/** A request to a service with the gateway's deadline, as every route makes it. */
-
 /** The meeting and participant endpoints: each validates, asks its service over NATS, and answers its proto JSON. */
 export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute[] {
   const services = serviceClients(runtime.nc, config.REQUEST_TIMEOUT_MS);

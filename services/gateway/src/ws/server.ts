@@ -130,10 +130,10 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    if (pathOf(req.url) !== wsPath) return refuse(404, 'Not Found');
+    const { path, routeMeetingId } = upgradeTarget(req.url);
+    if (path !== wsPath) return refuse(404, 'Not Found');
     if (draining) return refuse(503, 'Service Unavailable');
     // ?meeting= is the ingress's routing key (both sides of a lesson on one gateway); hello must name the same meeting.
-    const routeMeetingId = routingKeyOf(req.url);
     if (routeMeetingId === undefined) {
       metrics.upgradesRefused.inc({ reason: 'invalid' });
       return refuseWithProblem(socket, new ServiceError('invalid_request', 'the meeting query parameter is not a valid meeting id', { field: 'meeting' }));
@@ -250,20 +250,18 @@ function refuseWithProblem(socket: Duplex, error: ServiceError): void {
   );
 }
 
-/** The `meeting` query parameter: '' when absent, undefined when it is not a meeting id. */
-function routingKeyOf(url: string | undefined): string | undefined {
-  const q = url?.indexOf('?') ?? -1;
-  if (!url || q === -1) return '';
-  const values = new URLSearchParams(url.slice(q + 1)).getAll('meeting');
-  if (values.length === 0) return '';
-  const [value] = values;
-  return values.length === 1 && value !== undefined && isSubjectToken(value) ? value : undefined;
-}
-
-function pathOf(url: string | undefined): string {
-  if (!url) return '';
+/**
+ * The upgrade's path, and its `meeting` query parameter: '' when absent, undefined when it is
+ * not one meeting id.
+ */
+function upgradeTarget(url = ''): { path: string; routeMeetingId: string | undefined } {
   const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  if (q === -1) return { path: url, routeMeetingId: '' };
+  const path = url.slice(0, q);
+  const values = new URLSearchParams(url.slice(q + 1)).getAll('meeting');
+  if (values.length === 0) return { path, routeMeetingId: '' };
+  const [value] = values;
+  return { path, routeMeetingId: values.length === 1 && value !== undefined && isSubjectToken(value) ? value : undefined };
 }
 
 function toBuffer(data: RawData): Buffer {
