@@ -369,6 +369,13 @@ describe('whiteboard over the WebSocket', () => {
       await who.c.next('pong');
       expect(who.c.pending('error')).toEqual([]);
     }
+    // A report has no reply on success: it is in the lesson record once the participant service stored it.
+    await eventually('the four good reports stored', async () => {
+      const { rows } = await h.db!.asService((tx) =>
+        tx.query<{ n: number }>('select count(*)::int as n from video_call_quality where meeting_id = $1', [m.meetingId]),
+      );
+      return rows[0]?.n === 4;
+    });
 
     const ready = new Promise<Uint8Array>((resolve) => {
       const sub = h.nc.subscribe(subjects.meetingRecordReady(m.meetingId), {
