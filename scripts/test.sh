@@ -32,6 +32,7 @@ PASSED=0
 FAILED=0
 SKIPPED=0
 SUMMARY=()
+FAILURES=() # "suite: file › test" of every failed vitest test, repeated at the end so a log's tail names them
 
 record() { # name passed failed skipped
   PASSED=$((PASSED + $2))
@@ -61,6 +62,14 @@ vitest_project() { # name project
     read -r p f s < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests+(r.numRuntimeErrorTestSuites??0)+(r.numFailedTestSuites&&!r.numFailedTests?r.numFailedTestSuites:0),r.numPendingTests+r.numTodoTests)' "$json")
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
     record "$1" "$p" "$f" "$s"
+    while IFS= read -r line; do [ -n "$line" ] && FAILURES+=("$1: $line"); done < <(node -e '
+      const r = require(process.argv[1]);
+      for (const file of r.testResults ?? []) {
+        const rel = require("node:path").relative(process.cwd(), file.name);
+        const failed = (file.assertionResults ?? []).filter((t) => t.status === "failed");
+        for (const t of failed) console.log(`${rel} › ${t.fullName ?? t.title}`);
+        if (!failed.length && file.status === "failed") console.log(`${rel} › ${(file.message || "the file failed").split("\n")[0]}`);
+      }' "$json")
   else
     record "$1" 0 1
   fi
@@ -120,5 +129,9 @@ fi
 
 echo
 printf '%s\n' "${SUMMARY[@]}"
+if [ "${#FAILURES[@]}" -gt 0 ]; then
+  echo "failed:"
+  printf '  %s\n' "${FAILURES[@]}"
+fi
 echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

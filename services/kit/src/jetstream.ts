@@ -72,7 +72,10 @@ async function ensureStreamOnce(jsm: JetStreamManager, spec: StreamSpec): Promis
 /**
  * JetStream API answers that mean "the cluster cannot answer right now", not "you asked wrong":
  * a request timeout or no responders (the meta leader is being elected, or the server is busy),
- * and the server's own "JetStream system temporarily unavailable" (err_code 10008).
+ * the server's own "JetStream system temporarily unavailable" (err_code 10008), and "no suitable
+ * peers for placement, peer offline" (10005 naming an offline peer: a cluster whose nodes are
+ * coming back has its meta leader before the others have reported in — a placement that cannot
+ * work for good, as too many replicas, names no offline peer and is thrown at once).
  */
 export function isJetStreamUnavailable(err: unknown): boolean {
   if (err instanceof natsErrors.TimeoutError) return true;
@@ -80,6 +83,7 @@ export function isJetStreamUnavailable(err: unknown): boolean {
   // What nats.js answers for a JetStream request (publish included) that nobody answers; not exported as a class.
   if (err instanceof Error && err.name === 'JetStreamNotEnabled') return true;
   if (err instanceof JetStreamApiError && err.code === 10008) return true;
+  if (err instanceof JetStreamApiError && err.code === 10005 && /offline/i.test(err.message)) return true;
   const message = (err as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' && /temporarily unavailable|no responders/i.test(message);
 }
