@@ -19,6 +19,7 @@ export const tableOwners = {
   video_boards: 'participant',
   video_board_updates: 'participant',
   video_call_quality: 'participant',
+  video_participant_outbox: 'participant',
   media_rooms: 'media',
   media_tokens: 'media',
 } as const satisfies Record<string, string>;

@@ -79,3 +79,5 @@ export {
   renderNatsAuthorization,
   renderNatsAuthorizationFromEnv,
 } from './nats-auth';
+export { Batcher, type BatcherOptions } from './batcher';
+export { Outbox, type OutboxEvent, outboxEvent, type OutboxOptions } from './outbox';

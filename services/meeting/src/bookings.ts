@@ -1,11 +1,9 @@
-import { type Clock, classifyFailure, type Db, type Logger, type Tx } from '@lessoncall/kit';
+import { Batcher, type BatcherOptions, type Clock, classifyFailure, type Db, type Logger, type Outbox, type OutboxEvent, type Tx } from '@lessoncall/kit';
 import { generateMeetingId, generatePasscode } from '@lessoncall/proto';
-import { Batcher, type BatcherOptions } from './batcher';
 import { bufferedRandom } from './random';
 import type { MeetingEvents } from './events';
 import type { MeetingMetrics } from './metrics';
 import { type MediaMode, mediaModeFor, meetingColumns, type MeetingRow } from './model';
-import type { Outbox, OutboxEvent } from './outbox';
 import { type NewMeeting, type NewMeetingFields, validateNewMeeting } from './validation';
 
 export interface CreateResult {

@@ -15,7 +15,14 @@ import {
 } from '@lessoncall/proto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { type MeetingRow, toMeeting, type UserMeetingRow } from './model';
-import { type OutboxEvent, outboxEvent } from './outbox';
+import { eventSource, type OutboxEvent, type OutboxOptions, outboxEvent } from '@lessoncall/kit';
+
+/** The meeting service's outbox (its events: meeting.*, meeting_link.*). */
+export const outboxOptions: OutboxOptions = {
+  table: 'video_meeting_outbox',
+  source: eventSource('meeting'),
+  relayLockKey: '7810208729045036920', // 'lcoutbox' in ASCII
+};
 
 export type EndReason = 'ended_by_tutor' | 'last_participant_left' | 'window_closed';
 

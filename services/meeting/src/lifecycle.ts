@@ -1,9 +1,8 @@
-import { type Clock, type Db, type Logger, type NatsConnection, client, type ServiceClient } from '@lessoncall/kit';
+import { type Clock, type Db, type Logger, type NatsConnection, client, type Outbox, type ServiceClient } from '@lessoncall/kit';
 import { type Attendance, ParticipantService } from '@lessoncall/proto';
 import type { EndReason, MeetingEvents, Missing } from './events';
 import type { MeetingMetrics } from './metrics';
 import { meetingColumns, type MeetingRow } from './model';
-import type { Outbox } from './outbox';
 
 export interface LifecycleDeps {
   db: Db;

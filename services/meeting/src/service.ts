@@ -1,14 +1,24 @@
-import { type Clock, createRuntime, ensureConsumer, ensureStream, type Logger, type RunningConsumer, type Runtime, serve, systemClock } from '@lessoncall/kit';
+import {
+  type Clock,
+  createRuntime,
+  ensureConsumer,
+  ensureStream,
+  type Logger,
+  Outbox,
+  type RunningConsumer,
+  type Runtime,
+  serve,
+  systemClock,
+} from '@lessoncall/kit';
 import { MeetingService as MeetingRpc, streams } from '@lessoncall/proto';
 import { meetingApi } from './api';
 import { Bookings } from './bookings';
 import type { MeetingConfig } from './config';
 import { bookingsDurable, consumeBookings, consumeParticipants, consumeRecordings, mediaDurable, participantsDurable } from './consumers';
 import { describeMeeting } from './describe';
-import { MeetingEvents } from './events';
+import { MeetingEvents, outboxOptions } from './events';
 import { Lifecycle, type SweepResult } from './lifecycle';
 import { createMeetingMetrics } from './metrics';
-import { Outbox } from './outbox';
 import { Passcodes } from './passcodes';
 
 export interface MeetingServiceDeps {
@@ -46,7 +56,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
 
     const metrics = createMeetingMetrics(runtime.registry);
     const events = new MeetingEvents({ leadMs: config.JOIN_LEAD_MINUTES * minute, graceMs: config.JOIN_GRACE_MINUTES * minute }, config.PUBLIC_BASE_URL);
-    const outbox = new Outbox(db, js, logger);
+    const outbox = new Outbox(db, js, logger, outboxOptions);
     const bookings = new Bookings({
       db,
       outbox,

@@ -1,8 +1,8 @@
-import { createLogger } from '@lessoncall/kit';
+import { createLogger, Outbox, type OutboxEvent } from '@lessoncall/kit';
 import { type Harness, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
-import { Outbox, type OutboxEvent } from '../src/outbox';
+import { outboxOptions } from '../src/events';
 import { bookingBody, meetingsOf, readStream, start } from './helpers';
 
 describe('the outbox relay keeps one meeting’s events in order across replicas', () => {
@@ -37,7 +37,7 @@ describe('the outbox relay keeps one meeting’s events in order across replicas
       time: old,
     });
     const logger = createLogger('outbox-test', { level: 'silent' });
-    const [a, b] = [new Outbox(h.db!, h.js, logger), new Outbox(h.db!, h.js, logger)];
+    const [a, b] = [new Outbox(h.db!, h.js, logger, outboxOptions), new Outbox(h.db!, h.js, logger, outboxOptions)];
     await h.db!.asService((tx) =>
       a.add(
         tx,

@@ -28,6 +28,12 @@ export const configSchema = {
   SWEEP_INTERVAL_MS: positiveInt(5_000),
   /** Rows one sweep pass handles at most (the rest wait for the next pass). */
   SWEEP_BATCH_SIZE: positiveInt(500),
+  /**
+   * An outbox event older than this is published by the sweep (its publisher crashed, or the bus
+   * did not answer). Well inside JetStream's 2-minute duplicate window, so that a second copy is
+   * dropped.
+   */
+  OUTBOX_RELAY_AFTER_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
   /** svc.meeting.verify_join: no answer in this time and the join fails with `unavailable`. */
   MEETING_TIMEOUT_MS: positiveInt(2_000),
   /** svc.turn.credentials: no answer in this time and the join succeeds with no ICE servers. */

@@ -2,7 +2,7 @@ import type { JsonValue, MessageInitShape } from '@bufbuild/protobuf';
 import { pgErrorCode, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
 import { generateSessionId, type IceServer, type JoinRequest, type JoinResponseSchema, sessionIdPattern } from '@lessoncall/proto';
 import type { Context } from './context';
-import { publishJoined, publishLeft } from './events';
+import { announce, joinedEvent, leftEvent } from './events';
 import { hashResumeToken, mintResumeToken } from './resume-token';
 import { maxSessionsFor, meetingOf, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
@@ -64,28 +64,58 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   const sessionId = generateSessionId();
   const resumeToken = mintResumeToken(ctx.config.RESUME_TOKEN_SECRET, sessionId);
   const now = ctx.clock.now();
+  // The session as participant_join inserts it, so that its participant.joined goes into the
+  // outbox in the same statement.
+  const expected: SessionRow = {
+    session_id: sessionId,
+    meeting_id: meetingId,
+    user_id: userId,
+    user_type: userType,
+    display_name: displayName || (userType === 'tutor' ? meeting.tutorName : userId === meeting.studentId ? meeting.studentName : ''),
+    joined_at: now,
+    left_at: null,
+    left_reason: null,
+    is_muted: req.audioMuted,
+    camera_off: req.cameraOff,
+    connected: true,
+    disconnected_at: null,
+    reconnects: 0,
+    resume_token_hash: hashResumeToken(resumeToken),
+    gateway_id: gatewayId,
+  };
+  const joined = joinedEvent(expected, now);
   // One statement, one round trip (see participant_join): the owner's answer goes into our
   // projection first, so a join that beats meeting.created (or a later event) to this service
   // still finds its meeting and an older answer never overwrites a newer event; the projection's
   // row lock then serialises the joins of one meeting (so the mesh limit holds under
   // concurrency) and orders them against the meeting's end: meeting.ended either sees this
-  // session when it closes the sessions, or this join sees the meeting over.
+  // session when it closes the sessions, or this join sees the meeting over. participant.joined
+  // is written to the outbox by the same statement: a refused join raises and writes nothing.
   let live: SessionRow[];
   try {
     const r = await ctx.db.autocommit.query<SessionRow>(
-      `select ${sessionColumns} from participant_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+      `with live as (
+         select * from participant_join($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       ), owed as (
+         insert into video_participant_outbox (event_id, meeting_id, subject, body, event_time)
+         select $19, $1, $20, $21, $14 from live where session_id = $12
+       )
+       select ${sessionColumns} from live order by joined_at, session_id`,
       [
         ...snapshotParams(meeting),
         userId,
         userType,
-        displayName || (userType === 'tutor' ? meeting.tutorName : userId === meeting.studentId ? meeting.studentName : ''),
+        expected.display_name,
         sessionId,
-        hashResumeToken(resumeToken),
+        expected.resume_token_hash,
         now,
         req.audioMuted,
         req.cameraOff,
         gatewayId,
         maxSessionsFor(meeting, ctx.config.MAX_SESSIONS_PER_MEETING),
+        joined.id,
+        joined.subject,
+        joined.body,
       ],
     );
     live = r.rows;
@@ -95,9 +125,11 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   const session = live.find((row) => row.session_id === sessionId);
   if (!session) throw new Error(`participant_join returned the live sessions of ${meetingId} without the new one`);
   const log = ctx.logger.child({ meetingId, sessionId, userId, userType });
+  if (joinedEvent(session, now).body !== joined.body)
+    log.error({ stored: participantFromRow(session), announced: joined.body }, 'participant.joined announced another session than the one stored');
 
   try {
-    await publishJoined(ctx, session);
+    await announce(ctx, [joined]);
   } catch (err) {
     // Nobody learnt of the session: close it rather than leave a live row no peer will ever see.
     log.error({ err }, 'participant.joined not published; closing the session');
@@ -132,16 +164,23 @@ function joinRefusal(err: unknown, meetingId: string, max: number): ServiceError
   }
 }
 
+/**
+ * Closes a session whose participant.joined did not go out. Both events stay owed: the relay
+ * publishes joined, then left, so the booking platform sees a session that came and went rather
+ * than half of one (and if joined did reach the stream, its ack lost on the way back, left follows it).
+ */
 async function abandon(ctx: Context, session: SessionRow): Promise<void> {
-  const closed = await ctx.db.asService((tx) =>
-    tx.query<SessionRow>(
+  await ctx.db.asService(async (tx) => {
+    const closed = await tx.query<SessionRow>(
       `update video_participants set left_at = $2, left_reason = 'left'
        where session_id = $1 and left_at is null returning ${sessionColumns}`,
       [session.session_id, ctx.clock.now()],
-    ),
-  );
-  // In case participant.joined did reach the stream after all (an ack lost on the way back).
-  if (closed.rows[0]) await publishLeft(ctx, closed.rows[0]);
+    );
+    await ctx.outbox.add(
+      tx,
+      closed.rows.map((row) => leftEvent(row)),
+    );
+  });
 }
 
 /**

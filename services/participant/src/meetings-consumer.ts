@@ -11,7 +11,7 @@ import {
   streams,
 } from '@lessoncall/proto';
 import type { Context } from './context';
-import { publishLeft } from './events';
+import { announce, leftEvent } from './events';
 import { publishRecordReady } from './record';
 import { applyMeeting, isClosed, lockMeeting, type MeetingStatus } from './projection';
 import { type SessionRow, sessionColumns } from './rows';
@@ -58,8 +58,9 @@ export async function consumeMeetings(ctx: Context, jsm: Parameters<typeof ensur
  * Applies the snapshot and, if the meeting is over, closes its live sessions in the same
  * transaction: the projection's row lock orders this against joins, so a join either committed
  * first (and its session is closed here) or sees the meeting over. Idempotent: a redelivered
- * event finds the snapshot applied and no live session left. participant.left is published
- * before the commit with per-session ce-ids, so a failure in between re-publishes, never loses.
+ * event finds the snapshot applied and no live session left. Each participant.left is written
+ * to the outbox in the same transaction and published after it; a publish that fails leaves the
+ * event unacked, and the redelivery publishes what the meeting still owes.
  */
 export async function projectMeeting(ctx: Context, meeting: Meeting): Promise<number> {
   const meetingId = meeting.meetingId;
@@ -70,18 +71,22 @@ export async function projectMeeting(ctx: Context, meeting: Meeting): Promise<nu
     await applyMeeting(ctx.db.autocommit, meeting);
     return 0;
   }
-  const closed = await ctx.db.asService(async (tx) => {
+  const { closed, owed } = await ctx.db.asService(async (tx) => {
     await applyMeeting(tx, meeting);
     const projected = await lockMeeting(tx, meetingId);
-    if (!projected || !isClosed(projected.status)) return [];
+    if (!projected || !isClosed(projected.status)) return { closed: [], owed: [] };
     const r = await tx.query<SessionRow>(
       `update video_participants set left_at = $2, left_reason = 'ended'
        where meeting_id = $1 and left_at is null returning ${sessionColumns}`,
       [meetingId, ctx.clock.now()],
     );
-    await Promise.all(r.rows.map((row) => publishLeft(ctx, row)));
-    return r.rows;
+    await ctx.outbox.add(
+      tx,
+      r.rows.map((row) => leftEvent(row)),
+    );
+    return { closed: r.rows, owed: await ctx.outbox.pending(tx, [meetingId]) };
   });
+  await announce(ctx, owed);
   for (const row of closed) {
     ctx.metrics.closed.inc({ reason: 'ended' });
     ctx.logger.info({ meetingId, sessionId: row.session_id, userId: row.user_id }, 'meeting over; session closed');

@@ -15,6 +15,7 @@ export interface ParticipantMetrics {
   boardCompactions: Counter<string>;
   qualityReports: Counter<string>;
   recordsPublished: Counter<string>;
+  outboxRelayed: Counter<string>;
 }
 
 export function createParticipantMetrics(registry: Registry): ParticipantMetrics {
@@ -72,5 +73,10 @@ export function createParticipantMetrics(registry: Registry): ParticipantMetrics
     boardCompactions: new Counter({ name: 'participant_board_compactions_total', help: 'Whiteboards folded into a new snapshot', registers: [registry] }),
     qualityReports: new Counter({ name: 'participant_quality_reports_total', help: 'Call quality samples stored', registers: [registry] }),
     recordsPublished: new Counter({ name: 'participant_records_published_total', help: 'meeting.record_ready events published', registers: [registry] }),
+    outboxRelayed: new Counter({
+      name: 'participant_outbox_relayed_total',
+      help: 'Events the sweep published for a publisher that did not finish (crashed, or the bus did not answer)',
+      registers: [registry],
+    }),
   };
 }

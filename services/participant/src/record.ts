@@ -6,7 +6,7 @@ import { boardElements, compactBoard, loadBoard } from './board';
 import { renderBoardSvg } from './board-svg';
 import { type ChatRow, chatFromRow } from './chat';
 import type { Context } from './context';
-import { eventSource } from './events';
+import { outboxOptions } from './events';
 import { projectedMeeting } from './projection';
 import { qualityOf } from './quality';
 import { attendance } from './queries';
@@ -76,8 +76,10 @@ export async function record(ctx: Context, req: RecordRequest): Promise<MessageI
 /**
  * At the end of a meeting: folds its board into a final snapshot and renders it once (the
  * record's image, stored beside the board), then publishes meeting.record_ready with the whole
- * record. ce-id from the meeting id, so a redelivered meeting.ended inside the stream's
- * duplicate window publishes nothing twice; a failure throws and the redelivery tries again.
+ * record. Not through the outbox: it announces no change of ours but is derived from the
+ * meeting.ended being handled, whose ack waits for this publish. ce-id from the meeting id, so a
+ * redelivered meeting.ended inside the stream's duplicate window publishes nothing twice; a
+ * failure throws and the redelivery tries again.
  */
 export async function publishRecordReady(ctx: Context, meetingId: string): Promise<void> {
   await compactBoard(ctx, meetingId);
@@ -99,7 +101,7 @@ export async function publishRecordReady(ctx: Context, meetingId: string): Promi
   try {
     await publishEvent(ctx.js, subjects.meetingRecordReady(meetingId), MeetingRecordReadySchema, body, {
       id: `meeting.record_ready:${meetingId}`,
-      source: eventSource,
+      source: outboxOptions.source,
       time: ctx.clock.now(),
     });
   } catch (err) {

@@ -1,9 +1,10 @@
-import { client, type Clock, createRuntime, ensureStream, type Logger, type Runtime, type RuntimeOptions, serve, systemClock } from '@lessoncall/kit';
+import { client, type Clock, createRuntime, ensureStream, type Logger, Outbox, type Runtime, type RuntimeOptions, serve, systemClock } from '@lessoncall/kit';
 import { MeetingService, ParticipantService as ParticipantRpc, streams, TurnService } from '@lessoncall/proto';
 import { boardAppend, boardControl, boardState } from './board';
 import { chatHistory, chatSend } from './chat';
 import type { ParticipantConfig } from './config';
 import type { Context } from './context';
+import { outboxOptions } from './events';
 import { join } from './join';
 import { consumeMeetings } from './meetings-consumer';
 import { createParticipantMetrics } from './metrics';
@@ -41,6 +42,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     logger,
     clock: deps.clock ?? systemClock,
     metrics: createParticipantMetrics(runtime.registry),
+    outbox: new Outbox(db, js, logger, outboxOptions),
     meetings: client(nc, MeetingService, { timeoutMs: config.MEETING_TIMEOUT_MS }),
     turn: client(nc, TurnService, { timeoutMs: config.TURN_TIMEOUT_MS }),
   };
@@ -102,6 +104,8 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
       await api.stop().catch(() => {});
       await consumer.stop();
       await Promise.allSettled([...inFlight]);
+      // Published events cleared, so that a restart does not publish them again.
+      await ctx.outbox.settle();
       await runtime.close();
     },
   };

@@ -1,30 +1,33 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
-import { invalidRequest, ServiceError } from '@lessoncall/kit';
+import { invalidRequest, type OutboxEvent, ServiceError } from '@lessoncall/kit';
 import type { LeaveRequest, LeaveResponseSchema, MuteRequest, MuteResponseSchema, PresenceAckSchema, PresenceReport } from '@lessoncall/proto';
 import type { Context } from './context';
-import { duplicateWindowMs, publishLeft, publishMuteChanged } from './events';
+import { announce, leftEvent, muteChangedEvent } from './events';
 import { projectedMeeting } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
 
 /**
  * svc.participant.leave: closes the caller's own session. Idempotent: leaving a closed session
- * answers it as it is, and re-publishes its participant.left (same ce-id, so JetStream drops the
- * copy) in case the first answer was lost together with the event.
+ * answers it as it is, and publishes whatever its meeting still owes (its participant.left, if
+ * the bus did not take it the first time).
  */
 export async function leave(ctx: Context, req: LeaveRequest): Promise<MessageInitShape<typeof LeaveResponseSchema>> {
   const meetingId = valid.meetingId(req.meetingId);
   const sessionId = valid.sessionId(req.sessionId);
   const userId = valid.userId(req.userId);
   const now = ctx.clock.now();
-  const { row, closedNow } = await ctx.db.asService(async (tx) => {
+  const { row, closedNow, owed } = await ctx.db.asService(async (tx) => {
     const closed = await tx.query<SessionRow>(
       `update video_participants set left_at = $4, left_reason = 'left'
        where session_id = $1 and meeting_id = $2 and user_id = $3 and left_at is null
        returning ${sessionColumns}`,
       [sessionId, meetingId, userId, now],
     );
-    if (closed.rows[0]) return { row: closed.rows[0], closedNow: true };
+    if (closed.rows[0]) {
+      await ctx.outbox.add(tx, [leftEvent(closed.rows[0])]);
+      return { row: closed.rows[0], closedNow: true, owed: await ctx.outbox.pending(tx, [meetingId]) };
+    }
     const found = await tx.query<SessionRow>(`select ${sessionColumns} from video_participants where session_id = $1 and meeting_id = $2 and user_id = $3`, [
       sessionId,
       meetingId,
@@ -32,13 +35,13 @@ export async function leave(ctx: Context, req: LeaveRequest): Promise<MessageIni
     ]);
     // Someone else's session is as unknown to the caller as one that does not exist.
     if (!found.rows[0]) throw new ServiceError('session_not_found', 'no such session of yours in this meeting', { meetingId });
-    return { row: found.rows[0], closedNow: false };
+    return { row: found.rows[0], closedNow: false, owed: await ctx.outbox.pending(tx, [meetingId]) };
   });
   if (closedNow) {
     ctx.metrics.closed.inc({ reason: 'left' });
     ctx.logger.info({ meetingId, sessionId, userId }, 'left');
   }
-  if (closedNow || now.getTime() - row.left_at!.getTime() < duplicateWindowMs) await publishLeft(ctx, row);
+  await announce(ctx, owed);
   return { participant: participantFromRow(row) };
 }
 
@@ -56,6 +59,13 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
   const actor = valid.userId(req.userId);
   if (req.kind !== 'audio' && req.kind !== 'video') throw invalidRequest('kind', 'kind must be audio or video');
   const kind = req.kind;
+  const now = ctx.clock.now();
+  /** The events of the change, written in its transaction and published once it commits. */
+  let events: OutboxEvent[] = [];
+  const mutedEvents = (changed: SessionRow[]) => {
+    events = changed.map((row) => muteChangedEvent(row, kind, actor, now));
+    return events;
+  };
   const column = kind === 'audio' ? 'is_muted' : 'camera_off';
   const targetSession = req.targetSessionId ? valid.sessionId(req.targetSessionId, 'targetSessionId') : undefined;
   const targetUser = req.targetUserId ? valid.userId(req.targetUserId, 'targetUserId') : undefined;
@@ -85,6 +95,10 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
       );
       // The policy only lets live rows change: one closed between the read and the write.
       if (updated.rowCount !== targets.rows.length) throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
+      // The events are the system's to write (no user may touch an outbox), in this transaction:
+      // the change went through the user's policy, its announcement cannot be lost apart from it.
+      await tx.query('set local role service_role');
+      await ctx.outbox.add(tx, mutedEvents(updated.rows));
       return { kind: 'own' as const, rows: updated.rows };
     }
     const hostMute = meeting.tutor_id === actor && req.muted && targets.rows.every((t) => t.user_type === 'student');
@@ -96,17 +110,18 @@ export async function mute(ctx: Context, req: MuteRequest): Promise<MessageInitS
   if (decided.kind === 'own') {
     rows = decided.rows;
   } else {
-    const updated = await ctx.db.asService((tx) =>
-      tx.query<SessionRow>(
+    rows = await ctx.db.asService(async (tx) => {
+      const updated = await tx.query<SessionRow>(
         `update video_participants set ${column} = true where meeting_id = $1 and session_id = any($2) and left_at is null returning ${sessionColumns}`,
         [meetingId, decided.sessionIds],
-      ),
-    );
-    if (updated.rows.length === 0) throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
-    rows = updated.rows;
+      );
+      if (updated.rows.length === 0) throw new ServiceError('not_in_meeting', 'that session has left the meeting', { meetingId });
+      await ctx.outbox.add(tx, mutedEvents(updated.rows));
+      return updated.rows;
+    });
   }
+  await announce(ctx, events);
   for (const row of rows) {
-    await publishMuteChanged(ctx, row, kind, actor);
     ctx.logger.info({ meetingId, sessionId: row.session_id, kind, muted: req.muted, byUserId: actor }, 'media state changed');
   }
   return { participant: participantFromRow(rows[0]!) };

@@ -1,5 +1,5 @@
 import type { Context } from './context';
-import { publishLeft } from './events';
+import { announce, leftEvent } from './events';
 import { type SessionRow, sessionColumns } from './rows';
 
 export interface SweepResult {
@@ -7,18 +7,22 @@ export interface SweepResult {
   stale: number;
   /** Sessions closed because the grace period passed without a resume. */
   timedOut: number;
+  /** Events published for a publisher that did not finish (crashed, or the bus did not answer). */
+  relayed: number;
 }
 
 /**
  * One pass of the presence sweep. Safe on any number of replicas at once: rows are claimed with
- * FOR UPDATE SKIP LOCKED, and every event is published before the transaction that records it
- * commits, with a ce-id derived from the row, so a crash in between re-publishes the same event
- * (dropped by JetStream as a duplicate) instead of losing it.
+ * FOR UPDATE SKIP LOCKED, every participant.left goes into the outbox in the transaction that
+ * closes its session, and one replica at a time relays what the outbox still holds.
  */
 export async function sweep(ctx: Context): Promise<SweepResult> {
   const now = ctx.clock.now();
   const stale = ctx.config.PRESENCE_STALE_SECONDS > 0 ? await markStale(ctx, now) : 0;
-  return { stale, timedOut: await closeTimedOut(ctx, now) };
+  const timedOut = await closeTimedOut(ctx, now);
+  const relayed = await ctx.outbox.relay(new Date(now.getTime() - ctx.config.OUTBOX_RELAY_AFTER_MS), ctx.config.SWEEP_BATCH_SIZE);
+  if (relayed > 0) ctx.metrics.outboxRelayed.inc(relayed);
+  return { stale, timedOut, relayed };
 }
 
 async function markStale(ctx: Context, now: Date): Promise<number> {
@@ -40,7 +44,7 @@ async function markStale(ctx: Context, now: Date): Promise<number> {
 
 async function closeTimedOut(ctx: Context, now: Date): Promise<number> {
   const cutoff = new Date(now.getTime() - ctx.config.PRESENCE_GRACE_SECONDS * 1000);
-  const closed = await ctx.db.asService(async (tx) => {
+  const { closed, events } = await ctx.db.asService(async (tx) => {
     const r = await tx.query<SessionRow>(
       `update video_participants set left_at = $2, left_reason = 'timeout'
        where id in (
@@ -50,9 +54,12 @@ async function closeTimedOut(ctx: Context, now: Date): Promise<number> {
        returning ${sessionColumns}`,
       [cutoff, now, ctx.config.SWEEP_BATCH_SIZE],
     );
-    await Promise.all(r.rows.map((row) => publishLeft(ctx, row)));
-    return r.rows;
+    const events = r.rows.map((row) => leftEvent(row));
+    await ctx.outbox.add(tx, events);
+    return { closed: r.rows, events };
   });
+  // A bus that does not answer leaves these to the relay, on this pass or the next.
+  await announce(ctx, events).catch((err) => ctx.logger.warn({ err }, 'participant.left left to the outbox relay'));
   for (const row of closed) {
     ctx.metrics.closed.inc({ reason: 'timeout' });
     ctx.logger.info({ meetingId: row.meeting_id, sessionId: row.session_id, userId: row.user_id }, 'no resume within the grace period; session closed');

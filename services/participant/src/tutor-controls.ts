@@ -15,7 +15,7 @@ import {
   UnmuteAskedSchema,
 } from '@lessoncall/proto';
 import type { Context } from './context';
-import { duplicateWindowMs, publishLeft } from './events';
+import { announce, leftEvent } from './events';
 import { isClosed, isMemberOf, lockMeeting, type ProjectedMeeting } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import * as valid from './validate';
@@ -60,15 +60,15 @@ async function targetOf(tx: Tx, meeting: ProjectedMeeting, targetSessionId: stri
 /**
  * svc.participant.remove: closes every live session of the target's user (reason `removed`) and
  * bars the user from joining the meeting again until the tutor allows it. Idempotent: removing a
- * user already removed answers the same user with nothing closed, and re-publishes the
- * participant.left of sessions it closed moments ago (same ce-id) in case the first answer was lost.
+ * user already removed answers the same user with nothing closed, and publishes what the meeting
+ * still owes (the participant.left of the first call, if the bus did not take it).
  */
 export async function remove(ctx: Context, req: RemoveRequest): Promise<MessageInitShape<typeof RemoveResponseSchema>> {
   const meetingId = valid.meetingId(req.meetingId);
   const actor = valid.userId(req.userId);
   const targetSessionId = valid.sessionId(req.targetSessionId, 'targetSessionId');
   const now = ctx.clock.now();
-  const { target, closed } = await ctx.db.asService(async (tx) => {
+  const { target, closed, owed } = await ctx.db.asService(async (tx) => {
     const meeting = await lockAsTutor(tx, meetingId, actor);
     const target = await targetOf(tx, meeting, targetSessionId);
     if (isClosed(meeting.status)) throw new ServiceError('meeting_ended', 'the meeting is over', { meetingId });
@@ -87,12 +87,15 @@ export async function remove(ctx: Context, req: RemoveRequest): Promise<MessageI
        returning ${sessionColumns}`,
       [meetingId, target.user_id, now],
     );
-    return { target, closed: closed.rows };
+    await ctx.outbox.add(
+      tx,
+      closed.rows.map((row) => leftEvent(row, actor)),
+    );
+    return { target, closed: closed.rows, owed: await ctx.outbox.pending(tx, [meetingId]) };
   });
-  // Published after the commit (as every close here): an event never announces a removal that
-  // rolled back. A publish that fails answers `unavailable`; the tutor's retry re-publishes it.
-  const announce = closed.length > 0 ? closed : target.left_at && now.getTime() - target.left_at.getTime() < duplicateWindowMs ? [target] : [];
-  for (const row of announce) await publishLeft(ctx, row, actor);
+  // Published after the commit (as every change here): an event never announces a removal that
+  // rolled back. A publish that fails answers `unavailable`; the tutor's retry publishes it.
+  await announce(ctx, owed);
   for (const row of closed) {
     ctx.metrics.closed.inc({ reason: 'removed' });
     ctx.logger.info({ meetingId, sessionId: row.session_id, userId: row.user_id, byUserId: actor }, 'removed by the tutor');

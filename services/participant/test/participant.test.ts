@@ -725,4 +725,80 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
     expect(rows.every((r) => r.left_reason === 'ended')).toBe(true);
     expect((await failure(join({ ...base, userId: m.studentId, clientKey: 'race-late' }))).code).toBe('meeting_ended');
   });
+
+  /**
+   * One way to publish (issue 11): every event is written in the transaction of its change and
+   * published after it. Here the stream refuses every publish (a message size limit of one byte) — a bus that
+   * does not take the event, as in a JetStream outage — while joins and leaves commit.
+   */
+  it('an event the bus did not take is published later, once, in order: by the retry or by the sweep', async () => {
+    clock.set('2026-03-08T10:00:00Z');
+    const m = await createMeeting(at('2026-03-08T10:00:00Z'));
+    const stream = 'PARTICIPANTS';
+    const open = (await h.jsm.streams.info(stream)).config;
+    // Every event is larger than a byte: the stream answers each publish with an error.
+    const refusePublishes = () => h.jsm.streams.update(stream, { max_msg_size: 1 });
+    const takePublishes = () => h.jsm.streams.update(stream, { max_msg_size: open.max_msg_size });
+    const owed = async () =>
+      (
+        await h.db!.asService((tx) =>
+          tx.query<{ event_id: string }>('select event_id from video_participant_outbox where meeting_id = $1 order by seq', [m.meetingId]),
+        )
+      ).rows.map((r) => r.event_id);
+    try {
+      // A join whose participant.joined the bus refuses: the session is closed again, both events owed.
+      await refusePublishes();
+      expect((await failure(join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode }))).code).toBe('unavailable');
+      const [lost] = await rowsOf(m.meetingId);
+      expect(lost).toMatchObject({ left_reason: 'left' });
+      expect(await owed()).toEqual([`participant.joined:${lost!.session_id}`, `participant.left:${lost!.session_id}`]);
+      await takePublishes();
+
+      // A leave the bus refuses: kept, answered `unavailable`; the user's retry publishes it.
+      const student = await join({ meetingId: m.meetingId, userId: m.studentId, passcode: m.passcode });
+      clock.advance(1_000);
+      await refusePublishes();
+      const leaving = { meetingId: m.meetingId, sessionId: student.sessionId, userId: m.studentId };
+      expect((await failure(leave(leaving))).code).toBe('unavailable');
+      expect((await rowOf(student.sessionId)).left_reason).toBe('left');
+      await takePublishes();
+      expect((await leave(leaving)).participant?.leftReason).toBe('left');
+
+      // What nobody retried, the sweep relays once it is older than OUTBOX_RELAY_AFTER_MS.
+      expect((await participant.sweep()).relayed).toBe(0);
+      clock.advance(participantConfig.OUTBOX_RELAY_AFTER_MS + 1_000);
+      expect((await participant.sweep()).relayed).toBe(0); // the retried leave took everything owed
+      expect(await owed()).toEqual([]);
+      // Each session's events once, joined before left (the student's joined went out at once).
+      const ofSession = async (sessionId: string) =>
+        (await participantEvents(m.meetingId)).filter((e) => e.ceId.endsWith(sessionId)).map((e) => [e.ceId, e.body.reason ?? '']);
+      expect(await ofSession(lost!.session_id)).toEqual([
+        [`participant.joined:${lost!.session_id}`, ''],
+        [`participant.left:${lost!.session_id}`, 'left'],
+      ]);
+      expect(await ofSession(student.sessionId)).toEqual([
+        [`participant.joined:${student.sessionId}`, ''],
+        [`participant.left:${student.sessionId}`, 'left'],
+      ]);
+
+      // A session that times out while the bus refuses: the sweep's own next pass relays it.
+      const tutor = await join({ meetingId: m.meetingId, userId: m.tutorId, passcode: m.passcode, gatewayId: 'gw-outbox' });
+      await presence({ meetingId: m.meetingId, sessionId: tutor.sessionId, gatewayId: 'gw-outbox', state: 'disconnected' });
+      clock.advance((graceSeconds + 1) * 1000);
+      await refusePublishes();
+      expect((await participant.sweep()).timedOut).toBe(1);
+      expect(await owed()).toEqual([`participant.left:${tutor.sessionId}`]);
+      await takePublishes();
+      clock.advance(participantConfig.OUTBOX_RELAY_AFTER_MS + 1_000);
+      expect((await participant.sweep()).relayed).toBe(1);
+      expect(await owed()).toEqual([]);
+      expect(await ofSession(tutor.sessionId)).toEqual([
+        [`participant.joined:${tutor.sessionId}`, ''],
+        [`participant.left:${tutor.sessionId}`, 'timeout'],
+      ]);
+      expect(new Set((await participantEvents(m.meetingId)).map((e) => e.source))).toEqual(new Set(['/lessoncall/participant']));
+    } finally {
+      await takePublishes();
+    }
+  });
 });

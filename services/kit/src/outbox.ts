@@ -1,24 +1,16 @@
 import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
-import {
-  cloudEventHeaders,
-  type Db,
-  eventSource as kitEventSource,
-  injectTraceContext,
-  type JetStreamClient,
-  type Logger,
-  SpanKind,
-  toJson,
-  type Tx,
-  withSpan,
-} from '@lessoncall/kit';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { Batcher } from './batcher';
-
-/** ce-source of every event this service publishes. */
-export const eventSource = kitEventSource('meeting');
+import { cloudEventHeaders } from './cloudevents';
+import { toJson } from './codec';
+import type { Db, Tx } from './db';
+import type { Logger } from './logger';
+import { injectTraceContext, SpanKind, withSpan } from './telemetry';
 
 /**
- * A meeting.* event on its way out. Its id is deterministic (`meeting.created:<meetingId>`,
- * …), so publishing it twice is dropped by JetStream's duplicate window.
+ * An event on its way out. Its id is deterministic (`meeting.created:<meetingId>`,
+ * `participant.left:<sessionId>`, …), so publishing it twice is dropped by JetStream's
+ * duplicate window.
  */
 export interface OutboxEvent {
   id: string;
@@ -50,32 +42,51 @@ interface OutboxRow {
 
 const fromRow = (r: OutboxRow): OutboxEvent => ({ id: r.event_id, meetingId: r.meeting_id, subject: r.subject, body: r.body, time: r.event_time });
 const encoder = new TextEncoder();
-/** The advisory lock only one outbox relay holds at a time (any fixed bigint; 'lcoutbox' in ASCII). */
-const relayLockKey = '7810208729045036920';
+
+export interface OutboxOptions {
+  /**
+   * The service's own outbox table: `event_id text primary key, meeting_id text, subject text,
+   * body text, event_time timestamptz, seq bigint generated always as identity`, for
+   * service_role only. A literal of the owning service (scripts/table-owners.ts).
+   */
+  table: string;
+  /** ce-source of the events (kit's `eventSource(service)`). */
+  source: string;
+  /** The advisory lock only one relay of this table holds at a time: any bigint of its own. */
+  relayLockKey: string;
+}
 
 /**
- * Transactional outbox: an event is written in the transaction of the change it announces,
- * published after commit, then deleted. Whatever a crash leaves behind is published again by
- * the next delivery of the same booking event or by the sweep's relay.
+ * Transactional outbox, the one way a service publishes what its transactions change: an event
+ * is written in the transaction of the change it announces, published after commit, then
+ * deleted. Whatever a crash (or a bus that did not answer) leaves behind is published again by
+ * the next call that changes the same meeting, or by the service's sweep (`relay`).
  */
 export class Outbox {
   readonly #db: Db;
   readonly #js: JetStreamClient;
   readonly #logger: Logger;
+  readonly #table: string;
+  readonly #source: string;
+  readonly #relayLockKey: string;
   /** Events this process is publishing, or has published and not yet cleared: nobody here publishes them again. */
   readonly #unsettled = new Set<string>();
   /** Clears published events in batches, off the path of the message being handled. */
   readonly #forgetter: Batcher<string, void>;
   readonly #forgetting = new Set<Promise<void>>();
 
-  constructor(db: Db, js: JetStreamClient, logger: Logger) {
+  constructor(db: Db, js: JetStreamClient, logger: Logger, options: OutboxOptions) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(options.table)) throw new Error(`not a table name: ${options.table}`);
     this.#db = db;
     this.#js = js;
     this.#logger = logger;
+    this.#table = options.table;
+    this.#source = options.source;
+    this.#relayLockKey = options.relayLockKey;
     this.#forgetter = new Batcher<string, void>(
       async (ids) => {
         try {
-          await this.#db.asService((tx) => tx.query('delete from video_meeting_outbox where event_id = any($1::text[])', [ids]));
+          await this.#db.asService((tx) => tx.query(`delete from ${this.#table} where event_id = any($1::text[])`, [ids]));
         } catch (err) {
           // Published already: the relay publishes these again under the same ids, and
           // JetStream drops them as duplicates.
@@ -90,7 +101,7 @@ export class Outbox {
   async add(tx: Tx, events: readonly OutboxEvent[]): Promise<void> {
     if (events.length === 0) return;
     await tx.query(
-      `insert into video_meeting_outbox (event_id, meeting_id, subject, body, event_time)
+      `insert into ${this.#table} (event_id, meeting_id, subject, body, event_time)
        select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
        on conflict (event_id) do nothing`,
       [events.map((e) => e.id), events.map((e) => e.meetingId), events.map((e) => e.subject), events.map((e) => e.body), events.map((e) => e.time)],
@@ -101,7 +112,7 @@ export class Outbox {
   async pending(tx: Tx, meetingIds: readonly string[]): Promise<OutboxEvent[]> {
     if (meetingIds.length === 0) return [];
     const { rows } = await tx.query<OutboxRow>(
-      'select event_id, meeting_id, subject, body, event_time from video_meeting_outbox where meeting_id = any($1::text[]) order by seq',
+      `select event_id, meeting_id, subject, body, event_time from ${this.#table} where meeting_id = any($1::text[]) order by seq`,
       [meetingIds],
     );
     return rows.map(fromRow);
@@ -158,11 +169,11 @@ export class Outbox {
    */
   async relay(olderThan: Date, limit: number): Promise<number> {
     return this.#db.withConnection(async (client) => {
-      const { rows: locked } = await client.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [relayLockKey]);
+      const { rows: locked } = await client.query<{ got: boolean }>('select pg_try_advisory_lock($1) as got', [this.#relayLockKey]);
       if (!locked[0]?.got) return 0;
       try {
         const { rows } = await client.query<OutboxRow>(
-          'select event_id, meeting_id, subject, body, event_time from video_meeting_outbox where event_time <= $1 order by seq limit $2',
+          `select event_id, meeting_id, subject, body, event_time from ${this.#table} where event_time <= $1 order by seq limit $2`,
           [olderThan, limit],
         );
         const held = new Set<string>();
@@ -175,18 +186,18 @@ export class Outbox {
           await this.#publishOne(e);
           this.#logger.info({ meetingId: e.meetingId, eventId: e.id }, 'published a stranded event');
         }
-        if (events.length > 0) await client.query('delete from video_meeting_outbox where event_id = any($1::text[])', [events.map((e) => e.id)]);
+        if (events.length > 0) await client.query(`delete from ${this.#table} where event_id = any($1::text[])`, [events.map((e) => e.id)]);
         return events.length;
       } finally {
         // A lost connection took the session lock with it; the unlock then fails like the rest.
-        await client.query('select pg_advisory_unlock($1)', [relayLockKey]);
+        await client.query('select pg_advisory_unlock($1)', [this.#relayLockKey]);
       }
     });
   }
 
   async #publishOne(e: OutboxEvent): Promise<void> {
     await withSpan(`publish ${e.subject}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': e.subject } }, async () => {
-      const h = cloudEventHeaders(e.subject, eventSource, { id: e.id, time: e.time });
+      const h = cloudEventHeaders(e.subject, this.#source, { id: e.id, time: e.time });
       injectTraceContext(h);
       await this.#js.publish(e.subject, encoder.encode(e.body), { headers: h, msgID: e.id });
     });
