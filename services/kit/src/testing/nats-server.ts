@@ -1,3 +1,4 @@
+import { connect as tcpConnect } from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,11 +70,39 @@ export function harnessAuthorization(url: string): { conf: string; credentials: 
   return { conf, credentials };
 }
 
+/** The server_id in the INFO line a NATS server greets a client with, or undefined if nobody (or something else) answers. */
+function greetingServerId(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: '127.0.0.1', port });
+    let text = '';
+    const done = (id: string | undefined) => {
+      socket.destroy();
+      resolve(id);
+    };
+    socket.setTimeout(1_000, () => done(undefined));
+    socket.on('error', () => done(undefined));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const end = text.indexOf('\r\n');
+      if (end < 0) return;
+      const info = /^INFO\s+(\{.*\})\s*$/.exec(text.slice(0, end));
+      try {
+        done(info ? (JSON.parse(info[1]!) as { server_id?: string }).server_id : undefined);
+      } catch {
+        done(undefined);
+      }
+    });
+  });
+}
+
 /**
- * Resolves once this server answers on its monitor port with our client port — not merely once
- * something accepts connections on that port: freePort() says a port was free a moment ago, and
- * another process (a test beside this one) may bind it first. Rejects at once if the server
- * exits while starting (nats-server exits on "address already in use").
+ * Resolves once this server greets a client on our port: its monitor answers with our client
+ * port and its server_id, and a connection to the client port gets an INFO with that same id.
+ * Not merely once something accepts connections on that port (freePort() says a port was free a
+ * moment ago, and another process may bind it first), and not once the monitor alone answers:
+ * nats-server serves /varz before its client listener accepts (JetStream starts in between, for
+ * seconds on a busy machine), and a client connecting then was refused. Rejects at once if the
+ * server exits while starting (nats-server exits on "address already in use").
  */
 async function natsUp(child: ReturnType<typeof spawnServer>, name: string, port: number, monitorPort: number): Promise<void> {
   let onExit: (() => void) | undefined;
@@ -87,7 +116,10 @@ async function natsUp(child: ReturnType<typeof spawnServer>, name: string, port:
     await Promise.race([
       waitFor(
         name,
-        async () => ((await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { port?: number }).port === port,
+        async () => {
+          const varz = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { port?: number; server_id?: string };
+          return varz.port === port && varz.server_id !== undefined && (await greetingServerId(port)) === varz.server_id;
+        },
         10_000,
         child.output,
       ),
