@@ -12,6 +12,8 @@ export interface Gateway {
   runtime: Runtime;
   /** Stop taking work: tell sockets to reconnect elsewhere, drain, close. */
   stop(): Promise<void>;
+  /** The WebSocket side's `settled()`: closes begun have been handled, their presence reports answered. */
+  settled(): Promise<void>;
 }
 
 /** Wires REST and WebSocket on one HTTP server. Tests start it in-process exactly as main does. */
@@ -49,6 +51,7 @@ export async function startGateway(
   return {
     port,
     runtime,
+    settled: () => ws.settled(),
     async stop() {
       draining = true;
       await ws.drain(config.DRAIN_TIMEOUT_MS);

@@ -316,8 +316,9 @@ describe('gateway WebSocket /api/video/ws', () => {
     expect(resumed.resumed).toBe(true);
     expect(resumed.sessionId).toBe(first.welcome.sessionId);
     expect((await first.c.closed).code).toBe(4409);
-    // The stale socket's close did not mark the resumed session disconnected.
-    await new Promise((r) => setTimeout(r, 200));
+    // The stale socket's close did not mark the resumed session disconnected: once the gateway
+    // has handled that close and every presence report it queued is answered, it is connected.
+    await gw.gateway.settled();
     expect((await participants(m)).find((p) => p.sessionId === resumed.sessionId)?.connected).toBe(true);
 
     const stranger = await open();

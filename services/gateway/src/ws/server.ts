@@ -42,6 +42,12 @@ export interface WebSocketGateway {
   drain(timeoutMs: number): Promise<void>;
   /** Open sockets on this process. */
   sockets(): number;
+  /**
+   * Resolves once every socket this process began to close has closed (its close handled) and
+   * every presence report queued by then has been answered: what tests wait on to prove that
+   * a close reported nothing, instead of sleeping.
+   */
+  settled(): Promise<void>;
 }
 
 /**
@@ -210,6 +216,10 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
 
   return {
     sockets: () => all.size,
+    async settled() {
+      while ([...all].some((s) => s.closing)) await sleep(5);
+      await presence.idle();
+    },
     async drain(timeoutMs) {
       if (draining) return;
       draining = true;

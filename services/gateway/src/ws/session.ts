@@ -304,6 +304,11 @@ export class Session implements SignalEndpoint {
     this.close(closeCodes.normal, 'session ended', 'session_gone');
   }
 
+  /** The close handshake has begun and the socket has not closed yet. */
+  get closing(): boolean {
+    return this.ws.readyState === WebSocket.CLOSING;
+  }
+
   close(code: number, reason: string, why: string): void {
     if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
     this.#ctx.metrics.closed.inc({ reason: why });
