@@ -22,3 +22,5 @@ export * from './lib/tutor-controls';
 export * from './lib/janus';
 export * from './lib/rpc';
 export * from './lib/error-codes';
+/** What the socket's hello is answered with: the participant service's JoinResponse itself. */
+export type { JoinResponse as Welcome } from './gen/lessoncall/v1/participant_pb';

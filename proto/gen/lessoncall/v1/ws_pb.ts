@@ -12,14 +12,10 @@ import type { ServiceError } from "./common_pb";
 import { file_lessoncall_v1_common } from "./common_pb";
 import type { SfuAccess } from "./media_pb";
 import { file_lessoncall_v1_media } from "./media_pb";
-import type { Meeting } from "./meeting_pb";
-import { file_lessoncall_v1_meeting } from "./meeting_pb";
-import type { MuteChanged, Participant } from "./participant_pb";
+import type { JoinResponse, MuteChanged, Participant } from "./participant_pb";
 import { file_lessoncall_v1_participant } from "./participant_pb";
 import type { Signal } from "./signal_pb";
 import { file_lessoncall_v1_signal } from "./signal_pb";
-import type { IceServer } from "./turn_pb";
-import { file_lessoncall_v1_turn } from "./turn_pb";
 import type { AllowRejoin, AllowRejoinResponse, AskUnmute, AskUnmuteResponse, RemovalsResponse, RemovedNotice, RemoveParticipant, RemoveResponse, UnmuteAsked } from "./tutor_pb";
 import { file_lessoncall_v1_tutor } from "./tutor_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -28,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lessoncall/v1/ws.proto.
  */
 export const file_lessoncall_v1_ws: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIsgBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkSEwoLdHJhY2VwYXJlbnQYCSABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQi1wUKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI+ChJyZW1vdmVfcGFydGljaXBhbnQYKCABKAsyIC5sZXNzb25jYWxsLnYxLlJlbW92ZVBhcnRpY2lwYW50SAASLgoKYXNrX3VubXV0ZRgpIAEoCzIYLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlSAASMgoMYWxsb3dfcmVqb2luGCogASgLMhoubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pbkgAEjYKDGJvYXJkX3VwZGF0ZRgeIAEoCzIeLmxlc3NvbmNhbGwudjEuU2VuZEJvYXJkVXBkYXRlSAASLgoKYm9hcmRfc3luYxgfIAEoCzIYLmxlc3NvbmNhbGwudjEuU3luY0JvYXJkSAASNAoNYm9hcmRfY29udHJvbBggIAEoCzIbLmxlc3NvbmNhbGwudjEuQ29udHJvbEJvYXJkSAASOgoOcXVhbGl0eV9yZXBvcnQYISABKAsyIC5sZXNzb25jYWxsLnYxLlNlbmRRdWFsaXR5UmVwb3J0SAASMAoLc2Z1X3JlZnJlc2gYMiABKAsyGS5sZXNzb25jYWxsLnYxLlNmdVJlZnJlc2hIAEIGCgRraW5kIgwKClNmdVJlZnJlc2gi+gEKB1dlbGNvbWUSEgoKc2Vzc2lvbl9pZBgBIAEoCRIUCgxyZXN1bWVfdG9rZW4YAiABKAkSEQoJdXNlcl90eXBlGAMgASgJEicKB21lZXRpbmcYBCABKAsyFi5sZXNzb25jYWxsLnYxLk1lZXRpbmcSMAoMcGFydGljaXBhbnRzGAUgAygLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudBItCgtpY2Vfc2VydmVycxgGIAMoCzIYLmxlc3NvbmNhbGwudjEuSWNlU2VydmVyEhcKD2ljZV90dGxfc2Vjb25kcxgHIAEoDRIPCgdyZXN1bWVkGAggASgIIl0KDkluY29taW5nU2lnbmFsEhcKD2Zyb21fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iPQoKUGVlckpvaW5lZBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQiSwoIUGVlckxlZnQSLwoLcGFydGljaXBhbnQYASABKAsyGi5sZXNzb25jYWxsLnYxLlBhcnRpY2lwYW50Eg4KBnJlYXNvbhgCIAEoCSI4ChJNZWV0aW5nRW5kZWROb3RpY2USEgoKbWVldGluZ19pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiHQoJUmVjb25uZWN0EhAKCGFmdGVyX21zGAEgASgNIhoKBFBvbmcSEgoKc2VudF9hdF9tcxgBIAEoBCKJCQoNU2VydmVyTWVzc2FnZRISCgpyZXF1ZXN0X2lkGAEgASgJEikKB3dlbGNvbWUYCiABKAsyFi5sZXNzb25jYWxsLnYxLldlbGNvbWVIABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLkluY29taW5nU2lnbmFsSAASMAoLcGVlcl9qb2luZWQYDCABKAsyGS5sZXNzb25jYWxsLnYxLlBlZXJKb2luZWRIABIsCglwZWVyX2xlZnQYDSABKAsyFy5sZXNzb25jYWxsLnYxLlBlZXJMZWZ0SAASMgoMbXV0ZV9jaGFuZ2VkGA4gASgLMhoubGVzc29uY2FsbC52MS5NdXRlQ2hhbmdlZEgAEjoKDW1lZXRpbmdfZW5kZWQYDyABKAsyIS5sZXNzb25jYWxsLnYxLk1lZXRpbmdFbmRlZE5vdGljZUgAEiwKBWVycm9yGBAgASgLMhsubGVzc29uY2FsbC52MS5TZXJ2aWNlRXJyb3JIABItCglyZWNvbm5lY3QYESABKAsyGC5sZXNzb25jYWxsLnYxLlJlY29ubmVjdEgAEiMKBHBvbmcYEiABKAsyEy5sZXNzb25jYWxsLnYxLlBvbmdIABIpCgRjaGF0GBQgASgLMhkubGVzc29uY2FsbC52MS5DaGF0UG9zdGVkSAASMgoMY2hhdF9oaXN0b3J5GBUgASgLMhoubGVzc29uY2FsbC52MS5DaGF0SGlzdG9yeUgAEi8KB3JlbW92ZWQYKCABKAsyHC5sZXNzb25jYWxsLnYxLlJlbW92ZWROb3RpY2VIABIyCgx1bm11dGVfYXNrZWQYKSABKAsyGi5sZXNzb25jYWxsLnYxLlVubXV0ZUFza2VkSAASPAoTcGFydGljaXBhbnRfcmVtb3ZlZBgqIAEoCzIdLmxlc3NvbmNhbGwudjEuUmVtb3ZlUmVzcG9uc2VIABI7Cg91bm11dGVfYXNrX3NlbnQYKyABKAsyIC5sZXNzb25jYWxsLnYxLkFza1VubXV0ZVJlc3BvbnNlSAASPAoOcmVqb2luX2FsbG93ZWQYLCABKAsyIi5sZXNzb25jYWxsLnYxLkFsbG93UmVqb2luUmVzcG9uc2VIABIzCgxib2FyZF91cGRhdGUYHiABKAsyGy5sZXNzb25jYWxsLnYxLkJvYXJkVXBkYXRlZEgAEjAKC2JvYXJkX3N0YXRlGB8gASgLMhkubGVzc29uY2FsbC52MS5Cb2FyZFN0YXRlSAASLAoJYm9hcmRfYWNrGCAgASgLMhcubGVzc29uY2FsbC52MS5Cb2FyZEFja0gAEjcKDWJvYXJkX2NvbnRyb2wYISABKAsyHi5sZXNzb25jYWxsLnYxLkJvYXJkQ29udHJvbGxlZEgAEjMKCHJlbW92YWxzGC0gASgLMh8ubGVzc29uY2FsbC52MS5SZW1vdmFsc1Jlc3BvbnNlSAASLgoKc2Z1X2FjY2VzcxgyIAEoCzIYLmxlc3NvbmNhbGwudjEuU2Z1QWNjZXNzSABCBgoEa2luZGIGcHJvdG8z", [file_lessoncall_v1_board, file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_media, file_lessoncall_v1_meeting, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_turn, file_lessoncall_v1_tutor]);
+  fileDesc("ChZsZXNzb25jYWxsL3YxL3dzLnByb3RvEg1sZXNzb25jYWxsLnYxIsgBCgVIZWxsbxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSEgoKbWVldGluZ19pZBgCIAEoCRIQCghwYXNzY29kZRgDIAEoCRIUCgxkaXNwbGF5X25hbWUYBCABKAkSEwoLYXVkaW9fbXV0ZWQYBSABKAgSEgoKY2FtZXJhX29mZhgGIAEoCBIZChFyZXN1bWVfc2Vzc2lvbl9pZBgHIAEoCRIUCgxyZXN1bWVfdG9rZW4YCCABKAkSEwoLdHJhY2VwYXJlbnQYCSABKAkiWwoOT3V0Z29pbmdTaWduYWwSFQoNdG9fc2Vzc2lvbl9pZBgBIAEoCRIlCgZzaWduYWwYAiABKAsyFS5sZXNzb25jYWxsLnYxLlNpZ25hbBILCgNzZXEYAyABKA0iQgoIU2V0TWVkaWESDAoEa2luZBgBIAEoCRINCgVtdXRlZBgCIAEoCBIZChF0YXJnZXRfc2Vzc2lvbl9pZBgDIAEoCSIHCgVMZWF2ZSIaCgRQaW5nEhIKCnNlbnRfYXRfbXMYASABKAQi1wUKDUNsaWVudE1lc3NhZ2USEgoKcmVxdWVzdF9pZBgBIAEoCRIlCgVoZWxsbxgKIAEoCzIULmxlc3NvbmNhbGwudjEuSGVsbG9IABIvCgZzaWduYWwYCyABKAsyHS5sZXNzb25jYWxsLnYxLk91dGdvaW5nU2lnbmFsSAASKAoFbWVkaWEYDCABKAsyFy5sZXNzb25jYWxsLnYxLlNldE1lZGlhSAASJQoFbGVhdmUYDSABKAsyFC5sZXNzb25jYWxsLnYxLkxlYXZlSAASIwoEcGluZxgOIAEoCzITLmxlc3NvbmNhbGwudjEuUGluZ0gAEiwKCWNoYXRfc2VuZBgUIAEoCzIXLmxlc3NvbmNhbGwudjEuU2VuZENoYXRIABI+ChJyZW1vdmVfcGFydGljaXBhbnQYKCABKAsyIC5sZXNzb25jYWxsLnYxLlJlbW92ZVBhcnRpY2lwYW50SAASLgoKYXNrX3VubXV0ZRgpIAEoCzIYLmxlc3NvbmNhbGwudjEuQXNrVW5tdXRlSAASMgoMYWxsb3dfcmVqb2luGCogASgLMhoubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pbkgAEjYKDGJvYXJkX3VwZGF0ZRgeIAEoCzIeLmxlc3NvbmNhbGwudjEuU2VuZEJvYXJkVXBkYXRlSAASLgoKYm9hcmRfc3luYxgfIAEoCzIYLmxlc3NvbmNhbGwudjEuU3luY0JvYXJkSAASNAoNYm9hcmRfY29udHJvbBggIAEoCzIbLmxlc3NvbmNhbGwudjEuQ29udHJvbEJvYXJkSAASOgoOcXVhbGl0eV9yZXBvcnQYISABKAsyIC5sZXNzb25jYWxsLnYxLlNlbmRRdWFsaXR5UmVwb3J0SAASMAoLc2Z1X3JlZnJlc2gYMiABKAsyGS5sZXNzb25jYWxsLnYxLlNmdVJlZnJlc2hIAEIGCgRraW5kIgwKClNmdVJlZnJlc2giXQoOSW5jb21pbmdTaWduYWwSFwoPZnJvbV9zZXNzaW9uX2lkGAEgASgJEiUKBnNpZ25hbBgCIAEoCzIVLmxlc3NvbmNhbGwudjEuU2lnbmFsEgsKA3NlcRgDIAEoDSI9CgpQZWVySm9pbmVkEi8KC3BhcnRpY2lwYW50GAEgASgLMhoubGVzc29uY2FsbC52MS5QYXJ0aWNpcGFudCJLCghQZWVyTGVmdBIvCgtwYXJ0aWNpcGFudBgBIAEoCzIaLmxlc3NvbmNhbGwudjEuUGFydGljaXBhbnQSDgoGcmVhc29uGAIgASgJIjgKEk1lZXRpbmdFbmRlZE5vdGljZRISCgptZWV0aW5nX2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIdCglSZWNvbm5lY3QSEAoIYWZ0ZXJfbXMYASABKA0iGgoEUG9uZxISCgpzZW50X2F0X21zGAEgASgEIo4JCg1TZXJ2ZXJNZXNzYWdlEhIKCnJlcXVlc3RfaWQYASABKAkSLgoHd2VsY29tZRgKIAEoCzIbLmxlc3NvbmNhbGwudjEuSm9pblJlc3BvbnNlSAASLwoGc2lnbmFsGAsgASgLMh0ubGVzc29uY2FsbC52MS5JbmNvbWluZ1NpZ25hbEgAEjAKC3BlZXJfam9pbmVkGAwgASgLMhkubGVzc29uY2FsbC52MS5QZWVySm9pbmVkSAASLAoJcGVlcl9sZWZ0GA0gASgLMhcubGVzc29uY2FsbC52MS5QZWVyTGVmdEgAEjIKDG11dGVfY2hhbmdlZBgOIAEoCzIaLmxlc3NvbmNhbGwudjEuTXV0ZUNoYW5nZWRIABI6Cg1tZWV0aW5nX2VuZGVkGA8gASgLMiEubGVzc29uY2FsbC52MS5NZWV0aW5nRW5kZWROb3RpY2VIABIsCgVlcnJvchgQIAEoCzIbLmxlc3NvbmNhbGwudjEuU2VydmljZUVycm9ySAASLQoJcmVjb25uZWN0GBEgASgLMhgubGVzc29uY2FsbC52MS5SZWNvbm5lY3RIABIjCgRwb25nGBIgASgLMhMubGVzc29uY2FsbC52MS5Qb25nSAASKQoEY2hhdBgUIAEoCzIZLmxlc3NvbmNhbGwudjEuQ2hhdFBvc3RlZEgAEjIKDGNoYXRfaGlzdG9yeRgVIAEoCzIaLmxlc3NvbmNhbGwudjEuQ2hhdEhpc3RvcnlIABIvCgdyZW1vdmVkGCggASgLMhwubGVzc29uY2FsbC52MS5SZW1vdmVkTm90aWNlSAASMgoMdW5tdXRlX2Fza2VkGCkgASgLMhoubGVzc29uY2FsbC52MS5Vbm11dGVBc2tlZEgAEjwKE3BhcnRpY2lwYW50X3JlbW92ZWQYKiABKAsyHS5sZXNzb25jYWxsLnYxLlJlbW92ZVJlc3BvbnNlSAASOwoPdW5tdXRlX2Fza19zZW50GCsgASgLMiAubGVzc29uY2FsbC52MS5Bc2tVbm11dGVSZXNwb25zZUgAEjwKDnJlam9pbl9hbGxvd2VkGCwgASgLMiIubGVzc29uY2FsbC52MS5BbGxvd1Jlam9pblJlc3BvbnNlSAASMwoMYm9hcmRfdXBkYXRlGB4gASgLMhsubGVzc29uY2FsbC52MS5Cb2FyZFVwZGF0ZWRIABIwCgtib2FyZF9zdGF0ZRgfIAEoCzIZLmxlc3NvbmNhbGwudjEuQm9hcmRTdGF0ZUgAEiwKCWJvYXJkX2FjaxggIAEoCzIXLmxlc3NvbmNhbGwudjEuQm9hcmRBY2tIABI3Cg1ib2FyZF9jb250cm9sGCEgASgLMh4ubGVzc29uY2FsbC52MS5Cb2FyZENvbnRyb2xsZWRIABIzCghyZW1vdmFscxgtIAEoCzIfLmxlc3NvbmNhbGwudjEuUmVtb3ZhbHNSZXNwb25zZUgAEi4KCnNmdV9hY2Nlc3MYMiABKAsyGC5sZXNzb25jYWxsLnYxLlNmdUFjY2Vzc0gAQgYKBGtpbmRiBnByb3RvMw", [file_lessoncall_v1_board, file_lessoncall_v1_chat, file_lessoncall_v1_common, file_lessoncall_v1_media, file_lessoncall_v1_participant, file_lessoncall_v1_signal, file_lessoncall_v1_tutor]);
 
 /**
  * First message on /api/video/ws: authenticates and joins or resumes.
@@ -316,58 +312,6 @@ export const SfuRefreshSchema: GenMessage<SfuRefresh> = /*@__PURE__*/
   messageDesc(file_lessoncall_v1_ws, 6);
 
 /**
- * @generated from message lessoncall.v1.Welcome
- */
-export type Welcome = Message<"lessoncall.v1.Welcome"> & {
-  /**
-   * @generated from field: string session_id = 1;
-   */
-  sessionId: string;
-
-  /**
-   * @generated from field: string resume_token = 2;
-   */
-  resumeToken: string;
-
-  /**
-   * @generated from field: string user_type = 3;
-   */
-  userType: string;
-
-  /**
-   * @generated from field: lessoncall.v1.Meeting meeting = 4;
-   */
-  meeting?: Meeting | undefined;
-
-  /**
-   * @generated from field: repeated lessoncall.v1.Participant participants = 5;
-   */
-  participants: Participant[];
-
-  /**
-   * @generated from field: repeated lessoncall.v1.IceServer ice_servers = 6;
-   */
-  iceServers: IceServer[];
-
-  /**
-   * @generated from field: uint32 ice_ttl_seconds = 7;
-   */
-  iceTtlSeconds: number;
-
-  /**
-   * @generated from field: bool resumed = 8;
-   */
-  resumed: boolean;
-};
-
-/**
- * Describes the message lessoncall.v1.Welcome.
- * Use `create(WelcomeSchema)` to create a new message.
- */
-export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 7);
-
-/**
  * @generated from message lessoncall.v1.IncomingSignal
  */
 export type IncomingSignal = Message<"lessoncall.v1.IncomingSignal"> & {
@@ -394,7 +338,7 @@ export type IncomingSignal = Message<"lessoncall.v1.IncomingSignal"> & {
  * Use `create(IncomingSignalSchema)` to create a new message.
  */
 export const IncomingSignalSchema: GenMessage<IncomingSignal> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 8);
+  messageDesc(file_lessoncall_v1_ws, 7);
 
 /**
  * @generated from message lessoncall.v1.PeerJoined
@@ -411,7 +355,7 @@ export type PeerJoined = Message<"lessoncall.v1.PeerJoined"> & {
  * Use `create(PeerJoinedSchema)` to create a new message.
  */
 export const PeerJoinedSchema: GenMessage<PeerJoined> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 9);
+  messageDesc(file_lessoncall_v1_ws, 8);
 
 /**
  * @generated from message lessoncall.v1.PeerLeft
@@ -435,7 +379,7 @@ export type PeerLeft = Message<"lessoncall.v1.PeerLeft"> & {
  * Use `create(PeerLeftSchema)` to create a new message.
  */
 export const PeerLeftSchema: GenMessage<PeerLeft> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 10);
+  messageDesc(file_lessoncall_v1_ws, 9);
 
 /**
  * @generated from message lessoncall.v1.MeetingEndedNotice
@@ -459,7 +403,7 @@ export type MeetingEndedNotice = Message<"lessoncall.v1.MeetingEndedNotice"> & {
  * Use `create(MeetingEndedNoticeSchema)` to create a new message.
  */
 export const MeetingEndedNoticeSchema: GenMessage<MeetingEndedNotice> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 11);
+  messageDesc(file_lessoncall_v1_ws, 10);
 
 /**
  * Sent before the gateway closes a socket on shutdown: reconnect and resume.
@@ -478,7 +422,7 @@ export type Reconnect = Message<"lessoncall.v1.Reconnect"> & {
  * Use `create(ReconnectSchema)` to create a new message.
  */
 export const ReconnectSchema: GenMessage<Reconnect> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 12);
+  messageDesc(file_lessoncall_v1_ws, 11);
 
 /**
  * @generated from message lessoncall.v1.Pong
@@ -495,7 +439,7 @@ export type Pong = Message<"lessoncall.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 13);
+  messageDesc(file_lessoncall_v1_ws, 12);
 
 /**
  * @generated from message lessoncall.v1.ServerMessage
@@ -511,9 +455,13 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
    */
   kind: {
     /**
-     * @generated from field: lessoncall.v1.Welcome welcome = 10;
+     * The answer to hello is the participant service's own join answer, as it is (it was a
+     * copy of its fields, Welcome, until 2026-12: same numbers and names, so the same bytes
+     * and JSON on the wire).
+     *
+     * @generated from field: lessoncall.v1.JoinResponse welcome = 10;
      */
-    value: Welcome;
+    value: JoinResponse;
     case: "welcome";
   } | {
     /**
@@ -664,5 +612,5 @@ export type ServerMessage = Message<"lessoncall.v1.ServerMessage"> & {
  * Use `create(ServerMessageSchema)` to create a new message.
  */
 export const ServerMessageSchema: GenMessage<ServerMessage> = /*@__PURE__*/
-  messageDesc(file_lessoncall_v1_ws, 14);
+  messageDesc(file_lessoncall_v1_ws, 13);
 

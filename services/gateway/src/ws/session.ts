@@ -445,16 +445,7 @@ export class Session implements SignalEndpoint {
     this.#send(
       serverMessage(requestId, {
         case: 'welcome',
-        value: {
-          sessionId: res.sessionId,
-          resumeToken: res.resumeToken,
-          userType: res.userType,
-          meeting: res.meeting,
-          participants: res.participants,
-          iceServers: res.iceServers,
-          iceTtlSeconds: res.iceTtlSeconds,
-          resumed: res.resumed,
-        },
+        value: res,
       }),
       'welcome',
     );
