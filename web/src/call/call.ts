@@ -27,16 +27,17 @@ import {
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { LocalParticipant, type LocalView } from './local-participant';
 import { mark } from './marks';
-import { PeerMesh, type RemoteMedia } from './mesh';
+import { PeerMesh } from './mesh';
 import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { QualityReporter } from './quality-report';
-import { browserSimulcasts, SfuSession, type VideoWanted } from './sfu';
+import type { VideoWanted } from './sfu';
+import { SfuRoom } from './sfu-room';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { SpeakerDetector } from './speaker';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
-import { type PeerQuality, type StatLike, type StatsSample, summarizeStats, summarizeUplink, type UplinkQuality, type UplinkSample } from './stats';
+import type { PeerQuality, StatLike, UplinkQuality } from './stats';
 import { TutorControls, type TutorControlsSnapshot } from './tutor-controls';
 
 export type MeetingLoad =
@@ -154,16 +155,8 @@ export class CallController {
   private readonly speaker = new SpeakerDetector();
   /** An sfu meeting (the welcome says so): media goes through the Janus room, not the mesh's links. */
   private sfuMode = false;
-  private sfu: SfuSession | undefined;
-  private sfuRetry: ReturnType<typeof setTimeout> | undefined;
-  /** What the stage shows (CallRoom), pushed to the room debounced: a resize or a page turn sends one configure per feed. */
-  private stageVideo: ReadonlyMap<string, VideoWanted> | undefined;
-  private stageVideoKey = '';
-  private stageVideoTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly sfuSamples = new Map<string, StatsSample>();
-  private uplink: { quality: UplinkQuality | undefined; connection: RTCPeerConnectionState; sample?: UplinkSample } | undefined;
-  /** sfu: each other publisher's tile (the mesh keeps its own). */
-  private readonly sfuTiles = new Map<string, RemoteMedia>();
+  /** The Janus room of an sfu meeting (sfu-room.ts). */
+  private readonly sfu: SfuRoom;
   private notices: Notice[] = [];
   private nextNotice = 1;
   private signalingRttMs: number | undefined;
@@ -237,10 +230,24 @@ export class CallController {
         log: (message, error) => this.opts.log(message, error),
       },
     });
+    this.sfu = new SfuRoom({
+      forceRelay: this.opts.forceRelay,
+      iceServers: () => this.iceServers,
+      local: () => this.local.tracks(),
+      live: () => isLive(this.state),
+      now: this.opts.now,
+      events: {
+        changed: () => this.changed(),
+        media: () => this.reporter.media(false),
+        refresh: () => this.signaling?.sendData({ case: 'sfuRefresh', value: {} }),
+        notify: (text) => this.notify(text),
+        log: (message, error) => this.opts.log(message, error),
+      },
+    });
     this.local = new LocalParticipant({
       mediaDevices: options.mediaDevices,
       mesh: this.mesh,
-      sfu: () => this.sfu,
+      sfu: this.sfu,
       notify: (text) => this.notify(text),
       changed: () => this.changed(),
     });
@@ -269,7 +276,7 @@ export class CallController {
   private buildSnapshot(): CallSnapshot {
     const announced = this.local.announced();
     const peers: RemotePeer[] = [...this.roster.values()].map((p) => {
-      const r = this.mesh.tile(p.sessionId) ?? this.sfuTiles.get(p.sessionId);
+      const r = this.mesh.tile(p.sessionId) ?? this.sfu.tile(p.sessionId);
       return { participant: p, stream: r?.stream, connection: r?.connection ?? 'new', quality: r?.quality, screenSharing: r?.screenSharing ?? false };
     });
     return {
@@ -295,7 +302,7 @@ export class CallController {
       activeSpeaker: this.speaker.active,
       sfu: this.sfuMode,
       spotlight: this.speaker.spotlight,
-      uplink: this.uplink && { quality: this.uplink.quality, connection: this.uplink.connection },
+      uplink: this.sfu.uplink,
       notices: this.notices,
       signalingRttMs: this.signalingRttMs,
       network: this.network,
@@ -581,16 +588,10 @@ export class CallController {
     }
   }
 
-  private updateSfuTile(sessionId: string, patch: Partial<RemoteMedia>) {
-    const cur = this.sfuTiles.get(sessionId) ?? { connection: 'new' as RTCPeerConnectionState, screenSharing: false };
-    this.sfuTiles.set(sessionId, { ...cur, ...patch });
-    this.changed();
-  }
-
   /** That session is gone: its connection closed, its tile and its place in the roster removed. */
   private dropPeer(sessionId: string) {
     this.mesh.drop(sessionId);
-    this.sfuTiles.delete(sessionId);
+    this.sfu.drop(sessionId);
     this.roster.delete(sessionId);
     this.speaker.forget(sessionId);
     this.changed();
@@ -738,53 +739,13 @@ export class CallController {
     await this.local.turnCameraOff();
   }
 
-  /**
-   * The room's access (after the welcome, and again when the room moved to another node): join
-   * the room, publish once, subscribe to the others. A refresh of the same room changes nothing.
-   */
+  /** The room's access (after the welcome, and again when the room moved to another node). */
   private async startSfu(access: SfuAccess) {
     if (!isLive(this.state) || !this.sfuMode) {
       this.opts.log('sfu: access ignored', { phase: this.state.phase, sfuMode: this.sfuMode });
       return;
     }
-    this.opts.log('sfu: joining the room', { url: access.url, generation: access.generation, reconnect: access.reconnect });
-    if (this.sfu && !access.reconnect && this.sfu.access.url === access.url && this.sfu.access.generation === access.generation) return;
-    if (access.reconnect) this.notify('Reconnecting the video…');
-    const old = this.sfu;
-    // Synchronously, before any await: a second access arriving meanwhile sees this session.
-    const session = new SfuSession({
-      access,
-      iceServers: this.iceServers,
-      forceRelay: this.opts.forceRelay,
-      local: () => this.local.tracks(),
-      simulcast: browserSimulcasts(globalThis.navigator?.userAgent ?? ''),
-      events: {
-        remoteStream: (sessionId, stream) => {
-          this.reporter.media(false);
-          this.updateSfuTile(sessionId, { stream, connection: 'connected' });
-        },
-        remoteGone: (sessionId) => this.updateSfuTile(sessionId, { connection: 'disconnected' }),
-        connectionState: (state) => {
-          if (this.sfu !== session) return;
-          this.uplink = { quality: this.uplink?.quality, connection: state };
-          this.changed();
-          if (state === 'failed') this.askSfuAgain();
-        },
-        lost: () => this.askSfuAgain(),
-        log: (message, error) => this.opts.log(`sfu: ${message}`, error),
-      },
-    });
-    this.sfu = session;
-    session.setVideoWanted(this.stageVideo);
-    await old?.close().catch(() => {});
-    for (const id of this.sfuTiles.keys()) this.updateSfuTile(id, { connection: 'connecting' });
-    try {
-      await session.start();
-      this.opts.log('sfu: publishing', { url: access.url });
-    } catch (err) {
-      this.opts.log('sfu: could not join the room', err);
-      if (this.sfu === session) this.askSfuAgain();
-    }
+    await this.sfu.join(access);
   }
 
   /**
@@ -792,27 +753,7 @@ export class CallController {
    * The room stops sending the video of everyone else. Undefined (a 1:1 lesson's stage): all, at the best layer.
    */
   setStageVideo(wanted: ReadonlyMap<string, VideoWanted> | undefined): void {
-    const key = wanted ? JSON.stringify([...wanted].sort(([a], [b]) => a.localeCompare(b))) : '';
-    if (key === this.stageVideoKey) return;
-    this.stageVideoKey = key;
-    this.stageVideo = wanted;
-    if (this.stageVideoTimer) clearTimeout(this.stageVideoTimer);
-    this.stageVideoTimer = setTimeout(() => {
-      this.stageVideoTimer = undefined;
-      this.sfu?.setVideoWanted(wanted);
-    }, 250);
-  }
-
-  /** The room or its node went away: ask the gateway for access again (it may have moved). */
-  private askSfuAgain() {
-    if (this.sfuRetry || !isLive(this.state)) return;
-    this.sfuRetry = setTimeout(() => {
-      this.sfuRetry = undefined;
-      const old = this.sfu;
-      this.sfu = undefined;
-      void old?.close().catch(() => {});
-      this.signaling?.sendData({ case: 'sfuRefresh', value: {} });
-    }, 1_000);
+    this.sfu.setStageVideo(wanted);
   }
 
   async toggleScreenShare(): Promise<void> {
@@ -912,17 +853,7 @@ export class CallController {
     this.signaling = undefined;
     s?.close();
     this.mesh.dropAll();
-    if (this.sfuRetry) clearTimeout(this.sfuRetry);
-    this.sfuRetry = undefined;
-    void this.sfu?.close().catch(() => {});
-    this.sfu = undefined;
-    if (this.stageVideoTimer) clearTimeout(this.stageVideoTimer);
-    this.stageVideoTimer = undefined;
-    this.stageVideo = undefined;
-    this.stageVideoKey = '';
-    this.uplink = undefined;
-    this.sfuSamples.clear();
-    this.sfuTiles.clear();
+    this.sfu.close();
     this.roster.clear();
     this.speaker.reset();
     // The camera light goes off when the call is over.
@@ -963,41 +894,13 @@ export class CallController {
   private async pollStats() {
     const adaptations = await this.mesh.pollQuality((sessionId, quality) => this.reportQuality(sessionId, quality));
     this.updateNetwork(adaptations);
-    await this.pollSfuStats();
+    await this.sfu.pollQuality((sessionId, quality) => this.reportQuality(sessionId, quality));
   }
 
   /** One sample per peer every 10 s into the lesson record. */
   private reportQuality(sessionId: string, quality: PeerQuality) {
     const sample = this.qualityReports.add(sessionId, quality, this.opts.now());
     if (sample) this.signaling?.sendData({ case: 'qualityReport', value: { sample } });
-  }
-
-  /** sfu: each subscription's inbound quality on its tile (and in the lesson record), our publisher's on our own tile. */
-  private async pollSfuStats() {
-    const session = this.sfu;
-    if (!session) return;
-    for (const { sessionId, pc } of session.connections()) {
-      try {
-        const { quality, sample } = summarizeStats((await pc.getStats()).values() as Iterable<StatLike>, this.sfuSamples.get(sessionId), this.opts.now());
-        if (this.sfu !== session) return;
-        this.sfuSamples.set(sessionId, sample);
-        this.updateSfuTile(sessionId, { quality });
-        this.reportQuality(sessionId, quality);
-      } catch {
-        // a closing subscription has no stats
-      }
-    }
-    for (const id of this.sfuSamples.keys()) if (!this.sfuTiles.has(id)) this.sfuSamples.delete(id);
-    const pc = session.publisherConnection();
-    if (!pc) return;
-    try {
-      const { quality, sample } = summarizeUplink((await pc.getStats()).values() as Iterable<StatLike>, this.uplink?.sample, this.opts.now());
-      if (this.sfu !== session) return;
-      this.uplink = { quality, connection: pc.connectionState, sample };
-      this.changed();
-    } catch {
-      // closing
-    }
   }
 
   /** The user takes the "audio only" offer: the camera goes off (they can turn it on again). */
@@ -1022,12 +925,9 @@ export class CallController {
   }
 
   private pollSpeaker() {
-    const remote = this.mesh.audioLevels();
-    const sfu = this.sfu;
-    if (sfu) for (const { sessionId } of sfu.connections()) remote.push([sessionId, () => sfu.audioLevel(sessionId)]);
     const changed = this.speaker.poll({
       own: this.local.micLevel(),
-      remote,
+      remote: [...this.mesh.audioLevels(), ...this.sfu.audioLevels()],
       muted: (sessionId) => !!this.roster.get(sessionId)?.audioMuted,
       stage: this.sfuMode ? [...this.roster.keys()] : undefined,
       now: this.opts.now(),
@@ -1049,15 +949,12 @@ export class CallController {
 
   /** The peer connections, for diagnostics and the browser tests. */
   peerConnections(): Map<string, RTCPeerConnection> {
-    const all = new Map(this.mesh.connections());
-    // An sfu meeting: one subscription per other publisher, keyed by its session like a mesh link.
-    for (const { sessionId, pc } of this.sfu?.connections() ?? []) all.set(sessionId, pc);
-    return all;
+    return new Map([...this.mesh.connections(), ...this.sfu.connections()]);
   }
 
   /** sfu: our publisher's connection to the room (diagnostics and the browser tests). */
   sfuPublisher(): RTCPeerConnection | undefined {
-    return this.sfu?.publisherConnection();
+    return this.sfu.publisher();
   }
 
   dispose(): void {

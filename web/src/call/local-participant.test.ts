@@ -15,7 +15,7 @@ function setup(devices = new FakeMediaDevices()) {
       },
       setMeta: (m) => meta.push(m.screenSharing),
     },
-    sfu: () => undefined,
+    sfu: { setTrack: async () => {} },
     notify: (text) => notices.push(text),
     changed: () => {},
   });

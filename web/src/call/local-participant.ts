@@ -21,8 +21,8 @@ export interface LocalParticipantOptions {
   mediaDevices?: MediaDevices | undefined;
   /** The mesh's links: every track, and whether we share our screen (their data channel). */
   mesh: TrackSink & { setMeta(meta: PeerMeta): void };
-  /** The sfu room's publisher, while there is one. */
-  sfu: () => TrackSink | undefined;
+  /** The sfu room's publisher (nothing to do while there is none). */
+  sfu: TrackSink;
   notify(text: string): void;
   changed(): void;
 }
@@ -237,7 +237,7 @@ export class LocalParticipant {
       // One audio sender: the tab's sound and the microphone mixed, swapped in with replaceTrack.
       this.mix = new AudioMix(this.media.snapshot().audioTrack, sound);
       await this.opts.mesh.setTrack('audio', this.mix.track);
-      await this.opts.sfu()?.setTrack('audio', this.mix.track);
+      await this.opts.sfu.setTrack('audio', this.mix.track);
     }
     await this.sendVideo(track);
     this.opts.mesh.setMeta({ screenSharing: true });
@@ -340,11 +340,11 @@ export class LocalParticipant {
       return;
     }
     await this.opts.mesh.setTrack('audio', mic);
-    await this.opts.sfu()?.setTrack('audio', mic);
+    await this.opts.sfu.setTrack('audio', mic);
   }
 
   private async sendVideo(track: MediaStreamTrack | undefined) {
     await this.opts.mesh.setTrack('video', track);
-    await this.opts.sfu()?.setTrack('video', track);
+    await this.opts.sfu.setTrack('video', track);
   }
 }

@@ -33,18 +33,23 @@ export interface MeshEvents {
   log(message: string, error?: unknown): void;
 }
 
-export interface MeshOptions {
-  /** Our session: of two sessions, the greater id is the polite one. */
-  selfSessionId: () => string;
+/** What the mesh and the sfu room (sfu-room.ts) both need of the call. */
+export interface MediaPathOptions {
   forceRelay: boolean;
-  /** If a peer announced as joined has not sent an offer after this long, we offer. */
-  offerFallbackMs: number;
+  /** The tracks we send (local-participant.ts). */
   local: () => LocalTracks;
-  /** What a new link tells the other side about us first. */
-  screenSharing: () => boolean;
-  /** Offers are made only while the call is live. */
+  /** Offers (mesh) and the room's access (sfu) are asked for only while the call is live. */
   live: () => boolean;
   now: () => number;
+}
+
+export interface MeshOptions extends MediaPathOptions {
+  /** Our session: of two sessions, the greater id is the polite one. */
+  selfSessionId: () => string;
+  /** If a peer announced as joined has not sent an offer after this long, we offer. */
+  offerFallbackMs: number;
+  /** What a new link tells the other side about us first. */
+  screenSharing: () => boolean;
   events: MeshEvents;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 }
