@@ -12,7 +12,7 @@ import type { Auth } from './auth';
 import { BoardHub } from './board';
 import { ChatStore } from './chat';
 import { canPickSpeaker } from './devices';
-import { describeError, describeMeetingEnd, describePeerLeft, GatewayError, type UserMessage } from './errors';
+import { describeError, describeMeetingEnd, describePeerLeft, GatewayError } from './errors';
 import {
   browserOf,
   hasRelayCandidate,
@@ -27,6 +27,7 @@ import {
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { LocalParticipant, type LocalView } from './local-participant';
 import { mark } from './marks';
+import { type MeetingLoad, MeetingInfo } from './meeting-info';
 import { PeerMesh } from './mesh';
 import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
@@ -40,13 +41,7 @@ import { type CallEvent, type CallState, initialCallState, isLive, transition } 
 import type { PeerQuality, StatLike, UplinkQuality } from './stats';
 import { TutorControls, type TutorControlsSnapshot } from './tutor-controls';
 
-export type MeetingLoad =
-  | { status: 'idle' }
-  | { status: 'needs-passcode' }
-  | { status: 'loading' }
-  | { status: 'ready' }
-  /** retryAt: when the countdown ends (not started: the lobby loads again by itself then). */
-  | { status: 'error'; error: UserMessage; retryAt: number | undefined };
+export type { MeetingLoad };
 
 export interface RemotePeer {
   participant: ParticipantView;
@@ -138,10 +133,8 @@ const noticeMs = 6_000;
 export class CallController {
   private readonly opts: Required<Omit<CallOptions, 'createSocket' | 'mediaDevices'>> & Pick<CallOptions, 'createSocket' | 'mediaDevices'>;
   private state: CallState = initialCallState;
-  private meeting: MeetingView | undefined;
-  private meetingLoad: MeetingLoad = { status: 'idle' };
-  private presentInLobby: ParticipantView[] = [];
-  private passcode: string | undefined;
+  /** The lesson's details and whether it can be joined now (meeting-info.ts). */
+  private readonly info: MeetingInfo;
   private displayName = '';
   private userType: UserType | undefined;
   private sessionId: string | undefined;
@@ -171,7 +164,6 @@ export class CallController {
     browserOf(globalThis.navigator?.userAgent ?? ''),
   );
   private mediaWatch: ReturnType<typeof setInterval> | undefined;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private renewing = false;
   private readonly listeners = new Set<() => void>();
@@ -183,7 +175,7 @@ export class CallController {
   private readonly tutor = new TutorControls({ notify: (text) => this.notify(text), changed: () => this.changed() });
   /** The lobby's connection check (precall-check.ts); its panel subscribes to it directly. Join cancels it. */
   readonly precall = new PrecallCheck({
-    credentials: async () => this.opts.api.precallIceServers(this.opts.meetingId, this.passcode ?? '', await this.opts.auth.accessToken()),
+    credentials: async () => this.opts.api.precallIceServers(this.opts.meetingId, this.info.passcode ?? '', await this.opts.auth.accessToken()),
     tracks: () => {
       const local = this.local.view();
       return { audio: local.audioTrack, video: local.videoTrack, cameraOff: this.local.cameraOff };
@@ -207,7 +199,13 @@ export class CallController {
       offerFallbackMs: 2_500,
       ...options,
     };
-    this.passcode = options.passcode;
+    this.info = new MeetingInfo({
+      passcode: options.passcode,
+      fetch: async (passcode) => this.opts.api.getMeeting(this.opts.meetingId, passcode, await this.opts.auth.accessToken()),
+      userId: () => this.opts.auth.user()?.userId,
+      now: this.opts.now,
+      changed: () => this.changed(),
+    });
     this.displayName = options.auth.user()?.displayName ?? '';
     this.mesh = new PeerMesh({
       selfSessionId: () => this.sessionId ?? '',
@@ -282,11 +280,11 @@ export class CallController {
     return {
       call: this.state,
       meetingId: this.opts.meetingId,
-      passcode: this.passcode,
+      passcode: this.info.passcode,
       forceRelay: this.opts.forceRelay,
-      meeting: this.meeting,
-      meetingLoad: this.meetingLoad,
-      presentInLobby: this.presentInLobby,
+      meeting: this.info.meeting,
+      meetingLoad: this.info.load,
+      presentInLobby: this.info.presentInLobby,
       self: {
         userId: this.opts.auth.user()?.userId,
         displayName: this.displayName,
@@ -359,43 +357,12 @@ export class CallController {
   }
 
   setPasscode(passcode: string): void {
-    this.passcode = passcode;
+    this.info.setPasscode(passcode);
     this.dispatch({ type: 'dismiss-error' });
-    void this.loadMeeting();
   }
 
   async loadMeeting(): Promise<void> {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (!this.passcode) {
-      this.meetingLoad = { status: 'needs-passcode' };
-      this.changed();
-      return;
-    }
-    this.meetingLoad = { status: 'loading' };
-    this.changed();
-    try {
-      const token = await this.opts.auth.accessToken();
-      const details = await this.opts.api.getMeeting(this.opts.meetingId, this.passcode, token);
-      this.meeting = details.meeting;
-      this.presentInLobby = details.participants.filter((p) => p.userId !== this.opts.auth.user()?.userId);
-      const closed = joinWindowProblem(details.meeting, this.opts.now());
-      this.meetingLoad = closed ? this.loadError(closed) : { status: 'ready' };
-    } catch (err) {
-      this.meetingLoad = this.loadError(err);
-    }
-    this.changed();
-  }
-
-  private loadError(err: unknown): MeetingLoad {
-    const error = describeError(err);
-    const retryAt = error.retryAfterSeconds ? this.opts.now() + error.retryAfterSeconds * 1000 : undefined;
-    if (err instanceof GatewayError && err.code === 'meeting_not_started' && retryAt) {
-      // Come back when the window opens (timers far in the future are clamped; the page re-arms them).
-      const wait = Math.min(retryAt - this.opts.now() + 250, 2 ** 31 - 1);
-      this.retryTimer = setTimeout(() => void this.loadMeeting(), wait);
-    }
-    return { status: 'error', error, retryAt };
+    await this.info.reload();
   }
 
   /** Lobby toggles: what the call starts with. */
@@ -441,7 +408,7 @@ export class CallController {
         hello: async () => ({
           accessToken: await this.opts.auth.accessToken(),
           meetingId: this.opts.meetingId,
-          passcode: this.passcode ?? '',
+          passcode: this.info.passcode ?? '',
           displayName: this.displayName.trim() || (this.opts.auth.user()?.displayName ?? ''),
           ...this.local.announced(),
         }),
@@ -470,7 +437,7 @@ export class CallController {
       const error = describeError(err);
       if (err instanceof GatewayError) this.reporter.failed(reasonForJoinError(err.code, err.message), err.code);
       else this.reporter.failed('other');
-      if (err instanceof GatewayError && err.code === 'meeting_not_started') this.meetingLoad = this.loadError(err);
+      if (err instanceof GatewayError && err.code === 'meeting_not_started') this.info.notStarted(err);
       this.dispatch({ type: 'join-rejected', error });
       return;
     }
@@ -491,7 +458,7 @@ export class CallController {
     this.chat.setSelf(welcome.sessionId, this.opts.auth.user()?.userId);
     this.board.welcome();
     this.iceServers = rtcIceServers(welcome.iceServers);
-    if (welcome.meeting) this.meeting = { ...(this.meeting ?? ({} as MeetingView)), ...withoutEmpty(welcome.meeting) };
+    this.info.welcome(welcome.meeting);
     // The room's access follows the welcome (sfu_access); until then nobody is connected to.
     this.sfuMode = welcome.meeting?.mediaMode === 'sfu';
     const others = welcome.participants.map(participantView).filter((p) => p.sessionId !== welcome.sessionId);
@@ -963,40 +930,8 @@ export class CallController {
     if (isLive(this.state) || this.state.phase === 'joining') this.signaling?.leave();
     this.endCall();
     this.local.close();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.info.close();
     this.disposed = true;
     this.listeners.clear();
   }
-}
-
-/**
- * The meeting's own answer to "can I join now?": the lobby knows the window (joinableFrom /
- * joinableUntil, computed by the meeting service) before anyone presses Join, so it can count
- * down instead of letting the user run into meeting_not_started.
- */
-export function joinWindowProblem(m: MeetingView, nowMs: number): GatewayError | undefined {
-  if (m.status === 'cancelled') return new GatewayError('meeting_cancelled', 'the lesson was cancelled');
-  if (m.status === 'completed') return new GatewayError('meeting_ended', 'the lesson has ended');
-  if (m.joinableFrom && nowMs < m.joinableFrom.getTime()) {
-    return new GatewayError('meeting_not_started', 'the lesson has not started yet', {
-      retryAfterSeconds: Math.ceil((m.joinableFrom.getTime() - nowMs) / 1000),
-    });
-  }
-  if (m.joinableUntil && nowMs >= m.joinableUntil.getTime()) return new GatewayError('meeting_ended', 'the lesson has ended');
-  return undefined;
-}
-
-/** Welcome's meeting fields that are set (so a partial meeting does not wipe what REST told us). */
-function withoutEmpty(m: NonNullable<Welcome['meeting']>): Partial<MeetingView> {
-  const v: Partial<MeetingView> = {};
-  if (m.meetingId) v.meetingId = m.meetingId;
-  if (m.title) v.title = m.title;
-  if (m.tutorName) v.tutorName = m.tutorName;
-  if (m.studentName) v.studentName = m.studentName;
-  if (m.tutorId) v.tutorId = m.tutorId;
-  if (m.studentId) v.studentId = m.studentId;
-  if (m.status) v.status = m.status;
-  if (m.scheduledStart) v.scheduledStart = new Date(Number(m.scheduledStart.seconds) * 1000);
-  if (m.scheduledEnd) v.scheduledEnd = new Date(Number(m.scheduledEnd.seconds) * 1000);
-  return v;
 }
