@@ -13,17 +13,7 @@ import { BoardHub } from './board';
 import { ChatStore } from './chat';
 import { canPickSpeaker } from './devices';
 import { describeError, describeMeetingEnd, describePeerLeft, GatewayError } from './errors';
-import {
-  browserOf,
-  hasRelayCandidate,
-  hasRemoteMedia,
-  iceFailureReason,
-  isRelayed,
-  type JoinReport,
-  JoinReporter,
-  noMediaTimeoutMs,
-  reasonForJoinError,
-} from './join-report';
+import { browserOf, FirstMediaWatch, type JoinReport, JoinReporter, reasonForJoinError } from './join-report';
 import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifecycle';
 import { LocalParticipant, type LocalView } from './local-participant';
 import { mark } from './marks';
@@ -38,7 +28,7 @@ import { SfuRoom } from './sfu-room';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
 import { SpeakerDetector } from './speaker';
 import { type CallEvent, type CallState, initialCallState, isLive, transition } from './state';
-import type { PeerQuality, StatLike, UplinkQuality } from './stats';
+import type { PeerQuality, UplinkQuality } from './stats';
 import { TutorControls, type TutorControlsSnapshot } from './tutor-controls';
 
 export type { MeetingLoad };
@@ -163,7 +153,7 @@ export class CallController {
     () => globalThis.performance?.now() ?? Date.now(),
     browserOf(globalThis.navigator?.userAgent ?? ''),
   );
-  private mediaWatch: ReturnType<typeof setInterval> | undefined;
+  private readonly firstMedia: FirstMediaWatch;
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private renewing = false;
   private readonly listeners = new Set<() => void>();
@@ -207,6 +197,7 @@ export class CallController {
       changed: () => this.changed(),
     });
     this.displayName = options.auth.user()?.displayName ?? '';
+    this.firstMedia = new FirstMediaWatch(this.reporter, this.opts.forceRelay);
     this.mesh = new PeerMesh({
       selfSessionId: () => this.sessionId ?? '',
       forceRelay: this.opts.forceRelay,
@@ -221,7 +212,7 @@ export class CallController {
         created: (sessionId, pc) => {
           // Arrivals after ours called peerPresent() on peerJoined already; anyone else was here first.
           this.reporter.peerPresent(true);
-          this.watchFirstMedia(sessionId, pc);
+          this.firstMedia.watch(pc, () => this.mesh.connection(sessionId) === pc);
         },
         dropped: (sessionId) => this.speaker.forget(sessionId),
         screenShareStarted: (sessionId) => this.notify(`${this.nameOf(sessionId)} is sharing their screen`),
@@ -514,39 +505,6 @@ export class CallController {
     );
   }
 
-  /**
-   * Until the first remote media (or the timeout), a cheap getStats every 100 ms: the join
-   * report's time is to the frame, not to the next 2 s stats poll.
-   */
-  private watchFirstMedia(sessionId: string, pc: RTCPeerConnection) {
-    if (!this.reporter.waiting || this.mediaWatch) return;
-    const stop = () => {
-      clearInterval(this.mediaWatch);
-      this.mediaWatch = undefined;
-    };
-    let busy = false;
-    this.mediaWatch = setInterval(() => {
-      if (busy) return;
-      if (!this.reporter.waiting || this.mesh.connection(sessionId) !== pc) return stop();
-      busy = true;
-      void pc
-        .getStats()
-        .then((report) => {
-          const stats = [...(report.values() as IterableIterator<StatLike>)];
-          if (hasRemoteMedia(stats)) this.reporter.media(isRelayed(stats));
-          else if ((this.reporter.waitedMs() ?? 0) > noMediaTimeoutMs) {
-            const connected = pc.connectionState === 'connected';
-            this.reporter.failed(connected ? 'no_remote_media' : iceFailureReason(this.opts.forceRelay, hasRelayCandidate(stats)));
-          }
-        })
-        .catch(() => {})
-        .finally(() => {
-          busy = false;
-          if (!this.reporter.waiting) stop();
-        });
-    }, 100);
-  }
-
   private async sendJoinReport(report: JoinReport) {
     try {
       await this.opts.api.reportJoin(this.opts.meetingId, report, await this.opts.auth.accessToken());
@@ -812,8 +770,7 @@ export class CallController {
   private endCall() {
     this.stopLoops();
     this.reporter.abandon();
-    clearInterval(this.mediaWatch);
-    this.mediaWatch = undefined;
+    this.firstMedia.stop();
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = undefined;
     const s = this.signaling;
