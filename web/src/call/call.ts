@@ -6,7 +6,7 @@
  * render (useSyncExternalStore). Nothing here knows about React.
  */
 import type { LessonRecord, SfuAccess, Welcome } from '@lessoncall/proto';
-import type { Adaptation, VideoLevel } from './adaptation';
+import { type Adaptation, calmNetwork, type NetworkState, networkState } from './adaptation';
 import type { GatewayApi } from './api';
 import type { Auth } from './auth';
 import { BoardHub } from './board';
@@ -18,6 +18,7 @@ import { resumeVideoEvent, type ResumeReason, watchPageLifecycle } from './lifec
 import { LocalParticipant, type LocalView } from './local-participant';
 import { mark } from './marks';
 import { type MeetingLoad, MeetingInfo } from './meeting-info';
+import { type Notice, Notices } from './notices';
 import { PeerMesh } from './mesh';
 import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
@@ -53,10 +54,7 @@ export interface SelfState {
   mutedByOther: boolean;
 }
 
-export interface Notice {
-  id: number;
-  text: string;
-}
+export type { Notice };
 
 export interface CallSnapshot {
   call: CallState;
@@ -91,13 +89,7 @@ export interface CallSnapshot {
   tutor: TutorControlsSnapshot;
 }
 
-export interface NetworkState {
-  video: VideoLevel['name'];
-  /** Our own connection is the weak one. */
-  weakLocal: boolean;
-  /** Even the lowest video level does not get through: the call offers audio only. */
-  offerAudioOnly: boolean;
-}
+export type { NetworkState };
 
 export interface CallOptions {
   api: GatewayApi;
@@ -117,8 +109,6 @@ export interface CallOptions {
   /** If a peer announced by peerJoined has not sent an offer after this long, we offer. */
   offerFallbackMs?: number;
 }
-
-const noticeMs = 6_000;
 
 export class CallController {
   private readonly opts: Required<Omit<CallOptions, 'createSocket' | 'mediaDevices'>> & Pick<CallOptions, 'createSocket' | 'mediaDevices'>;
@@ -140,12 +130,11 @@ export class CallController {
   private sfuMode = false;
   /** The Janus room of an sfu meeting (sfu-room.ts). */
   private readonly sfu: SfuRoom;
-  private notices: Notice[] = [];
-  private nextNotice = 1;
+  private readonly notices = new Notices(() => this.changed());
   private signalingRttMs: number | undefined;
   /** Call quality for the lesson record, one sample per peer every 10 s and at the end. */
   private readonly qualityReports = new QualityReporter();
-  private network: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
+  private network: NetworkState = calmNetwork;
   private timers: ReturnType<typeof setInterval>[] = [];
   /** The join service level: how long until the other participant's media, as the gateway is told. */
   private readonly reporter = new JoinReporter(
@@ -292,7 +281,7 @@ export class CallController {
       sfu: this.sfuMode,
       spotlight: this.speaker.spotlight,
       uplink: this.sfu.uplink,
-      notices: this.notices,
+      notices: this.notices.current,
       signalingRttMs: this.signalingRttMs,
       network: this.network,
       speakerId: this.local.speakerId,
@@ -311,13 +300,7 @@ export class CallController {
   }
 
   private notify(text: string) {
-    const n = { id: this.nextNotice++, text };
-    this.notices = [...this.notices.slice(-2), n];
-    this.changed();
-    setTimeout(() => {
-      this.notices = this.notices.filter((x) => x !== n);
-      this.changed();
-    }, noticeMs);
+    this.notices.add(text);
   }
 
   // ── Lobby ────────────────────────────────────────────────────────────────
@@ -832,14 +815,8 @@ export class CallController {
     if (!this.local.cameraOff) await this.toggleCamera();
   }
 
-  /** The worst link decides what the user is told; each link's sender adapts on its own. */
   private updateNetwork(adaptations: Adaptation[]) {
-    const worst = adaptations.reduce<Adaptation | undefined>((w, a) => (!w || a.state.level > w.state.level ? a : w), undefined);
-    const next: NetworkState = {
-      video: worst?.video.name ?? 'full',
-      weakLocal: adaptations.some((a) => a.weakLocal),
-      offerAudioOnly: adaptations.some((a) => a.offerAudioOnly) && !this.local.cameraOff,
-    };
+    const next = networkState(adaptations, this.local.cameraOff);
     // Weak: the banner says so for as long as it lasts (CallRoom); recovery is a passing notice.
     if (!next.weakLocal && this.network.weakLocal) this.notify('Your connection recovered; your video quality is coming back.');
     if (JSON.stringify(next) !== JSON.stringify(this.network)) {
