@@ -1,11 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeMediaDevices, FakeStream, FakeTrack } from './fakes';
+import { FakeMediaDevices, FakeStream } from './fakes';
 import { LocalParticipant } from './local-participant';
 
 /** What the connections were sent, last first per kind. */
 function setup(devices = new FakeMediaDevices()) {
   const sent: { kind: 'audio' | 'video'; track: MediaStreamTrack | undefined }[] = [];
-  const sfuSent: { kind: 'audio' | 'video'; track: MediaStreamTrack | undefined }[] = [];
   const meta: boolean[] = [];
   const notices: string[] = [];
   const local = new LocalParticipant({
@@ -16,17 +15,12 @@ function setup(devices = new FakeMediaDevices()) {
       },
       setMeta: (m) => meta.push(m.screenSharing),
     },
-    sfu: {
-      setTrack: async (kind, track) => {
-        sfuSent.push({ kind, track });
-      },
-    },
+    sfu: { setTrack: async () => {} },
     notify: (text) => notices.push(text),
     changed: () => {},
   });
   const lastSent = (kind: 'audio' | 'video') => sent.filter((s) => s.kind === kind).at(-1)?.track;
-  const lastSfuSent = (kind: 'audio' | 'video') => sfuSent.filter((s) => s.kind === kind).at(-1)?.track;
-  return { local, devices, sent, meta, notices, lastSent, lastSfuSent };
+  return { local, devices, sent, meta, notices, lastSent };
 }
 
 describe('LocalParticipant', () => {
@@ -142,39 +136,6 @@ describe('LocalParticipant', () => {
     expect(camera?.readyState).toBe('ended');
     expect(lastSent('video')).toBe(devices.latest('video')?.asTrack());
     expect(local.announced().cameraOff).toBe(true);
-  });
-
-  it('a share with sound sends the mix to the mesh and the sfu publisher, and both get the microphone back when it ends', async () => {
-    const mixed = new FakeTrack('audio', 'mix');
-    // WebAudio, as far as AudioMix uses it: the destination's track is the mix.
-    class FakeAudioContext {
-      state = 'running';
-      createMediaStreamDestination() {
-        return { stream: new FakeStream([mixed.asTrack()]) };
-      }
-      createMediaStreamSource() {
-        return { connect() {}, disconnect() {} };
-      }
-      // The lobby's level meter.
-      createAnalyser() {
-        return { fftSize: 0, getFloatTimeDomainData() {}, connect() {}, disconnect() {} };
-      }
-      async resume() {}
-      async close() {}
-    }
-    vi.stubGlobal('AudioContext', FakeAudioContext);
-    const devices = new FakeMediaDevices();
-    devices.getSupportedConstraints = () => ({ suppressLocalAudioPlayback: true }) as MediaTrackSupportedConstraints;
-    const tabSound = new FakeTrack('audio', 'tab');
-    devices.getDisplayMedia = async () => new FakeStream([new FakeTrack('video', 'screen').asTrack(), tabSound.asTrack()]) as unknown as MediaStream;
-    const { local, lastSent, lastSfuSent } = setup(devices);
-    await local.start();
-    const mic = devices.latest('audio')?.asTrack();
-    await local.startScreenShare();
-    expect([lastSent('audio'), lastSfuSent('audio')]).toEqual([mixed.asTrack(), mixed.asTrack()]);
-    local.stopScreenShare();
-    await vi.waitFor(() => expect(mixed.readyState).toBe('ended'));
-    expect([lastSent('audio'), lastSfuSent('audio')]).toEqual([mic, mic]);
   });
 
   it('an unplugged microphone falls back to the default one, which the peers get, with a notice', async () => {

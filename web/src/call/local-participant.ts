@@ -251,10 +251,8 @@ export class LocalParticipant {
     const mix = this.mix;
     this.mix = undefined;
     if (mix) {
-      // Back to the microphone alone, on the mesh links and the sfu publisher alike (the
-      // publisher kept the closed mix, silent, until this); the mix is closed once no sender uses it.
-      const mic = this.media.snapshot().audioTrack;
-      void Promise.allSettled([this.opts.mesh.setTrack('audio', mic), this.opts.sfu.setTrack('audio', mic)]).finally(() => mix.close());
+      // Back to the microphone alone; the mix is closed once no sender uses it.
+      void this.opts.mesh.setTrack('audio', this.media.snapshot().audioTrack).finally(() => mix.close());
     }
     const camera = this.camOff ? undefined : this.media.snapshot().videoTrack;
     this.opts.changed();
