@@ -220,7 +220,9 @@ describe('web client: SignalingClient through the real gateway', () => {
     const b = await joined(m, { who: 'tutor' });
 
     a.drop();
-    await until('reconnecting', () => a.c.state === 'reconnecting');
+    // The recorded callback, not the state: the resume may be done before a poll sees the
+    // transient 'reconnecting' (a clean-clone CI run missed it that way).
+    await until('reconnecting', () => a.rec.reconnecting.length > 0);
     // Sent while the socket is down: must arrive after the resume, from the same session.
     a.c.signal(b.w.sessionId, candidate);
 

@@ -75,21 +75,29 @@ export async function publishEvent<D extends DescMessage>(
   await withSpan(`publish ${subject}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': subject } }, async () => {
     const h = cloudEventHeaders(subject, options.source, options);
     injectTraceContext(h);
-    const data = encode(schema, body);
-    const deadline = Date.now() + (options.retryForMs ?? 10_000);
-    for (;;) {
-      try {
-        await js.publish(subject, data, { headers: h, msgID: h.get('ce-id') });
-        return;
-      } catch (err) {
-        // No responders: the stream has no leader right now. A timeout: the leader went away with
-        // the publish unanswered — it may be stored, and sending it again is safe because
-        // Nats-Msg-Id (= ce-id) makes the stream drop the duplicate.
-        if (!isJetStreamUnavailable(err) || Date.now() + publishRetryDelayMs > deadline) throw err;
-        await new Promise((r) => setTimeout(r, publishRetryDelayMs));
-      }
-    }
+    await publishAcked(js, subject, encode(schema, body), h, options.retryForMs);
   });
+}
+
+/**
+ * A JetStream publish with its ce-id as Nats-Msg-Id, sent again while the stream cannot answer
+ * (a leader election), for up to `retryForMs` (default 10 s). What publishEvent and the outbox
+ * both publish with.
+ */
+export async function publishAcked(js: JetStreamClient, subject: string, data: Uint8Array, headers: MsgHdrs, retryForMs = 10_000): Promise<void> {
+  const deadline = Date.now() + retryForMs;
+  for (;;) {
+    try {
+      await js.publish(subject, data, { headers, msgID: headers.get('ce-id') });
+      return;
+    } catch (err) {
+      // No responders: the stream has no leader right now. A timeout: the leader went away with
+      // the publish unanswered — it may be stored, and sending it again is safe because
+      // Nats-Msg-Id (= ce-id) makes the stream drop the duplicate.
+      if (!isJetStreamUnavailable(err) || Date.now() + publishRetryDelayMs > deadline) throw err;
+      await new Promise((r) => setTimeout(r, publishRetryDelayMs));
+    }
+  }
 }
 
 /** Publishes a core NATS message carrying the trace context (signaling traffic). */

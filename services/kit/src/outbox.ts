@@ -1,6 +1,7 @@
 import type { DescMessage, MessageInitShape } from '@bufbuild/protobuf';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { Batcher } from './batcher';
+import { publishAcked } from './nats';
 import { cloudEventHeaders } from './cloudevents';
 import { toJson } from './codec';
 import type { Db, Tx } from './db';
@@ -199,7 +200,10 @@ export class Outbox {
     await withSpan(`publish ${e.subject}`, { kind: SpanKind.PRODUCER, attributes: { 'messaging.destination.name': e.subject } }, async () => {
       const h = cloudEventHeaders(e.subject, this.#source, { id: e.id, time: e.time });
       injectTraceContext(h);
-      await this.#js.publish(e.subject, encoder.encode(e.body), { headers: h, msgID: e.id });
+      // Rides out a stream leader election, as publishEvent does: a leave answered `unavailable`
+      // only because the stream was electing (found by the drills) is a lesson whose end waits
+      // for the relay.
+      await publishAcked(this.#js, e.subject, encoder.encode(e.body), h);
     });
   }
 }
