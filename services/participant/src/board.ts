@@ -27,20 +27,20 @@ interface BoardRow {
 
 /** The stored board as one Yjs update: the snapshot merged with every update after it. */
 export async function loadBoard(tx: Tx, meetingId: string): Promise<{ row: BoardRow | undefined; state: Uint8Array }> {
-  const b = await tx.query<BoardRow>('select locked, snapshot, snapshot_update_id, size_bytes from video_boards where meeting_id = $1', [meetingId]);
-  const row = b.rows[0];
-  if (!row) return { row, state: Y.encodeStateAsUpdate(new Y.Doc()) };
-  const u = await tx.query<{ body: Buffer }>('select body from video_board_updates where meeting_id = $1 and id > $2 order by id', [
-    meetingId,
-    row.snapshot_update_id,
-  ]);
-  return {
-    row,
-    state: mergeStored(
-      row.snapshot,
-      u.rows.map((r) => r.body),
-    ),
-  };
+  // One statement, so one snapshot of both tables: read as two, a compaction committing in
+  // between (read committed) left the old snapshot with its updates already deleted — an
+  // empty board in a record read as the lesson ended (the browser suite's whiteboard record).
+  const b = await tx.query<BoardRow & { bodies: Buffer[] }>(
+    `select b.locked, b.snapshot, b.snapshot_update_id, b.size_bytes,
+       coalesce((select array_agg(u.body order by u.id) from video_board_updates u
+                 where u.meeting_id = b.meeting_id and u.id > b.snapshot_update_id), '{}') as bodies
+     from video_boards b where b.meeting_id = $1`,
+    [meetingId],
+  );
+  const found = b.rows[0];
+  if (!found) return { row: undefined, state: Y.encodeStateAsUpdate(new Y.Doc()) };
+  const { bodies, ...row } = found;
+  return { row, state: mergeStored(row.snapshot, bodies) };
 }
 
 function mergeStored(snapshot: Uint8Array, updates: Uint8Array[]): Uint8Array {
