@@ -119,14 +119,35 @@ export interface AttendanceCheck {
   sessionMismatches: number;
   /** Largest distance of any entry's connected seconds from what the lesson's own clock allows (each leave between asked and confirmed). */
   maxErrorSeconds: number;
+  /** For the first lessons that disagree: the ledger's sessions beside the table's, so a failed run says why. */
+  disagreements?: string[];
+}
+
+/** A lesson's sessions as the table holds them, times relative to the lesson's first join. */
+async function sessionsOf(s: DrillStack, meetingId: string, t0: number): Promise<string> {
+  const r = await s.h.db?.asService((tx) =>
+    tx.query<{ session_id: string; user_id: string; joined_at: Date; left_at: Date | null; left_reason: string | null; disconnected_at: Date | null }>(
+      'select session_id, user_id, joined_at, left_at, left_reason, disconnected_at from video_participants where meeting_id = $1 order by joined_at',
+      [meetingId],
+    ),
+  );
+  const at = (d: Date | null) => (d ? ((d.getTime() - t0) / 1000).toFixed(1) : '–');
+  return (r?.rows ?? [])
+    .map(
+      (x) =>
+        `${x.user_id.slice(0, 8)} ${x.session_id.slice(0, 8)} ${at(x.joined_at)}→${at(x.left_at)} ${x.left_reason ?? 'open'}${x.disconnected_at ? ` gone ${at(x.disconnected_at)}` : ''}`,
+    )
+    .join('; ');
 }
 
 /** Attendance of the lessons finished since `since`, each compared with the ledger's join and leave times. */
-export async function checkAttendance(load: Load, serviceToken: string, since: number, limit = 20): Promise<AttendanceCheck> {
+export async function checkAttendance(s: DrillStack, load: Load, serviceToken: string, since: number, limit = 20): Promise<AttendanceCheck> {
   const lessons = load.ledger.finishedLessons.filter((l) => l.finishedAt >= since).slice(-limit);
   let sessionMismatches = 0;
   let maxErrorSeconds = 0;
+  const disagreements: string[] = [];
   for (const l of lessons) {
+    let wrong = false;
     const body = (await load.rest('GET', `/api/video/meetings/${l.meetingId}/attendance`, serviceToken)) as {
       attendance?: { entries?: Array<{ userId: string; connectedSeconds?: number; sessions?: number }> };
     };
@@ -134,15 +155,35 @@ export async function checkAttendance(load: Load, serviceToken: string, since: n
     for (const userId of new Set(ours.map((x) => x.userId))) {
       const mine = ours.filter((x) => x.userId === userId);
       const entry = body.attendance?.entries?.find((e) => e.userId === userId);
-      if ((entry?.sessions ?? 0) !== mine.length) sessionMismatches++;
+      if ((entry?.sessions ?? 0) !== mine.length) {
+        sessionMismatches++;
+        wrong = true;
+      }
       // The ledger knows each leave to within [asked, confirmed]: the error is the distance from that range.
       const latest = mine.reduce((a, x) => a + ((x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
       const earliest = mine.reduce((a, x) => a + ((x.leaveAskedAt ?? x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
       const got = entry?.connectedSeconds ?? 0;
-      maxErrorSeconds = Math.max(maxErrorSeconds, got < earliest ? earliest - got : got > latest ? got - latest : 0);
+      const error = got < earliest ? earliest - got : got > latest ? got - latest : 0;
+      if (error > 2) wrong = true;
+      maxErrorSeconds = Math.max(maxErrorSeconds, error);
+    }
+    if (wrong && disagreements.length < 3) {
+      const t0 = Math.min(...ours.map((x) => x.joinedAt));
+      const at = (t: number | undefined) => (t === undefined ? '–' : ((t - t0) / 1000).toFixed(1));
+      const ledger = ours
+        .map((x) => `${x.userId.slice(0, 8)} ${x.sessionId.slice(0, 8)} ${at(x.joinedAt)}→${at(x.leaveAskedAt)}..${at(x.leftAt)} ${x.state}`)
+        .join('; ');
+      disagreements.push(
+        `${l.meetingId}: ledger [${ledger}] table [${await sessionsOf(s, l.meetingId, t0)}] service ${JSON.stringify(body.attendance?.entries ?? [])}`,
+      );
     }
   }
-  return { lessons: lessons.length, sessionMismatches, maxErrorSeconds: Math.round(maxErrorSeconds * 10) / 10 };
+  return {
+    lessons: lessons.length,
+    sessionMismatches,
+    maxErrorSeconds: Math.round(maxErrorSeconds * 10) / 10,
+    ...(disagreements.length ? { disagreements } : {}),
+  };
 }
 
 /** Samples of every call peer, taken every 200 ms for the whole drill. */

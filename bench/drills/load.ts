@@ -209,9 +209,17 @@ export class Load {
     const studentToken = await this.s.token(m.studentId);
     // The tutor joins over REST (retried: a lesson waits for its tutor).
     let tutorSession = '';
+    // One Idempotency-Key for every try: a join whose answer was lost is answered again, not doubled.
+    const joinKey = randomUUID();
     for (let attempt = 0; !tutorSession && !this.stopped && attempt < 20; attempt++) {
       try {
-        const r = await this.rest('POST', `/api/video/meetings/${m.meetingId}/join`, tutorToken, { passcode: m.passcode, displayName: 'Tutor' });
+        const r = await this.rest(
+          'POST',
+          `/api/video/meetings/${m.meetingId}/join`,
+          tutorToken,
+          { passcode: m.passcode, displayName: 'Tutor' },
+          { 'idempotency-key': joinKey },
+        );
         tutorSession = String(r.sessionId);
         L.sessions.set(tutorSession, { sessionId: tutorSession, meetingId: m.meetingId, userId: m.tutorId, via: 'rest', joinedAt: Date.now(), state: 'open' });
         L.record('rest-join', true);

@@ -4,6 +4,7 @@
  * (@roamhq/wrtc) sending and receiving a small video track through coturn. Used by the drill in
  * its own process and, for the network faults, inside a network namespace (peer-child.ts).
  */
+import { randomUUID } from 'node:crypto';
 import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 
@@ -118,9 +119,11 @@ export class ResumableSocket {
   /** The first hello; a gateway that refuses the connection (down, draining) is skipped, as a load balancer would. */
   async open(): Promise<Welcome> {
     let r: Awaited<ReturnType<typeof openAndHello>> | undefined;
+    // One key for every try: a welcome lost with its gateway does not leave a second session.
+    const joinKey = randomUUID();
     for (let i = 0; !r; i++) {
       try {
-        r = await openAndHello(this.options, this.gatewayIndex, undefined);
+        r = await openAndHello(this.options, this.gatewayIndex, { joinKey });
       } catch (err) {
         // `unavailable` and no answer are worth another try (as the web client does), for up to 10 attempts.
         const retryable = !(err instanceof HelloFailed) || err.code === 'unavailable' || err.code === 'timeout';
@@ -406,7 +409,7 @@ export interface Welcome {
 export function openAndHello(
   options: PeerOptions,
   index: number,
-  resume: { sessionId: string; resumeToken: string } | undefined,
+  join: { sessionId: string; resumeToken: string } | { joinKey: string },
 ): Promise<{ ws: WebSocket; welcome: Welcome }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(options.gateways[index % options.gateways.length] as string, { perMessageDeflate: false, handshakeTimeout: 5_000 });
@@ -428,7 +431,7 @@ export function openAndHello(
             meetingId: options.meetingId,
             passcode: options.passcode,
             displayName: options.displayName,
-            ...(resume ? { resumeSessionId: resume.sessionId, resumeToken: resume.resumeToken } : {}),
+            ...('joinKey' in join ? { joinKey: join.joinKey } : { resumeSessionId: join.sessionId, resumeToken: join.resumeToken }),
           },
         }),
       ),

@@ -138,7 +138,7 @@ async function main() {
     const errors = errorsIn(load, t0, until);
     const bookings = await checkBookings(s, load, healedAt, 45_000);
     const sessions = await checkSessions(s, load);
-    const attendance = await checkAttendance(load, serviceToken, t0 - 30_000);
+    const attendance = await checkAttendance(s, load, serviceToken, t0 - 30_000);
     const crashes = s.replicas.flatMap((r) => r.crashes.slice(crashesBefore.get(r.id) ?? 0).map((c) => `${r.id} exited (${c.code ?? c.signal})`));
     const detection = [media.detectionMs, signaling.detectionMs, errors.firstFailureAt === undefined ? null : errors.firstFailureAt - t0].filter(
       (x): x is number => x !== null,

@@ -10,6 +10,8 @@ export const meetingIdPattern = /^MID-[A-Z0-9]{16}$/;
 const issuedIdPattern = new RegExp(`^MID-[${meetingIdAlphabet}]{16}$`);
 export const passcodePattern = /^[0-9]{6}$/;
 export const sessionIdPattern = /^[A-Za-z0-9_-]{8,64}$/;
+/** A client's key for one join (the REST Idempotency-Key header, hello.joinKey): visible ASCII, as an HTTP header value. */
+export const joinKeyPattern = /^[\x21-\x7e]{1,128}$/;
 
 export type RandomSource = (bytes: Uint8Array) => Uint8Array;
 const cryptoRandom: RandomSource = (bytes) => globalThis.crypto.getRandomValues(bytes);
@@ -51,6 +53,11 @@ export function generateSessionId(random: RandomSource = cryptoRandom): string {
 /** Accepts any id of the stored format (`MID-` + 16 of A–Z, 0–9). */
 export function isValidMeetingId(value: unknown): value is string {
   return typeof value === 'string' && meetingIdPattern.test(value);
+}
+
+/** A client's join key: 1 to 128 visible ASCII characters. */
+export function isValidJoinKey(value: unknown): value is string {
+  return typeof value === 'string' && joinKeyPattern.test(value);
 }
 
 /** Whether an id could have been issued by generateMeetingId (unambiguous alphabet). */

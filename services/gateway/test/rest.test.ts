@@ -308,6 +308,27 @@ describe('join, participants, mute, leave, end, attendance', () => {
     expect((await api('GET', `${base}/attendance`, { token: await gw.tokenFor(stranger) })).status).toBeGreaterThanOrEqual(403);
   });
 
+  it('a join retried with its Idempotency-Key is the same session; a key that is not one is a 400 and nothing is made', async () => {
+    const m = await newMeeting();
+    const base = `/api/video/meetings/${m.meetingId}`;
+    const tutorToken = await gw.tokenFor(tutor);
+    const key = randomUUID();
+    const join = () => api('POST', `${base}/join`, { token: tutorToken, headers: { 'idempotency-key': key }, body: { passcode: m.passcode } });
+    const first = await join();
+    expect(first.status, first.text).toBe(200);
+    const again = await join();
+    expect(again.status, again.text).toBe(200);
+    expect(again.body).toMatchObject({ sessionId: first.body.sessionId, resumeToken: first.body.resumeToken, resumed: false });
+    const bad = await api('POST', `${base}/join`, { token: tutorToken, headers: { 'idempotency-key': 'two words' }, body: { passcode: m.passcode } });
+    expectProblem(bad, 400, 'invalid_request');
+    expect(bad.body.field).toBe('Idempotency-Key');
+    const listed = await api('GET', `${base}/participants`, { token: tutorToken });
+    expect(listed.body.participants.map((p: { sessionId: string }) => p.sessionId)).toEqual([first.body.sessionId]);
+    // Without a key every join is a session of its own (another tab).
+    const tab = await api('POST', `${base}/join`, { token: tutorToken, body: { passcode: m.passcode } });
+    expect(tab.body.sessionId).not.toBe(first.body.sessionId);
+  });
+
   it('refuses strangers, wrong passcodes, and lessons that have not opened yet', async () => {
     const m = await newMeeting();
     const base = `/api/video/meetings/${m.meetingId}`;

@@ -1,9 +1,9 @@
 import type { JsonValue, MessageInitShape } from '@bufbuild/protobuf';
-import { pgErrorCode, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
+import { pgErrorCode, pgErrors, ServiceError, ServiceUnavailableError } from '@lessoncall/kit';
 import { generateSessionId, type IceServer, type JoinRequest, type JoinResponseSchema, sessionIdPattern } from '@lessoncall/proto';
 import type { Context } from './context';
 import { announce, joinedEvent, leftEvent } from './events';
-import { hashResumeToken, mintResumeToken } from './resume-token';
+import { hashResumeToken, mintResumeToken, sessionIdForJoinKey } from './resume-token';
 import { maxSessionsFor, meetingOf, snapshotParams } from './projection';
 import { participantFromRow, type SessionRow, sessionColumns } from './rows';
 import { removedError } from './tutor-controls';
@@ -40,6 +40,7 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   const meetingId = valid.meetingId(req.meetingId);
   const userId = valid.userId(req.userId);
   const gatewayId = valid.gatewayId(req.gatewayId);
+  const joinKey = valid.joinKey(req.joinKey);
   const displayName = req.displayName.trim();
   if (displayName.length > ctx.config.DISPLAY_NAME_MAX_LENGTH) {
     throw new ServiceError('invalid_request', `displayName is longer than ${ctx.config.DISPLAY_NAME_MAX_LENGTH} characters`, { field: 'displayName' });
@@ -61,7 +62,8 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   // Asked now, answered while the session is recorded.
   const ice = iceServers(ctx, userId, meetingId);
 
-  const sessionId = generateSessionId();
+  // A keyed join's session id follows from its key, so that its retry cannot make a second one.
+  const sessionId = joinKey ? sessionIdForJoinKey(ctx.config.RESUME_TOKEN_SECRET, meetingId, userId, joinKey) : generateSessionId();
   const resumeToken = mintResumeToken(ctx.config.RESUME_TOKEN_SECRET, sessionId);
   const now = ctx.clock.now();
   // The session as participant_join inserts it, so that its participant.joined goes into the
@@ -120,6 +122,9 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     );
     live = r.rows;
   } catch (err) {
+    if (joinKey && pgErrorCode(err) === pgErrors.uniqueViolation) {
+      return { ...(await rejoin(ctx, { meetingId, userId, sessionId, gatewayId })), resumeToken, userType, meeting, ...(await ice), resumed: false };
+    }
     throw joinRefusal(err, meetingId, maxSessionsFor(meeting, ctx.config.MAX_SESSIONS_PER_MEETING)) ?? err;
   }
   const session = live.find((row) => row.session_id === sessionId);
@@ -131,7 +136,13 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
   try {
     await announce(ctx, [joined]);
   } catch (err) {
-    // Nobody learnt of the session: close it rather than leave a live row no peer will ever see.
+    if (joinKey) {
+      // The client's retry with the same key gets this session and publishes what it owes.
+      log.warn({ err }, 'participant.joined not published; the session waits for the retry of its key');
+      throw err;
+    }
+    // Nobody learnt of the session and no retry can find it: close it rather than leave a live
+    // row no peer will ever see.
     log.error({ err }, 'participant.joined not published; closing the session');
     await abandon(ctx, session).catch((e) => log.error({ err: e }, 'could not close the unannounced session'));
     throw err;
@@ -146,6 +157,38 @@ async function joinAnew(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     ...(await ice),
     resumed: false,
   };
+}
+
+/**
+ * A keyed join repeated (its answer was lost: a gateway timeout, a NATS node gone with the
+ * reply): the session the first one made, as that one would have answered, and whatever the
+ * meeting still owes published now. Nothing is counted as a reconnect. A key whose session has
+ * ended since is refused: the client joins again with a new key.
+ */
+async function rejoin(
+  ctx: Context,
+  s: { meetingId: string; userId: string; sessionId: string; gatewayId: string | null },
+): Promise<{ sessionId: string; participants: JoinReply['participants'] }> {
+  const found = await ctx.db.asService(async (tx) => {
+    const mine = await tx.query<{ session_id: string }>(
+      `update video_participants set gateway_id = coalesce($4, gateway_id), last_seen_at = $5
+       where session_id = $1 and meeting_id = $2 and user_id = $3 and left_at is null
+       returning session_id`,
+      [s.sessionId, s.meetingId, s.userId, s.gatewayId, ctx.clock.now()],
+    );
+    if (!mine.rows[0]) return undefined;
+    const live = await tx.query<SessionRow>(
+      `select ${sessionColumns} from video_participants where meeting_id = $1 and left_at is null order by joined_at, session_id`,
+      [s.meetingId],
+    );
+    return { live: live.rows, owed: await ctx.outbox.pending(tx, [s.meetingId]) };
+  });
+  if (!found) {
+    throw new ServiceError('conflict', 'the session this join key made has ended; join again with a new key', { field: 'joinKey', meetingId: s.meetingId });
+  }
+  await announce(ctx, found.owed);
+  ctx.logger.info({ meetingId: s.meetingId, sessionId: s.sessionId, userId: s.userId }, 'join repeated with its key; same session');
+  return { sessionId: s.sessionId, participants: found.live.map(participantFromRow) };
 }
 
 /** participant_join's refusals (their own SQLSTATEs) as the service's errors. */

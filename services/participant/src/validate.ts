@@ -1,5 +1,5 @@
 import { invalidRequest } from '@lessoncall/kit';
-import { isSubjectToken, isValidMeetingId, sessionIdPattern } from '@lessoncall/proto';
+import { isSubjectToken, isValidJoinKey, isValidMeetingId, sessionIdPattern } from '@lessoncall/proto';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -23,5 +23,11 @@ export function sessionId(value: string, field = 'sessionId'): string {
 export function gatewayId(value: string): string | null {
   if (value === '') return null;
   if (!isSubjectToken(value) || value.length > 64) throw invalidRequest('gatewayId', 'not a gateway id');
+  return value;
+}
+
+/** A client's join key (JoinRequest.join_key); empty: the join has none. */
+export function joinKey(value: string): string {
+  if (value !== '' && !isValidJoinKey(value)) throw invalidRequest('joinKey', 'a join key is 1 to 128 visible ASCII characters');
   return value;
 }

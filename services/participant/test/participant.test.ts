@@ -801,4 +801,40 @@ describe('participant service (real NATS, Postgres, meeting and turn services)',
       await takePublishes();
     }
   });
+  it('a join repeated with its key (the answer lost) is the same session, announced once; another key or user is another session', async () => {
+    clock.set('2026-03-09T10:00:00Z');
+    const m = await createMeeting(at('2026-03-09T10:00:00Z'));
+    const base = { meetingId: m.meetingId, passcode: m.passcode, gatewayId: 'gw-a' };
+    const key = randomUUID();
+    const first = await join({ ...base, userId: m.tutorId, joinKey: key });
+    clock.advance(2_000);
+    // The retry of a client that never saw `first` (through another gateway), and one racing it.
+    const [again, racing] = await Promise.all([
+      join({ ...base, userId: m.tutorId, joinKey: key, gatewayId: 'gw-b' }),
+      join({ ...base, userId: m.tutorId, joinKey: key, gatewayId: 'gw-b' }),
+    ]);
+    for (const r of [again, racing]) {
+      expect(r).toMatchObject({ sessionId: first.sessionId, resumeToken: first.resumeToken, userType: 'tutor', resumed: false });
+      expect(r.participants.map((p) => p.sessionId)).toEqual([first.sessionId]);
+    }
+    const [row] = await rowsOf(m.meetingId);
+    expect(row).toMatchObject({ session_id: first.sessionId, reconnects: 0, gateway_id: 'gw-b', left_at: null });
+    expect((await participantEvents(m.meetingId)).map((e) => e.ceId)).toEqual([`participant.joined:${first.sessionId}`]);
+
+    // The same key is the user's own: the student's join with it, or the tutor's with another, is a new session.
+    const student = await join({ ...base, userId: m.studentId, joinKey: key });
+    const secondTab = await join({ ...base, userId: m.tutorId, joinKey: randomUUID() });
+    expect(new Set([first.sessionId, student.sessionId, secondTab.sessionId]).size).toBe(3);
+    const tutorEntry = (await attendance({ meetingId: m.meetingId, userId: m.tutorId })).attendance?.entries.find((e) => e.userId === m.tutorId);
+    expect(tutorEntry?.sessions).toBe(2);
+
+    // A key whose session has ended since cannot bring it back: conflict, and nothing is recorded.
+    await leave({ meetingId: m.meetingId, sessionId: first.sessionId, userId: m.tutorId });
+    const refused = await failure(join({ ...base, userId: m.tutorId, joinKey: key }));
+    expect({ code: refused.code, field: refused.field }).toEqual({ code: 'conflict', field: 'joinKey' });
+    expect(await rowsOf(m.meetingId)).toHaveLength(3);
+    // A key that is not one is refused before anything happens.
+    expect((await failure(join({ ...base, userId: m.tutorId, joinKey: 'has space' }))).field).toBe('joinKey');
+    expect((await failure(join({ ...base, userId: m.tutorId, joinKey: 'k'.repeat(129) }))).code).toBe('invalid_request');
+  });
 });

@@ -100,6 +100,8 @@ export class SignalingClient {
   private stateValue: SignalingState = 'idle';
   private sessionId: string | undefined;
   private resumeToken: string | undefined;
+  /** The key of the fresh join in progress, the same on every hello that retries it until a welcome (issue 11). */
+  private joinKey: string | undefined;
   private queue: string[] = [];
   private nextRequest = 1;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -267,7 +269,9 @@ export class SignalingClient {
           .hello()
           .then((hello) => {
             if (a.settled || socket.readyState !== OPEN) return;
-            const resumeFields = resume && this.sessionId && this.resumeToken ? { resumeSessionId: this.sessionId, resumeToken: this.resumeToken } : {};
+            const resuming = resume && this.sessionId && this.resumeToken;
+            if (!resuming) this.joinKey ??= globalThis.crypto.randomUUID();
+            const resumeFields = resuming ? { resumeSessionId: this.sessionId, resumeToken: this.resumeToken } : { joinKey: this.joinKey };
             // Each attempt its own trace, continued by the gateway through the join (issue 11).
             const traceparent = newTraceparent();
             socket.send(encodeClientMessage({ requestId: a.requestId, kind: { case: 'hello', value: { ...hello, ...resumeFields, traceparent } } }));
@@ -294,6 +298,7 @@ export class SignalingClient {
           const welcome = msg.kind.value;
           this.sessionId = welcome.sessionId;
           this.resumeToken = welcome.resumeToken;
+          this.joinKey = undefined;
           this.adopt(socket);
           resolve(welcome);
         }
@@ -427,6 +432,10 @@ export class SignalingClient {
         // The session is gone (grace period over, or another device took it): join afresh at once.
         this.sessionId = undefined;
         this.resumeToken = undefined;
+        this.scheduleReconnect(e, 0);
+      } else if (e.code === 'conflict' && e.field === 'joinKey') {
+        // The session our lost welcome announced has ended since: a new join, with a new key.
+        this.joinKey = undefined;
         this.scheduleReconnect(e, 0);
       } else if (authCodes.has(e.code) && this.authRetries++ < 2) {
         this.scheduleReconnect(e, 0); // hello() fetches a fresh token

@@ -17,7 +17,7 @@ export function securityHeaders(): RequestHandler {
   };
 }
 
-const allowHeaders = 'Authorization, Content-Type, X-Meeting-Passcode, X-Request-Id, traceparent, tracestate';
+const allowHeaders = 'Authorization, Content-Type, Idempotency-Key, X-Meeting-Passcode, X-Request-Id, traceparent, tracestate';
 const exposeHeaders = 'X-Request-Id, X-Trace-Id, traceresponse, Retry-After, Location, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset';
 
 /**

@@ -10,6 +10,7 @@ import {
   EndMeetingResponseSchema,
   FindMeetingByBookingResponseSchema,
   GetMeetingResponseSchema,
+  isValidJoinKey,
   isValidMeetingId,
   JoinResponseSchema,
   LeaveResponseSchema,
@@ -148,6 +149,14 @@ export function actor(call: Call<unknown, unknown>): Identity {
   return call.identity;
 }
 
+/** The Idempotency-Key header of a join: absent is no key, anything but one key is refused before a session exists. */
+function joinKeyOf(header: string | string[] | undefined): string {
+  if (header === undefined) return '';
+  if (!isValidJoinKey(header))
+    throw new ServiceError('invalid_request', 'Idempotency-Key must be one key of 1 to 128 visible ASCII characters', { field: 'Idempotency-Key' });
+  return header;
+}
+
 function displayNameOf(identity: Identity): string {
   const metadata = identity.claims.user_metadata as Record<string, unknown> | undefined;
   const fromToken = metadata?.full_name ?? metadata?.name;
@@ -284,13 +293,15 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
       operationId: 'joinMeeting',
       summary: 'Join (or resume a session of) a meeting',
       description:
-        "Needs the passcode and the join window. The user is the token's subject; userType, if given, must be the role the meeting gives that user. sessionId with resumeToken resumes a session.",
+        "Needs the passcode and the join window. The user is the token's subject; userType, if given, must be the role the meeting gives that user. sessionId with resumeToken resumes a session. " +
+        'With an Idempotency-Key, a join repeated with the same key (its answer lost to a timeout) answers the session the first one made instead of making a second; a key whose session has ended answers 409 `conflict`.',
       tags: ['participants'],
       access: 'user',
       params: meetingIdParam,
+      headers: [{ name: 'Idempotency-Key', description: 'One key per join, the same on each retry of it: 1 to 128 visible ASCII characters (a UUID will do)' }],
       body: joinBody,
       responses: { 200: { description: 'The session, the ICE servers and who is in the meeting', schema: ref('JoinedMeeting') } },
-      problems: [404, 409, 423],
+      problems: [400, 404, 409, 423],
       async handler(c) {
         const who = actor(c);
         const meetingId = meetingIdOf(c);
@@ -308,6 +319,7 @@ export function meetingRoutes(config: GatewayConfig, runtime: Runtime): AnyRoute
         const res = await services.participants.join({
           meetingId,
           userId: who.userId,
+          joinKey: joinKeyOf(c.req.headers['idempotency-key']),
           passcode: b.passcode,
           clientKey: c.clientKey,
           displayName: b.displayName ?? displayNameOf(who),

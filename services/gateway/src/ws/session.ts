@@ -6,6 +6,7 @@ import {
   type SendQualityReport,
   type SyncBoard,
   type Hello,
+  isValidJoinKey,
   type JoinResponse,
   type OutgoingSignal,
   removedFromLessonMessage,
@@ -389,6 +390,9 @@ export class Session implements SignalEndpoint {
       throw new ServiceError('invalid_request', "hello.meetingId is not the meeting this socket's URL (?meeting=) names", { field: 'meetingId' });
     }
     if (hello.resumeSessionId) requireToken(hello.resumeSessionId, 'resumeSessionId');
+    if (hello.joinKey && !isValidJoinKey(hello.joinKey)) {
+      throw new ServiceError('invalid_request', 'hello.joinKey must be 1 to 128 visible ASCII characters', { field: 'joinKey' });
+    }
     this.#state = 'joining';
     clearTimeout(this.#helloTimer);
     const identity = await this.#ctx.verifier.verify(hello.accessToken);
@@ -415,6 +419,7 @@ export class Session implements SignalEndpoint {
       cameraOff: hello.cameraOff,
       resumeSessionId: hello.resumeSessionId,
       resumeToken: hello.resumeToken,
+      joinKey: hello.joinKey,
       gatewayId: config.GATEWAY_ID,
     });
     return { res, rosterMark };
