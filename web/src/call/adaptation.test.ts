@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { type AdaptationState, adapt, encodingFor, initialAdaptation, outboundPath, type PathSample, videoLevels } from './adaptation';
+import {
+  type Adaptation,
+  type AdaptationState,
+  adapt,
+  calmNetwork,
+  encodingFor,
+  initialAdaptation,
+  networkState,
+  outboundPath,
+  type PathSample,
+  videoLevels,
+} from './adaptation';
 
 const clean: PathSample = { outboundLossPercent: 0, inboundLossPercent: 0, rttMs: 40, availableOutgoingKbps: 3000 };
 
@@ -84,5 +95,36 @@ describe('outboundPath', () => {
     expect(first).toMatchObject({ outboundLossPercent: undefined, availableOutgoingKbps: 2000 });
     const second = outboundPath(report(1500, 60), first.sample);
     expect(second).toMatchObject({ outboundLossPercent: 10, availableOutgoingKbps: undefined });
+  });
+});
+
+describe('networkState', () => {
+  const at = (level: number, more: Partial<Adaptation> = {}): Adaptation => ({
+    state: { ...initialAdaptation, level },
+    video: videoLevels[level] ?? videoLevels[0]!,
+    weakLocal: false,
+    weakRemote: false,
+    offerAudioOnly: false,
+    ...more,
+  });
+
+  it('no peers, or all on a clean path: full video, nothing to tell', () => {
+    expect(networkState([], false)).toEqual(calmNetwork);
+    expect(networkState([at(0), at(0)], false)).toEqual(calmNetwork);
+  });
+
+  it('the weakest peer sets the video level; one weak uplink is enough to say ours is weak', () => {
+    const last = videoLevels.length - 1;
+    expect(networkState([at(0), at(last, { weakLocal: true }), at(1)], false)).toEqual({
+      video: videoLevels[last]?.name,
+      weakLocal: true,
+      offerAudioOnly: false,
+    });
+  });
+
+  it('offers audio only while the camera is on', () => {
+    const struggling = [at(videoLevels.length - 1, { offerAudioOnly: true })];
+    expect(networkState(struggling, false).offerAudioOnly).toBe(true);
+    expect(networkState(struggling, true).offerAudioOnly).toBe(false);
   });
 });

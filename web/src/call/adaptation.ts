@@ -52,6 +52,27 @@ export interface Adaptation {
   offerAudioOnly: boolean;
 }
 
+/** What the user is told about the network: the weakest peer decides; each link's sender adapts on its own. */
+export interface NetworkState {
+  video: VideoLevel['name'];
+  /** Our own connection is the weak one. */
+  weakLocal: boolean;
+  /** Even the lowest video level does not get through: the call offers audio only. */
+  offerAudioOnly: boolean;
+}
+
+export const calmNetwork: NetworkState = { video: 'full', weakLocal: false, offerAudioOnly: false };
+
+/** The network as the user sees it, from every link's latest adaptation; no audio-only offer while the camera is off already. */
+export function networkState(adaptations: readonly Adaptation[], cameraOff: boolean): NetworkState {
+  const worst = adaptations.reduce<Adaptation | undefined>((w, a) => (!w || a.state.level > w.state.level ? a : w), undefined);
+  return {
+    video: worst?.video.name ?? 'full',
+    weakLocal: adaptations.some((a) => a.weakLocal),
+    offerAudioOnly: adaptations.some((a) => a.offerAudioOnly) && !cameraOff,
+  };
+}
+
 export interface AdaptationPolicy {
   recoverAfterMs: number;
   audioOnlyAfterMs: number;

@@ -1,5 +1,16 @@
-import { describe, expect, it } from 'vitest';
-import { browserOf, hasRelayCandidate, hasRemoteMedia, iceFailureReason, isRelayed, type JoinReport, JoinReporter, reasonForJoinError } from './join-report';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  browserOf,
+  FirstMediaWatch,
+  hasRelayCandidate,
+  hasRemoteMedia,
+  iceFailureReason,
+  isRelayed,
+  type JoinReport,
+  JoinReporter,
+  noMediaTimeoutMs,
+  reasonForJoinError,
+} from './join-report';
 import type { StatLike } from './stats';
 
 function reporter() {
@@ -107,5 +118,79 @@ describe('classification', () => {
       { id: 't', type: 'transport', selectedCandidatePairId: 'p' },
     ] as StatLike[];
     expect(isRelayed(relayedPair)).toBe(true);
+  });
+});
+
+describe('FirstMediaWatch', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  /** A connection whose stats the test sets; counts how often it was asked. */
+  function connection(state: RTCPeerConnectionState = 'connected') {
+    const c = { stats: [] as StatLike[], asked: 0, connectionState: state };
+    const pc = {
+      get connectionState() {
+        return c.connectionState;
+      },
+      getStats: async () => {
+        c.asked++;
+        return new Map(c.stats.map((s, i) => [String(i), s]));
+      },
+    } as unknown as RTCPeerConnection;
+    return { c, pc };
+  }
+
+  function waitingReporter() {
+    const x = reporter();
+    x.r.joinClicked();
+    x.r.peerPresent(true);
+    return x;
+  }
+
+  it('reports the first decoded frame, within a poll of it, and then stops asking', async () => {
+    const { r, sent, advance } = waitingReporter();
+    const { c, pc } = connection();
+    new FirstMediaWatch(r, false).watch(pc, () => true);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(sent).toEqual([]);
+    advance(1_250);
+    c.stats = [{ id: 'in', type: 'inbound-rtp', kind: 'video', framesDecoded: 1 }];
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sent).toEqual([{ outcome: 'media', toFirstMediaMs: 1_250, relayed: false, browser: 'firefox' }]);
+    const asked = c.asked;
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(c.asked).toBe(asked);
+  });
+
+  it.each([
+    { state: 'connected', relayOnly: false, reason: 'no_remote_media' },
+    { state: 'connecting', relayOnly: true, reason: 'relay_unreachable' },
+    { state: 'failed', relayOnly: false, reason: 'ice_failed' },
+  ] as const)('nothing after the timeout, $state, relay only $relayOnly: $reason', async ({ state, relayOnly, reason }) => {
+    const { r, sent, advance } = waitingReporter();
+    new FirstMediaWatch(r, relayOnly).watch(connection(state).pc, () => true);
+    advance(noMediaTimeoutMs + 1);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(sent).toMatchObject([{ outcome: 'failed', reason }]);
+  });
+
+  it('stops when the connection is replaced, and watches one connection at a time', async () => {
+    const { r, sent } = waitingReporter();
+    const first = connection();
+    const second = connection();
+    let current = true;
+    const watch = new FirstMediaWatch(r, false);
+    watch.watch(first.pc, () => current);
+    watch.watch(second.pc, () => true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect([first.c.asked, second.c.asked]).toEqual([1, 0]);
+    current = false;
+    first.c.stats = [{ id: 'in', type: 'inbound-rtp', kind: 'audio', packetsReceived: 5 }];
+    await vi.advanceTimersByTimeAsync(500);
+    expect(sent).toEqual([]);
+    // Stopped: the next connection may be watched.
+    watch.watch(second.pc, () => true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(second.c.asked).toBe(1);
   });
 });

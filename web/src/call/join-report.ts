@@ -117,3 +117,49 @@ export class JoinReporter {
     this.done = true;
   }
 }
+
+/**
+ * Until the first remote media (or the timeout), a cheap getStats every 100 ms on the first
+ * connection made: the join report's time is to the frame, not to the next 2 s stats poll.
+ */
+export class FirstMediaWatch {
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly reporter: JoinReporter,
+    /** The call uses the TURN relay only (a failure then says whether TURN was reachable). */
+    private readonly relayOnly: boolean,
+    private readonly intervalMs = 100,
+  ) {}
+
+  /** Watches this connection, while `current` says it is still the one to that peer; one at a time. */
+  watch(pc: RTCPeerConnection, current: () => boolean): void {
+    if (!this.reporter.waiting || this.timer) return;
+    let busy = false;
+    this.timer = setInterval(() => {
+      if (busy) return;
+      if (!this.reporter.waiting || !current()) return this.stop();
+      busy = true;
+      void pc
+        .getStats()
+        .then((report) => {
+          const stats = [...(report.values() as IterableIterator<StatLike>)];
+          if (hasRemoteMedia(stats)) this.reporter.media(isRelayed(stats));
+          else if ((this.reporter.waitedMs() ?? 0) > noMediaTimeoutMs) {
+            const connected = pc.connectionState === 'connected';
+            this.reporter.failed(connected ? 'no_remote_media' : iceFailureReason(this.relayOnly, hasRelayCandidate(stats)));
+          }
+        })
+        .catch(() => {})
+        .finally(() => {
+          busy = false;
+          if (!this.reporter.waiting) this.stop();
+        });
+    }, this.intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
