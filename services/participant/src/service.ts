@@ -19,6 +19,8 @@ export interface ParticipantService {
   runtime: Runtime;
   /** Runs a sweep pass now (after any pass in progress); tests move a ManualClock and call it. */
   sweep(): Promise<SweepResult>;
+  /** Resolves once the events published so far are cleared from the outbox (that follows the publish, off its path). */
+  outboxSettled(): Promise<void>;
   /** Stops taking requests and events, finishes what is in flight, closes. */
   stop(): Promise<void>;
 }
@@ -99,6 +101,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
   return {
     runtime,
     sweep: () => sweeper.runNow(),
+    outboxSettled: () => ctx.outbox.settle(),
     async stop() {
       await sweeper.stop();
       await api.stop().catch(() => {});
