@@ -38,7 +38,7 @@ export async function startGateway(
   let draining = false;
   const app = createRestApp({ config, runtime, verifier, revocations, isDraining: () => draining });
   const server = createServer(app);
-  server.on('clientError', clientErrorHandler(runtime.registry));
+  server.on('clientError', clientErrorHandler(runtime.metrics.meter));
   const ws = attachWebSocket({ server, config, runtime, verifier, revocations, ...(options.random ? { random: options.random } : {}) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

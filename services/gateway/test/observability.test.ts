@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Registry } from '@lessoncall/kit';
+import type { Runtime } from '@lessoncall/kit';
 import { type Harness, repoRoot, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -106,15 +106,13 @@ function metricNames(expr: string): string[] {
   return names;
 }
 
-/** Every series name a registry exports (histograms as _bucket, _sum and _count). */
-async function exported(registries: Registry[]): Promise<Set<string>> {
+/** Every series name the services' instruments are served as on /metrics, recorded into yet or not (histograms as _bucket, _sum and _count). */
+function exported(runtimes: Runtime[]): Set<string> {
   const names = new Set<string>();
-  for (const r of registries) {
-    for (const m of await r.getMetricsAsJSON()) {
-      names.add(m.name);
-      // The declared enum is numeric; at run time getMetricsAsJSON gives the type's name.
-      const type = String(m.type);
-      if (type === 'histogram' || type === 'summary') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
+  for (const r of runtimes) {
+    for (const [name, type] of r.metrics.declared()) {
+      names.add(name);
+      if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${name}${s}`);
     }
   }
   return names;
@@ -127,12 +125,12 @@ describe('the service-level rules and the dashboard', () => {
     const dashboard = JSON.parse(readFileSync(join(files, 'grafana-dashboard.json'), 'utf8')) as { panels: { targets: { expr: string }[] }[] };
     const recorded = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => (r.record ? [r.record] : []))));
     const exprs = [...rules.groups.flatMap((g) => g.rules.map((r) => r.expr)), ...dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr))];
-    const names = await exported([
-      gw.gateway.runtime.registry,
-      backend.meeting.runtime.registry,
-      backend.participant.runtime.registry,
-      ...backend.signaling.map((s) => s.runtime.registry),
-      backend.turn!.runtime.registry,
+    const names = exported([
+      gw.gateway.runtime,
+      backend.meeting.runtime,
+      backend.participant.runtime,
+      ...backend.signaling.map((s) => s.runtime),
+      backend.turn!.runtime,
     ]);
     const queried = new Set(exprs.flatMap(metricNames));
     expect(queried.size).toBeGreaterThan(15);

@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { type Harness, setup } from '@lessoncall/kit/testing';
+import { type Harness, metricValue, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
@@ -49,8 +49,7 @@ async function laterMeeting(people = { tutorId: tutor, studentId: student }) {
 const wrongOf = (passcode: string) => (passcode === '000000' ? '111111' : '000000');
 
 async function precallIssued(): Promise<number> {
-  const metric = await backend.turn!.runtime.registry.getSingleMetric('turn_credentials_issued_total')?.get();
-  return metric?.values.find((v) => v.labels.purpose === 'precall')?.value ?? 0;
+  return metricValue(await backend.turn!.runtime.metrics.text(), 'turn_credentials_issued_total', { purpose: 'precall' });
 }
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import type { Metrics } from './metrics';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -18,7 +18,8 @@ export interface Readiness {
 export interface HealthServerOptions {
   port: number;
   host?: string;
-  registry: Registry;
+  /** What /metrics answers. */
+  metrics: Pick<Metrics, 'text' | 'contentType'>;
   /** What /readyz answers; 200 only when every check passes. */
   readiness: Readiness;
 }
@@ -94,7 +95,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<S
         .writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' })
         .end(JSON.stringify({ status: r.ready ? 'ready' : 'not ready', checks: r.checks }));
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': options.registry.contentType }).end(await options.registry.metrics());
+      res.writeHead(200, { 'content-type': options.metrics.contentType }).end(await options.metrics.text());
     } else {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"status":"not found"}');
     }

@@ -37,7 +37,17 @@ export {
 } from './jetstream';
 export { type MainOptions, runMain, runService, type Stop } from './lifecycle';
 export { createLogger, type Logger } from './logger';
-export { Counter, createMetrics, Gauge, Histogram, type Registry } from './metrics';
+export {
+  type Counter,
+  createMetrics,
+  fromZero,
+  type Gauge,
+  type Histogram,
+  type Meter,
+  type Metrics,
+  type MetricsOptions,
+  type PrometheusType,
+} from './metrics';
 export { migrate } from './migrate';
 export {
   connectNats,

@@ -190,11 +190,11 @@ export interface ReceivedEvent<T> {
 /** Counters a service registers for its consumers; every one is optional. */
 export interface ConsumerMetrics {
   /** Labels subject (event type) and reason (malformed, invalid, exhausted). */
-  deadLetters?: Counter<string>;
+  deadLetters?: Counter<{ subject: string; reason: string }>;
   /** Redeliveries asked for, labels subject and failure (transient, unknown). */
-  retries?: Counter<string>;
+  retries?: Counter<{ subject: string; failure: string }>;
   /** Failed deliveries of messages that have been retrying longer than `retryAlertMs`: alert on its rate. */
-  retryingLong?: Counter<string>;
+  retryingLong?: Counter<{ subject: string }>;
 }
 
 export interface ConsumeOptions {
@@ -210,7 +210,7 @@ export interface ConsumeOptions {
   retry?: RetryPolicy;
   /** A message still failing this long after it was stored counts in `retryingLong` (default 5 min). */
   retryAlertMs?: number;
-  deadLetters?: Counter<string>;
+  deadLetters?: ConsumerMetrics['deadLetters'];
   metrics?: Omit<ConsumerMetrics, 'deadLetters'>;
   random?: () => number;
   /** Resolve the schema of a subject, or undefined to ack and ignore the message. */
@@ -266,8 +266,8 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
     const subject = eventTypeOf(m.subject);
     const delivery = m.info.deliveryCount;
     const ageMs = Date.now() - m.info.timestampNanos / 1e6;
-    options.metrics?.retries?.inc({ subject, failure });
-    if (ageMs > retryAlertMs) options.metrics?.retryingLong?.inc({ subject });
+    options.metrics?.retries?.add(1, { subject, failure });
+    if (ageMs > retryAlertMs) options.metrics?.retryingLong?.add(1, { subject });
     const delay = retryDelayMs(delivery, retry, random);
     // One line per message per delivery would flood the log during an outage: the first
     // failure and every tenth say so, the metric counts the rest.
@@ -307,7 +307,7 @@ export async function consumeEvents(options: ConsumeOptions): Promise<RunningCon
       m.nak(retryDelayMs(m.info.deliveryCount, retry, random));
       return;
     }
-    options.deadLetters?.inc({ subject: eventTypeOf(m.subject), reason: kind });
+    options.deadLetters?.add(1, { subject: eventTypeOf(m.subject), reason: kind });
     logger.warn({ subject: m.subject, reason, kind, deliveries: m.info.deliveryCount }, 'event dead-lettered');
     m.term();
   };

@@ -1,12 +1,11 @@
 import type { Server } from 'node:http';
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Registry } from 'prom-client';
 import { Db } from './db';
 import { cachedReadiness, type Readiness, type ReadinessCheck, startHealthServer } from './health';
 import { createLogger, type Logger } from './logger';
 import { retryWhileJetStreamUnavailable } from './jetstream';
-import { createMetrics } from './metrics';
+import { createMetrics, type Metrics } from './metrics';
 import { connectNats } from './nats';
 import { setupTelemetry, type Telemetry } from './telemetry';
 
@@ -32,7 +31,8 @@ export interface Runtime {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  registry: Registry;
+  /** Where the service's instruments are created (`metrics.meter`), and what /metrics serves (`metrics.text()`). */
+  metrics: Metrics;
   db: Db | undefined;
   health: (Server & { port: number }) | undefined;
   /** What /readyz answers (cached: see READINESS_CACHE_MS); the gateway's public /readyz uses it too. */
@@ -40,7 +40,7 @@ export interface Runtime {
   telemetry: Telemetry;
   /** The service's start-up is complete: /readyz may answer ready from now on (it says `starting` before). */
   markStarted(): void;
-  /** Drains the bus, closes Postgres and the health server, flushes traces. */
+  /** Drains the bus, closes Postgres and the health server, flushes traces and metrics. */
   close(): Promise<void>;
 }
 
@@ -54,9 +54,10 @@ export interface RuntimeOptions {
 
 export async function createRuntime(service: string, config: RuntimeConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? createLogger(service, { level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
-  const registry = createMetrics(service);
-  const telemetry: Telemetry =
-    options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, registry });
+  // Without telemetry (tests) nothing is pushed over OTLP; /metrics serves the same instruments either way.
+  const otlpEndpoint = options.telemetry === false ? undefined : config.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const metrics = createMetrics(service, { otlpEndpoint });
+  const telemetry: Telemetry = options.telemetry === false ? { shutdown: async () => {} } : setupTelemetry(service, { otlpEndpoint });
   const nc = await connectNats({
     url: config.NATS_URL,
     name: service,
@@ -96,14 +97,14 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
       }
     }
   })().catch(() => {});
-  const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, registry, readiness: ready });
+  const health = config.HEALTH_PORT === undefined ? undefined : await startHealthServer({ port: config.HEALTH_PORT, metrics, readiness: ready });
   return {
     service,
     logger,
     nc,
     js,
     jsm,
-    registry,
+    metrics,
     db,
     health,
     readiness: ready,
@@ -116,7 +117,7 @@ export async function createRuntime(service: string, config: RuntimeConfig, opti
       await new Promise<void>((resolve) => (health ? health.close(() => resolve()) : resolve()));
       if (!nc.isClosed()) await nc.drain().catch(() => {});
       await db?.close().catch(() => {});
-      await telemetry.shutdown().catch(() => {});
+      await Promise.all([metrics.shutdown().catch(() => {}), telemetry.shutdown().catch(() => {})]);
     },
   };
 }

@@ -6,8 +6,6 @@ import { BatchSpanProcessor, type SpanExporter, SimpleSpanProcessor } from '@ope
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { MsgHdrs } from '@nats-io/nats-core';
-import type { Registry } from 'prom-client';
-import { exportMetricsOverOtlp } from './otlp-metrics';
 
 export { SpanKind };
 export type { Span };
@@ -17,9 +15,6 @@ export interface TelemetryOptions {
   otlpEndpoint?: string | undefined;
   /** Tests pass an in-memory exporter. */
   exporter?: SpanExporter;
-  /** With otlpEndpoint: the Prometheus registry whose metrics are also exported over OTLP. */
-  registry?: Registry;
-  metricsIntervalMs?: number;
 }
 
 export interface Telemetry {
@@ -37,17 +32,7 @@ export function setupTelemetry(service: string, options: TelemetryOptions = {}):
   const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: service });
   const provider = new NodeTracerProvider({ resource, spanProcessors });
   provider.register({ propagator: new W3CTraceContextPropagator() });
-  const meters =
-    options.otlpEndpoint && options.registry
-      ? exportMetricsOverOtlp({ endpoint: options.otlpEndpoint, registry: options.registry, resource, intervalMs: options.metricsIntervalMs })
-      : undefined;
-  return {
-    async shutdown() {
-      // The first flush also discovers metric families registered since the last export.
-      await meters?.forceFlush().catch(() => {});
-      await Promise.all([provider.shutdown(), meters?.shutdown()]);
-    },
-  };
+  return { shutdown: () => provider.shutdown() };
 }
 
 export const tracer = () => trace.getTracer('lessoncall');

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRuntime, Counter, Histogram, withSpan } from '../src/index';
+import { createRuntime, withSpan } from '../src/index';
 import { type Harness, setup } from '../src/testing/index';
 
 /** A stand-in OTLP/HTTP collector: a real HTTP server that keeps what services post to it. */
@@ -31,7 +31,7 @@ describe('telemetry over OTLP', () => {
     await h.cleanup();
   });
 
-  it('exports traces and the Prometheus metrics to the configured collector', async () => {
+  it('exports traces and the metrics /metrics serves to the configured collector', async () => {
     const rt = await createRuntime('otlp-test', {
       LOG_LEVEL: 'silent',
       LOG_PRETTY: false,
@@ -39,15 +39,13 @@ describe('telemetry over OTLP', () => {
       ...h.natsEnv('turn'),
       OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url,
     });
-    // Registered after start-up, as services do.
-    const lessons = new Counter({ name: 'otlp_test_lessons_total', help: 'lessons', labelNames: ['kind'], registers: [rt.registry] });
-    lessons.inc({ kind: 'demo' }, 3);
-    // A histogram's buckets travel too (the earlier bridge sent only its _count and _sum).
-    const joins = new Histogram({ name: 'otlp_test_join_seconds', help: 'joins', labelNames: ['via'], buckets: [0.1, 1], registers: [rt.registry] });
-    for (const v of [0.05, 0.5, 0.7, 3]) joins.observe({ via: 'rest' }, v);
+    // Created after start-up, as services do.
+    rt.metrics.meter.createCounter('otlp_test_lessons_total', { description: 'lessons' }).add(3, { kind: 'demo' });
+    // A histogram's buckets travel too, with the boundaries the instrument was created with.
+    const joins = rt.metrics.meter.createHistogram('otlp_test_join_seconds', { description: 'joins', advice: { explicitBucketBoundaries: [0.1, 1] } });
+    for (const v of [0.05, 0.5, 0.7, 3]) joins.record(v, { via: 'rest' });
     await withSpan('otlp-test span', {}, async () => {});
-    // Shutting down flushes both pipelines (a second export picks up the late counter).
-    await new Promise((r) => setTimeout(r, 50));
+    // Shutting down flushes both pipelines.
     await rt.close();
     const traces = otlp.received
       .filter((r) => r.path === '/v1/traces')

@@ -1,42 +1,26 @@
-import { Counter, Gauge, type Registry } from '@lessoncall/kit';
+import { fromZero, type Meter } from '@lessoncall/kit';
 
 export type MediaMetrics = ReturnType<typeof createMediaMetrics>;
 
-export function createMediaMetrics(registry: Registry) {
-  const registers = [registry];
+export function createMediaMetrics(meter: Meter) {
   return {
-    roomsCreated: new Counter({
-      name: 'media_rooms_created_total',
-      help: 'VideoRooms created on a Janus node, by reason (first_join, node_failed)',
-      labelNames: ['reason'] as const,
-      registers,
+    roomsCreated: meter.createCounter<{ reason: string }>('media_rooms_created_total', {
+      description: 'VideoRooms created on a Janus node, by reason (first_join, node_failed)',
     }),
-    roomsClosed: new Counter({ name: 'media_rooms_closed_total', help: 'VideoRooms destroyed because their meeting ended', registers }),
-    accessIssued: new Counter({ name: 'media_access_issued_total', help: 'Room accesses (join token + signed Janus token) handed to a session', registers }),
-    tokensRevoked: new Counter({ name: 'media_tokens_revoked_total', help: 'Join tokens taken off a room because their session left', registers }),
-    nodeAlive: new Gauge({
-      name: 'media_janus_node_alive',
-      help: '1 while a Janus node answers its probes, 0 once it is dead',
-      labelNames: ['node'] as const,
-      registers,
+    roomsClosed: fromZero(meter.createCounter('media_rooms_closed_total', { description: 'VideoRooms destroyed because their meeting ended' })),
+    accessIssued: fromZero(
+      meter.createCounter('media_access_issued_total', { description: 'Room accesses (join token + signed Janus token) handed to a session' }),
+    ),
+    tokensRevoked: fromZero(meter.createCounter('media_tokens_revoked_total', { description: 'Join tokens taken off a room because their session left' })),
+    nodeAlive: meter.createGauge<{ node: string }>('media_janus_node_alive', { description: '1 while a Janus node answers its probes, 0 once it is dead' }),
+    nodeLoad: meter.createGauge<{ node: string }>('media_janus_node_participants', {
+      description: 'Participants in the rooms of a Janus node at its last probe',
     }),
-    nodeLoad: new Gauge({
-      name: 'media_janus_node_participants',
-      help: 'Participants in the rooms of a Janus node at its last probe',
-      labelNames: ['node'] as const,
-      registers,
+    deadLetters: meter.createCounter<{ subject: string; reason: string }>('media_dead_letters_total', {
+      description: 'Events parked in the DEADLETTER stream, by type and reason',
     }),
-    deadLetters: new Counter({
-      name: 'media_dead_letters_total',
-      help: 'Events parked in the DEADLETTER stream, by type and reason',
-      labelNames: ['subject', 'reason'] as const,
-      registers,
-    }),
-    recordings: new Counter({
-      name: 'media_recordings_total',
-      help: 'Recordings processed after their meeting, by outcome (ready, failed)',
-      labelNames: ['outcome'] as const,
-      registers,
+    recordings: meter.createCounter<{ outcome: string }>('media_recordings_total', {
+      description: 'Recordings processed after their meeting, by outcome (ready, failed)',
     }),
   };
 }

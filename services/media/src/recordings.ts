@@ -128,7 +128,7 @@ export class Recordings {
         await db.asService((tx) =>
           tx.query(`update media_rooms set recording_status = 'failed', recording_error = $2 where meeting_id = $1`, [meetingId, 'nothing was recorded']),
         );
-        metrics.recordings.inc({ outcome: 'failed' });
+        metrics.recordings.add(1, { outcome: 'failed' });
         logger.warn({ meetingId }, 'recorded meeting without any track');
         return;
       }
@@ -170,11 +170,11 @@ export class Recordings {
         },
         { source: eventSource('media'), id: `recording.ready:${meetingId}` },
       );
-      metrics.recordings.inc({ outcome: 'ready' });
+      metrics.recordings.add(1, { outcome: 'ready' });
       logger.info({ meetingId, bytes, durationSeconds: duration, tracks: tracks.length, ms: Date.now() - started }, 'recording ready');
     } catch (err) {
       // Still `processing`: the next delivery of meeting.ended tries again (dead-lettered after a few).
-      metrics.recordings.inc({ outcome: 'failed' });
+      metrics.recordings.add(1, { outcome: 'failed' });
       await db
         .asService((tx) =>
           tx.query('update media_rooms set recording_error = $2 where meeting_id = $1', [meetingId, String((err as Error).message).slice(0, 500)]),

@@ -85,7 +85,7 @@ export class Rooms {
     const now = clock.now();
     const untilClose = meeting.joinableUntil ? Math.ceil((timestampDate(meeting.joinableUntil).getTime() - now.getTime()) / 1000) : 0;
     const core = signedJanusToken(config.JANUS_TOKEN_SECRET, now, Math.max(config.JANUS_TOKEN_TTL_SECONDS, untilClose));
-    this.#d.metrics.accessIssued.inc();
+    this.#d.metrics.accessIssued.add(1);
     return create(SfuAccessSchema, {
       meetingId,
       url: node.spec.url,
@@ -154,7 +154,7 @@ export class Rooms {
       return { row: mine, created: true };
     });
     if (created) {
-      this.#d.metrics.roomsCreated.inc({ reason: 'first_join' });
+      this.#d.metrics.roomsCreated.add(1, { reason: 'first_join' });
       logger.info({ meetingId, node: node.spec.id, record: row.record }, 'room created');
       await this.#announce(row, node, 'first_join');
       if (row.record) {
@@ -232,7 +232,7 @@ export class Rooms {
       // The row says revoked: a later move re-creates the room without it; a dead node forgets it.
       logger.warn({ meetingId, sessionId, node: found.node, err: (err as Error).message }, 'could not revoke a token on its node');
     }
-    this.#d.metrics.tokensRevoked.inc();
+    this.#d.metrics.tokensRevoked.add(1);
     return true;
   }
 
@@ -256,7 +256,7 @@ export class Rooms {
         if (!alreadyGone(err)) logger.warn({ meetingId, node: row.node, err: (err as Error).message }, 'could not destroy the room on its node');
       });
     }
-    this.#d.metrics.roomsClosed.inc();
+    this.#d.metrics.roomsClosed.add(1);
     logger.info({ meetingId, node: row.node }, 'room closed');
     return row;
   }
@@ -303,7 +303,7 @@ export class Rooms {
       return rows[0];
     });
     if (!moved) return false;
-    this.#d.metrics.roomsCreated.inc({ reason: 'node_failed' });
+    this.#d.metrics.roomsCreated.add(1, { reason: 'node_failed' });
     logger.warn({ meetingId, from: dead.spec.id, to: target.spec.id, generation: moved.generation }, 'room moved off a dead node');
     await this.#announce(moved, target, 'node_failed', dead.spec.id);
     return true;

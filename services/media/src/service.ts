@@ -91,7 +91,7 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
   });
   const { logger, nc, js, jsm, db } = runtime;
   if (!db) throw new Error('media: DATABASE_URL is required');
-  const metrics = createMediaMetrics(runtime.registry);
+  const metrics = createMediaMetrics(runtime.metrics.meter);
   const consumers: RunningConsumer[] = [];
   pool = new NodePool(config.JANUS_NODES, {
     adminSecret: config.JANUS_ADMIN_SECRET,
@@ -224,8 +224,8 @@ export async function startMediaService(config: MediaConfig, deps: MediaServiceD
     void processRecordings();
     const gaugeTimer = setInterval(() => {
       for (const n of nodes.nodes) {
-        metrics.nodeAlive.set({ node: n.spec.id }, n.alive ? 1 : 0);
-        metrics.nodeLoad.set({ node: n.spec.id }, n.participants);
+        metrics.nodeAlive.record(n.alive ? 1 : 0, { node: n.spec.id });
+        metrics.nodeLoad.record(n.participants, { node: n.spec.id });
       }
     }, config.JANUS_HEALTH_INTERVAL_MS);
     gaugeTimer.unref();

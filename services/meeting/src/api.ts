@@ -60,7 +60,7 @@ export function meetingApi(d: ApiDeps): Omit<ServiceImpl<typeof MeetingService>,
         throw new ServiceError('conflict', `booking ${input.bookingId} already has a meeting for other people`, { meetingId: r.row.meeting_id });
       }
       if (r.created) {
-        d.metrics.meetingsCreated.inc({ via: 'api' });
+        d.metrics.meetingsCreated.add(1, { via: 'api' });
         logger.info({ meetingId: r.row.meeting_id, bookingId: input.bookingId }, 'meeting created');
       }
       return { meeting: d.events.meeting(r.row), passcode: r.row.passcode, url: d.events.url(r.row), created: r.created };

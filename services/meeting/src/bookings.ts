@@ -213,7 +213,7 @@ export class Bookings {
       });
       return { results, toPublish: [...fresh, ...owed] };
     });
-    metrics.createBatchSize.observe(inputs.length);
+    metrics.createBatchSize.record(inputs.length);
     await outbox.publish(toPublish);
     return results;
   }
@@ -246,7 +246,7 @@ export class Bookings {
     });
     await outbox.publish(toPublish);
     if (outcome === 'cancelled') {
-      metrics.transitions.inc({ event: 'cancelled', reason: 'booking_cancelled' });
+      metrics.transitions.add(1, { event: 'cancelled', reason: 'booking_cancelled' });
       logger.info({ meetingId, bookingId }, 'meeting cancelled');
     } else {
       logger.info({ meetingId, bookingId, outcome }, 'booking cancellation handled');
@@ -298,7 +298,7 @@ export class Bookings {
       return { outcome: 'rescheduled' as const, toPublish: await owed(), meetingId: row.meeting_id };
     });
     await outbox.publish(toPublish);
-    if (outcome === 'rescheduled') metrics.transitions.inc({ event: 'rescheduled', reason: 'booking_rescheduled' });
+    if (outcome === 'rescheduled') metrics.transitions.add(1, { event: 'rescheduled', reason: 'booking_rescheduled' });
     logger.info({ meetingId, bookingId: r.bookingId, outcome }, 'booking reschedule handled');
     return outcome;
   }

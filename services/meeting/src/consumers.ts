@@ -81,7 +81,7 @@ function eventTime(event: ReceivedEvent<unknown>): Date {
 /** booking.confirmed / cancelled / rescheduled → meetings. */
 export function consumeBookings(d: ConsumerDeps & { bookings: Bookings; clock: Clock }): Promise<RunningConsumer> {
   const { bookings, metrics, logger, clock } = d;
-  const count = (type: string, outcome: string) => metrics.bookingEvents.inc({ type, outcome });
+  const count = (type: string, outcome: string) => metrics.bookingEvents.add(1, { type, outcome });
 
   /** A field check that fails is counted here; kit dead-letters the invalid_request. */
   const checked = <T>(type: string, check: () => T): T => {
@@ -105,9 +105,9 @@ export function consumeBookings(d: ConsumerDeps & { bookings: Bookings; clock: C
         }
         count(type, r.created ? 'created' : 'replayed');
         if (r.created) {
-          metrics.meetingsCreated.inc({ via: 'booking' });
+          metrics.meetingsCreated.add(1, { via: 'booking' });
           // The booking → meeting service level: from the booking system's change to our commit.
-          metrics.bookingToMeeting.observe(Math.max(0, clock.now().getTime() - eventTime(event).getTime()) / 1000);
+          metrics.bookingToMeeting.record(Math.max(0, clock.now().getTime() - eventTime(event).getTime()) / 1000);
         }
         logger.debug({ meetingId: r.row.meeting_id, bookingId: input.bookingId, created: r.created }, 'booking confirmed');
         return;

@@ -59,7 +59,7 @@ export class Lifecycle {
     });
     await outbox.publish(toPublish);
     if (started) {
-      metrics.transitions.inc({ event: 'started', reason: 'participant_joined' });
+      metrics.transitions.add(1, { event: 'started', reason: 'participant_joined' });
       logger.info({ meetingId }, 'meeting started');
     }
   }
@@ -117,7 +117,7 @@ export class Lifecycle {
     });
     await outbox.publish(toPublish);
     if (ended) {
-      metrics.transitions.inc({ event: 'ended', reason });
+      metrics.transitions.add(1, { event: 'ended', reason });
       logger.info({ meetingId, reason, withAttendance: attendance !== undefined }, 'meeting ended');
     }
     return row;
@@ -159,7 +159,7 @@ export class Lifecycle {
     });
     await outbox.publish(toPublish);
     for (const r of closed) {
-      metrics.transitions.inc({ event: 'ended', reason: 'window_closed' });
+      metrics.transitions.add(1, { event: 'ended', reason: 'window_closed' });
       logger.info({ meetingId: r.meeting_id, reason: 'window_closed' }, 'meeting ended');
     }
     const noShows = await this.#noShows(now);
@@ -219,7 +219,7 @@ export class Lifecycle {
     });
     await outbox.publish(toPublish);
     for (const r of published) {
-      metrics.noShows.inc();
+      metrics.noShows.add(1);
       logger.info({ meetingId: r.meeting_id, missing: decided.get(r.meeting_id)!.map((m) => m.userType) }, 'no-show published');
     }
     return published.length;
@@ -235,7 +235,7 @@ export class Lifecycle {
       });
       return res.attendance;
     } catch (err) {
-      this.#d.metrics.attendanceUnavailable.inc();
+      this.#d.metrics.attendanceUnavailable.add(1);
       this.#d.logger.warn({ meetingId, err: (err as Error).message }, 'no attendance from the participant service');
       return undefined;
     }

@@ -87,12 +87,12 @@ export class Passcodes {
     });
     if (verdict.kind === 'ok') return;
     if (verdict.kind === 'locked') {
-      this.#metrics.passcodeLockedRefusals.inc();
+      this.#metrics.passcodeLockedRefusals.add(1);
       throw lockedError(meetingId, verdict.seconds);
     }
-    this.#metrics.passcodeFailures.inc();
+    this.#metrics.passcodeFailures.add(1);
     if (verdict.lockedNow) {
-      this.#metrics.passcodeLocks.inc({ scope: 'client' });
+      this.#metrics.passcodeLocks.add(1, { scope: 'client' });
       this.#logger.warn({ meetingId }, 'passcode entry locked for one user and client after repeated failures');
     }
     throw new ServiceError('passcode_invalid', 'wrong passcode', { meetingId, attemptsLeft: verdict.attemptsLeft });

@@ -54,7 +54,7 @@ export async function startMeetingService(config: MeetingConfig, deps: MeetingSe
     await ensureConsumer(jsm, { stream: streams.participants.name, durable: participantsDurable, filterSubject: 'participant.>', ...consumerSpec });
     await ensureConsumer(jsm, { stream: streams.media.name, durable: mediaDurable, filterSubject: 'recording.ready.>', ...consumerSpec });
 
-    const metrics = createMeetingMetrics(runtime.registry);
+    const metrics = createMeetingMetrics(runtime.metrics.meter);
     const events = new MeetingEvents({ leadMs: config.JOIN_LEAD_MINUTES * minute, graceMs: config.JOIN_GRACE_MINUTES * minute }, config.PUBLIC_BASE_URL);
     const outbox = new Outbox(db, js, logger, outboxOptions);
     const bookings = new Bookings({

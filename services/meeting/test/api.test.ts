@@ -1,6 +1,6 @@
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { ManualClock, ServiceError } from '@lessoncall/kit';
-import { type Harness, setup } from '@lessoncall/kit/testing';
+import { type Harness, metricValue, setup } from '@lessoncall/kit/testing';
 import { BookingCancelledSchema, subjects } from '@lessoncall/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MeetingService } from '../src/index';
@@ -163,9 +163,8 @@ describe('svc.meeting.* endpoints', () => {
       // After the lock, counting starts afresh.
       expect((await failure(verify(id, wrong(m.passcode)))).attemptsLeft).toBe(4);
 
-      const metrics = await svc.runtime.registry.getMetricsAsJSON();
-      const locks = metrics.find((x) => x.name === 'meeting_passcode_locks_total');
-      expect(locks?.values.find((v) => v.labels.scope === 'client')?.value).toBeGreaterThanOrEqual(1);
+      const metrics = await svc.runtime.metrics.text();
+      expect(metricValue(metrics, 'meeting_passcode_locks_total', { scope: 'client' })).toBeGreaterThanOrEqual(1);
     });
 
     it("locks one user on one client: the student's 5 failures do not lock the tutor", async () => {

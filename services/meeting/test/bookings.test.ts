@@ -152,7 +152,7 @@ describe('booking events in every order', () => {
     expect(reasons).toMatch(/booking\.confirmed: scheduledEnd must be after scheduledStart/);
     expect(reasons).toMatch(/booking\.cancelled: missing CloudEvents header ce-/);
     expect(await row('bad-tutor')).toBeUndefined();
-    const metrics = await svc.runtime.registry.getSingleMetricAsString('meeting_dead_letters_total');
+    const metrics = await svc.runtime.metrics.text();
     expect(metrics).toMatch(/meeting_dead_letters_total\{subject="booking.confirmed"/);
     const info = await h.jsm.consumers.info('BOOKINGS', 'meeting-bookings');
     expect(info.num_pending + info.num_ack_pending).toBe(0);
@@ -165,7 +165,7 @@ describe('booking events in every order', () => {
     await expect.poll(() => deadLetters.some((d) => /conflict-1 already has meeting/.test(d.reason)), { timeout: 5_000 }).toBe(true);
     expect((await row('conflict-1'))?.student_id).toBe(original.student_id);
     expect(Object.keys(await subjectCounts(h, `meeting.created.${original.meeting_id}`))).toHaveLength(1);
-    const processed = await svc.runtime.registry.getSingleMetricAsString('meeting_booking_events_total');
+    const processed = await svc.runtime.metrics.text();
     expect(processed).toMatch(/type="booking.confirmed",outcome="conflict"[^\n]* 1$/m);
     expect(processed).toMatch(/type="booking.confirmed",outcome="invalid"[^\n]* 2$/m);
     expect(processed).toMatch(/type="booking.cancelled",outcome="cancelled"[^\n]* 1$/m);

@@ -49,7 +49,7 @@ describe('a Postgres outage longer than any back-off step', () => {
         .toBe(0);
       const dead = await h.jsm.streams.info('DEADLETTER');
       expect(dead.state.messages).toBe(0);
-      const metrics = await service.runtime.registry.metrics();
+      const metrics = await service.runtime.metrics.text();
       // The outage was seen and retried as transient, not as unknown errors.
       expect(metrics).toMatch(/meeting_event_retries_total\{[^}]*failure="transient"[^}]*\} [1-9]/);
       expect(metrics).not.toMatch(/meeting_dead_letters_total\{[^}]*\} [1-9]/);

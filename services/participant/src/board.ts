@@ -111,8 +111,8 @@ export async function boardAppend(ctx: Context, req: BoardAppendRequest): Promis
   }
   const stored = r.rows[0];
   if (!stored) throw new ServiceError('conflict', 'the board changed while the update was stored; send it again', { meetingId });
-  ctx.metrics.boardUpdates.inc();
-  ctx.metrics.boardBytes.inc(req.update.length);
+  ctx.metrics.boardUpdates.add(1);
+  ctx.metrics.boardBytes.add(req.update.length);
   publishCore(ctx.nc, subjects.boardUpdated(meetingId), BoardUpdatedSchema, { meetingId, sessionId, userId, update: req.update });
   if (stored.pending_updates >= ctx.config.BOARD_COMPACT_EVERY) {
     // After the answer: the stroke is stored either way, and a failed compaction is retried on the next append.
@@ -137,7 +137,7 @@ async function refusal(ctx: Context, meetingId: string, sessionId: string, userI
   }
   if (s.locked && s.user_type !== 'tutor') throw new ServiceError('board_locked', 'the tutor has locked the board', { meetingId });
   if ((s.size_bytes ?? 0) + size > ctx.config.BOARD_MAX_BYTES) {
-    ctx.metrics.boardFull.inc();
+    ctx.metrics.boardFull.add(1);
     throw new ServiceError('board_full', `the board is full (${ctx.config.BOARD_MAX_BYTES} bytes stored at most); the tutor can clear it`, { meetingId });
   }
 }
@@ -172,7 +172,7 @@ export async function compactBoard(ctx: Context, meetingId: string): Promise<num
       [meetingId, snapshot, last.id, snapshot.length, ctx.clock.now()],
     );
     await tx.query('delete from video_board_updates where meeting_id = $1 and id <= $2', [meetingId, last.id]);
-    ctx.metrics.boardCompactions.inc();
+    ctx.metrics.boardCompactions.add(1);
     return snapshot.length;
   });
 }

@@ -94,9 +94,9 @@ export async function chatSend(ctx: Context, req: ChatSendRequest): Promise<Mess
   });
   const message = chatFromRow(row);
   if (duplicate) {
-    ctx.metrics.chatDuplicates.inc();
+    ctx.metrics.chatDuplicates.add(1);
   } else {
-    ctx.metrics.chatMessages.inc();
+    ctx.metrics.chatMessages.add(1);
     // Core NATS: the row is the record and the history heals a socket that missed this.
     publishCore(ctx.nc, subjects.chatPosted(meetingId), ChatPostedSchema, { message });
   }

@@ -31,8 +31,8 @@ export async function join(ctx: Context, req: JoinRequest): Promise<JoinReply> {
     if (err instanceof ServiceError) outcome = err.code;
     throw err;
   } finally {
-    ctx.metrics.joins.inc({ outcome });
-    ctx.metrics.joinSeconds.observe({ outcome }, (performance.now() - started) / 1000);
+    ctx.metrics.joins.add(1, { outcome });
+    ctx.metrics.joinSeconds.record((performance.now() - started) / 1000, { outcome });
   }
 }
 
@@ -278,7 +278,7 @@ async function iceServers(ctx: Context, userId: string, meetingId: string): Prom
     return { iceServers: r.iceServers, iceTtlSeconds: r.ttlSeconds };
   } catch (err) {
     const reason = err instanceof ServiceUnavailableError ? err.reason : err instanceof ServiceError ? err.code : 'error';
-    ctx.metrics.turnFallbacks.inc({ reason });
+    ctx.metrics.turnFallbacks.add(1, { reason });
     ctx.logger.warn({ err, meetingId, reason }, 'no TURN credentials; joining without ICE servers');
     return { iceServers: [], iceTtlSeconds: 0 };
   }

@@ -88,7 +88,7 @@ export async function projectMeeting(ctx: Context, meeting: Meeting): Promise<nu
   });
   await announce(ctx, owed);
   for (const row of closed) {
-    ctx.metrics.closed.inc({ reason: 'ended' });
+    ctx.metrics.closed.add(1, { reason: 'ended' });
     ctx.logger.info({ meetingId, sessionId: row.session_id, userId: row.user_id }, 'meeting over; session closed');
   }
   return closed.length;

@@ -37,7 +37,7 @@ export async function qualityReport(ctx: Context, req: QualityReportRequest): Pr
     [sessionId, meetingId, userId, s.peerSessionId, rtt, loss, s.relayed, s.intervalMs, at],
   );
   if (!r.rowCount) throw new ServiceError('not_in_meeting', 'only a live session of this meeting can report its call quality', { meetingId });
-  ctx.metrics.qualityReports.inc();
+  ctx.metrics.qualityReports.add(1);
   return {};
 }
 

@@ -107,6 +107,6 @@ export async function publishRecordReady(ctx: Context, meetingId: string): Promi
   } catch (err) {
     throw new ServiceError('unavailable', 'could not publish meeting.record_ready', { retryAfterSeconds: 2 }, { cause: err });
   }
-  ctx.metrics.recordsPublished.inc();
+  ctx.metrics.recordsPublished.add(1);
   ctx.logger.info({ meetingId, boardElements: parts.boardImage?.elements ?? 0, messages: parts.transcript?.length ?? 0 }, 'lesson record published');
 }

@@ -43,7 +43,7 @@ export async function startParticipantService(config: ParticipantConfig, deps: P
     js,
     logger,
     clock: deps.clock ?? systemClock,
-    metrics: createParticipantMetrics(runtime.registry),
+    metrics: createParticipantMetrics(runtime.metrics.meter),
     outbox: new Outbox(db, js, logger, outboxOptions),
     meetings: client(nc, MeetingService, { timeoutMs: config.MEETING_TIMEOUT_MS }),
     turn: client(nc, TurnService, { timeoutMs: config.TURN_TIMEOUT_MS }),

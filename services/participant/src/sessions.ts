@@ -38,7 +38,7 @@ export async function leave(ctx: Context, req: LeaveRequest): Promise<MessageIni
     return { row: found.rows[0], closedNow: false, owed: await ctx.outbox.pending(tx, [meetingId]) };
   });
   if (closedNow) {
-    ctx.metrics.closed.inc({ reason: 'left' });
+    ctx.metrics.closed.add(1, { reason: 'left' });
     ctx.logger.info({ meetingId, sessionId, userId }, 'left');
   }
   await announce(ctx, owed);

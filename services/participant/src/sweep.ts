@@ -21,7 +21,7 @@ export async function sweep(ctx: Context): Promise<SweepResult> {
   const stale = ctx.config.PRESENCE_STALE_SECONDS > 0 ? await markStale(ctx, now) : 0;
   const timedOut = await closeTimedOut(ctx, now);
   const relayed = await ctx.outbox.relay(new Date(now.getTime() - ctx.config.OUTBOX_RELAY_AFTER_MS), ctx.config.SWEEP_BATCH_SIZE);
-  if (relayed > 0) ctx.metrics.outboxRelayed.inc(relayed);
+  if (relayed > 0) ctx.metrics.outboxRelayed.add(relayed);
   return { stale, timedOut, relayed };
 }
 
@@ -61,7 +61,7 @@ async function closeTimedOut(ctx: Context, now: Date): Promise<number> {
   // A bus that does not answer leaves these to the relay, on this pass or the next.
   await announce(ctx, events).catch((err) => ctx.logger.warn({ err }, 'participant.left left to the outbox relay'));
   for (const row of closed) {
-    ctx.metrics.closed.inc({ reason: 'timeout' });
+    ctx.metrics.closed.add(1, { reason: 'timeout' });
     ctx.logger.info({ meetingId: row.meeting_id, sessionId: row.session_id, userId: row.user_id }, 'no resume within the grace period; session closed');
   }
   return closed.length;

@@ -97,7 +97,7 @@ export async function remove(ctx: Context, req: RemoveRequest): Promise<MessageI
   // rolled back. A publish that fails answers `unavailable`; the tutor's retry publishes it.
   await announce(ctx, owed);
   for (const row of closed) {
-    ctx.metrics.closed.inc({ reason: 'removed' });
+    ctx.metrics.closed.add(1, { reason: 'removed' });
     ctx.logger.info({ meetingId, sessionId: row.session_id, userId: row.user_id, byUserId: actor }, 'removed by the tutor');
   }
   return { removedUserId: target.user_id, closed: closed.map(participantFromRow) };

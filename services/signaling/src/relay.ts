@@ -88,8 +88,8 @@ export class SignalRelay {
     const toLive = this.#roster.isLive(meetingId, to);
     if (fromLive && toLive) {
       this.#nc.publish(subjects.signalDeliver(to), msg.data, { headers: traceHeaders(msg.headers) });
-      this.#metrics.routed.inc({ type: env.signal?.type ?? '' });
-      this.#metrics.routeSeconds.observe((performance.now() - started) / 1000);
+      this.#metrics.routed.add(1, { type: env.signal?.type ?? '' });
+      this.#metrics.routeSeconds.record((performance.now() - started) / 1000);
       return true;
     }
     if (!final) return false;
@@ -100,7 +100,7 @@ export class SignalRelay {
   }
 
   #reject(env: SignalEnvelope | undefined, reason: RejectReason, message: string, h: MsgHdrs | undefined): void {
-    this.#metrics.rejected.inc({ reason });
+    this.#metrics.rejected.add(1, { reason });
     const log = { meetingId: env?.meetingId, sessionId: env?.fromSessionId, toSessionId: env?.toSessionId, reason };
     if (reason === 'not_in_meeting' || reason === 'session_not_found') this.#logger.debug(log, `signal dropped: ${message}`);
     else this.#logger.warn(log, `signal dropped: ${message}`);

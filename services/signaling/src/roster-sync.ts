@@ -60,9 +60,9 @@ export class RosterSync {
       } else {
         this.#roster.leave(meetingId, participant.sessionId);
       }
-      this.#metrics.events.inc({ type: kind });
+      this.#metrics.events.add(1, { type: kind });
     } catch (err) {
-      this.#metrics.events.inc({ type: 'invalid' });
+      this.#metrics.events.add(1, { type: 'invalid' });
       this.#logger.warn({ err, subject: msg.subject, meetingId }, 'participant event ignored');
     }
   }
@@ -75,11 +75,11 @@ export class RosterSync {
         const res = await this.#liveSessions('', this.#config.ROSTER_REBUILD_TIMEOUT_MS);
         const changed = this.#roster.applySnapshot(res.sessions, mark);
         this.#rebuilt = true;
-        this.#metrics.rebuilds.inc({ trigger, outcome: 'ok' });
+        this.#metrics.rebuilds.add(1, { trigger, outcome: 'ok' });
         this.#logger.info({ trigger, ...changed, ...this.#roster.size }, 'roster read from the participant service');
         return true;
       } catch (err) {
-        this.#metrics.rebuilds.inc({ trigger, outcome: 'error' });
+        this.#metrics.rebuilds.add(1, { trigger, outcome: 'error' });
         this.#logger.warn({ err, trigger }, 'could not read the roster from the participant service');
         return false;
       } finally {
@@ -104,7 +104,7 @@ export class RosterSync {
     const now = performance.now();
     const last = this.#lastRecheck.get(meetingId);
     if (last !== undefined && now - last < this.#config.ROSTER_RECHECK_MIN_INTERVAL_MS) {
-      this.#metrics.rechecks.inc({ outcome: 'skipped' });
+      this.#metrics.rechecks.add(1, { outcome: 'skipped' });
       return Promise.resolve();
     }
     this.#lastRecheck.set(meetingId, now);
@@ -112,13 +112,13 @@ export class RosterSync {
     const p = this.#liveSessions(meetingId, this.#config.ROSTER_RECHECK_TIMEOUT_MS)
       .then((res) => {
         const { added, removed } = this.#roster.applySnapshot(res.sessions, mark, meetingId);
-        this.#metrics.rechecks.inc({ outcome: added > 0 ? 'found' : 'unchanged' });
+        this.#metrics.rechecks.add(1, { outcome: added > 0 ? 'found' : 'unchanged' });
         if (added > 0 || removed > 0) this.#logger.debug({ meetingId, added, removed }, 'meeting roster re-read');
       })
       .catch((err: unknown) => {
         // Decide on what this replica knows: a participant service that does not answer
         // cannot have let anyone join either.
-        this.#metrics.rechecks.inc({ outcome: 'error' });
+        this.#metrics.rechecks.add(1, { outcome: 'error' });
         this.#logger.warn({ err, meetingId }, 'could not re-read the meeting roster');
       })
       .finally(() => this.#rechecks.delete(meetingId));

@@ -60,7 +60,7 @@ export async function startSignalingService(config: SignalingConfig, deps: Signa
     },
   });
   const { nc, logger } = runtime;
-  const metrics = createSignalingMetrics(runtime.registry, roster);
+  const metrics = createSignalingMetrics(runtime.metrics.meter, roster);
   sync = new RosterSync(nc, roster, config, metrics, logger);
   const rosterSync = sync;
   const relay = new SignalRelay(nc, roster, rosterSync, config, metrics, logger);

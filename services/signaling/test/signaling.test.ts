@@ -1,6 +1,6 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { createLogger, decode, ManualClock, publishCore, client } from '@lessoncall/kit';
-import { type Harness, setup, waitFor } from '@lessoncall/kit/testing';
+import { type Harness, metricValue, setup, waitFor } from '@lessoncall/kit/testing';
 import { loadMeetingConfig, type MeetingService, startMeetingService } from '@lessoncall/meeting';
 import { loadParticipantConfig, type ParticipantService, startParticipantService } from '@lessoncall/participant';
 import { generateSessionId, type SignalEnvelope, SignalEnvelopeSchema, subjects, ParticipantService as ParticipantRpc } from '@lessoncall/proto';
@@ -125,12 +125,7 @@ describe('signaling: two replicas on real NATS, with the real participant and me
 
   const metric = async (name: string, labels: Record<string, string> = {}, rs = replicas): Promise<number> => {
     let total = 0;
-    for (const r of rs) {
-      const m = await r.runtime.registry.getSingleMetric(name)?.get();
-      for (const v of m?.values ?? []) {
-        if (Object.entries(labels).every(([k, want]) => v.labels[k] === want)) total += v.value;
-      }
-    }
+    for (const r of rs) total += metricValue(await r.runtime.metrics.text(), name, labels);
     return total;
   };
 

@@ -1,5 +1,5 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { type Clock, Counter, createRuntime, invalidRequest, type Logger, type Runtime, serve, systemClock } from '@lessoncall/kit';
+import { type Clock, createRuntime, invalidRequest, type Logger, type Runtime, serve, systemClock } from '@lessoncall/kit';
 import { type IceServerSchema, isValidMeetingId, type TurnCredentialsResponse, TurnCredentialsResponseSchema, TurnService as TurnRpc } from '@lessoncall/proto';
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import type { TurnConfig } from './config';
@@ -54,11 +54,8 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
   const runtime = await createRuntime('turn', config, { logger: deps.logger, ...(deps.telemetry === false ? { telemetry: false } : {}) });
   const clock = deps.clock ?? systemClock;
   const { logger } = runtime;
-  const issued = new Counter({
-    name: 'turn_credentials_issued_total',
-    help: 'TURN REST credentials issued, by purpose (call: with a join; precall: the lobby check)',
-    labelNames: ['purpose'],
-    registers: [runtime.registry],
+  const issued = runtime.metrics.meter.createCounter<{ purpose: 'call' | 'precall' }>('turn_credentials_issued_total', {
+    description: 'TURN REST credentials issued, by purpose (call: with a join; precall: the lobby check)',
   });
 
   /** Both methods: the same checks, one issuer each, counted by purpose. */
@@ -66,7 +63,7 @@ export async function startTurnService(config: TurnConfig, deps: TurnDeps = {}):
     (purpose: 'call' | 'precall', issue: (userId: string, now: Date) => TurnCredentialsResponse) => async (req: { userId: string; meetingId: string }) => {
       validateAsker(req);
       const res = issue(req.userId, clock.now());
-      issued.inc({ purpose });
+      issued.add(1, { purpose });
       logger.debug({ meetingId: req.meetingId, userId: req.userId, ttlSeconds: res.ttlSeconds, purpose }, 'issued TURN credentials');
       return res;
     };

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { Counter, type Registry } from '@lessoncall/kit';
+import type { Meter } from '@lessoncall/kit';
 import { problemTypeBase } from './problem';
 
 /**
@@ -8,12 +8,9 @@ import { problemTypeBase } from './problem';
  * with no body; this answers the same statuses as every other refusal: problem+json with a
  * stable code, counted.
  */
-export function clientErrorHandler(registry: Registry) {
-  const refused = new Counter({
-    name: 'gateway_http_unparsed_requests_total',
-    help: 'Requests refused by the HTTP parser before routing, by reason (header_too_large, malformed)',
-    labelNames: ['reason'] as const,
-    registers: [registry],
+export function clientErrorHandler(meter: Meter) {
+  const refused = meter.createCounter<{ reason: 'header_too_large' | 'malformed' }>('gateway_http_unparsed_requests_total', {
+    description: 'Requests refused by the HTTP parser before routing, by reason (header_too_large, malformed)',
   });
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     // A client that went away mid-request is not a bad request; nothing to answer.
@@ -22,7 +19,7 @@ export function clientErrorHandler(registry: Registry) {
       return;
     }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-    refused.inc({ reason: tooLarge ? 'header_too_large' : 'malformed' });
+    refused.add(1, { reason: tooLarge ? 'header_too_large' : 'malformed' });
     const status = tooLarge ? 431 : 400;
     const code = tooLarge ? 'message_too_large' : 'invalid_request';
     const body = JSON.stringify({

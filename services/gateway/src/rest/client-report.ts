@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry, type Logger } from '@lessoncall/kit';
+import type { Logger, Meter } from '@lessoncall/kit';
 import { z } from 'zod';
 import { actor, meetingIdOf, meetingIdParam } from './meetings';
 import { type AnyRoute, defineRoute } from './route';
@@ -49,20 +49,14 @@ export const clientReportBody = z.discriminatedUnion('outcome', [
     .strict(),
 ]);
 
-export function clientReportMetrics(registry: Registry) {
+export function clientReportMetrics(meter: Meter) {
   return {
-    toFirstMedia: new Histogram({
-      name: 'gateway_client_join_to_media_seconds',
-      help: 'Client-reported time from Join (or the other participant arriving) to the first remote frame, by relayed and browser',
-      labelNames: ['relayed', 'browser'] as const,
-      buckets: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30],
-      registers: [registry],
+    toFirstMedia: meter.createHistogram<{ relayed: string; browser: string }>('gateway_client_join_to_media_seconds', {
+      description: 'Client-reported time from Join (or the other participant arriving) to the first remote frame, by relayed and browser',
+      advice: { explicitBucketBoundaries: [0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30] },
     }),
-    failures: new Counter({
-      name: 'gateway_client_join_failures_total',
-      help: 'Client-reported joins that never got the other participant media, by reason and browser',
-      labelNames: ['reason', 'browser'] as const,
-      registers: [registry],
+    failures: meter.createCounter<{ reason: string; browser: string }>('gateway_client_join_failures_total', {
+      description: 'Client-reported joins that never got the other participant media, by reason and browser',
     }),
   };
 }
@@ -73,8 +67,8 @@ export function clientReportMetrics(registry: Registry) {
  * when failures need counting. Any signed-in user may report (the REST rate limit bounds
  * abuse); the meeting id is for the log, never a label.
  */
-export function clientReportRoutes(registry: Registry, logger: Logger): AnyRoute[] {
-  const metrics = clientReportMetrics(registry);
+export function clientReportRoutes(meter: Meter, logger: Logger): AnyRoute[] {
+  const metrics = clientReportMetrics(meter);
   return [
     defineRoute({
       method: 'post',
@@ -94,9 +88,9 @@ export function clientReportRoutes(registry: Registry, logger: Logger): AnyRoute
         const meetingId = meetingIdOf(c);
         const b = c.body;
         if (b.outcome === 'media') {
-          metrics.toFirstMedia.observe({ relayed: String(b.relayed), browser: b.browser }, b.toFirstMediaMs / 1000);
+          metrics.toFirstMedia.record(b.toFirstMediaMs / 1000, { relayed: String(b.relayed), browser: b.browser });
         } else {
-          metrics.failures.inc({ reason: b.reason, browser: b.browser });
+          metrics.failures.add(1, { reason: b.reason, browser: b.browser });
           (c.req.log ?? logger).info({ meetingId, userId: who.userId, reason: b.reason, code: b.code, browser: b.browser }, 'client join failed');
         }
         return { status: 204, body: '' };

@@ -71,7 +71,7 @@ export function restRoutes(
       ...meetingRoutes(config, runtime),
       ...tutorControlRoutes(config, runtime),
       ...precallRoutes(config, runtime, clock),
-      ...clientReportRoutes(runtime.registry, runtime.logger),
+      ...clientReportRoutes(runtime.metrics.meter, runtime.logger),
       ...recordingRoutes(config, runtime),
       ...signOutRoutes(revocations),
       ...(config.DEV_ISSUER_ENABLED ? devRoutes(config) : []),
@@ -121,7 +121,7 @@ export function createRestApp({ config, runtime, verifier, revocations, clock = 
     next();
   });
 
-  app.use(observe(runtime.logger, runtime.registry));
+  app.use(observe(runtime.logger, runtime.metrics.meter));
   app.use(securityHeaders());
   app.use(cors(webOrigins(config)));
 

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Histogram, type Logger, type Registry, SpanKind, withSpan } from '@lessoncall/kit';
+import { type Logger, type Meter, SpanKind, withSpan } from '@lessoncall/kit';
 import { context, propagation, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
@@ -29,13 +29,10 @@ export function routeOf(req: Request): string {
  * a request id (X-Request-Id in and out), the trace id out (traceresponse, X-Trace-Id), a log
  * line, and RED metrics per route.
  */
-export function observe(logger: Logger, registry: Registry): RequestHandler {
-  const duration = new Histogram({
-    name: 'gateway_http_request_duration_seconds',
-    help: 'REST requests by route, method and status (rate, errors and duration)',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
+export function observe(logger: Logger, meter: Meter): RequestHandler {
+  const duration = meter.createHistogram<{ method: string; route: string; status: string }>('gateway_http_request_duration_seconds', {
+    description: 'REST requests by route, method and status (rate, errors and duration)',
+    advice: { explicitBucketBoundaries: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] },
   });
 
   return (req: Request, res: Response, next: NextFunction) => {
@@ -72,7 +69,7 @@ export function observe(logger: Logger, registry: Registry): RequestHandler {
             const route = routeOf(req);
             const status = res.statusCode;
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-            duration.observe({ method: req.method, route, status: String(status) }, seconds);
+            duration.record(seconds, { method: req.method, route, status: String(status) });
             span.updateName(`${req.method} ${route}`);
             span.setAttribute('http.route', route);
             span.setAttribute('http.response.status_code', status);

@@ -60,11 +60,11 @@ export class SignalRouter {
     const local = sessions.get(toSessionId);
     if (local?.joined && local.meetingId === meetingId) {
       local.deliverSignal(from.sessionId, signal, seq);
-      metrics.signalsRouted.inc({ path: 'local' });
+      metrics.signalsRouted.add(1, { path: 'local' });
       return;
     }
     if (!this.#o.connected()) {
-      metrics.signalsRefused.inc({ reason: 'disconnected' });
+      metrics.signalsRefused.add(1, { reason: 'disconnected' });
       throw new ServiceError('unavailable', 'signaling is unavailable; retry', { retryAfterSeconds: 1 });
     }
     const now = this.#o.now();
@@ -78,10 +78,10 @@ export class SignalRouter {
       ? outbox.publish(subjects.signalDeliver(toSessionId), envelope, failed)
       : outbox.publish(subjects.signalRoute(meetingId), envelope, failed);
     if (!queued) {
-      metrics.signalsRefused.inc({ reason: 'overloaded' });
+      metrics.signalsRefused.add(1, { reason: 'overloaded' });
       throw new ServiceError('unavailable', 'the gateway is overloaded; retry', { retryAfterSeconds: 1 });
     }
-    metrics.signalsRouted.inc({ path: direct ? 'direct' : 'signaling' });
+    metrics.signalsRouted.add(1, { path: direct ? 'direct' : 'signaling' });
     if (!direct && config.SIGNAL_DIRECT) {
       from.viaSignalingUntil.set(toSessionId, now + config.SIGNAL_STICKY_MS);
       hub.recheck(meetingId);

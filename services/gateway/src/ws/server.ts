@@ -77,14 +77,14 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     }
   })().catch(() => {});
   const sessions = new Map<string, Session>();
-  const metrics = createWsMetrics(runtime.registry, { sockets: () => all.size, sessions: () => sessions.size, meetings: () => hub.meetings });
+  const metrics = createWsMetrics(runtime.metrics.meter, { sockets: () => all.size, sessions: () => sessions.size, meetings: () => hub.meetings });
   const presence = new PresenceReporter({
     nc: runtime.nc,
     gatewayId: config.GATEWAY_ID,
     timeoutMs: config.REQUEST_TIMEOUT_MS,
     concurrency: config.WS_PRESENCE_CONCURRENCY,
     logger,
-    onFailure: (state) => metrics.presenceFailures.inc({ state }),
+    onFailure: (state) => metrics.presenceFailures.add(1, { state }),
   });
   const router = new SignalRouter({
     config,
@@ -141,7 +141,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     if (draining) return refuse(503, 'Service Unavailable');
     // ?meeting= is the ingress's routing key (both sides of a lesson on one gateway); hello must name the same meeting.
     if (routeMeetingId === undefined) {
-      metrics.upgradesRefused.inc({ reason: 'invalid' });
+      metrics.upgradesRefused.add(1, { reason: 'invalid' });
       return refuseWithProblem(socket, new ServiceError('invalid_request', 'the meeting query parameter is not a valid meeting id', { field: 'meeting' }));
     }
     const origin = req.headers.origin;
@@ -149,7 +149,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     const client = clientAddress(req, trusted);
     const refusal = upgrades.admit(client);
     if (refusal) {
-      metrics.upgradesRefused.inc({ reason: refusal.reason });
+      metrics.upgradesRefused.add(1, { reason: refusal.reason });
       const detail =
         refusal.reason === 'rate'
           ? `more than ${config.WS_UPGRADES_PER_MINUTE} WebSocket connections per minute from this address`
@@ -183,7 +183,7 @@ export function attachWebSocket(options: AttachWebSocketOptions): WebSocketGatew
     });
     // ws reports protocol violations (frames over maxPayload, bad opcodes) here and then closes.
     ws.on('error', (err) => {
-      metrics.closed.inc({ reason: 'protocol_error' });
+      metrics.closed.add(1, { reason: 'protocol_error' });
       logger.debug({ err: err.message, meetingId: session.meetingId || undefined, sessionId: session.sessionId || undefined }, 'socket error');
     });
     ws.on('close', (code) => {

@@ -139,8 +139,8 @@ export class Session implements SignalEndpoint {
       maxHeld: ctx.config.SIGNAL_REORDER_MAX,
       deliver: (fromSessionId, signal, seq) => this.#send(renderIncomingSignal(fromSessionId, signal, seq), 'signal'),
       // Counted here for operators; the client sees the same jump in the numbering and recovers.
-      onGap: (_from, missing) => ctx.metrics.signalGaps.inc(missing),
-      onLate: () => ctx.metrics.signalsLate.inc(),
+      onGap: (_from, missing) => ctx.metrics.signalGaps.add(missing),
+      onLate: () => ctx.metrics.signalsLate.add(1),
     });
     this.#armHelloTimer();
   }
@@ -161,7 +161,7 @@ export class Session implements SignalEndpoint {
       return;
     }
     if (!this.#bucket.take()) {
-      metrics.received.inc({ kind: 'rate_limited' });
+      metrics.received.add(1, { kind: 'rate_limited' });
       // One error per second is enough to tell the client; answering every dropped message would double the flood.
       const t = this.#ctx.now();
       if (t - this.#lastRateLimitedErrorAt >= 1000) {
@@ -174,7 +174,7 @@ export class Session implements SignalEndpoint {
       return;
     }
     if (data.length > config.WS_MAX_MESSAGE_BYTES) {
-      metrics.received.inc({ kind: 'too_large' });
+      metrics.received.add(1, { kind: 'too_large' });
       this.#sendError('', new ServiceError('message_too_large', `messages are limited to ${config.WS_MAX_MESSAGE_BYTES} bytes`));
       return;
     }
@@ -187,7 +187,7 @@ export class Session implements SignalEndpoint {
         throw new ServiceError('invalid_request', `requestId is limited to ${maxRequestIdLength} characters`, { field: 'requestId' });
       }
       const kind = message.kind;
-      metrics.received.inc({ kind: kind.case ?? 'none' });
+      metrics.received.add(1, { kind: kind.case ?? 'none' });
       switch (kind.case) {
         case 'hello':
           // A span continuing the browser's trace (hello.traceparent): the join's NATS requests are its children.
@@ -312,12 +312,12 @@ export class Session implements SignalEndpoint {
 
   close(code: number, reason: string, why: string): void {
     if (this.ws.readyState === WebSocket.CLOSED || this.ws.readyState === WebSocket.CLOSING) return;
-    this.#ctx.metrics.closed.inc({ reason: why });
+    this.#ctx.metrics.closed.add(1, { reason: why });
     this.ws.close(code, reason);
   }
 
   terminate(why: string): void {
-    this.#ctx.metrics.closed.inc({ reason: why });
+    this.#ctx.metrics.closed.add(1, { reason: why });
     this.ws.terminate();
   }
 
@@ -364,7 +364,7 @@ export class Session implements SignalEndpoint {
       joinedSessionId = res.sessionId;
       await this.#listenForSignals(res.sessionId);
       this.#becomeJoined(requestId, meetingId, identity, res, rosterMark);
-      this.#ctx.metrics.hello.observe((performance.now() - started) / 1000);
+      this.#ctx.metrics.hello.record((performance.now() - started) / 1000);
       this.#logger.debug({ resumed: res.resumed, userId: identity.userId }, 'session joined');
       this.#afterWelcome(meetingId, identity, res);
     } catch (err) {
@@ -759,11 +759,11 @@ export class Session implements SignalEndpoint {
       return;
     }
     ws.send(text);
-    this.#ctx.metrics.sent.inc({ kind });
+    this.#ctx.metrics.sent.add(1, { kind });
   }
 
   #sendError(requestId: string, error: ServiceError): void {
-    this.#ctx.metrics.errors.inc({ code: error.code });
+    this.#ctx.metrics.errors.add(1, { code: error.code });
     this.#send(errorMessage(requestId, error), 'error');
   }
 
