@@ -75,19 +75,20 @@ vitest_project() { # name project
   fi
 }
 
-# A script that writes "passed=N failed=M" to $TEST_COUNTS_FILE.
+# A script that writes "passed=N failed=M" (and "skipped=K" if it skips any) to $TEST_COUNTS_FILE.
 counted() { # name command...
   local name=$1 counts="$OUT/$1.counts"
   shift
   say "$name"
   TEST_COUNTS_FILE="$counts" "$@"
-  local rc=$? p=0 f=0
+  local rc=$? p=0 f=0 s=0
   if [ -s "$counts" ]; then
     p=$(sed -n 's/.*passed=\([0-9]*\).*/\1/p' "$counts" | awk '{s+=$1} END {print s+0}')
     f=$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' "$counts" | awk '{s+=$1} END {print s+0}')
+    s=$(sed -n 's/.*skipped=\([0-9]*\).*/\1/p' "$counts" | awk '{s+=$1} END {print s+0}')
   fi
   [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
-  record "$name" "$p" "$f"
+  record "$name" "$p" "$f" "$s"
 }
 
 contracts_regenerate_cleanly() {

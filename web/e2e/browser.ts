@@ -38,11 +38,9 @@ export async function newContext(browser: Browser, options: BrowserContextOption
   const context = await browser.newContext({ permissions: ['camera', 'microphone'], ...options });
   // tsx (esbuild keepNames) wraps named functions in __name(); code passed to page.evaluate needs it too.
   await context.addInitScript('globalThis.__name ??= (f) => f;');
-  // Anything the page's Content-Security-Policy refuses is recorded, so the suite can insist there is none.
+  // Anything the page's Content-Security-Policy refuses is logged, so the suite can insist there is none (fixtures.ts).
   await context.addInitScript(() => {
-    const w = window as unknown as { __cspViolations: string[] };
-    w.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => w.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`[csp-violation] ${e.violatedDirective} ${e.blockedURI}`));
   });
   return context;
 }

@@ -13,6 +13,9 @@ import { startStack } from '../../scripts/stack';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
+/** Where the browser tests' global setup leaves the stack's StackEnv (JSON) for the workers. */
+export const stackEnvVariable = 'LESSONCALL_E2E_STACK';
+
 export interface StackEnv {
   GATEWAY_URL: string;
   /** The gateway's /metrics, on its HEALTH_PORT (not served on GATEWAY_URL). */
