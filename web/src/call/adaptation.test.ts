@@ -9,6 +9,7 @@ import {
   networkState,
   outboundPath,
   type PathSample,
+  trustedEstimate,
   videoLevels,
 } from './adaptation';
 
@@ -67,6 +68,51 @@ describe('adapt', () => {
     expect(good[11]?.weakLocal).toBe(false);
   });
 
+  it('an estimate the sender does not use (a still picture, our own cap) is no reason to step down', () => {
+    const idle = run(Array(5).fill({ ...clean, availableOutgoingKbps: 900, sentKbps: 300 }));
+    expect(idle.every((r) => r.video.name === 'full')).toBe(true);
+    const [binding] = run([{ ...clean, availableOutgoingKbps: 900, sentKbps: 800 }]);
+    expect(binding?.video.name).toBe('reduced');
+  });
+
+  it('a capped sender steps up once the estimate carries its level; a step up the estimate undoes doubles the wait (to 64 s), one that holds resets it', () => {
+    // At `reduced` (600 kbps, sending all of it) on a path whose estimate stays near what is sent.
+    const reduced: AdaptationState = { level: 1, goodSince: undefined, strugglingSince: undefined };
+    const carried = { ...clean, availableOutgoingKbps: 800, sentKbps: 600 };
+    const first = run(Array(5).fill(carried), reduced);
+    expect(first.map((r) => r.video.name)).toEqual(['reduced', 'reduced', 'reduced', 'reduced', 'full']); // up at 8 s
+    // At full the same estimate no longer fits (1500 kbps wanted): back down, and the next try waits 16 s.
+    let state = first[4]?.state as AdaptationState;
+    const undone = adapt(state, carried, 10_000);
+    expect(undone.video.name).toBe('reduced');
+    expect(undone.state.waitMs).toBe(16_000);
+    let t = 10_000;
+    const names: string[] = [];
+    state = undone.state;
+    for (let i = 0; i < 20; i++) {
+      t += 2_000;
+      const r = adapt(state, carried, t);
+      state = r.state;
+      names.push(r.video.name);
+    }
+    expect(names.indexOf('full')).toBe(8); // 16 s of a good path again: from 12 s to 28 s
+    expect(state.waitMs).toBe(32_000); // and that one was undone too
+    // Doubling stops at 64 s.
+    let capped: AdaptationState = { ...reduced, upAt: 0, waitMs: 64_000 };
+    capped = adapt(capped, carried, 1_000).state;
+    expect(capped.waitMs).toBe(64_000);
+    // A step up that holds for its wait (the estimate grew) resets it to 8 s: here 32 s after it.
+    const held = run(Array(20).fill({ ...clean, availableOutgoingKbps: 3000, sentKbps: 1400 }), { ...reduced, waitMs: 32_000, goodSince: -32_000 });
+    expect(held[0]?.video.name).toBe('full');
+    expect(held[16]?.state).toMatchObject({ level: 0, waitMs: 8_000, upAt: undefined });
+  });
+
+  it('listens to the bandwidth estimate only once the video has been sending for its ramp-up (10 s)', () => {
+    expect(trustedEstimate(300, undefined)).toBeUndefined();
+    expect(trustedEstimate(300, 9_999)).toBeUndefined();
+    expect(trustedEstimate(300, 10_000)).toBe(300);
+  });
+
   it('blames the other side when only what we receive is lossy', () => {
     const [r] = run([{ ...clean, inboundLossPercent: 25 }]);
     expect(r).toMatchObject({ weakLocal: false, weakRemote: true });
@@ -95,6 +141,13 @@ describe('outboundPath', () => {
     expect(first).toMatchObject({ outboundLossPercent: undefined, availableOutgoingKbps: 2000 });
     const second = outboundPath(report(1500, 60), first.sample);
     expect(second).toMatchObject({ outboundLossPercent: 10, availableOutgoingKbps: undefined });
+  });
+
+  it('computes what our video sent over the interval from bytes and the stats timestamps', () => {
+    const at = (bytesSent: number, timestamp: number) => [{ id: 'O', type: 'outbound-rtp', kind: 'video', packetsSent: 1, bytesSent, timestamp }];
+    const first = outboundPath(at(0, 1_000), undefined);
+    expect(first.sentKbps).toBeUndefined();
+    expect(outboundPath(at(250_000, 3_000), first.sample).sentKbps).toBe(1000); // 2 Mbit in 2 s
   });
 });
 

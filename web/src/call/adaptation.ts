@@ -30,6 +30,8 @@ export interface PathSample {
   inboundLossPercent: number | undefined;
   rttMs: number | undefined;
   availableOutgoingKbps: number | undefined;
+  /** What our video actually sent over the interval, kbps (undefined: not known yet). */
+  sentKbps?: number | undefined;
 }
 
 export interface AdaptationState {
@@ -39,6 +41,10 @@ export interface AdaptationState {
   goodSince: number | undefined;
   /** Since when we have been at the lowest level and still struggling. */
   strugglingSince: number | undefined;
+  /** When we last stepped up, while that step is on trial (undefined: none is). */
+  upAt?: number | undefined;
+  /** How long the path must be good before the next step up: recoverAfterMs, doubled for each step up the estimate undid. */
+  waitMs?: number | undefined;
 }
 
 export interface Adaptation {
@@ -81,6 +87,14 @@ export interface AdaptationPolicy {
   /** Loss above this (and below lossDownPercent) holds: no step up. */
   lossHoldPercent: number;
   rttDownMs: number;
+  /** The longest a step up waits after steps up that did not hold. */
+  maxWaitMs: number;
+  /**
+   * How long a connection's bandwidth estimate is not listened to after its video starts: the
+   * browser starts it low (libwebrtc: 300 kbps) and ramps it up over the first seconds, which is
+   * no news about the path (loss and round trip still count from the first sample).
+   */
+  estimateRampUpMs: number;
 }
 
 export const defaultPolicy: AdaptationPolicy = {
@@ -89,6 +103,8 @@ export const defaultPolicy: AdaptationPolicy = {
   lossDownPercent: 8,
   lossHoldPercent: 2,
   rttDownMs: 600,
+  maxWaitMs: 64_000,
+  estimateRampUpMs: 10_000,
 };
 
 export const initialAdaptation: AdaptationState = { level: 0, goodSince: undefined, strugglingSince: undefined };
@@ -99,9 +115,13 @@ export function adapt(state: AdaptationState, s: PathSample, nowMs: number, poli
   const loss = s.outboundLossPercent ?? 0;
   const rtt = s.rttMs ?? 0;
   // The highest level that fits in the bandwidth estimate, with headroom for audio and overhead.
+  // The estimate only binds while we use it: a sender well below it (a still picture, or our own
+  // cap) has not asked the path for more, so an estimate that stayed low says nothing against it.
+  const estimate = s.availableOutgoingKbps;
+  const binding = estimate !== undefined && (s.sentKbps === undefined || s.sentKbps >= estimate * 0.6);
   let fits = 0;
-  if (s.availableOutgoingKbps !== undefined) {
-    while (fits < lowest && (videoLevels[fits]?.maxBitrateKbps ?? 0) > s.availableOutgoingKbps * 0.85) fits++;
+  if (binding) {
+    while (fits < lowest && (videoLevels[fits]?.maxBitrateKbps ?? 0) > estimate * 0.85) fits++;
   }
   const lossy = loss > policy.lossDownPercent;
   const slow = rtt > policy.rttDownMs;
@@ -110,16 +130,29 @@ export function adapt(state: AdaptationState, s: PathSample, nowMs: number, poli
 
   let level = state.level;
   let goodSince = state.goodSince;
+  let upAt = state.upAt;
+  let waitMs = state.waitMs ?? policy.recoverAfterMs;
   if (bad) {
     level = Math.min(lowest, Math.max(fits, lossy || slow ? state.level + 1 : state.level));
     goodSince = undefined;
+    // A step up undone within its trial: the next one waits twice as long (no pumping picture).
+    if (upAt !== undefined && nowMs - upAt < waitMs) waitMs = Math.min(policy.maxWaitMs, waitMs * 2);
+    upAt = undefined;
   } else if (shaky) {
     goodSince = undefined;
   } else {
     goodSince ??= nowMs;
-    if (level > 0 && level > fits && nowMs - goodSince >= policy.recoverAfterMs) {
+    // A step up that held for its trial resets the wait.
+    if (upAt !== undefined && nowMs - upAt >= waitMs) {
+      upAt = undefined;
+      waitMs = policy.recoverAfterMs;
+    }
+    // Up when the estimate carries what we send now: a capped sender cannot show that the next
+    // level fits (the estimate follows what is sent), so the step up is the probe, on trial.
+    if (level > 0 && level >= fits && nowMs - goodSince >= waitMs) {
       level -= 1;
       goodSince = nowMs; // the next step up waits a full interval again
+      upAt = nowMs;
     }
   }
   const struggling = level === lowest && (lossy || slow || (s.availableOutgoingKbps ?? Number.POSITIVE_INFINITY) < (videoLevels[lowest]?.maxBitrateKbps ?? 0));
@@ -127,12 +160,17 @@ export function adapt(state: AdaptationState, s: PathSample, nowMs: number, poli
   const weakLocal = level >= 2 || (level >= 1 && bad);
   const weakRemote = !weakLocal && (s.inboundLossPercent ?? 0) > policy.lossDownPercent;
   return {
-    state: { level, goodSince, strugglingSince },
+    state: { level, goodSince, strugglingSince, upAt, waitMs },
     video: videoLevels[level] as VideoLevel,
     weakLocal,
     weakRemote,
     offerAudioOnly: strugglingSince !== undefined && nowMs - strugglingSince >= policy.audioOnlyAfterMs,
   };
+}
+
+/** The bandwidth estimate as `adapt` should see it: none until the connection's video has been sending for the ramp-up. */
+export function trustedEstimate(kbps: number | undefined, sendingForMs: number | undefined, policy: AdaptationPolicy = defaultPolicy): number | undefined {
+  return sendingForMs !== undefined && sendingForMs >= policy.estimateRampUpMs ? kbps : undefined;
 }
 
 /**
@@ -152,6 +190,9 @@ export function encodingFor(level: VideoLevel, contentHint: string | undefined):
 export interface OutboundSample {
   packetsSent: number;
   packetsLost: number;
+  bytesSent: number;
+  /** The outbound-rtp stats' own timestamp, ms. */
+  atMs: number | undefined;
 }
 
 type StatLike = { id: string; type: string } & Record<string, unknown>;
@@ -164,24 +205,32 @@ const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : u
 export function outboundPath(
   stats: Iterable<StatLike>,
   previous: OutboundSample | undefined,
-): { outboundLossPercent: number | undefined; availableOutgoingKbps: number | undefined; sample: OutboundSample } {
+): { outboundLossPercent: number | undefined; availableOutgoingKbps: number | undefined; sentKbps: number | undefined; sample: OutboundSample } {
   let packetsSent = 0;
   let packetsLost = 0;
+  let bytesSent = 0;
+  let atMs: number | undefined;
   let available: number | undefined;
   for (const s of stats) {
-    if (s.type === 'outbound-rtp' && s.kind === 'video') packetsSent += num(s.packetsSent) ?? 0;
-    else if (s.type === 'remote-inbound-rtp' && s.kind === 'video') packetsLost += Math.max(0, num(s.packetsLost) ?? 0);
+    if (s.type === 'outbound-rtp' && s.kind === 'video') {
+      packetsSent += num(s.packetsSent) ?? 0;
+      bytesSent += num(s.bytesSent) ?? 0;
+      atMs ??= num(s.timestamp);
+    } else if (s.type === 'remote-inbound-rtp' && s.kind === 'video') packetsLost += Math.max(0, num(s.packetsLost) ?? 0);
     else if (s.type === 'candidate-pair' && (s.selected === true || s.nominated === true) && s.state === 'succeeded') {
       const a = num(s.availableOutgoingBitrate);
       if (a !== undefined) available = a / 1000;
     }
   }
-  const sample = { packetsSent, packetsLost };
+  const sample = { packetsSent, packetsLost, bytesSent, atMs };
   let outboundLossPercent: number | undefined;
+  let sentKbps: number | undefined;
   if (previous) {
     const sent = packetsSent - previous.packetsSent;
     const lost = Math.max(0, packetsLost - previous.packetsLost);
     if (sent > 0) outboundLossPercent = Math.min(100, (100 * lost) / sent);
+    const ms = atMs !== undefined && previous.atMs !== undefined ? atMs - previous.atMs : 0;
+    if (ms > 0 && bytesSent >= previous.bytesSent) sentKbps = ((bytesSent - previous.bytesSent) * 8) / ms;
   }
-  return { outboundLossPercent, availableOutgoingKbps: available, sample };
+  return { outboundLossPercent, availableOutgoingKbps: available, sentKbps, sample };
 }

@@ -4,7 +4,7 @@
  * renegotiation. The audio sender is marked high priority once, so under pressure the
  * browser's congestion control starves video before voice.
  */
-import { type Adaptation, type AdaptationState, adapt, encodingFor, initialAdaptation, type OutboundSample, outboundPath } from './adaptation';
+import { type Adaptation, type AdaptationState, adapt, encodingFor, initialAdaptation, type OutboundSample, outboundPath, trustedEstimate } from './adaptation';
 
 type StatLike = { id: string; type: string } & Record<string, unknown>;
 
@@ -13,6 +13,8 @@ export class SenderAdapter {
   private previous: OutboundSample | undefined;
   private applied = '';
   private audioPrioritised = false;
+  /** When this connection's video first went out (the bandwidth estimate ramps up from there). */
+  private sendingSince: number | undefined;
 
   constructor(
     readonly pc: RTCPeerConnection,
@@ -23,15 +25,18 @@ export class SenderAdapter {
   async step(inbound: { lossPercent: number | undefined; rttMs: number | undefined }): Promise<Adaptation> {
     const path = outboundPath((await this.pc.getStats()).values() as Iterable<StatLike>, this.previous);
     this.previous = path.sample;
+    const now = this.now();
+    if (path.sample.packetsSent > 0) this.sendingSince ??= now;
     const result = adapt(
       this.state,
       {
         outboundLossPercent: path.outboundLossPercent,
-        availableOutgoingKbps: path.availableOutgoingKbps,
+        availableOutgoingKbps: trustedEstimate(path.availableOutgoingKbps, this.sendingSince === undefined ? undefined : now - this.sendingSince),
+        sentKbps: path.sentKbps,
         rttMs: inbound.rttMs,
         inboundLossPercent: inbound.lossPercent,
       },
-      this.now(),
+      now,
     );
     this.state = result.state;
     await this.apply(result);
