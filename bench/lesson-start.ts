@@ -37,7 +37,7 @@ import { WebSocket } from 'ws';
 import { bounded, runBenchmark } from './lib/lifecycle';
 import { cpuMeter, type Measured, natsPid, type Proc, postgresCpuSeconds, rssKb, startProcess, waitListening } from './lib/processes';
 import { idleMeter, medianOfRounds, type Round, ratio } from './lib/rounds';
-import { seededRandom } from './lib/random';
+import { seededRandom } from '@lessoncall/kit/testing';
 import { offerSdp, answerSdp, iceCandidate } from './lib/sdp';
 import { type Stack, startStack } from './lib/stack';
 import { count, round, sleep, summarize } from './lib/stats';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../lib/random';
+import { seededRandom } from '@lessoncall/kit/testing';
 import { idleMeter, idleShare, median, medianOfRounds, ratio, readCpuTimes, runRounds } from '../lib/rounds';
 
 // The first line of /proc/stat: user nice system idle iowait irq softirq steal guest guest_nice.

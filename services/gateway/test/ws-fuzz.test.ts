@@ -1,24 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { errorCodeNames } from '@lessoncall/kit';
-import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
+import { freePort, type Harness, seededRandom, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { signDevToken } from '../src/auth/index';
 import { type Backend, startBackend, type TestMeeting, testSecret } from './helpers';
 import { WsClient } from './ws-client';
 import { type ServiceProcess, spawnService } from './ws-stack';
-
-/** Deterministic randomness: a failure reproduces with the same seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = Number(process.env.FUZZ_SEED ?? 20260205);
 const maxMessageBytes = 65_536;
@@ -80,7 +68,7 @@ describe('WebSocket fuzzing: malformed, hostile and oversized frames', () => {
   }
 
   it('keeps serving a good pair while thousands of bad frames arrive', async () => {
-    const rnd = mulberry32(seed);
+    const rnd = seededRandom(seed);
     const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
     const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)] as T;
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(0, 255)));

@@ -1,6 +1,6 @@
 import { useSyncExternalStore } from 'react';
 import type { BoardHub, BoardSnapshot } from '../call/board';
-import { Icon } from './icons';
+import { PanelToggle } from './PanelToggle';
 
 export function useBoard(hub: BoardHub): BoardSnapshot {
   return useSyncExternalStore(hub.subscribe, hub.getSnapshot);
@@ -11,19 +11,15 @@ export function BoardToggle({ hub }: { hub: BoardHub }) {
   const snap = useBoard(hub);
   const label = `Whiteboard${snap.locked ? ' (locked)' : ''}${snap.activity ? ' (new drawing)' : ''}`;
   return (
-    <button
-      type="button"
-      className={`round ${snap.open ? 'active' : ''}`}
-      aria-pressed={snap.open}
-      aria-expanded={snap.open}
-      aria-controls="board-panel"
-      aria-label={label}
+    <PanelToggle
+      open={snap.open}
+      onToggle={(open) => hub.setOpen(open)}
+      controls="board-panel"
+      icon="board"
       title="Whiteboard"
-      data-testid="control-board"
-      onClick={() => hub.setOpen(!snap.open)}
-    >
-      <Icon name="board" />
-      {snap.activity ? <span className="count unread" data-testid="board-activity" aria-hidden="true" /> : null}
-    </button>
+      label={label}
+      testId="control-board"
+      badge={snap.activity ? <span className="count unread" data-testid="board-activity" aria-hidden="true" /> : null}
+    />
   );
 }

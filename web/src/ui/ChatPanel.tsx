@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { type ChatEntry, type ChatStore, chatMaxLength, linkify } from '../call/chat';
 import { Icon } from './icons';
+import { PanelToggle } from './PanelToggle';
 
 /** The chat store's state, for the toggle's unread badge and the panel. */
 export function useChat(chat: ChatStore) {
@@ -11,24 +12,22 @@ export function useChat(chat: ChatStore) {
 export function ChatToggle({ chat }: { chat: ChatStore }) {
   const snap = useChat(chat);
   return (
-    <button
-      type="button"
-      className={`round ${snap.open ? 'active' : ''}`}
-      aria-pressed={snap.open}
-      aria-expanded={snap.open}
-      aria-controls="chat-panel"
-      aria-label={snap.unread > 0 ? `Chat (${snap.unread} unread)` : 'Chat'}
+    <PanelToggle
+      open={snap.open}
+      onToggle={(open) => chat.setOpen(open)}
+      controls="chat-panel"
+      icon="chat"
       title="Chat"
-      data-testid="control-chat"
-      onClick={() => chat.setOpen(!snap.open)}
-    >
-      <Icon name="chat" />
-      {snap.unread > 0 ? (
-        <span className="count unread" data-testid="chat-unread">
-          {snap.unread}
-        </span>
-      ) : null}
-    </button>
+      label={snap.unread > 0 ? `Chat (${snap.unread} unread)` : 'Chat'}
+      testId="control-chat"
+      badge={
+        snap.unread > 0 ? (
+          <span className="count unread" data-testid="chat-unread">
+            {snap.unread}
+          </span>
+        ) : null
+      }
+    />
   );
 }
 

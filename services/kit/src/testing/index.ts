@@ -21,6 +21,7 @@ export { startCoturn, type CoturnOptions, type CoturnServer } from './coturn';
 export { janusConfigFiles, startJanus, type JanusOptions, type JanusServer } from './janus';
 export { startPostgres, type PostgresServer, repoRoot } from './postgres';
 export { metricValue, type Sample, samples } from './metrics';
+export { seededRandom } from './random';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy';
 export { freePort, giveToPostgresUser, isRoot, requireBinary, runAsPostgresUser, spawnServer, stopProcess, tcpOpen, waitFor } from './process';
 

@@ -1,6 +1,6 @@
 /**
- * A seeded generator (mulberry32): the same SEED gives the same arrivals and candidate counts,
- * so two runs of a benchmark offer the same load and differ only by the machine.
+ * A seeded generator (mulberry32), uniform in [0, 1): the same seed gives the same sequence, so
+ * two runs of a benchmark offer the same load and a fuzz failure reproduces with its seed.
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
