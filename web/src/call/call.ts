@@ -24,6 +24,7 @@ import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { QualityReporter } from './quality-report';
+import { Roster } from './roster';
 import type { VideoWanted } from './sfu';
 import { SfuRoom } from './sfu-room';
 import { SignalingClient, type SignalingClosed, type WebSocketFactory } from './signaling';
@@ -110,17 +111,18 @@ export interface CallOptions {
   offerFallbackMs?: number;
 }
 
+const userTypeOf = (welcome: Welcome): UserType => (welcome.userType === 'tutor' ? 'tutor' : 'student');
+
 export class CallController {
   private readonly opts: Required<Omit<CallOptions, 'createSocket' | 'mediaDevices'>> & Pick<CallOptions, 'createSocket' | 'mediaDevices'>;
   private state: CallState = initialCallState;
   /** The lesson's details and whether it can be joined now (meeting-info.ts). */
   private readonly info: MeetingInfo;
   private displayName = '';
-  private userType: UserType | undefined;
-  private sessionId: string | undefined;
   private signaling: SignalingClient | undefined;
   private iceServers: RTCIceServer[] = [];
-  private readonly roster = new Map<string, ParticipantView>();
+  /** Who else is in the meeting (roster.ts). */
+  private readonly roster = new Roster();
   /** What we publish: camera, microphone, screen, mute (local-participant.ts). */
   private readonly local: LocalParticipant;
   /** One peer connection per other session (mesh.ts), in a p2p meeting. */
@@ -188,7 +190,7 @@ export class CallController {
     this.displayName = options.auth.user()?.displayName ?? '';
     this.firstMedia = new FirstMediaWatch(this.reporter, this.opts.forceRelay);
     this.mesh = new PeerMesh({
-      selfSessionId: () => this.sessionId ?? '',
+      selfSessionId: () => this.ownSessionId ?? '',
       forceRelay: this.opts.forceRelay,
       offerFallbackMs: this.opts.offerFallbackMs,
       local: () => this.local.tracks(),
@@ -253,7 +255,7 @@ export class CallController {
 
   private buildSnapshot(): CallSnapshot {
     const announced = this.local.announced();
-    const peers: RemotePeer[] = [...this.roster.values()].map((p) => {
+    const peers: RemotePeer[] = this.roster.list().map((p) => {
       const r = this.mesh.tile(p.sessionId) ?? this.sfu.tile(p.sessionId);
       return { participant: p, stream: r?.stream, connection: r?.connection ?? 'new', quality: r?.quality, screenSharing: r?.screenSharing ?? false };
     });
@@ -268,8 +270,8 @@ export class CallController {
       self: {
         userId: this.opts.auth.user()?.userId,
         displayName: this.displayName,
-        userType: this.userType,
-        sessionId: this.sessionId,
+        userType: isLive(this.state) ? this.state.userType : undefined,
+        sessionId: this.ownSessionId,
         audioMuted: announced.audioMuted,
         cameraOff: announced.cameraOff,
         screenSharing: this.local.screenSharing,
@@ -288,6 +290,11 @@ export class CallController {
       canPickSpeaker: canPickSpeaker(),
       tutor: this.tutor.snapshot(),
     };
+  }
+
+  /** Our session while we are in the call: the state machine holds it (from the welcome), nothing beside it. */
+  private get ownSessionId(): string | undefined {
+    return isLive(this.state) ? this.state.sessionId : undefined;
   }
 
   private dispatch(event: CallEvent) {
@@ -420,9 +427,7 @@ export class CallController {
       return;
     }
     mark('welcome');
-    this.sessionId = welcome.sessionId;
-    this.userType = welcome.userType === 'tutor' ? 'tutor' : 'student';
-    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: this.userType });
+    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: userTypeOf(welcome) });
     this.applyWelcome(welcome, false);
     this.startLoops();
   }
@@ -447,11 +452,10 @@ export class CallController {
       this.roster.clear();
     } else {
       this.mesh.setIceServers(this.iceServers);
-      const live = new Set(others.map((p) => p.sessionId));
-      for (const id of [...this.roster.keys()]) if (!live.has(id)) this.dropPeer(id);
+      for (const id of this.roster.goneFrom(others)) this.dropPeer(id);
     }
     for (const p of others) {
-      this.roster.set(p.sessionId, p);
+      this.roster.put(p);
       if (!this.sfuMode) this.mesh.connect(p.sessionId);
     }
     this.scheduleRenewal(welcome.iceTtlSeconds);
@@ -461,8 +465,7 @@ export class CallController {
   private onRejoined(welcome: Welcome) {
     const wasRenewing = this.renewing;
     this.renewing = false;
-    this.sessionId = welcome.sessionId;
-    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: this.userType ?? 'student' });
+    this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: userTypeOf(welcome) });
     this.applyWelcome(welcome, welcome.resumed);
     if (wasRenewing) {
       // Fresh TURN credentials: move relayed connections onto allocations made with them.
@@ -500,17 +503,17 @@ export class CallController {
   private dropPeer(sessionId: string) {
     this.mesh.drop(sessionId);
     this.sfu.drop(sessionId);
-    this.roster.delete(sessionId);
+    this.roster.remove(sessionId);
     this.speaker.forget(sessionId);
     this.changed();
   }
 
   private nameOf(sessionId: string) {
-    return this.roster.get(sessionId)?.displayName ?? 'Someone';
+    return this.roster.nameOf(sessionId);
   }
 
   private onMessage(m: ServerMessage) {
-    if (this.tutor.handle(m, { ofUser: (userId) => [...this.roster.values()].find((p) => p.userId === userId)?.displayName })) return;
+    if (this.tutor.handle(m, { ofUser: (userId) => this.roster.nameOfUser(userId) })) return;
     switch (m.kind.case) {
       case 'signal': {
         const { fromSessionId, signal } = m.kind.value;
@@ -520,11 +523,10 @@ export class CallController {
       }
       case 'peerJoined': {
         const p = m.kind.value.participant;
-        if (!p || p.sessionId === this.sessionId) return;
+        if (!p || p.sessionId === this.ownSessionId) return;
         mark('peer-joined');
         this.reporter.peerPresent();
-        const isNew = !this.roster.has(p.sessionId);
-        this.roster.set(p.sessionId, participantView(p));
+        const isNew = this.roster.put(participantView(p));
         if (isNew) this.notify(`${this.nameOf(p.sessionId)} joined`);
         // sfu: their media comes from the room when they publish (the SfuSession subscribes).
         if (!this.sfuMode) this.mesh.expect(p.sessionId);
@@ -537,7 +539,7 @@ export class CallController {
       case 'peerLeft': {
         const p = m.kind.value.participant;
         if (!p) return;
-        if (p.sessionId === this.sessionId) return;
+        if (p.sessionId === this.ownSessionId) return;
         const name = this.nameOf(p.sessionId);
         if (this.roster.has(p.sessionId)) this.notify(describePeerLeft(name, m.kind.value.reason));
         this.dropPeer(p.sessionId);
@@ -545,7 +547,7 @@ export class CallController {
       }
       case 'muteChanged': {
         const c = m.kind.value;
-        if (c.sessionId === this.sessionId) {
+        if (c.sessionId === this.ownSessionId) {
           const byOther = !!c.byUserId && c.byUserId !== this.opts.auth.user()?.userId;
           if (c.kind === 'audio') {
             if (c.muted && byOther && !this.local.audioMuted) {
@@ -559,10 +561,7 @@ export class CallController {
           this.changed();
           return;
         }
-        const p = this.roster.get(c.sessionId);
-        if (!p) return;
-        this.roster.set(c.sessionId, c.kind === 'audio' ? { ...p, audioMuted: c.muted } : { ...p, cameraOff: c.muted });
-        this.changed();
+        if (this.roster.setMuted(c.sessionId, c.kind, c.muted)) this.changed();
         return;
       }
       case 'chat':
@@ -746,7 +745,6 @@ export class CallController {
   /** From the ended or failed screen: back to the lobby (camera on again). */
   async rejoin(): Promise<void> {
     if (!this.dispatch({ type: 'rejoin' })) return;
-    this.sessionId = undefined;
     await Promise.all([this.local.start(), this.loadMeeting()]);
   }
 
@@ -830,7 +828,7 @@ export class CallController {
       own: this.local.micLevel(),
       remote: [...this.mesh.audioLevels(), ...this.sfu.audioLevels()],
       muted: (sessionId) => !!this.roster.get(sessionId)?.audioMuted,
-      stage: this.sfuMode ? [...this.roster.keys()] : undefined,
+      stage: this.sfuMode ? this.roster.sessionIds() : undefined,
       now: this.opts.now(),
     });
     if (changed) this.changed();

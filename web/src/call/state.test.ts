@@ -42,6 +42,9 @@ describe('call state machine', () => {
     expect(transition(r2, welcome)).toEqual(inCall);
     // a fresh session after a refused resume is in-call with the new id
     expect(transition(r2, { ...welcome, sessionId: 's2' })).toMatchObject({ phase: 'in-call', sessionId: 's2' });
+    // In the call: the same session changes nothing; a new one (a silent renewal whose resume was refused) is recorded.
+    expect(transition(inCall, welcome)).toBe(inCall);
+    expect(transition(inCall, { ...welcome, sessionId: 's3' })).toEqual({ phase: 'in-call', sessionId: 's3', userType: 'student' });
   });
 
   it('fails when reconnecting is refused', () => {

@@ -51,7 +51,12 @@ export function transition(state: CallState, event: CallEvent): CallState {
       return state.phase === 'preview' ? { phase: 'joining' } : state;
     case 'welcome':
       // A welcome while reconnecting is a resume (same session) or a fresh session after the
-      // resume was refused; either way we are in the call again.
+      // resume was refused; either way we are in the call again. In the call, only a new session
+      // changes anything (the socket renewed its TURN credentials without a visible drop, and its
+      // resume was refused): the state is where the session lives.
+      if (state.phase === 'in-call' && (state.sessionId !== event.sessionId || state.userType !== event.userType)) {
+        return { phase: 'in-call', sessionId: event.sessionId, userType: event.userType };
+      }
       return state.phase === 'joining' || state.phase === 'reconnecting' ? { phase: 'in-call', sessionId: event.sessionId, userType: event.userType } : state;
     case 'join-rejected':
       if (state.phase !== 'joining' && state.phase !== 'reconnecting') return state;
