@@ -24,6 +24,7 @@ import { PrecallCheck } from './precall-check';
 import { loopbackCall, probeRelay } from './precall-probe';
 import { type MeetingView, type ParticipantView, participantView, rtcIceServers, type ServerMessage, type UserType } from './protocol';
 import { QualityReporter } from './quality-report';
+import { CredentialRenewal } from './renewal';
 import { Roster } from './roster';
 import type { VideoWanted } from './sfu';
 import { SfuRoom } from './sfu-room';
@@ -145,8 +146,12 @@ export class CallController {
     browserOf(globalThis.navigator?.userAgent ?? ''),
   );
   private readonly firstMedia: FirstMediaWatch;
-  private renewTimer: ReturnType<typeof setTimeout> | undefined;
-  private renewing = false;
+  /** Fresh TURN credentials before they expire (renewal.ts). */
+  private readonly renewal = new CredentialRenewal(() => {
+    if (this.state.phase !== 'in-call' || !this.signaling) return false;
+    this.signaling.dropConnection();
+    return true;
+  });
   private readonly listeners = new Set<() => void>();
   private snapshotValue: CallSnapshot;
   private dirty = false;
@@ -399,7 +404,7 @@ export class CallController {
         message: (m) => this.onMessage(m),
         signalGap: (from) => this.mesh.restartIce(from),
         reconnecting: (attempt) => {
-          if (this.renewing && attempt === 1) return;
+          if (this.renewal.isRenewal(attempt)) return;
           this.dispatch({ type: 'connection-lost', attempt });
         },
         rejoined: (w) => this.onRejoined(w),
@@ -458,37 +463,18 @@ export class CallController {
       this.roster.put(p);
       if (!this.sfuMode) this.mesh.connect(p.sessionId);
     }
-    this.scheduleRenewal(welcome.iceTtlSeconds);
+    this.renewal.schedule(welcome.iceTtlSeconds);
     this.changed();
   }
 
   private onRejoined(welcome: Welcome) {
-    const wasRenewing = this.renewing;
-    this.renewing = false;
+    const wasRenewing = this.renewal.welcomed();
     this.dispatch({ type: 'welcome', sessionId: welcome.sessionId, userType: userTypeOf(welcome) });
     this.applyWelcome(welcome, welcome.resumed);
     if (wasRenewing) {
       // Fresh TURN credentials: move relayed connections onto allocations made with them.
       this.mesh.restartIce();
     }
-  }
-
-  /**
-   * TURN credentials expire (iceTtlSeconds); a relayed call would lose its allocation when
-   * coturn refuses the refresh. Before that, resume the socket to get fresh ones.
-   */
-  private scheduleRenewal(ttlSeconds: number) {
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = undefined;
-    if (!ttlSeconds) return;
-    this.renewTimer = setTimeout(
-      () => {
-        if (this.state.phase !== 'in-call' || !this.signaling) return;
-        this.renewing = true;
-        this.signaling.dropConnection();
-      },
-      Math.max(30_000, ttlSeconds * 800),
-    );
   }
 
   private async sendJoinReport(report: JoinReport) {
@@ -752,8 +738,7 @@ export class CallController {
     this.stopLoops();
     this.reporter.abandon();
     this.firstMedia.stop();
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = undefined;
+    this.renewal.stop();
     const s = this.signaling;
     this.signaling = undefined;
     s?.close();
