@@ -123,6 +123,12 @@ export interface AttendanceCheck {
   disagreements?: string[];
 }
 
+/** Attendance further off than this from the lesson's own clock is wrong. */
+export const attendanceToleranceSeconds = 2;
+
+/** A time in seconds after `t0` (both epoch ms), for the disagreements' lines. */
+const after = (t0: number, t: number | undefined) => (t === undefined ? '–' : ((t - t0) / 1000).toFixed(1));
+
 /** A lesson's sessions as the table holds them, times relative to the lesson's first join. */
 async function sessionsOf(s: DrillStack, meetingId: string, t0: number): Promise<string> {
   const r = await s.h.db?.asService((tx) =>
@@ -131,7 +137,7 @@ async function sessionsOf(s: DrillStack, meetingId: string, t0: number): Promise
       [meetingId],
     ),
   );
-  const at = (d: Date | null) => (d ? ((d.getTime() - t0) / 1000).toFixed(1) : '–');
+  const at = (d: Date | null) => after(t0, d?.getTime());
   return (r?.rows ?? [])
     .map(
       (x) =>
@@ -164,12 +170,12 @@ export async function checkAttendance(s: DrillStack, load: Load, serviceToken: s
       const earliest = mine.reduce((a, x) => a + ((x.leaveAskedAt ?? x.leftAt ?? x.joinedAt) - x.joinedAt) / 1000, 0);
       const got = entry?.connectedSeconds ?? 0;
       const error = got < earliest ? earliest - got : got > latest ? got - latest : 0;
-      if (error > 2) wrong = true;
+      if (error > attendanceToleranceSeconds) wrong = true;
       maxErrorSeconds = Math.max(maxErrorSeconds, error);
     }
     if (wrong && disagreements.length < 3) {
       const t0 = Math.min(...ours.map((x) => x.joinedAt));
-      const at = (t: number | undefined) => (t === undefined ? '–' : ((t - t0) / 1000).toFixed(1));
+      const at = (t: number | undefined) => after(t0, t);
       const ledger = ours
         .map((x) => `${x.userId.slice(0, 8)} ${x.sessionId.slice(0, 8)} ${at(x.joinedAt)}→${at(x.leaveAskedAt)}..${at(x.leftAt)} ${x.state}`)
         .join('; ');

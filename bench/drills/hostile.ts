@@ -9,6 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { bookingConfirmed, bookingSystemSource } from '@lessoncall/booking-system';
 import { cloudEventHeaders, errorCodeNames, toJson } from '@lessoncall/kit';
+import { metricValue } from '@lessoncall/kit/testing';
 import { BookingConfirmedSchema, streams } from '@lessoncall/proto';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
@@ -29,18 +30,7 @@ export interface HostileResult {
 
 const known = new Set<string>(errorCodeNames);
 
-/** The sum of every sample of `name` (optionally only those whose labels contain `labelPart`) in a Prometheus text page. */
-export function metricSum(text: string, name: string, labelPart = ''): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (m?.[1] === name && (m[2] ?? '').includes(labelPart)) sum += Number(m[3]);
-  }
-  return sum;
-}
-
-async function scrape(urls: string[], name: string, labelPart = ''): Promise<number> {
+async function scrape(urls: string[], name: string, labels: Record<string, string | RegExp> = {}): Promise<number> {
   const pages = await Promise.all(
     urls.map((u) =>
       fetch(`${u}/metrics`).then(
@@ -49,7 +39,7 @@ async function scrape(urls: string[], name: string, labelPart = ''): Promise<num
       ),
     ),
   );
-  return pages.reduce((a, p) => a + metricSum(p, name, labelPart), 0);
+  return pages.reduce((a, p) => a + metricValue(p, name, labels), 0);
 }
 
 export async function runHostile(s: DrillStack, load: Load, options: { short: boolean }): Promise<HostileResult> {
@@ -79,7 +69,7 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
     );
   const foreignBefore = await foreignMeetings();
   const metricsBefore = {
-    http4xx: await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', 'status="4'),
+    http4xx: await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', { status: /^4/ }),
     wsErrors: await scrape(gatewayMetrics, 'gateway_ws_errors_total'),
     deadLetters: await scrape(meetingUrls, 'meeting_dead_letters_total'),
     passcodeFailures: await scrape(meetingUrls, 'meeting_passcode_failures_total'),
@@ -311,7 +301,7 @@ export async function runHostile(s: DrillStack, load: Load, options: { short: bo
   const bookingsWritten = (await foreignMeetings()) - foreignBefore;
   if (bookingsWritten !== 0) problems.push(`meetings written by hostile input: ${bookingsWritten}`);
   const metrics = {
-    http4xx: (await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', 'status="4')) - metricsBefore.http4xx,
+    http4xx: (await scrape(gatewayMetrics, 'gateway_http_request_duration_seconds_count', { status: /^4/ })) - metricsBefore.http4xx,
     wsErrors: (await scrape(gatewayMetrics, 'gateway_ws_errors_total')) - metricsBefore.wsErrors,
     deadLetters: (await scrape(meetingUrls, 'meeting_dead_letters_total')) - metricsBefore.deadLetters,
     passcodeFailures: (await scrape(meetingUrls, 'meeting_passcode_failures_total')) - metricsBefore.passcodeFailures,

@@ -12,7 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { type Call, localCall, type NamespacedCall, namespacedCall } from './calls';
-import { CallSampler, checkAttendance, checkBookings, checkSessions, errorsIn } from './checks';
+import { attendanceToleranceSeconds, CallSampler, checkAttendance, checkBookings, checkSessions, errorsIn } from './checks';
 import { type Fault, natsNodeFault, natsOutageFault, networkFaults, postgresFault, processFaults } from './faults';
 import { type HostileResult, runHostile } from './hostile';
 import { Load, sleep } from './load';
@@ -146,7 +146,7 @@ async function main() {
     const problems: string[] = [];
     if (bookings.lost || bookings.doubled || bookings.eventsLost || bookings.eventsDoubled) problems.push(`bookings ${JSON.stringify(bookings)}`);
     if (sessions.openButLeft || sessions.closedButAlive || sessions.missing || sessions.lostByClient) problems.push(`sessions ${JSON.stringify(sessions)}`);
-    if (attendance.sessionMismatches || attendance.maxErrorSeconds > 2) problems.push(`attendance ${JSON.stringify(attendance)}`);
+    if (attendance.sessionMismatches || attendance.maxErrorSeconds > attendanceToleranceSeconds) problems.push(`attendance ${JSON.stringify(attendance)}`);
     if (media.backMs === null) problems.push(`media did not come back: ${media.stuck.join(', ')}`);
     else if (media.backMs > f.mediaTargetMs) problems.push(`media back after ${media.backMs} ms (target ${f.mediaTargetMs} ms)`);
     if (signaling.backMs === null) problems.push(`signaling did not come back: ${signaling.stuck.join(', ')}`);

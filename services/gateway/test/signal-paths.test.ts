@@ -1,4 +1,4 @@
-import { freePort, type Harness, setup } from '@lessoncall/kit/testing';
+import { freePort, type Harness, metricValue, setup } from '@lessoncall/kit/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Backend, startBackend, startTestGateway, type TestGateway, type TestMeeting } from './helpers';
 import { WsClient } from './ws-client';
@@ -55,13 +55,9 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     candidate: { candidate: `candidate:${seq} 1 udp 2122260223 127.0.0.1 ${10_000 + seq} typ host`, sdpMid: '0', sdpMLineIndex: 0 },
   });
 
-  /** A counter's value on a gateway's /metrics, summed over the series that carry `label` (e.g. path="direct"). */
-  async function metric(g: TestGateway, name: string, label = ''): Promise<number> {
-    const text = await (await fetch(g.metricsUrl)).text();
-    return text
-      .split('\n')
-      .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(label))
-      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  /** A counter's value on a gateway's /metrics, summed over the series that carry `labels` (e.g. { path: 'direct' }). */
+  async function metric(g: TestGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
+    return metricValue(await (await fetch(g.metricsUrl)).text(), name, labels);
   }
 
   it('goes straight to the gateway holding the target, without the signaling service', async () => {
@@ -79,9 +75,9 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     student.c.send({ kind: { case: 'signal', value: { toSessionId: tutor.sessionId, signal: { type: 'answer', sdp: 'v=0 answer' }, seq: 1 } } });
     expect((await tutor.c.next('signal')).signal?.sdp).toBe('v=0 answer');
 
-    expect(await metric(a, 'gateway_ws_signals_routed_total', 'path="direct"')).toBe(1);
-    expect(await metric(b, 'gateway_ws_signals_routed_total', 'path="direct"')).toBe(1);
-    expect(await metric(a, 'gateway_ws_signals_routed_total', 'path="signaling"')).toBe(0);
+    expect(await metric(a, 'gateway_ws_signals_routed_total', { path: 'direct' })).toBe(1);
+    expect(await metric(b, 'gateway_ws_signals_routed_total', { path: 'direct' })).toBe(1);
+    expect(await metric(a, 'gateway_ws_signals_routed_total', { path: 'signaling' })).toBe(0);
   });
 
   it('a signal to a session the gateway does not know goes to signaling, which refuses it with a code', async () => {
@@ -98,7 +94,7 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     // And the pair still talks, straight.
     tutor.c.send({ kind: { case: 'signal', value: { toSessionId: student.sessionId, signal: { type: 'offer', sdp: 'v=0' }, seq: 1 } } });
     expect((await student.c.next('signal')).fromSessionId).toBe(tutor.sessionId);
-    expect(await metric(a, 'gateway_ws_signals_routed_total', 'path="signaling"')).toBe(1);
+    expect(await metric(a, 'gateway_ws_signals_routed_total', { path: 'signaling' })).toBe(1);
   });
 
   it('past its queue bound the gateway refuses with unavailable instead of queueing: every signal is delivered or refused', async () => {
@@ -121,11 +117,11 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     await new Promise((r) => setTimeout(r, 50));
     tutor.c.send({ requestId: 'sentinel', kind: { case: 'signal', value: { toSessionId: student.sessionId, signal: candidate(sent + 1), seq: sent + 1 } } });
     await expect.poll(() => last, { timeout: 5_000 }).toBe(sent + 1);
-    const delivered = await metric(b, 'gateway_ws_messages_sent_total', 'kind="signal"');
+    const delivered = await metric(b, 'gateway_ws_messages_sent_total', { kind: 'signal' });
     expect(refused.length).toBeGreaterThan(0);
     expect(refused).not.toContain('sentinel');
     expect(delivered + refused.length).toBe(sent + 1);
-    expect(await metric(a, 'gateway_ws_signals_refused_total', 'reason="overloaded"')).toBe(refused.length);
+    expect(await metric(a, 'gateway_ws_signals_refused_total', { reason: 'overloaded' })).toBe(refused.length);
     // The receiver's gateway counted the holes in the numbering that the refusals left.
     expect(await metric(b, 'gateway_ws_signal_gaps_total')).toBeGreaterThan(0);
   });
@@ -196,7 +192,7 @@ describe('signal paths: delivered, refused to the sender, or a visible gap', () 
     }
     studentSocket.ws.resume();
     await closed;
-    expect(await metric(b, 'gateway_ws_closed_total', 'reason="slow_consumer"')).toBe(1);
+    expect(await metric(b, 'gateway_ws_closed_total', { reason: 'slow_consumer' })).toBe(1);
     const seenBeforeDrop = lastSeen;
 
     // Back with the same session; the next signal's number tells the client what it missed.

@@ -18,9 +18,10 @@ export function samples(text: string): Sample[] {
   });
 }
 
-/** The sum of the samples of `name` whose labels include `labels` (0 when there is none). */
-export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+/** The sum of the samples of `name` whose labels include `labels`, each equal or matching a pattern (0 when there is none). */
+export function metricValue(text: string, name: string, labels: Record<string, string | RegExp> = {}): number {
+  const wanted = (s: Sample) => Object.entries(labels).every(([k, v]) => (typeof v === 'string' ? s.labels[k] === v : v.test(s.labels[k] ?? '')));
   return samples(text)
-    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .filter((s) => s.name === name && wanted(s))
     .reduce((sum, s) => sum + s.value, 0);
 }
