@@ -1,6 +1,4 @@
 /** Debian's Chromium driven by playwright-core, with fake camera, microphone and screen. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Browser, type BrowserContext, type BrowserContextOptions, chromium, type Page } from 'playwright-core';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -102,17 +100,6 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-}
-
-export function saveDiagnostics(dir: string, label: string, participants: Participant[]) {
-  mkdirSync(dir, { recursive: true });
-  return Promise.all(
-    participants.map(async (p) => {
-      const base = join(dir, `${label}-${p.name}`.replace(/[^a-z0-9-]+/gi, '_'));
-      writeFileSync(`${base}.log`, p.logs.join('\n'));
-      await p.page.screenshot({ path: `${base}.png` }).catch(() => {});
-    }),
-  );
 }
 
 /**
